@@ -1,0 +1,702 @@
+//! The CPU backend: the reference implementation of every primitive in [`BackendStorage`], in plain
+//! Rust loops that the compiler vectorizes (SIMD128 on wasm32, AVX2 natively). Buffers are shared,
+//! interior-mutable `Rc<RefCell<Vec<f32>>>` so optimizer steps update parameters in place as on the GPU.
+
+use super::{AdamHyper, BackendStorage, BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp};
+use crate::{Result, bail, rng};
+use std::cell::{Ref, RefCell};
+use std::rc::Rc;
+
+/// A host buffer of f32.
+#[derive(Clone, Debug)]
+pub struct CpuStorage(Rc<RefCell<Vec<f32>>>);
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const GELU_C: f32 = 0.044_715;
+
+impl CpuStorage {
+    pub fn from_vec(v: Vec<f32>) -> Self {
+        CpuStorage(Rc::new(RefCell::new(v)))
+    }
+
+    /// Borrows the data (host backend only).
+    pub fn data(&self) -> Ref<'_, Vec<f32>> {
+        self.0.borrow()
+    }
+
+    fn map(&self, f: impl Fn(f32) -> f32) -> Self {
+        Self::from_vec(self.data().iter().map(|&x| f(x)).collect())
+    }
+}
+
+/// Row-major strides of `shape`.
+pub fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// Strides of `shape` read as if broadcast to `out` (0 on broadcast axes).
+fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
+    let s = strides(shape);
+    shape.iter().zip(out).zip(s).map(|((&d, &o), st)| if d == 1 && o != 1 { 0 } else { st }).collect()
+}
+
+/// Calls `f(out_index, src_offset)` for every element of `out`, where the source is read with `st`.
+fn for_each_strided(out: &[usize], st: &[usize], mut f: impl FnMut(usize, usize)) {
+    let n: usize = out.iter().product();
+    if n == 0 {
+        return;
+    }
+    let rank = out.len();
+    let mut idx = vec![0usize; rank];
+    let mut off = 0usize;
+    for i in 0..n {
+        f(i, off);
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            off += st[d];
+            if idx[d] < out[d] {
+                break;
+            }
+            off -= st[d] * out[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
+    if got != want {
+        bail!("{what}: buffer has {got} elements, expected {want}");
+    }
+    Ok(())
+}
+
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh())
+}
+
+fn gelu_grad(x: f32) -> f32 {
+    let t = (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh();
+    0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
+}
+
+/// `round_half_even(x · (1/s)) + z`, computed as torch's fake-quant kernels do (multiply by the
+/// f32 inverse scale).
+pub fn quant_level(x: f32, scale: f32, zero: f32) -> f32 {
+    (x * (1.0 / scale)).round_ties_even() + zero
+}
+
+fn unary_scalar(op: UnaryOp, x: f32) -> f32 {
+    match op {
+        UnaryOp::Neg => -x,
+        UnaryOp::Exp => x.exp(),
+        UnaryOp::Log => x.ln(),
+        UnaryOp::Sqrt => x.sqrt(),
+        UnaryOp::Abs => x.abs(),
+        UnaryOp::Square => x * x,
+        UnaryOp::Pow(p) => x.powf(p),
+        UnaryOp::Relu => x.max(0.0),
+        UnaryOp::LeakyRelu(s) => {
+            if x > 0.0 {
+                x
+            } else {
+                s * x
+            }
+        }
+        UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        UnaryOp::Tanh => x.tanh(),
+        UnaryOp::Gelu => gelu(x),
+        UnaryOp::Clamp(lo, hi) => x.max(lo).min(hi),
+        UnaryOp::Affine(a, b) => a * x + b,
+        UnaryOp::FakeQuant(s, z, qmin, qmax) => (quant_level(x, s, z).max(qmin).min(qmax) - z) * s,
+    }
+}
+
+fn unary_grad(op: UnaryOp, x: f32, y: f32, dy: f32) -> f32 {
+    match op {
+        UnaryOp::Neg => -dy,
+        UnaryOp::Exp => dy * y,
+        UnaryOp::Log => dy / x,
+        UnaryOp::Sqrt => dy / (2.0 * y),
+        UnaryOp::Abs => dy * if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 },
+        UnaryOp::Square => dy * 2.0 * x,
+        UnaryOp::Pow(p) => {
+            if p == 0.0 {
+                0.0
+            } else {
+                dy * p * x.powf(p - 1.0)
+            }
+        }
+        UnaryOp::Relu => {
+            if y > 0.0 {
+                dy
+            } else {
+                0.0
+            }
+        }
+        UnaryOp::LeakyRelu(s) => {
+            if x > 0.0 {
+                dy
+            } else {
+                dy * s
+            }
+        }
+        UnaryOp::Sigmoid => dy * y * (1.0 - y),
+        UnaryOp::Tanh => dy * (1.0 - y * y),
+        UnaryOp::Gelu => dy * gelu_grad(x),
+        UnaryOp::Clamp(lo, hi) => {
+            if x >= lo && x <= hi {
+                dy
+            } else {
+                0.0
+            }
+        }
+        UnaryOp::Affine(a, _) => a * dy,
+        UnaryOp::FakeQuant(s, z, qmin, qmax) => {
+            let q = quant_level(x, s, z);
+            if q >= qmin && q <= qmax { dy } else { 0.0 }
+        }
+    }
+}
+
+fn binary_scalar(op: BinaryOp, a: f32, b: f32) -> f32 {
+    match op {
+        BinaryOp::Add => a + b,
+        BinaryOp::Sub => a - b,
+        BinaryOp::Mul => a * b,
+        BinaryOp::Div => a / b,
+    }
+}
+
+impl BackendStorage for CpuStorage {
+    type Device = ();
+
+    fn device(&self) {}
+
+    fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+
+    fn upload(_: &(), data: &[f32]) -> Result<Self> {
+        Ok(Self::from_vec(data.to_vec()))
+    }
+
+    fn full(_: &(), n: usize, value: f32) -> Result<Self> {
+        Ok(Self::from_vec(vec![value; n]))
+    }
+
+    fn write(&self, data: &[f32]) -> Result<()> {
+        let mut d = self.0.borrow_mut();
+        check_len("write", data.len(), d.len())?;
+        d.copy_from_slice(data);
+        Ok(())
+    }
+
+    fn copy_from(&self, src: &Self) -> Result<()> {
+        if Rc::ptr_eq(&self.0, &src.0) {
+            return Ok(());
+        }
+        let s = src.data();
+        self.write(&s)
+    }
+
+    async fn read(&self) -> Result<Vec<f32>> {
+        Ok(self.data().clone())
+    }
+
+    fn unary(&self, op: UnaryOp) -> Result<Self> {
+        Ok(self.map(|x| unary_scalar(op, x)))
+    }
+
+    fn unary_backward(&self, op: UnaryOp, y: &Self, dy: &Self) -> Result<Self> {
+        let (x, y, dy) = (self.data(), y.data(), dy.data());
+        check_len("unary_backward y", y.len(), x.len())?;
+        check_len("unary_backward dy", dy.len(), x.len())?;
+        Ok(Self::from_vec(
+            x.iter().zip(y.iter()).zip(dy.iter()).map(|((&x, &y), &d)| unary_grad(op, x, y, d)).collect(),
+        ))
+    }
+
+    fn binary(
+        &self,
+        op: BinaryOp,
+        a_shape: &[usize],
+        rhs: &Self,
+        b_shape: &[usize],
+        out_shape: &[usize],
+    ) -> Result<Self> {
+        let (a, b) = (self.data(), rhs.data());
+        let n: usize = out_shape.iter().product();
+        if a_shape == out_shape && b_shape == out_shape {
+            check_len("binary lhs", a.len(), n)?;
+            check_len("binary rhs", b.len(), n)?;
+            return Ok(Self::from_vec(a.iter().zip(b.iter()).map(|(&a, &b)| binary_scalar(op, a, b)).collect()));
+        }
+        if a_shape == out_shape && b.len() == 1 {
+            let b = b[0];
+            return Ok(Self::from_vec(a.iter().map(|&a| binary_scalar(op, a, b)).collect()));
+        }
+        let sa = broadcast_strides(a_shape, out_shape);
+        let sb = broadcast_strides(b_shape, out_shape);
+        let mut out = vec![0.0; n];
+        // Walk the output once per operand: first gather a, then combine with b.
+        for_each_strided(out_shape, &sa, |i, o| out[i] = a[o]);
+        for_each_strided(out_shape, &sb, |i, o| out[i] = binary_scalar(op, out[i], b[o]));
+        Ok(Self::from_vec(out))
+    }
+
+    fn reduce(&self, op: ReduceOp, shape: &[usize], out_shape: &[usize]) -> Result<Self> {
+        let x = self.data();
+        let n_out: usize = out_shape.iter().product();
+        let st = broadcast_strides(out_shape, shape);
+        match op {
+            ReduceOp::Sum => {
+                // f64 accumulation: closer to torch's pairwise sums than a running f32 sum.
+                let mut acc = vec![0f64; n_out];
+                for_each_strided(shape, &st, |i, o| acc[o] += x[i] as f64);
+                Ok(Self::from_vec(acc.into_iter().map(|v| v as f32).collect()))
+            }
+            ReduceOp::Max => {
+                let mut acc = vec![f32::NEG_INFINITY; n_out];
+                for_each_strided(shape, &st, |i, o| {
+                    if x[i] > acc[o] || x[i].is_nan() {
+                        acc[o] = x[i]
+                    }
+                });
+                Ok(Self::from_vec(acc))
+            }
+        }
+    }
+
+    fn max_backward(&self, shape: &[usize], out_shape: &[usize], dy: &Self) -> Result<Self> {
+        let (x, dy) = (self.data(), dy.data());
+        let n_out: usize = out_shape.iter().product();
+        let st = broadcast_strides(out_shape, shape);
+        let mut best = vec![f32::NEG_INFINITY; n_out];
+        let mut arg = vec![usize::MAX; n_out];
+        for_each_strided(shape, &st, |i, o| {
+            if arg[o] == usize::MAX || x[i] > best[o] {
+                best[o] = x[i];
+                arg[o] = i;
+            }
+        });
+        let mut dx = vec![0.0; x.len()];
+        for (o, &i) in arg.iter().enumerate() {
+            if i != usize::MAX {
+                dx[i] = dy[o];
+            }
+        }
+        Ok(Self::from_vec(dx))
+    }
+
+    fn matmul(&self, rhs: &Self, d: MatmulDims) -> Result<Self> {
+        let (a, b) = (self.data(), rhs.data());
+        let (m, k, n) = (d.m, d.k, d.n);
+        check_len("matmul lhs", a.len(), if d.a_batched { d.batch } else { 1 } * m * k)?;
+        check_len("matmul rhs", b.len(), if d.b_batched { d.batch } else { 1 } * k * n)?;
+        let mut out = vec![0.0f32; d.batch * m * n];
+        let mut at = Vec::new();
+        let mut bt = Vec::new();
+        for bi in 0..d.batch {
+            let ao = if d.a_batched { bi * m * k } else { 0 };
+            let bo = if d.b_batched { bi * k * n } else { 0 };
+            // Bring A to m×k and B to k×n row-major, so the inner loop is a contiguous axpy over n.
+            let a_mk: &[f32] = if d.trans_a {
+                at.clear();
+                at.resize(m * k, 0.0);
+                for p in 0..k {
+                    for i in 0..m {
+                        at[i * k + p] = a[ao + p * m + i];
+                    }
+                }
+                &at
+            } else {
+                &a[ao..ao + m * k]
+            };
+            let b_kn: &[f32] = if d.trans_b {
+                bt.clear();
+                bt.resize(k * n, 0.0);
+                for j in 0..n {
+                    for p in 0..k {
+                        bt[p * n + j] = b[bo + j * k + p];
+                    }
+                }
+                &bt
+            } else {
+                &b[bo..bo + k * n]
+            };
+            let c = &mut out[bi * m * n..(bi + 1) * m * n];
+            gemm(a_mk, b_kn, c, m, k, n);
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn permute(&self, shape: &[usize], perm: &[usize]) -> Result<Self> {
+        let x = self.data();
+        let st = strides(shape);
+        let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+        let pst: Vec<usize> = perm.iter().map(|&p| st[p]).collect();
+        let mut out = vec![0.0; x.len()];
+        for_each_strided(&out_shape, &pst, |i, o| out[i] = x[o]);
+        Ok(Self::from_vec(out))
+    }
+
+    fn narrow(&self, shape: &[usize], axis: usize, start: usize, len: usize) -> Result<Self> {
+        let x = self.data();
+        let outer: usize = shape[..axis].iter().product();
+        let inner: usize = shape[axis + 1..].iter().product();
+        let mut out = Vec::with_capacity(outer * len * inner);
+        for o in 0..outer {
+            let base = (o * shape[axis] + start) * inner;
+            out.extend_from_slice(&x[base..base + len * inner]);
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn narrow_backward(&self, full: &[usize], axis: usize, start: usize) -> Result<Self> {
+        let dy = self.data();
+        let outer: usize = full[..axis].iter().product();
+        let inner: usize = full[axis + 1..].iter().product();
+        let len = dy.len() / (outer * inner).max(1);
+        let mut out = vec![0.0; full.iter().product()];
+        for o in 0..outer {
+            let base = (o * full[axis] + start) * inner;
+            out[base..base + len * inner].copy_from_slice(&dy[o * len * inner..(o + 1) * len * inner]);
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn index_select(&self, shape: &[usize], indices: &[u32]) -> Result<Self> {
+        let x = self.data();
+        let row: usize = shape[1..].iter().product();
+        let mut out = Vec::with_capacity(indices.len() * row);
+        for &i in indices {
+            let i = i as usize;
+            if i >= shape[0] {
+                bail!("index {i} out of range for {} rows", shape[0]);
+            }
+            out.extend_from_slice(&x[i * row..(i + 1) * row]);
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn index_select_backward(&self, full: &[usize], indices: &[u32]) -> Result<Self> {
+        let dy = self.data();
+        let row: usize = full[1..].iter().product();
+        let mut out = vec![0.0; full.iter().product()];
+        for (r, &i) in indices.iter().enumerate() {
+            let i = i as usize;
+            for j in 0..row {
+                out[i * row + j] += dy[r * row + j];
+            }
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn softmax(&self, rows: usize, cols: usize, log: bool) -> Result<Self> {
+        let x = self.data();
+        let mut out = vec![0.0; rows * cols];
+        for r in 0..rows {
+            let xr = &x[r * cols..(r + 1) * cols];
+            let o = &mut out[r * cols..(r + 1) * cols];
+            let m = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut s = 0f32;
+            for (oi, &xi) in o.iter_mut().zip(xr) {
+                *oi = (xi - m).exp();
+                s += *oi;
+            }
+            if log {
+                let ls = s.ln();
+                for (oi, &xi) in o.iter_mut().zip(xr) {
+                    *oi = xi - m - ls;
+                }
+            } else {
+                let inv = 1.0 / s;
+                for oi in o.iter_mut() {
+                    *oi *= inv;
+                }
+            }
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn softmax_backward(&self, dy: &Self, rows: usize, cols: usize, log: bool) -> Result<Self> {
+        let (y, dy) = (self.data(), dy.data());
+        let mut out = vec![0.0; rows * cols];
+        for r in 0..rows {
+            let yr = &y[r * cols..(r + 1) * cols];
+            let dr = &dy[r * cols..(r + 1) * cols];
+            let o = &mut out[r * cols..(r + 1) * cols];
+            if log {
+                let s: f32 = dr.iter().sum();
+                for j in 0..cols {
+                    o[j] = dr[j] - yr[j].exp() * s;
+                }
+            } else {
+                let s: f32 = dr.iter().zip(yr).map(|(d, y)| d * y).sum();
+                for j in 0..cols {
+                    o[j] = yr[j] * (dr[j] - s);
+                }
+            }
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn argmax(&self, rows: usize, cols: usize) -> Result<Self> {
+        let x = self.data();
+        Ok(Self::from_vec(
+            (0..rows)
+                .map(|r| {
+                    let xr = &x[r * cols..(r + 1) * cols];
+                    let mut best = 0;
+                    for j in 1..cols {
+                        if xr[j] > xr[best] {
+                            best = j;
+                        }
+                    }
+                    best as f32
+                })
+                .collect(),
+        ))
+    }
+
+    fn one_hot(&self, classes: usize, on: f32, off: f32) -> Result<Self> {
+        let y = self.data();
+        let mut out = vec![off; y.len() * classes];
+        for (i, &c) in y.iter().enumerate() {
+            if c < 0.0 || c as usize >= classes || c.fract() != 0.0 {
+                bail!("label {c} at row {i} is not a class index in [0, {classes})");
+            }
+            out[i * classes + c as usize] = on;
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn im2col(&self, g: Conv2dGeom) -> Result<Self> {
+        let x = self.data();
+        check_len("im2col input", x.len(), g.n * g.c * g.h * g.w)?;
+        let (ckk, l) = (g.c * g.kh * g.kw, g.oh * g.ow);
+        let mut out = vec![0.0; g.n * ckk * l];
+        for n in 0..g.n {
+            for c in 0..g.c {
+                let plane = &x[(n * g.c + c) * g.h * g.w..][..g.h * g.w];
+                for ki in 0..g.kh {
+                    for kj in 0..g.kw {
+                        let row = (c * g.kh + ki) * g.kw + kj;
+                        let dst = &mut out[(n * ckk + row) * l..][..l];
+                        for oy in 0..g.oh {
+                            let iy = (oy * g.stride + ki) as isize - g.pad as isize;
+                            if iy < 0 || iy >= g.h as isize {
+                                continue;
+                            }
+                            for ox in 0..g.ow {
+                                let ix = (ox * g.stride + kj) as isize - g.pad as isize;
+                                if ix >= 0 && ix < g.w as isize {
+                                    dst[oy * g.ow + ox] = plane[iy as usize * g.w + ix as usize];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn col2im(&self, g: Conv2dGeom) -> Result<Self> {
+        let cols = self.data();
+        let (ckk, l) = (g.c * g.kh * g.kw, g.oh * g.ow);
+        check_len("col2im input", cols.len(), g.n * ckk * l)?;
+        let mut out = vec![0.0; g.n * g.c * g.h * g.w];
+        for n in 0..g.n {
+            for c in 0..g.c {
+                let plane = &mut out[(n * g.c + c) * g.h * g.w..][..g.h * g.w];
+                for ki in 0..g.kh {
+                    for kj in 0..g.kw {
+                        let row = (c * g.kh + ki) * g.kw + kj;
+                        let src = &cols[(n * ckk + row) * l..][..l];
+                        for oy in 0..g.oh {
+                            let iy = (oy * g.stride + ki) as isize - g.pad as isize;
+                            if iy < 0 || iy >= g.h as isize {
+                                continue;
+                            }
+                            for ox in 0..g.ow {
+                                let ix = (ox * g.stride + kj) as isize - g.pad as isize;
+                                if ix >= 0 && ix < g.w as isize {
+                                    plane[iy as usize * g.w + ix as usize] += src[oy * g.ow + ox];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn max_pool2d(&self, g: Conv2dGeom) -> Result<(Self, Self)> {
+        let x = self.data();
+        check_len("max_pool2d input", x.len(), g.n * g.c * g.h * g.w)?;
+        let l = g.oh * g.ow;
+        let mut val = vec![0.0; g.n * g.c * l];
+        let mut arg = vec![0.0; g.n * g.c * l];
+        for p in 0..g.n * g.c {
+            let plane = &x[p * g.h * g.w..][..g.h * g.w];
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let (mut best, mut bi) = (f32::NEG_INFINITY, usize::MAX);
+                    for ki in 0..g.kh {
+                        let iy = (oy * g.stride + ki) as isize - g.pad as isize;
+                        if iy < 0 || iy >= g.h as isize {
+                            continue;
+                        }
+                        for kj in 0..g.kw {
+                            let ix = (ox * g.stride + kj) as isize - g.pad as isize;
+                            if ix < 0 || ix >= g.w as isize {
+                                continue;
+                            }
+                            let i = iy as usize * g.w + ix as usize;
+                            if bi == usize::MAX || plane[i] > best {
+                                best = plane[i];
+                                bi = i;
+                            }
+                        }
+                    }
+                    val[p * l + oy * g.ow + ox] = best;
+                    arg[p * l + oy * g.ow + ox] = bi as f32;
+                }
+            }
+        }
+        Ok((Self::from_vec(val), Self::from_vec(arg)))
+    }
+
+    fn max_pool2d_backward(&self, argmax: &Self, g: Conv2dGeom) -> Result<Self> {
+        let (dy, arg) = (self.data(), argmax.data());
+        let l = g.oh * g.ow;
+        let mut out = vec![0.0; g.n * g.c * g.h * g.w];
+        for p in 0..g.n * g.c {
+            for j in 0..l {
+                out[p * g.h * g.w + arg[p * l + j] as usize] += dy[p * l + j];
+            }
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn avg_pool2d(&self, g: Conv2dGeom) -> Result<Self> {
+        // Average pooling is a window sum: reuse im2col's gather, then mean over each window.
+        let cols = self.im2col(Conv2dGeom { c: g.c, ..g })?;
+        let cols = cols.data();
+        let (kk, l) = (g.kh * g.kw, g.oh * g.ow);
+        let inv = 1.0 / kk as f32;
+        let mut out = vec![0.0; g.n * g.c * l];
+        for p in 0..g.n * g.c {
+            let src = &cols[p * kk * l..][..kk * l];
+            let dst = &mut out[p * l..][..l];
+            for r in 0..kk {
+                for j in 0..l {
+                    dst[j] += src[r * l + j];
+                }
+            }
+            for v in dst.iter_mut() {
+                *v *= inv;
+            }
+        }
+        Ok(Self::from_vec(out))
+    }
+
+    fn avg_pool2d_backward(&self, g: Conv2dGeom) -> Result<Self> {
+        let dy = self.data();
+        let (kk, l) = (g.kh * g.kw, g.oh * g.ow);
+        let inv = 1.0 / kk as f32;
+        let mut cols = vec![0.0; g.n * g.c * kk * l];
+        for p in 0..g.n * g.c {
+            for r in 0..kk {
+                for j in 0..l {
+                    cols[(p * kk + r) * l + j] = dy[p * l + j] * inv;
+                }
+            }
+        }
+        Self::from_vec(cols).col2im(g)
+    }
+
+    fn dropout_mask(_: &(), n: usize, p: f32, seed: u32, offset: u32) -> Result<Self> {
+        let keep = 1.0 / (1.0 - p);
+        Ok(Self::from_vec(
+            (0..n)
+                .map(|i| if rng::uniform(seed, offset.wrapping_add(i as u32)) >= p { keep } else { 0.0 })
+                .collect(),
+        ))
+    }
+
+    fn sgd_step(&self, grad: &Self, buf: &Self, h: SgdHyper) -> Result<()> {
+        let mut p = self.0.borrow_mut();
+        let g = grad.data();
+        check_len("sgd grad", g.len(), p.len())?;
+        let mut b = if h.momentum != 0.0 { Some(buf.0.borrow_mut()) } else { None };
+        for i in 0..p.len() {
+            let mut d = g[i];
+            if h.weight_decay != 0.0 {
+                d += h.weight_decay * p[i];
+            }
+            if let Some(b) = b.as_mut() {
+                b[i] = if h.first_step { d } else { h.momentum * b[i] + (1.0 - h.dampening) * d };
+                d = if h.nesterov { d + h.momentum * b[i] } else { b[i] };
+            }
+            p[i] -= h.lr * d;
+        }
+        Ok(())
+    }
+
+    fn adam_step(&self, grad: &Self, m: &Self, v: &Self, h: AdamHyper) -> Result<()> {
+        let mut p = self.0.borrow_mut();
+        let g = grad.data();
+        let (mut m, mut v) = (m.0.borrow_mut(), v.0.borrow_mut());
+        check_len("adam grad", g.len(), p.len())?;
+        let bc1 = 1.0 - h.beta1.powi(h.step as i32);
+        let bc2_sqrt = (1.0 - h.beta2.powi(h.step as i32)).sqrt();
+        let step_size = h.lr / bc1;
+        for i in 0..p.len() {
+            let mut gi = g[i];
+            if h.weight_decay != 0.0 {
+                if h.decoupled {
+                    p[i] *= 1.0 - h.lr * h.weight_decay;
+                } else {
+                    gi += h.weight_decay * p[i];
+                }
+            }
+            // torch: exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+            m[i] += (1.0 - h.beta1) * (gi - m[i]);
+            v[i] = v[i] * h.beta2 + (1.0 - h.beta2) * gi * gi;
+            let denom = v[i].sqrt() / bc2_sqrt + h.eps;
+            p[i] -= step_size * (m[i] / denom);
+        }
+        Ok(())
+    }
+}
+
+/// `c += a · b` for row-major `a: m×k`, `b: k×n`, `c: m×n`: a k-blocked i-k-j loop whose inner
+/// axpy over `n` vectorizes. Hand-written because no pure-Rust GEMM crate builds for wasm32 SIMD128
+/// without pulling threads or build scripts; this one reaches several GFLOP/s, plenty for these nets.
+fn gemm(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+    const KB: usize = 128;
+    for k0 in (0..k).step_by(KB) {
+        let k1 = (k0 + KB).min(k);
+        for i in 0..m {
+            let crow = &mut c[i * n..(i + 1) * n];
+            let arow = &a[i * k..(i + 1) * k];
+            for p in k0..k1 {
+                let av = arow[p];
+                if av == 0.0 {
+                    continue;
+                }
+                let brow = &b[p * n..(p + 1) * n];
+                for (cv, &bv) in crow.iter_mut().zip(brow) {
+                    *cv += av * bv;
+                }
+            }
+        }
+    }
+}
