@@ -8,3 +8,7 @@ pub mod rng;
 
 pub use backend::{Device, Storage};
 pub use error::{Error, Result};
+pub mod ops;
+pub mod tensor;
+
+pub use tensor::{Tensor, no_grad};

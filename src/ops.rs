@@ -1,0 +1,542 @@
+//! Every differentiable op: its forward (backend primitives) and its backward (a closure from the
+//! output gradient to the inputs' gradients) side by side, as in micrograd and llm.c. Layers and
+//! losses are compositions of these. Shapes are checked here, so backends see consistent sizes.
+//!
+//! The op list is [`OPS`]; the fixture tests fail when an op in it has no PyTorch case.
+
+use crate::backend::{BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, Storage, UnaryOp};
+use crate::tensor::{Tensor, fmt_shape};
+use crate::{Result, bail};
+
+/// Names of all ops, for coverage checks (tests fail when one has no fixture or no gradient check).
+pub const OPS: &[&str] = &[
+    "add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "square", "pow", "abs", "clamp", "affine",
+    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "fake_quant", "matmul", "transpose", "reshape",
+    "flatten", "concat", "narrow", "index_select", "sum", "sum_all", "mean", "mean_all", "max",
+    "max_all", "softmax", "log_softmax", "conv2d", "max_pool2d", "avg_pool2d", "dropout",
+];
+
+/// NumPy broadcast of two shapes; the error names both.
+pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let r = a.len().max(b.len());
+    let mut out = vec![0; r];
+    for i in 0..r {
+        let da = if i + a.len() >= r { a[i + a.len() - r] } else { 1 };
+        let db = if i + b.len() >= r { b[i + b.len() - r] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => bail!("shapes {} and {} cannot be broadcast together", fmt_shape(a), fmt_shape(b)),
+        };
+    }
+    Ok(out)
+}
+
+/// `shape` left-padded with 1s to `rank`.
+fn pad_rank(shape: &[usize], rank: usize) -> Vec<usize> {
+    let mut v = vec![1; rank - shape.len()];
+    v.extend_from_slice(shape);
+    v
+}
+
+/// Sums a gradient of `out_shape` down to `shape` (the adjoint of broadcasting).
+fn unbroadcast(g: &Storage, out_shape: &[usize], shape: &[usize]) -> Result<Storage> {
+    let padded = pad_rank(shape, out_shape.len());
+    if padded == out_shape {
+        return Ok(g.clone());
+    }
+    g.reduce(ReduceOp::Sum, out_shape, &padded)
+}
+
+impl Tensor {
+    fn binary(&self, rhs: &Tensor, op: BinaryOp) -> Result<Tensor> {
+        let out = broadcast_shape(self.shape(), rhs.shape())?;
+        let (sa, sb) = (pad_rank(self.shape(), out.len()), pad_rank(rhs.shape(), out.len()));
+        let (a, b) = (self.storage(), rhs.storage());
+        let y = a.binary(op, &sa, &b, &sb, &out)?;
+        let (ash, bsh, osh) = (self.shape().to_vec(), rhs.shape().to_vec(), out.clone());
+        let (na, nb) = (self.requires_grad(), rhs.requires_grad());
+        Tensor::from_op(y, out, op.name(), &[self, rhs], move |g| {
+            let mul = |x: &Storage, xs: &[usize]| g.binary(BinaryOp::Mul, &osh, x, xs, &osh);
+            let (ga, gb) = match op {
+                BinaryOp::Add => (g.clone(), g.clone()),
+                BinaryOp::Sub => (g.clone(), g.unary(UnaryOp::Neg)?),
+                BinaryOp::Mul => (
+                    if na { mul(&b, &sb)? } else { g.clone() },
+                    if nb { mul(&a, &sa)? } else { g.clone() },
+                ),
+                BinaryOp::Div => {
+                    // d/da = g / b;  d/db = −g · a / b²
+                    let ga = if na { g.binary(BinaryOp::Div, &osh, &b, &sb, &osh)? } else { g.clone() };
+                    let gb = if nb {
+                        let b2 = b.unary(UnaryOp::Square)?;
+                        let t = mul(&a, &sa)?.binary(BinaryOp::Div, &osh, &b2, &sb, &osh)?;
+                        t.unary(UnaryOp::Neg)?
+                    } else {
+                        g.clone()
+                    };
+                    (ga, gb)
+                }
+            };
+            Ok(vec![
+                if na { Some(unbroadcast(&ga, &osh, &ash)?) } else { None },
+                if nb { Some(unbroadcast(&gb, &osh, &bsh)?) } else { None },
+            ])
+        })
+    }
+
+    /// `self + rhs` with broadcasting.
+    pub fn add(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(rhs, BinaryOp::Add)
+    }
+    /// `self − rhs` with broadcasting.
+    pub fn sub(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(rhs, BinaryOp::Sub)
+    }
+    /// `self ⊙ rhs` with broadcasting.
+    pub fn mul(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(rhs, BinaryOp::Mul)
+    }
+    /// `self ⊘ rhs` with broadcasting.
+    pub fn div(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(rhs, BinaryOp::Div)
+    }
+
+    /// Applies an elementwise map; its gradient is [`Storage::unary_backward`].
+    pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
+        let x = self.storage();
+        let y = x.unary(op)?;
+        let y2 = y.clone();
+        Tensor::from_op(y, self.shape().to_vec(), op.name(), &[self], move |g| {
+            Ok(vec![Some(x.unary_backward(op, &y2, g)?)])
+        })
+    }
+
+    pub fn neg(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Neg)
+    }
+    pub fn exp(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Exp)
+    }
+    /// Natural logarithm.
+    pub fn log(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Log)
+    }
+    pub fn sqrt(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Sqrt)
+    }
+    pub fn abs(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Abs)
+    }
+    pub fn square(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Square)
+    }
+    /// `x^p`.
+    pub fn pow(&self, p: f32) -> Result<Tensor> {
+        self.unary(UnaryOp::Pow(p))
+    }
+    pub fn relu(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Relu)
+    }
+    pub fn leaky_relu(&self, slope: f32) -> Result<Tensor> {
+        self.unary(UnaryOp::LeakyRelu(slope))
+    }
+    pub fn sigmoid(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Sigmoid)
+    }
+    pub fn tanh(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Tanh)
+    }
+    /// GELU, tanh approximation.
+    pub fn gelu(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Gelu)
+    }
+    pub fn clamp(&self, lo: f32, hi: f32) -> Result<Tensor> {
+        if lo > hi || lo.is_nan() || hi.is_nan() {
+            bail!("clamp bounds [{lo}, {hi}] are not an interval");
+        }
+        self.unary(UnaryOp::Clamp(lo, hi))
+    }
+    /// `a · x + b`.
+    pub fn affine(&self, a: f32, b: f32) -> Result<Tensor> {
+        self.unary(UnaryOp::Affine(a, b))
+    }
+    /// `c · x`.
+    pub fn scale(&self, c: f32) -> Result<Tensor> {
+        self.affine(c, 0.0)
+    }
+    /// Per-tensor fake quantization with straight-through gradient (see [`UnaryOp::FakeQuant`]).
+    pub fn fake_quant(&self, scale: f32, zero_point: i32, qmin: i32, qmax: i32) -> Result<Tensor> {
+        if !(scale > 0.0) || qmin >= qmax {
+            bail!("fake_quant needs scale > 0 and qmin < qmax, got scale {scale}, range [{qmin}, {qmax}]");
+        }
+        self.unary(UnaryOp::FakeQuant(scale, zero_point as f32, qmin as f32, qmax as f32))
+    }
+
+    /// Matrix product over the last two axes: `[.., m, k] · [.., k, n]`. Rank 2 or 3 each; a rank-2
+    /// operand is shared across the other's batch.
+    pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
+        let (a, b) = (self.shape(), rhs.shape());
+        let bad = || {
+            crate::Error(format!(
+                "matmul: shapes {} and {} are not compatible (need [.., m, k] · [.., k, n])",
+                fmt_shape(a),
+                fmt_shape(b)
+            ))
+        };
+        if !(2..=3).contains(&a.len()) || !(2..=3).contains(&b.len()) {
+            return Err(bad());
+        }
+        let (m, k) = (a[a.len() - 2], a[a.len() - 1]);
+        let (k2, n) = (b[b.len() - 2], b[b.len() - 1]);
+        let (ab, bb) = (a.len() == 3, b.len() == 3);
+        let batch = if ab { a[0] } else if bb { b[0] } else { 1 };
+        if k != k2 || (ab && bb && a[0] != b[0]) {
+            return Err(bad());
+        }
+        let dims = MatmulDims { batch, m, k, n, a_batched: ab, b_batched: bb, trans_a: false, trans_b: false };
+        let (sa, sb) = (self.storage(), rhs.storage());
+        let y = sa.matmul(&sb, dims)?;
+        let out = if ab || bb { vec![batch, m, n] } else { vec![m, n] };
+        let (na, nb) = (self.requires_grad(), rhs.requires_grad());
+        Tensor::from_op(y, out, "matmul", &[self, rhs], move |g| {
+            let gb_all = ab || bb;
+            // dA = dC · Bᵀ, dB = Aᵀ · dC; a shared operand sums its per-batch gradients.
+            let ga = if na {
+                let d = MatmulDims { a_batched: gb_all, b_batched: bb, trans_b: true, n: k, k: n, ..dims };
+                let full = g.matmul(&sb, d)?;
+                Some(if ab || !gb_all { full } else { full.reduce(ReduceOp::Sum, &[batch, m, k], &[1, m, k])? })
+            } else {
+                None
+            };
+            let gbv = if nb {
+                let d = MatmulDims { a_batched: ab, b_batched: gb_all, trans_a: true, m: k, k: m, n, ..dims };
+                let full = sa.matmul(g, d)?;
+                Some(if bb || !gb_all { full } else { full.reduce(ReduceOp::Sum, &[batch, k, n], &[1, k, n])? })
+            } else {
+                None
+            };
+            Ok(vec![ga, gbv])
+        })
+    }
+
+    /// Reorders axes: output axis `i` is input axis `perm[i]`.
+    pub fn permute(&self, perm: &[usize]) -> Result<Tensor> {
+        let r = self.rank();
+        let mut seen = vec![false; r];
+        if perm.len() != r || perm.iter().any(|&p| p >= r || std::mem::replace(&mut seen[p], true)) {
+            bail!("permutation {perm:?} does not fit shape {}", fmt_shape(self.shape()));
+        }
+        let shape = self.shape().to_vec();
+        let out: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+        let y = self.storage().permute(&shape, perm)?;
+        let mut inv = vec![0; r];
+        for (i, &p) in perm.iter().enumerate() {
+            inv[p] = i;
+        }
+        let out2 = out.clone();
+        Tensor::from_op(y, out, "transpose", &[self], move |g| Ok(vec![Some(g.permute(&out2, &inv)?)]))
+    }
+
+    /// Swaps two axes (negative axes count from the end).
+    pub fn transpose(&self, a0: isize, a1: isize) -> Result<Tensor> {
+        let (a0, a1) = (self.axis(a0)?, self.axis(a1)?);
+        let mut perm: Vec<usize> = (0..self.rank()).collect();
+        perm.swap(a0, a1);
+        self.permute(&perm)
+    }
+
+    /// Same data, new shape (one axis may be `usize::MAX` meaning "the rest").
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        let n = self.numel();
+        let mut shape = shape.to_vec();
+        let known: usize = shape.iter().filter(|&&d| d != usize::MAX).product();
+        if let Some(pos) = shape.iter().position(|&d| d == usize::MAX) {
+            if known == 0 || n % known != 0 {
+                bail!("cannot reshape {} into {:?}", fmt_shape(self.shape()), shape);
+            }
+            shape[pos] = n / known;
+        }
+        if shape.iter().product::<usize>() != n {
+            bail!("cannot reshape {} ({n} elements) into {}", fmt_shape(self.shape()), fmt_shape(&shape));
+        }
+        Tensor::from_op(self.storage(), shape, "reshape", &[self], |g| Ok(vec![Some(g.clone())]))
+    }
+
+    /// Merges axes `start..` into one.
+    pub fn flatten(&self, start: usize) -> Result<Tensor> {
+        if start >= self.rank() {
+            bail!("flatten start {start} out of range for shape {}", fmt_shape(self.shape()));
+        }
+        let mut shape = self.shape()[..start].to_vec();
+        shape.push(self.shape()[start..].iter().product());
+        self.reshape(&shape)
+    }
+
+    /// Entries `start..start+len` along `axis`.
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Tensor> {
+        let ax = self.axis(axis)?;
+        let shape = self.shape().to_vec();
+        if start + len > shape[ax] {
+            bail!("narrow {start}..{} out of range for axis {ax} of shape {}", start + len, fmt_shape(&shape));
+        }
+        let y = self.storage().narrow(&shape, ax, start, len)?;
+        let mut out = shape.clone();
+        out[ax] = len;
+        Tensor::from_op(y, out, "narrow", &[self], move |g| Ok(vec![Some(g.narrow_backward(&shape, ax, start)?)]))
+    }
+
+    /// Joins tensors along `axis`; all other axes must agree.
+    pub fn concat(parts: &[&Tensor], axis: isize) -> Result<Tensor> {
+        let Some(first) = parts.first() else { bail!("concat of no tensors") };
+        let ax = first.axis(axis)?;
+        let mut out = first.shape().to_vec();
+        out[ax] = 0;
+        for p in parts {
+            let s = p.shape();
+            if s.len() != out.len() || s.iter().enumerate().any(|(i, &d)| i != ax && d != out[i]) {
+                bail!("concat: shape {} does not match {} outside axis {ax}", fmt_shape(s), fmt_shape(first.shape()));
+            }
+            out[ax] += s[ax];
+        }
+        // Forward as a sum of zero-padded parts: reuses narrow's adjoint instead of a new primitive.
+        let mut acc: Option<Storage> = None;
+        let mut starts = Vec::new();
+        let mut at = 0;
+        for p in parts {
+            let padded = p.storage().narrow_backward(&out, ax, at)?;
+            acc = Some(match acc {
+                None => padded,
+                Some(a) => a.binary(BinaryOp::Add, &out, &padded, &out, &out)?,
+            });
+            starts.push((at, p.shape()[ax]));
+            at += p.shape()[ax];
+        }
+        let Some(y) = acc else { bail!("concat of no tensors") };
+        let out2 = out.clone();
+        Tensor::from_op(y, out, "concat", parts, move |g| {
+            starts.iter().map(|&(s, l)| Ok(Some(g.narrow(&out2, ax, s, l)?))).collect()
+        })
+    }
+
+    /// Rows `indices` along axis 0 (mini-batch selection).
+    pub fn index_select(&self, indices: &[u32]) -> Result<Tensor> {
+        let shape = self.shape().to_vec();
+        if shape.is_empty() {
+            bail!("index_select needs at least one axis");
+        }
+        if let Some(&bad) = indices.iter().find(|&&i| i as usize >= shape[0]) {
+            bail!("index {bad} out of range for axis 0 of shape {}", fmt_shape(&shape));
+        }
+        let y = self.storage().index_select(&shape, indices)?;
+        let mut out = shape.clone();
+        out[0] = indices.len();
+        let idx = indices.to_vec();
+        Tensor::from_op(y, out, "index_select", &[self], move |g| {
+            Ok(vec![Some(g.index_select_backward(&shape, &idx)?)])
+        })
+    }
+
+    /// Sums over `axes` (keeping them as size 1 when `keepdim`).
+    pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::Sum, axes, keepdim, "sum")
+    }
+
+    /// Sum over one axis.
+    pub fn sum(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+        self.sum_axes(&[axis], keepdim)
+    }
+
+    /// Sum of every element, as a one-element tensor of shape `[1]`.
+    pub fn sum_all(&self) -> Result<Tensor> {
+        let axes: Vec<isize> = (0..self.rank() as isize).collect();
+        self.reduce(ReduceOp::Sum, &axes, true, "sum_all")?.reshape(&[1])
+    }
+
+    /// Mean over `axes`.
+    pub fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+        let mut n = 1;
+        for &a in axes {
+            n *= self.dim(a)?;
+        }
+        self.sum_axes(axes, keepdim)?.scale(1.0 / n as f32)
+    }
+
+    /// Mean over one axis.
+    pub fn mean(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+        self.mean_axes(&[axis], keepdim)
+    }
+
+    /// Mean of every element, shape `[1]`.
+    pub fn mean_all(&self) -> Result<Tensor> {
+        let n = self.numel().max(1);
+        self.sum_all()?.scale(1.0 / n as f32)
+    }
+
+    /// Maximum over one axis; the gradient flows to the first maximal element.
+    pub fn max(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::Max, &[axis], keepdim, "max")
+    }
+
+    /// Maximum of every element, shape `[1]`.
+    pub fn max_all(&self) -> Result<Tensor> {
+        let axes: Vec<isize> = (0..self.rank() as isize).collect();
+        self.reduce(ReduceOp::Max, &axes, true, "max_all")?.reshape(&[1])
+    }
+
+    fn reduce(&self, op: ReduceOp, axes: &[isize], keepdim: bool, name: &'static str) -> Result<Tensor> {
+        let shape = self.shape().to_vec();
+        let mut kept = shape.clone();
+        for &a in axes {
+            kept[self.axis(a)?] = 1;
+        }
+        if self.numel() == 0 {
+            bail!("{name} of an empty tensor of shape {}", fmt_shape(&shape));
+        }
+        let x = self.storage();
+        let y = x.reduce(op, &shape, &kept)?;
+        let out: Vec<usize> = if keepdim {
+            kept.clone()
+        } else {
+            let mut o = Vec::new();
+            for (i, &d) in shape.iter().enumerate() {
+                if !axes.iter().any(|&a| self.axis(a).ok() == Some(i)) {
+                    o.push(d);
+                }
+            }
+            o
+        };
+        Tensor::from_op(y, out, name, &[self], move |g| {
+            Ok(vec![Some(match op {
+                // Broadcast g (kept shape) back over the input as zeros + g.
+                ReduceOp::Sum => {
+                    let zeros = g.device().full(shape.iter().product(), 0.0)?;
+                    zeros.binary(BinaryOp::Add, &shape, g, &kept, &shape)?
+                }
+                ReduceOp::Max => x.max_backward(&shape, &kept, g)?,
+            })])
+        })
+    }
+
+    /// Softmax along `axis` (max-subtracted).
+    pub fn softmax(&self, axis: isize) -> Result<Tensor> {
+        self.softmax_impl(axis, false)
+    }
+
+    /// Log-softmax along `axis`: `x − max − log Σ exp(x − max)`.
+    pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
+        self.softmax_impl(axis, true)
+    }
+
+    fn softmax_impl(&self, axis: isize, log: bool) -> Result<Tensor> {
+        let ax = self.axis(axis)?;
+        let last = self.rank() - 1;
+        if ax != last {
+            return self.transpose(ax as isize, last as isize)?.softmax_impl(-1, log)?.transpose(ax as isize, last as isize);
+        }
+        let cols = self.shape()[last];
+        let rows = self.numel() / cols.max(1);
+        let y = self.storage().softmax(rows, cols, log)?;
+        let y2 = y.clone();
+        let name = if log { "log_softmax" } else { "softmax" };
+        Tensor::from_op(y, self.shape().to_vec(), name, &[self], move |g| {
+            Ok(vec![Some(y2.softmax_backward(g, rows, cols, log)?)])
+        })
+    }
+
+    /// Index of the maximum along the last axis, as f32 (no gradient).
+    pub fn argmax(&self) -> Result<Tensor> {
+        let cols = *self.shape().last().unwrap_or(&1);
+        let rows = self.numel() / cols.max(1);
+        let y = self.storage().argmax(rows, cols)?;
+        Tensor::from_storage(y, &self.shape()[..self.rank().saturating_sub(1)])
+    }
+
+    /// One-hot rows for integer labels in `self` (no gradient).
+    pub fn one_hot(&self, classes: usize, on: f32, off: f32) -> Result<Tensor> {
+        let mut shape = self.shape().to_vec();
+        shape.push(classes);
+        Tensor::from_storage(self.storage().one_hot(classes, on, off)?, &shape)
+    }
+
+    /// Unfolds NCHW to `[n, c·kh·kw, oh·ow]` (the differentiable part of conv2d).
+    pub fn im2col(&self, g: Conv2dGeom) -> Result<Tensor> {
+        let y = self.storage().im2col(g)?;
+        Tensor::from_op(y, vec![g.n, g.c * g.kh * g.kw, g.oh * g.ow], "im2col", &[self], move |d| {
+            Ok(vec![Some(d.col2im(g)?)])
+        })
+    }
+
+    fn nchw(&self, what: &str) -> Result<[usize; 4]> {
+        match *self.shape() {
+            [n, c, h, w] => Ok([n, c, h, w]),
+            _ => bail!("{what} expects an NCHW input, got shape {}", fmt_shape(self.shape())),
+        }
+    }
+
+    /// 2-D convolution: input `[n, c, h, w]`, weight `[o, c, kh, kw]`, optional bias `[o]`;
+    /// `y = W · im2col(x) + b`.
+    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize) -> Result<Tensor> {
+        let [n, c, h, w] = self.nchw("conv2d")?;
+        let [o, wc, kh, kw] = match *weight.shape() {
+            [o, wc, kh, kw] => [o, wc, kh, kw],
+            _ => bail!("conv2d weight must be [out, in, kh, kw], got {}", fmt_shape(weight.shape())),
+        };
+        if wc != c {
+            bail!("conv2d: input {} has {c} channels, weight {} expects {wc}", fmt_shape(self.shape()), fmt_shape(weight.shape()));
+        }
+        let g = Conv2dGeom::new(n, c, h, w, (kh, kw), stride, padding)?;
+        let cols = self.im2col(g)?;
+        let y = weight.reshape(&[o, c * kh * kw])?.matmul(&cols)?.reshape(&[n, o, g.oh, g.ow])?;
+        match bias {
+            Some(b) => {
+                if b.shape() != [o] {
+                    bail!("conv2d bias must be [{o}], got {}", fmt_shape(b.shape()));
+                }
+                y.add(&b.reshape(&[1, o, 1, 1])?)
+            }
+            None => Ok(y),
+        }
+    }
+
+    /// Max pooling over `k×k` windows.
+    pub fn max_pool2d(&self, k: usize, stride: usize, padding: usize) -> Result<Tensor> {
+        let [n, c, h, w] = self.nchw("max_pool2d")?;
+        if 2 * padding > k {
+            bail!("max_pool2d padding {padding} must be at most half the kernel {k}");
+        }
+        let g = Conv2dGeom::new(n, c, h, w, (k, k), stride, padding)?;
+        let (y, arg) = self.storage().max_pool2d(g)?;
+        Tensor::from_op(y, vec![n, c, g.oh, g.ow], "max_pool2d", &[self], move |d| {
+            Ok(vec![Some(d.max_pool2d_backward(&arg, g)?)])
+        })
+    }
+
+    /// Average pooling over `k×k` windows (padding counts in the divisor).
+    pub fn avg_pool2d(&self, k: usize, stride: usize, padding: usize) -> Result<Tensor> {
+        let [n, c, h, w] = self.nchw("avg_pool2d")?;
+        if 2 * padding > k {
+            bail!("avg_pool2d padding {padding} must be at most half the kernel {k}");
+        }
+        let g = Conv2dGeom::new(n, c, h, w, (k, k), stride, padding)?;
+        let y = self.storage().avg_pool2d(g)?;
+        Tensor::from_op(y, vec![n, c, g.oh, g.ow], "avg_pool2d", &[self], move |d| {
+            Ok(vec![Some(d.avg_pool2d_backward(g)?)])
+        })
+    }
+
+    /// Inverted dropout: zeroes each element with probability `p` and scales survivors by
+    /// `1/(1−p)`; the mask is `rng::uniform(seed, offset + i) ≥ p`, identical on every backend.
+    pub fn dropout(&self, p: f32, seed: u32, offset: u32) -> Result<Tensor> {
+        if !(0.0..1.0).contains(&p) {
+            bail!("dropout probability {p} must be in [0, 1)");
+        }
+        if p == 0.0 {
+            return Ok(self.clone());
+        }
+        let mask = Tensor::from_storage(self.device().dropout_mask(self.numel(), p, seed, offset)?, self.shape())?;
+        let y = self.mul(&mask)?;
+        Ok(y)
+    }
+}
