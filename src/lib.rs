@@ -8,6 +8,7 @@ pub mod rng;
 
 pub use backend::{Device, Storage};
 pub use error::{Error, Result};
+pub mod loss;
 pub mod ops;
 pub mod tensor;
 

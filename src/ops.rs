@@ -10,10 +10,44 @@ use crate::{Result, bail};
 
 /// Names of all ops, for coverage checks (tests fail when one has no fixture or no gradient check).
 pub const OPS: &[&str] = &[
-    "add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "square", "pow", "abs", "clamp", "affine",
-    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "fake_quant", "matmul", "transpose", "reshape",
-    "flatten", "concat", "narrow", "index_select", "sum", "sum_all", "mean", "mean_all", "max",
-    "max_all", "softmax", "log_softmax", "conv2d", "max_pool2d", "avg_pool2d", "dropout",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "exp",
+    "log",
+    "sqrt",
+    "square",
+    "pow",
+    "abs",
+    "clamp",
+    "affine",
+    "relu",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "fake_quant",
+    "matmul",
+    "transpose",
+    "reshape",
+    "flatten",
+    "concat",
+    "narrow",
+    "index_select",
+    "sum",
+    "sum_all",
+    "mean",
+    "mean_all",
+    "max",
+    "max_all",
+    "softmax",
+    "log_softmax",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "dropout",
 ];
 
 /// NumPy broadcast of two shapes; the error names both.
@@ -62,10 +96,9 @@ impl Tensor {
             let (ga, gb) = match op {
                 BinaryOp::Add => (g.clone(), g.clone()),
                 BinaryOp::Sub => (g.clone(), g.unary(UnaryOp::Neg)?),
-                BinaryOp::Mul => (
-                    if na { mul(&b, &sb)? } else { g.clone() },
-                    if nb { mul(&a, &sa)? } else { g.clone() },
-                ),
+                BinaryOp::Mul => {
+                    (if na { mul(&b, &sb)? } else { g.clone() }, if nb { mul(&a, &sa)? } else { g.clone() })
+                }
                 BinaryOp::Div => {
                     // d/da = g / b;  d/db = −g · a / b²
                     let ga = if na { g.binary(BinaryOp::Div, &osh, &b, &sb, &osh)? } else { g.clone() };
@@ -191,11 +224,18 @@ impl Tensor {
         let (m, k) = (a[a.len() - 2], a[a.len() - 1]);
         let (k2, n) = (b[b.len() - 2], b[b.len() - 1]);
         let (ab, bb) = (a.len() == 3, b.len() == 3);
-        let batch = if ab { a[0] } else if bb { b[0] } else { 1 };
+        let batch = if ab {
+            a[0]
+        } else if bb {
+            b[0]
+        } else {
+            1
+        };
         if k != k2 || (ab && bb && a[0] != b[0]) {
             return Err(bad());
         }
-        let dims = MatmulDims { batch, m, k, n, a_batched: ab, b_batched: bb, trans_a: false, trans_b: false };
+        let dims =
+            MatmulDims { batch, m, k, n, a_batched: ab, b_batched: bb, trans_a: false, trans_b: false };
         let (sa, sb) = (self.storage(), rhs.storage());
         let y = sa.matmul(&sb, dims)?;
         let out = if ab || bb { vec![batch, m, n] } else { vec![m, n] };
@@ -206,14 +246,22 @@ impl Tensor {
             let ga = if na {
                 let d = MatmulDims { a_batched: gb_all, b_batched: bb, trans_b: true, n: k, k: n, ..dims };
                 let full = g.matmul(&sb, d)?;
-                Some(if ab || !gb_all { full } else { full.reduce(ReduceOp::Sum, &[batch, m, k], &[1, m, k])? })
+                Some(if ab || !gb_all {
+                    full
+                } else {
+                    full.reduce(ReduceOp::Sum, &[batch, m, k], &[1, m, k])?
+                })
             } else {
                 None
             };
             let gbv = if nb {
                 let d = MatmulDims { a_batched: ab, b_batched: gb_all, trans_a: true, m: k, k: m, n, ..dims };
                 let full = sa.matmul(g, d)?;
-                Some(if bb || !gb_all { full } else { full.reduce(ReduceOp::Sum, &[batch, k, n], &[1, k, n])? })
+                Some(if bb || !gb_all {
+                    full
+                } else {
+                    full.reduce(ReduceOp::Sum, &[batch, k, n], &[1, k, n])?
+                })
             } else {
                 None
             };
@@ -279,12 +327,18 @@ impl Tensor {
         let ax = self.axis(axis)?;
         let shape = self.shape().to_vec();
         if start + len > shape[ax] {
-            bail!("narrow {start}..{} out of range for axis {ax} of shape {}", start + len, fmt_shape(&shape));
+            bail!(
+                "narrow {start}..{} out of range for axis {ax} of shape {}",
+                start + len,
+                fmt_shape(&shape)
+            );
         }
         let y = self.storage().narrow(&shape, ax, start, len)?;
         let mut out = shape.clone();
         out[ax] = len;
-        Tensor::from_op(y, out, "narrow", &[self], move |g| Ok(vec![Some(g.narrow_backward(&shape, ax, start)?)]))
+        Tensor::from_op(y, out, "narrow", &[self], move |g| {
+            Ok(vec![Some(g.narrow_backward(&shape, ax, start)?)])
+        })
     }
 
     /// Joins tensors along `axis`; all other axes must agree.
@@ -296,7 +350,11 @@ impl Tensor {
         for p in parts {
             let s = p.shape();
             if s.len() != out.len() || s.iter().enumerate().any(|(i, &d)| i != ax && d != out[i]) {
-                bail!("concat: shape {} does not match {} outside axis {ax}", fmt_shape(s), fmt_shape(first.shape()));
+                bail!(
+                    "concat: shape {} does not match {} outside axis {ax}",
+                    fmt_shape(s),
+                    fmt_shape(first.shape())
+                );
             }
             out[ax] += s[ax];
         }
@@ -433,7 +491,10 @@ impl Tensor {
         let ax = self.axis(axis)?;
         let last = self.rank() - 1;
         if ax != last {
-            return self.transpose(ax as isize, last as isize)?.softmax_impl(-1, log)?.transpose(ax as isize, last as isize);
+            return self
+                .transpose(ax as isize, last as isize)?
+                .softmax_impl(-1, log)?
+                .transpose(ax as isize, last as isize);
         }
         let cols = self.shape()[last];
         let rows = self.numel() / cols.max(1);
@@ -477,14 +538,24 @@ impl Tensor {
 
     /// 2-D convolution: input `[n, c, h, w]`, weight `[o, c, kh, kw]`, optional bias `[o]`;
     /// `y = W · im2col(x) + b`.
-    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize) -> Result<Tensor> {
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Tensor> {
         let [n, c, h, w] = self.nchw("conv2d")?;
         let [o, wc, kh, kw] = match *weight.shape() {
             [o, wc, kh, kw] => [o, wc, kh, kw],
             _ => bail!("conv2d weight must be [out, in, kh, kw], got {}", fmt_shape(weight.shape())),
         };
         if wc != c {
-            bail!("conv2d: input {} has {c} channels, weight {} expects {wc}", fmt_shape(self.shape()), fmt_shape(weight.shape()));
+            bail!(
+                "conv2d: input {} has {c} channels, weight {} expects {wc}",
+                fmt_shape(self.shape()),
+                fmt_shape(weight.shape())
+            );
         }
         let g = Conv2dGeom::new(n, c, h, w, (kh, kw), stride, padding)?;
         let cols = self.im2col(g)?;
@@ -535,7 +606,8 @@ impl Tensor {
         if p == 0.0 {
             return Ok(self.clone());
         }
-        let mask = Tensor::from_storage(self.device().dropout_mask(self.numel(), p, seed, offset)?, self.shape())?;
+        let mask =
+            Tensor::from_storage(self.device().dropout_mask(self.numel(), p, seed, offset)?, self.shape())?;
         let y = self.mul(&mask)?;
         Ok(y)
     }

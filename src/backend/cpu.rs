@@ -121,7 +121,15 @@ fn unary_grad(op: UnaryOp, x: f32, y: f32, dy: f32) -> f32 {
         UnaryOp::Exp => dy * y,
         UnaryOp::Log => dy / x,
         UnaryOp::Sqrt => dy / (2.0 * y),
-        UnaryOp::Abs => dy * if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 },
+        UnaryOp::Abs => {
+            dy * if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        }
         UnaryOp::Square => dy * 2.0 * x,
         UnaryOp::Pow(p) => {
             if p == 0.0 {
@@ -233,7 +241,9 @@ impl BackendStorage for CpuStorage {
         if a_shape == out_shape && b_shape == out_shape {
             check_len("binary lhs", a.len(), n)?;
             check_len("binary rhs", b.len(), n)?;
-            return Ok(Self::from_vec(a.iter().zip(b.iter()).map(|(&a, &b)| binary_scalar(op, a, b)).collect()));
+            return Ok(Self::from_vec(
+                a.iter().zip(b.iter()).map(|(&a, &b)| binary_scalar(op, a, b)).collect(),
+            ));
         }
         if a_shape == out_shape && b.len() == 1 {
             let b = b[0];
