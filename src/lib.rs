@@ -5,11 +5,14 @@
 pub mod backend;
 pub mod error;
 pub mod rng;
+pub mod schedule;
 
 pub use backend::{Device, Storage};
 pub use error::{Error, Result};
 pub mod loss;
+pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod tensor;
 
 pub use tensor::{Tensor, no_grad};

@@ -269,6 +269,33 @@ impl Tensor {
         })
     }
 
+    /// `self · rhsᵀ` for 2-D operands `[m, k]` and `[n, k]`: a linear layer's product without
+    /// materializing the transpose.
+    pub fn matmul_t(&self, rhs: &Tensor) -> Result<Tensor> {
+        let (m, k, n) = match (self.shape(), rhs.shape()) {
+            (&[m, k], &[n, k2]) if k == k2 => (m, k, n),
+            (a, b) => bail!("matmul_t: shapes {} and {} are not [m, k] and [n, k]", fmt_shape(a), fmt_shape(b)),
+        };
+        let dims = MatmulDims { batch: 1, m, k, n, a_batched: false, b_batched: false, trans_a: false, trans_b: true };
+        let (sa, sb) = (self.storage(), rhs.storage());
+        let y = sa.matmul(&sb, dims)?;
+        let (na, nb) = (self.requires_grad(), rhs.requires_grad());
+        Tensor::from_op(y, vec![m, n], "matmul", &[self, rhs], move |g| {
+            // dA = dC · B (m×n · n×k), dB = dCᵀ · A (n×m · m×k).
+            let ga = if na {
+                Some(g.matmul(&sb, MatmulDims { k: n, n: k, trans_b: false, ..dims })?)
+            } else {
+                None
+            };
+            let gb = if nb {
+                Some(g.matmul(&sa, MatmulDims { m: n, k: m, n: k, trans_a: true, trans_b: false, ..dims })?)
+            } else {
+                None
+            };
+            Ok(vec![ga, gb])
+        })
+    }
+
     /// Reorders axes: output axis `i` is input axis `perm[i]`.
     pub fn permute(&self, perm: &[usize]) -> Result<Tensor> {
         let r = self.rank();
