@@ -26,7 +26,7 @@ class F32:
     """A float32 array to be written as {"shape": [...], "data": [...]}."""
 
     def __init__(self, a):
-        a = np.asarray(a.detach().numpy() if torch.is_tensor(a) else a, dtype=np.float32)
+        a = np.array(a.detach().numpy() if torch.is_tensor(a) else a, dtype=np.float32)  # a copy: torch updates in place
         assert np.all(np.isfinite(a)), "fixtures must be finite"
         self.shape = list(a.shape)
         self.data = a.reshape(-1)
@@ -64,7 +64,7 @@ def dump(v, indent=0):
     if isinstance(v, list):
         return "[" + ", ".join(dump(x, indent + 1) for x in v) + "]"
     if isinstance(v, float):
-        return f32_text(np.float32(v)) if np.float32(v) == v else repr(v)
+        return repr(float(v))  # hyper-parameters and torch's float64 learning rates, as written
     return json.dumps(v)
 
 
@@ -210,6 +210,9 @@ def op_cases():
     # A rank-2 operand is shared by every batch: its gradient sums over the batch.
     add("matmul_shared_rhs", "matmul", torch.matmul, [normal(3, 4, 5), normal(5, 2)])
     add("matmul_shared_lhs", "matmul", torch.matmul, [normal(4, 5), normal(3, 5, 2)])
+    # Tensor::matmul_t (a · bᵀ without materializing the transpose; what Linear uses).
+    add("matmul_t_9x33_17x33", "matmul", lambda a, b: a @ b.T, [normal(9, 33), normal(17, 33)],
+        {"rhs_transposed": True})
 
     # --- shape ops ---------------------------------------------------------------------------
     add("transpose_2d", "transpose", lambda x: x.transpose(0, 1), [normal(3, 4)], {"a0": 0, "a1": 1})
@@ -340,9 +343,283 @@ def loss_cases():
     return C
 
 
+# ---------------------------------------------------------------------------------------------
+# Layers: torch modules with their state copied into minnow by state_dict name; several steps so
+# that batch-norm running statistics are compared after each training step, then in eval mode.
+# ---------------------------------------------------------------------------------------------
+
+
+def build(spec):
+    """A torch module from the layer spec that fixtures.rs also builds in minnow."""
+    k = spec["kind"]
+    if k == "linear":
+        return torch.nn.Linear(spec["in"], spec["out"], bias=spec["bias"])
+    if k == "conv2d":
+        return torch.nn.Conv2d(spec["in"], spec["out"], spec["k"], spec["stride"], spec["padding"], bias=spec["bias"])
+    if k == "batchnorm":
+        cls = torch.nn.BatchNorm1d if spec["dims"] == 1 else torch.nn.BatchNorm2d
+        return cls(spec["features"], eps=spec["eps"], momentum=spec["momentum"])
+    if k == "relu":
+        return torch.nn.ReLU()
+    if k == "tanh":
+        return torch.nn.Tanh()
+    if k == "flatten":
+        return torch.nn.Flatten()
+    if k == "maxpool2d":
+        return torch.nn.MaxPool2d(spec["k"], spec["stride"])
+    if k == "avgpool2d":
+        return torch.nn.AvgPool2d(spec["k"], spec["stride"])
+    if k == "sequential":
+        return torch.nn.Sequential(*[build(s) for s in spec["layers"]])
+    raise ValueError(k)
+
+
+def layer_case(name, spec, inputs, modes):
+    m = build(spec)
+    with torch.no_grad():  # non-trivial weights everywhere (batch-norm's γ = 1, β = 0 would hide bugs)
+        for n, p in m.named_parameters():
+            p.copy_(normal(*p.shape, scale=0.5) + (1.0 if n.endswith("weight") and p.dim() == 1 else 0.0))
+    state = {n: F32(t) for n, t in m.state_dict().items() if not n.endswith("num_batches_tracked")}
+    steps = []
+    for x, mode in zip(inputs, modes):
+        m.train(mode == "train")
+        xg = x.clone().requires_grad_()
+        out = m(xg)
+        r = normal(*out.shape)
+        params = dict(m.named_parameters())
+        gs = torch.autograd.grad(out, [xg] + list(params.values()), r)
+        step = {"mode": mode, "input": F32(x), "out": F32(out), "upstream": F32(r),
+                "grads": {"input": F32(gs[0]), **{n: F32(g) for n, g in zip(params, gs[1:])}}}
+        buffers = {n: F32(b) for n, b in m.named_buffers() if not n.endswith("num_batches_tracked")}
+        if buffers:
+            step["buffers_after"] = buffers
+        steps.append(step)
+    return {"name": name, "layer": spec, "state": state, "steps": steps}
+
+
+def layer_cases():
+    C = []
+    lin = {"kind": "linear", "in": 4, "out": 3, "bias": True}
+    C.append(layer_case("linear", lin, [normal(5, 4)], ["train"]))
+    C.append(layer_case("linear_nobias_1x1", {"kind": "linear", "in": 1, "out": 1, "bias": False}, [normal(3, 1)],
+                        ["train"]))
+    conv = {"kind": "conv2d", "in": 3, "out": 4, "k": 3, "stride": 2, "padding": 1, "bias": True}
+    C.append(layer_case("conv2d_s2_p1", conv, [normal(2, 3, 8, 7)], ["train"]))
+    conv1 = {"kind": "conv2d", "in": 2, "out": 3, "k": 2, "stride": 1, "padding": 0, "bias": False}
+    C.append(layer_case("conv2d_nobias", conv1, [normal(1, 2, 5, 4)], ["train"]))
+    # Batch norm: three training steps (running stats with momentum 0.1 and the unbiased batch
+    # variance), then evaluation with the running statistics.
+    bn1 = {"kind": "batchnorm", "dims": 1, "features": 4, "eps": 1e-5, "momentum": 0.1}
+    C.append(layer_case("batchnorm1d", bn1, [normal(6, 4, scale=2.0) + 1.0 for _ in range(4)],
+                        ["train", "train", "train", "eval"]))
+    bn2 = {"kind": "batchnorm", "dims": 2, "features": 3, "eps": 1e-5, "momentum": 0.1}
+    C.append(layer_case("batchnorm2d", bn2, [normal(4, 3, 5, 5, scale=1.5) - 0.5 for _ in range(3)],
+                        ["train", "train", "eval"]))
+    mlp = {"kind": "sequential", "layers": [
+        {"kind": "linear", "in": 4, "out": 8, "bias": True}, {"kind": "tanh"},
+        {"kind": "linear", "in": 8, "out": 3, "bias": True}]}
+    C.append(layer_case("sequential_mlp", mlp, [normal(5, 4)], ["train"]))
+    cnn = {"kind": "sequential", "layers": [
+        {"kind": "conv2d", "in": 2, "out": 4, "k": 3, "stride": 1, "padding": 1, "bias": False},
+        {"kind": "batchnorm", "dims": 2, "features": 4, "eps": 1e-5, "momentum": 0.1},
+        {"kind": "relu"}, {"kind": "maxpool2d", "k": 2, "stride": 2}, {"kind": "flatten"},
+        {"kind": "linear", "in": 4 * 3 * 3, "out": 5, "bias": True}]}
+    C.append(layer_case("sequential_cnn_bn", cnn, [normal(3, 2, 6, 6) for _ in range(3)], ["train", "train", "eval"]))
+    avg = {"kind": "sequential", "layers": [{"kind": "avgpool2d", "k": 2, "stride": 2}, {"kind": "flatten"}]}
+    C.append(layer_case("sequential_avgpool_flatten", avg, [normal(2, 3, 4, 6)], ["train"]))
+    return C
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimizers: parameter trajectories. "fixed_grads" feeds stored gradients (the update rule alone,
+# including a parameter without gradient at one step, which torch skips); "regression" trains
+# w, b on mean((x·w + b − y)²) so gradients depend on the trajectory.
+# ---------------------------------------------------------------------------------------------
+
+
+def make_optimizer(cfg, params):
+    k = cfg["kind"]
+    if k == "sgd":
+        return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"], dampening=cfg["dampening"],
+                               nesterov=cfg["nesterov"], weight_decay=cfg["weight_decay"])
+    if k == "adam":
+        return torch.optim.Adam(params, lr=cfg["lr"], betas=tuple(cfg["betas"]), eps=cfg["eps"],
+                                weight_decay=cfg["weight_decay"])
+    if k == "adamw":
+        return torch.optim.AdamW(params, lr=cfg["lr"], betas=tuple(cfg["betas"]), eps=cfg["eps"],
+                                 weight_decay=cfg["weight_decay"])
+    raise ValueError(k)
+
+
+def sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    return {"kind": "sgd", "lr": lr, "momentum": momentum, "dampening": dampening, "nesterov": nesterov,
+            "weight_decay": weight_decay}
+
+
+def adam(kind, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8):
+    return {"kind": kind, "lr": lr, "betas": list(betas), "eps": eps, "weight_decay": weight_decay}
+
+
+def optim_case(name, cfg, problem, steps=8, schedule=None):
+    w, b = normal(3, 2), normal(2)
+    params = [w.clone().requires_grad_(), b.clone().requires_grad_()]
+    opt = make_optimizer(cfg, params)
+    sched = make_scheduler(schedule, opt, steps) if schedule else None
+    case = {"name": name, "optimizer": cfg}
+    if schedule:
+        case["schedule"] = schedule["minnow"]
+    case["problem"] = problem
+    case["params"] = [F32(w), F32(b)]
+    if problem == "regression":
+        x, y = normal(6, 3), normal(6, 2)
+        case["x"], case["y"] = F32(x), F32(y)
+    grads, traj, losses, lrs = [], [], [], []
+    for t in range(steps):
+        opt.zero_grad()
+        if problem == "regression":
+            loss = ((x @ params[0] + params[1] - y) ** 2).mean()
+            loss.backward()
+            losses.append(F32(loss.detach().reshape(1)))
+        else:
+            g = [normal(3, 2), normal(2)]
+            if t == 3:
+                g[1] = None  # this parameter has no gradient at this step: torch leaves it (and its state) alone
+            for p, gi in zip(params, g):
+                p.grad = gi
+            grads.append([F32(gi) if gi is not None else None for gi in g])
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if sched:
+            sched.step()
+        traj.append([F32(p.detach()) for p in params])
+    if grads:
+        case["grads"] = grads
+    if losses:
+        case["losses"] = losses
+    if sched:
+        case["lrs"] = lrs
+    case["trajectory"] = traj
+    return case
+
+
+def optim_cases():
+    C = []
+    for problem in ["fixed_grads", "regression"]:
+        C.append(optim_case(f"sgd_{problem}", sgd(0.1), problem))
+        C.append(optim_case(f"sgd_momentum_dampening_{problem}", sgd(0.05, momentum=0.9, dampening=0.3), problem))
+        C.append(optim_case(f"sgd_nesterov_{problem}", sgd(0.05, momentum=0.8, nesterov=True), problem))
+        C.append(optim_case(f"sgd_weight_decay_{problem}", sgd(0.1, momentum=0.5, weight_decay=0.05), problem))
+        C.append(optim_case(f"adam_{problem}", adam("adam", 0.05, 0.0), problem))
+        C.append(optim_case(f"adam_l2_{problem}", adam("adam", 0.02, 0.1, betas=(0.8, 0.99), eps=1e-6), problem))
+        C.append(optim_case(f"adamw_{problem}", adam("adamw", 0.05, 0.1), problem))
+    # An optimizer driven by a schedule (set_lr before each step, as the trainer does).
+    C.append(optim_case("sgd_momentum_onecycle_regression", sgd(0.1, momentum=0.9), "regression", steps=12,
+                        schedule=one_cycle(0.5, 12, cycle_momentum=False)))
+    # torch's default OneCycleLR also cycles the momentum (0.95 → 0.85 → 0.95).
+    C.append(optim_case("sgd_momentum_onecycle_cycle_momentum_regression", sgd(0.1, momentum=0.9), "regression",
+                        steps=12, schedule=one_cycle(0.5, 12)))
+    C.append(optim_case("adamw_warmup_cosine_regression", adam("adamw", 0.05, 0.01), "regression", steps=12,
+                        schedule=warmup_cosine(3, 0.1, 9, 0.0)))
+    return C
+
+
+# ---------------------------------------------------------------------------------------------
+# LR schedules: the learning rate before each of ≥ 50 optimizer steps, from torch's schedulers
+# with their class defaults; the minnow form is stored next to it as a recipe would write it.
+# ---------------------------------------------------------------------------------------------
+
+
+def schedule(minnow, make):
+    return {"minnow": minnow, "make": make}
+
+
+def constant():
+    return schedule({"decay": {"kind": "constant"}}, lambda o, n: torch.optim.lr_scheduler.LambdaLR(o, lambda t: 1.0))
+
+
+def step_lr(step_size, gamma=None):
+    """gamma None: left to both libraries' default (0.1)."""
+    decay = {"kind": "step", "step_size": step_size}
+    if gamma is not None:
+        decay["gamma"] = gamma
+    return schedule({"decay": decay}, lambda o, n: torch.optim.lr_scheduler.StepLR(
+        o, step_size, **({} if gamma is None else {"gamma": gamma})))
+
+
+def multi_step(milestones, gamma):
+    return schedule({"decay": {"kind": "multi_step", "milestones": milestones, "gamma": gamma}},
+                    lambda o, n: torch.optim.lr_scheduler.MultiStepLR(o, milestones, gamma))
+
+
+def exponential(gamma):
+    return schedule({"decay": {"kind": "exponential", "gamma": gamma}},
+                    lambda o, n: torch.optim.lr_scheduler.ExponentialLR(o, gamma))
+
+
+def cosine(t_max, eta_min):
+    return schedule({"decay": {"kind": "cosine", "t_max": t_max, "eta_min": eta_min}},
+                    lambda o, n: torch.optim.lr_scheduler.CosineAnnealingLR(o, t_max, eta_min))
+
+
+def warmup_cosine(warmup, start, t_max, eta_min):
+    def make(o, n):
+        lin = torch.optim.lr_scheduler.LinearLR(o, start_factor=start, end_factor=1.0, total_iters=warmup)
+        cos = torch.optim.lr_scheduler.CosineAnnealingLR(o, t_max, eta_min)
+        return torch.optim.lr_scheduler.SequentialLR(o, [lin, cos], milestones=[warmup])
+    return schedule({"decay": {"kind": "cosine", "t_max": t_max, "eta_min": eta_min}, "warmup": warmup,
+                     "warmup_start_factor": start}, make)
+
+
+def one_cycle(max_lr, total_steps, explicit=True, cycle_momentum=True):
+    # torch's defaults: anneal 'cos', pct_start 0.3, div_factor 25, final_div_factor 1e4, three_phase False,
+    # and cycle_momentum True (momentum / Adam's β₁ between 0.95 and 0.85, inversely to the LR).
+    decay = {"kind": "one_cycle", "max_lr": max_lr}
+    if explicit:
+        decay["total_steps"] = total_steps
+    return schedule({"decay": decay}, lambda o, n: torch.optim.lr_scheduler.OneCycleLR(
+        o, max_lr, total_steps=total_steps, cycle_momentum=cycle_momentum))
+
+
+def make_scheduler(s, opt, n):
+    return s["make"](opt, n)
+
+
+def schedule_case(name, s, base_lr, steps):
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=base_lr, momentum=0.9)
+    sched = make_scheduler(s, opt, steps)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return {"name": name, "schedule": s["minnow"], "base_lr": base_lr, "total": steps, "lrs": lrs}
+
+
+def schedule_cases():
+    return [
+        schedule_case("constant", constant(), 0.1, 50),
+        schedule_case("step", step_lr(10, 0.5), 0.1, 60),
+        schedule_case("step_default_gamma", step_lr(7), 1.0, 50),
+        schedule_case("multi_step", multi_step([15, 30, 45], 0.3), 0.2, 60),
+        schedule_case("exponential", exponential(0.95), 0.1, 60),
+        schedule_case("cosine", cosine(60, 0.0), 0.1, 60),
+        # Past t_max torch's cosine turns back up (period 2·t_max); the closed form must as well.
+        schedule_case("cosine_eta_min_past_t_max", cosine(40, 0.001), 0.1, 60),
+        schedule_case("warmup_cosine", warmup_cosine(5, 0.1, 55, 0.0), 0.1, 60),
+        schedule_case("warmup_cosine_eta_min", warmup_cosine(10, 0.25, 50, 0.002), 0.05, 60),
+        schedule_case("one_cycle", one_cycle(0.5, 60), 0.1, 60),
+        # total_steps 0 in minnow means "the whole run".
+        schedule_case("one_cycle_whole_run", one_cycle(1.0, 75, explicit=False), 0.1, 75),
+    ]
+
+
 def main():
     write("ops", op_cases())
     write("losses", loss_cases())
+    write("layers", layer_cases())
+    write("optim", optim_cases())
+    write("schedules", schedule_cases())
 
 
 if __name__ == "__main__":
