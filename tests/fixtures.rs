@@ -121,7 +121,7 @@ impl<'a> CaseCheck<'a> {
             name: name.to_string(),
             worst_abs: 0.0,
             worst_ratio: 0.0,
-            worst_what: String::new(),
+            worst_what: "-".into(),
             failed: false,
         }
     }
@@ -142,19 +142,16 @@ impl<'a> CaseCheck<'a> {
             let err = (a - b).abs();
             // Exact means IEEE equality: torch's straight-through mask writes −0.0 where minnow
             // writes +0.0, which no consumer of a gradient can tell apart.
-            let ratio = if exact {
-                if a == b { 0.0 } else { f32::INFINITY }
-            } else {
-                err / (RTOL * b.abs() + atol)
-            };
-            if err > self.worst_abs || ratio > self.worst_ratio || a.is_nan() {
-                self.worst_abs = self.worst_abs.max(err);
-                if ratio >= self.worst_ratio || a.is_nan() {
-                    self.worst_ratio = ratio;
-                    self.worst_what = format!("{what}[{i}]");
-                }
+            let ratio =
+                if exact { if a == b { 0.0 } else { f32::INFINITY } } else { err / (RTOL * b.abs() + atol) };
+            // A NaN anywhere fails.
+            let ratio = if ratio.is_nan() { f32::INFINITY } else { ratio };
+            self.worst_abs = self.worst_abs.max(err);
+            if ratio > self.worst_ratio {
+                self.worst_ratio = ratio;
+                self.worst_what = format!("{what}[{i}]");
             }
-            if !(ratio <= 1.0) {
+            if ratio > 1.0 {
                 bad.push((i, a, b));
             }
         }
@@ -301,9 +298,15 @@ fn apply(op: &str, a: &Value, x: &[Tensor]) -> minnow::Result<Tensor> {
         "softmax" => x[0].softmax(int_arg(a, "axis") as isize)?,
         "log_softmax" => x[0].log_softmax(int_arg(a, "axis") as isize)?,
         "conv2d" => x[0].conv2d(&x[1], x.get(2), usize_arg(a, "stride"), usize_arg(a, "padding"))?,
-        "max_pool2d" => x[0].max_pool2d(usize_arg(a, "k"), usize_arg(a, "stride"), usize_arg(a, "padding"))?,
-        "avg_pool2d" => x[0].avg_pool2d(usize_arg(a, "k"), usize_arg(a, "stride"), usize_arg(a, "padding"))?,
-        "dropout" => x[0].dropout(f32_arg(a, "p"), usize_arg(a, "seed") as u32, usize_arg(a, "offset") as u32)?,
+        "max_pool2d" => {
+            x[0].max_pool2d(usize_arg(a, "k"), usize_arg(a, "stride"), usize_arg(a, "padding"))?
+        }
+        "avg_pool2d" => {
+            x[0].avg_pool2d(usize_arg(a, "k"), usize_arg(a, "stride"), usize_arg(a, "padding"))?
+        }
+        "dropout" => {
+            x[0].dropout(f32_arg(a, "p"), usize_arg(a, "seed") as u32, usize_arg(a, "offset") as u32)?
+        }
         other => panic!("fixture names op {other:?}, which this harness does not know"),
     })
 }
@@ -322,6 +325,9 @@ fn run_op_case(c: &OpCase, check: &mut CaseCheck) {
     let r = c.upstream.as_ref().expect("op case without upstream gradient");
     if let Err(e) = y.backward_with(upload(r)) {
         return check.error("backward", e);
+    }
+    if c.grads.len() != xs.len() {
+        return check.fail(format!("fixture has {} gradients for {} inputs", c.grads.len(), xs.len()));
     }
     for (i, (x, g)) in xs.iter().zip(&c.grads).enumerate() {
         match grad_of(x) {
@@ -357,7 +363,9 @@ fn known_src_bugs() {
         let mut check = CaseCheck::new(&mut report, name);
         match *family {
             "ops" => run_op_case(ops.iter().find(|c| c.name == *name).expect("no such case"), &mut check),
-            "optim" => run_optim_case(optim.iter().find(|c| c.name == *name).expect("no such case"), &mut check),
+            "optim" => {
+                run_optim_case(optim.iter().find(|c| c.name == *name).expect("no such case"), &mut check)
+            }
             other => panic!("unknown family {other}"),
         }
         check.finish();
@@ -477,7 +485,9 @@ fn losses_match_pytorch() {
                     Ok(()) => {
                         for (i, (x, g)) in xs.iter().zip(&c.grads).enumerate() {
                             match (g, grad_of(x)) {
-                                (Some(g), Some(got)) => check.close(&format!("grad[{i}]"), &got, &g.data, ATOL, false),
+                                (Some(g), Some(got)) => {
+                                    check.close(&format!("grad[{i}]"), &got, &g.data, ATOL, false)
+                                }
                                 (Some(_), None) => check.fail(format!("grad[{i}]: no gradient")),
                                 (None, _) => {}
                             }
@@ -524,7 +534,8 @@ fn build_layer(spec: &Value) -> Layer {
     match spec["kind"].as_str().unwrap() {
         "linear" => Layer::Linear(Linear::new(u("in"), u("out"), bias(), &mut rng, &DEV).unwrap()),
         "conv2d" => Layer::Conv2d(
-            Conv2d::new(u("in"), u("out"), u("k"), u("stride"), u("padding"), bias(), &mut rng, &DEV).unwrap(),
+            Conv2d::new(u("in"), u("out"), u("k"), u("stride"), u("padding"), bias(), &mut rng, &DEV)
+                .unwrap(),
         ),
         "batchnorm" => {
             let mut bn = BatchNorm::new(u("features"), &DEV).unwrap();
@@ -582,14 +593,24 @@ fn run_layer_case(c: &LayerCase, check: &mut CaseCheck) {
         for (name, want) in &st.grads {
             let t = if name == "input" { &x } else { &params[name] };
             match grad_of(t) {
-                Some(got) => {
-                    check.close(&format!("step {i} grad {name}"), &got, &want.data, layer_atol(&want.data), false)
-                }
+                Some(got) => check.close(
+                    &format!("step {i} grad {name}"),
+                    &got,
+                    &want.data,
+                    layer_atol(&want.data),
+                    false,
+                ),
                 None => check.fail(format!("step {i} grad {name}: no gradient")),
             }
         }
         for (name, want) in &st.buffers_after {
-            check.close(&format!("step {i} {name}"), &read(&buffers[name]), &want.data, layer_atol(&want.data), false);
+            check.close(
+                &format!("step {i} {name}"),
+                &read(&buffers[name]),
+                &want.data,
+                layer_atol(&want.data),
+                false,
+            );
         }
         for t in params.values() {
             t.zero_grad();

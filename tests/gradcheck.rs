@@ -87,6 +87,7 @@ fn checks() -> Vec<Check> {
         check("tanh", vec![normal(&[3, 4])], |x| x[0].tanh()),
         check("gelu", vec![normal(&[3, 4])], |x| x[0].gelu()),
         check("matmul", vec![normal(&[3, 4, 5]), normal(&[5, 2])], |x| x[0].matmul(&x[1])),
+        check("matmul", vec![normal(&[4, 6]), normal(&[3, 6])], |x| x[0].matmul_t(&x[1])),
         check("transpose", vec![normal(&[2, 3, 4])], |x| x[0].transpose(0, 2)),
         check("reshape", vec![normal(&[2, 3, 4])], |x| x[0].reshape(&[4, 6])),
         check("flatten", vec![normal(&[2, 3, 2, 2])], |x| x[0].flatten(1)),
@@ -204,7 +205,12 @@ fn every_op_matches_finite_differences() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} ops fail the gradient check:\n  {}", failures.len(), failures.join("\n  "));
+    assert!(
+        failures.is_empty(),
+        "{} ops fail the gradient check:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
 }
 
 /// The check is not vacuous: `detach(x)·x` has the true derivative 2x but an analytic gradient x.
