@@ -19,3 +19,6 @@ pub mod tensor;
 pub mod trainer;
 
 pub use tensor::{Tensor, no_grad};
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
