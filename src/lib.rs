@@ -3,6 +3,7 @@
 //! backend and a WebGPU backend. See ARCHITECTURE.md for the map.
 
 pub mod backend;
+pub mod data;
 pub mod error;
 pub mod rng;
 pub mod schedule;
@@ -13,6 +14,11 @@ pub mod loss;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod recipe;
 pub mod tensor;
+pub mod trainer;
 
 pub use tensor::{Tensor, no_grad};
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;

@@ -41,7 +41,11 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor, label_smoothing: f32) -> 
 /// Mean squared error `mean((pred − target)²)`.
 pub fn mse(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     if pred.shape() != target.shape() {
-        bail!("mse: prediction {} and target {} differ in shape", fmt_shape(pred.shape()), fmt_shape(target.shape()));
+        bail!(
+            "mse: prediction {} and target {} differ in shape",
+            fmt_shape(pred.shape()),
+            fmt_shape(target.shape())
+        );
     }
     pred.sub(target)?.square()?.mean_all()
 }
@@ -77,7 +81,8 @@ pub fn distillation(
     if !(0.0..=1.0).contains(&alpha) {
         bail!("distillation alpha {alpha} must be in [0, 1]");
     }
-    let soft = kl_soft(student_logits, teacher_logits, temperature)?.scale(alpha * temperature * temperature)?;
+    let soft =
+        kl_soft(student_logits, teacher_logits, temperature)?.scale(alpha * temperature * temperature)?;
     let hard = cross_entropy(student_logits, labels, 0.0)?.scale(1.0 - alpha)?;
     soft.add(&hard)
 }

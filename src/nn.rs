@@ -63,7 +63,11 @@ impl Linear {
     pub fn new(inputs: usize, outputs: usize, bias: bool, rng: &mut Rng, dev: &Device) -> Result<Self> {
         let bound = 1.0 / (inputs as f32).sqrt();
         let weight = Tensor::param(&uniform_init(inputs * outputs, bound, rng), &[outputs, inputs], dev)?;
-        let bias = if bias { Some(Tensor::param(&uniform_init(outputs, bound, rng), &[outputs], dev)?) } else { None };
+        let bias = if bias {
+            Some(Tensor::param(&uniform_init(outputs, bound, rng), &[outputs], dev)?)
+        } else {
+            None
+        };
         Ok(Linear { weight, bias })
     }
 
@@ -125,9 +129,16 @@ impl Conv2d {
     ) -> Result<Self> {
         let fan_in = inputs * kernel * kernel;
         let bound = 1.0 / (fan_in as f32).sqrt();
-        let weight =
-            Tensor::param(&uniform_init(outputs * fan_in, bound, rng), &[outputs, inputs, kernel, kernel], dev)?;
-        let bias = if bias { Some(Tensor::param(&uniform_init(outputs, bound, rng), &[outputs], dev)?) } else { None };
+        let weight = Tensor::param(
+            &uniform_init(outputs * fan_in, bound, rng),
+            &[outputs, inputs, kernel, kernel],
+            dev,
+        )?;
+        let bias = if bias {
+            Some(Tensor::param(&uniform_init(outputs, bound, rng), &[outputs], dev)?)
+        } else {
+            None
+        };
         Ok(Conv2d { weight, bias, stride, padding })
     }
 
@@ -199,7 +210,10 @@ impl Module for BatchNorm {
         let (mean, var) = if self.training.get() {
             let count = x.numel() / c;
             if count < 2 {
-                bail!("BatchNorm in training needs more than one value per channel, got {}", fmt_shape(x.shape()));
+                bail!(
+                    "BatchNorm in training needs more than one value per channel, got {}",
+                    fmt_shape(x.shape())
+                );
             }
             let mean = x.mean_axes(&axes, true)?;
             let var = x.sub(&mean)?.square()?.mean_axes(&axes, true)?;
@@ -225,7 +239,10 @@ impl Module for BatchNorm {
     }
 
     fn buffers(&self) -> Vec<(String, Tensor)> {
-        vec![("running_mean".into(), self.running_mean.clone()), ("running_var".into(), self.running_var.clone())]
+        vec![
+            ("running_mean".into(), self.running_mean.clone()),
+            ("running_var".into(), self.running_var.clone()),
+        ]
     }
 
     fn set_training(&self, on: bool) {
@@ -279,8 +296,14 @@ pub enum Layer {
     Activation(Activation),
     /// Flattens all axes after the batch axis.
     Flatten,
-    MaxPool2d { kernel: usize, stride: usize },
-    AvgPool2d { kernel: usize, stride: usize },
+    MaxPool2d {
+        kernel: usize,
+        stride: usize,
+    },
+    AvgPool2d {
+        kernel: usize,
+        stride: usize,
+    },
 }
 
 impl Layer {

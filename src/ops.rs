@@ -274,9 +274,20 @@ impl Tensor {
     pub fn matmul_t(&self, rhs: &Tensor) -> Result<Tensor> {
         let (m, k, n) = match (self.shape(), rhs.shape()) {
             (&[m, k], &[n, k2]) if k == k2 => (m, k, n),
-            (a, b) => bail!("matmul_t: shapes {} and {} are not [m, k] and [n, k]", fmt_shape(a), fmt_shape(b)),
+            (a, b) => {
+                bail!("matmul_t: shapes {} and {} are not [m, k] and [n, k]", fmt_shape(a), fmt_shape(b))
+            }
         };
-        let dims = MatmulDims { batch: 1, m, k, n, a_batched: false, b_batched: false, trans_a: false, trans_b: true };
+        let dims = MatmulDims {
+            batch: 1,
+            m,
+            k,
+            n,
+            a_batched: false,
+            b_batched: false,
+            trans_a: false,
+            trans_b: true,
+        };
         let (sa, sb) = (self.storage(), rhs.storage());
         let y = sa.matmul(&sb, dims)?;
         let (na, nb) = (self.requires_grad(), rhs.requires_grad());

@@ -66,9 +66,9 @@ impl OptimizerConfig {
     /// The base learning rate.
     pub fn lr(&self) -> f32 {
         match self {
-            OptimizerConfig::Sgd { lr, .. } | OptimizerConfig::Adam { lr, .. } | OptimizerConfig::AdamW { lr, .. } => {
-                *lr
-            }
+            OptimizerConfig::Sgd { lr, .. }
+            | OptimizerConfig::Adam { lr, .. }
+            | OptimizerConfig::AdamW { lr, .. } => *lr,
         }
     }
 
@@ -121,7 +121,11 @@ impl Optimizer {
     pub fn new(config: OptimizerConfig, params: Vec<Tensor>) -> Result<Self> {
         config.validate("optimizer")?;
         let lr = config.lr();
-        Ok(Optimizer { config, lr, slots: params.into_iter().map(|p| Slot { param: p, a: None, b: None, steps: 0 }).collect() })
+        Ok(Optimizer {
+            config,
+            lr,
+            slots: params.into_iter().map(|p| Slot { param: p, a: None, b: None, steps: 0 }).collect(),
+        })
     }
 
     /// Current learning rate (set by the schedule).

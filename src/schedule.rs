@@ -165,7 +165,9 @@ impl LrSchedule {
         let t = (t - self.warmup) as f64;
         let lr = match &self.decay {
             Decay::Constant => base,
-            Decay::Step { step_size, gamma } => base * (*gamma as f64).powi((t / *step_size as f64).floor() as i32),
+            Decay::Step { step_size, gamma } => {
+                base * (*gamma as f64).powi((t / *step_size as f64).floor() as i32)
+            }
             Decay::MultiStep { milestones, gamma } => {
                 base * (*gamma as f64).powi(milestones.iter().filter(|&&m| m as f64 <= t).count() as i32)
             }
@@ -175,7 +177,8 @@ impl LrSchedule {
                 e + (base - e) * (1.0 + (std::f64::consts::PI * t / *t_max as f64).cos()) / 2.0
             }
             Decay::OneCycle { max_lr, total_steps, pct_start, div_factor, final_div_factor } => {
-                let total = if *total_steps > 0 { *total_steps } else { total.saturating_sub(self.warmup).max(2) };
+                let total =
+                    if *total_steps > 0 { *total_steps } else { total.saturating_sub(self.warmup).max(2) };
                 let max = *max_lr as f64;
                 let initial = max / *div_factor as f64;
                 let min = initial / *final_div_factor as f64;
@@ -202,7 +205,8 @@ mod tests {
             serde_json::from_str(r#"{"decay": {"kind": "cosine", "t_max": 10}, "warmup": 2}"#).unwrap();
         assert_eq!(s.warmup, 2);
         assert!((s.lr_at(1.0, 2, 12) - 1.0).abs() < 1e-6);
-        let e = serde_json::from_str::<LrSchedule>(r#"{"decay": {"kind": "cosine", "t_max": 10, "tmax": 3}}"#);
+        let e =
+            serde_json::from_str::<LrSchedule>(r#"{"decay": {"kind": "cosine", "t_max": 10, "tmax": 3}}"#);
         assert!(e.unwrap_err().to_string().contains("tmax"));
         let e = serde_json::from_str::<LrSchedule>(r#"{"warmpu": 3}"#);
         assert!(e.unwrap_err().to_string().contains("warmpu"));

@@ -1,0 +1,195 @@
+//! The `minnow` command line: runs recipes headless (same Recipe, Trainer and presets as the page)
+//! and prints a table while it trains plus a JSON report. Exit status 1 on any bad input, with the
+//! message on stderr.
+
+use minnow::recipe::{self, BackendChoice, PRESETS, Recipe};
+use minnow::trainer::{EpochMetrics, Trainer};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+minnow: train small networks and compress them
+
+usage:
+  minnow run RECIPE.json [options]     run a recipe file
+  minnow run --preset NAME [options]   run a shipped preset
+  minnow presets                       list the presets
+  minnow validate RECIPE.json          check a recipe and print it normalized
+  minnow show PRESET                   print a preset's recipe JSON
+
+run options:
+  --backend cpu|gpu|auto   override the recipe's backend
+  --epochs N               override training.epochs
+  --seed N                 override the seed
+  --csv FILE               the data file for a recipe with dataset.name = \"csv\"
+  --out FILE               write the JSON report to FILE (default: print it to stdout)
+  --quiet                  no table, only the report
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("minnow: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_file(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let Some(cmd) = args.first() else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    match cmd.as_str() {
+        "-h" | "--help" | "help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        "presets" => {
+            for p in PRESETS {
+                let r = recipe::preset(p.name).map_err(|e| e.to_string())?;
+                println!("{:<16} {}", p.name, r.description);
+            }
+            Ok(())
+        }
+        "show" => {
+            let name = args.get(1).ok_or("show needs a preset name")?;
+            let r = recipe::preset(name).map_err(|e| e.to_string())?;
+            println!("{}", r.to_json());
+            Ok(())
+        }
+        "validate" => {
+            let path = args.get(1).ok_or("validate needs a recipe file")?;
+            let r = Recipe::from_json(&read_file(path)?).map_err(|e| format!("{path}: {e}"))?;
+            println!("{}", r.to_json());
+            eprintln!("{path}: ok");
+            Ok(())
+        }
+        "run" => run_recipe(&args[1..]),
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    }
+}
+
+fn run_recipe(args: &[String]) -> Result<(), String> {
+    let mut recipe: Option<Recipe> = None;
+    let (mut out, mut csv_path, mut quiet) = (None, None, false);
+    let (mut backend, mut epochs, mut seed) = (None, None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--preset" => recipe = Some(recipe::preset(&value("--preset")?).map_err(|e| e.to_string())?),
+            "--backend" => {
+                backend = Some(match value("--backend")?.as_str() {
+                    "cpu" => BackendChoice::Cpu,
+                    "gpu" => BackendChoice::Gpu,
+                    "auto" => BackendChoice::Auto,
+                    b => return Err(format!("--backend {b}: must be cpu, gpu or auto")),
+                })
+            }
+            "--epochs" => {
+                let v = value("--epochs")?;
+                epochs = Some(v.parse::<u32>().map_err(|_| format!("--epochs {v}: not a whole number"))?)
+            }
+            "--seed" => {
+                let v = value("--seed")?;
+                seed = Some(v.parse::<u64>().map_err(|_| format!("--seed {v}: not a whole number"))?)
+            }
+            "--out" => out = Some(value("--out")?),
+            "--csv" => csv_path = Some(value("--csv")?),
+            "--quiet" => quiet = true,
+            s if s.starts_with("--") => return Err(format!("unknown option {s}\n\n{USAGE}")),
+            path => {
+                if recipe.is_some() {
+                    return Err(format!("unexpected argument {path}: give one recipe file or --preset"));
+                }
+                recipe = Some(Recipe::from_json(&read_file(path)?).map_err(|e| format!("{path}: {e}"))?)
+            }
+        }
+    }
+    let mut recipe = recipe.ok_or("run needs a recipe file or --preset NAME")?;
+    if let Some(b) = backend {
+        recipe.backend = b;
+    }
+    if let Some(e) = epochs {
+        recipe.training.epochs = e;
+    }
+    if let Some(s) = seed {
+        recipe.seed = s;
+    }
+    recipe.validate().map_err(|e| e.to_string())?;
+    let csv = csv_path.as_deref().map(read_file).transpose()?;
+    let mut trainer = pollster::block_on(Trainer::new(recipe, csv.as_deref())).map_err(|e| e.to_string())?;
+    let tty = std::io::stderr().is_terminal() && !quiet;
+    if !quiet {
+        eprintln!(
+            "{} on {} ({} params){}",
+            if trainer.recipe.name.is_empty() { "recipe" } else { &trainer.recipe.name },
+            trainer.device.name(),
+            minnow::nn::Module::parameters(&trainer.model).iter().map(|(_, t)| t.numel()).sum::<usize>(),
+            if trainer.backend_note.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", trainer.backend_note)
+            }
+        );
+        eprintln!(
+            "{:>5}  {:>10}  {:>9}  {:>9}  {:>9}  {:>7}",
+            "epoch", "train loss", "train acc", "test acc", "lr", "seconds"
+        );
+    }
+    let print_row = |m: &EpochMetrics| {
+        if tty {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!(
+            "{:>5}  {:>10.4}  {:>8.2}%  {:>8.2}%  {:>9.2e}  {:>7.2}",
+            m.epoch,
+            m.train_loss,
+            100.0 * m.train_accuracy,
+            100.0 * m.test_accuracy,
+            m.lr,
+            m.seconds
+        );
+    };
+    while !trainer.done() {
+        let info = pollster::block_on(trainer.step(8)).map_err(|e| e.to_string())?;
+        if let Some(m) = &info.epoch_end {
+            if !quiet {
+                print_row(m);
+            }
+        } else if tty {
+            let frac = info.batch as f64 / info.batches_per_epoch as f64;
+            let filled = (frac * 30.0) as usize;
+            eprint!(
+                "\r\x1b[2K{:>5}  [{}{}] {:>3.0}%",
+                info.epoch,
+                "#".repeat(filled),
+                "-".repeat(30 - filled),
+                frac * 100.0
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+    let report = pollster::block_on(trainer.report()).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    if !quiet {
+        eprintln!(
+            "final test accuracy {:.2}%, {} params, {} bytes",
+            100.0 * report.final_metrics.test_accuracy,
+            report.model.params,
+            report.model.bytes
+        );
+    }
+    match out {
+        Some(path) => std::fs::write(&path, json + "\n").map_err(|e| format!("cannot write {path}: {e}"))?,
+        None => println!("{json}"),
+    }
+    Ok(())
+}

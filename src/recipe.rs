@@ -1,0 +1,358 @@
+//! `Recipe`: the one description of a run (dataset, model, training, compression stages, seed,
+//! backend) that the CLI, the page's URL, the worker and the tests all speak. Parsing reports the
+//! JSON path of a bad field; [`Recipe::validate`] enforces ranges sized for a browser tab.
+
+use crate::data::DatasetSpec;
+use crate::nn::{Activation, BatchNorm, Conv2d, Dropout, Layer, Linear, Sequential};
+use crate::optim::OptimizerConfig;
+use crate::rng::{self, Rng};
+use crate::schedule::LrSchedule;
+use crate::{Device, Error, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// The recipe format version this build reads and writes.
+pub const VERSION: u32 = 1;
+/// Widest hidden layer or most conv channels.
+pub const MAX_WIDTH: usize = 4096;
+/// Most hidden layers (MLP) or conv blocks (CNN).
+pub const MAX_LAYERS: usize = 8;
+/// Most trainable parameters (4 M f32 = 16 MB, plus optimizer state: fits a browser tab).
+pub const MAX_PARAMS: usize = 4_000_000;
+pub const MAX_EPOCHS: u32 = 1000;
+pub const MAX_BATCH: usize = 4096;
+
+/// Which backend runs the recipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// WebGPU when an adapter exists, else the CPU (and the report says why).
+    #[default]
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+/// One convolution block of a CNN: conv (same padding by default) → [batch norm] → activation → max pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvBlock {
+    /// Output channels.
+    pub channels: usize,
+    /// Square kernel size.
+    #[serde(default = "default_kernel")]
+    pub kernel: usize,
+    #[serde(default)]
+    pub padding: usize,
+    #[serde(default = "one")]
+    pub stride: usize,
+    /// Max-pool window and stride after the activation (1 = no pooling).
+    #[serde(default = "default_pool")]
+    pub pool: usize,
+}
+
+fn default_kernel() -> usize {
+    3
+}
+fn default_pool() -> usize {
+    2
+}
+fn one() -> usize {
+    1
+}
+fn relu() -> Activation {
+    Activation::Relu
+}
+
+/// The network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ModelSpec {
+    /// Flatten → (Linear → [BatchNorm1d] → activation → [Dropout]) per hidden width → Linear.
+    Mlp {
+        hidden: Vec<usize>,
+        #[serde(default = "relu")]
+        activation: Activation,
+        #[serde(default)]
+        batch_norm: bool,
+        #[serde(default)]
+        dropout: f32,
+    },
+    /// Conv blocks → Flatten → hidden Linear layers as in the MLP → Linear (LeNet-5 style).
+    Cnn {
+        conv: Vec<ConvBlock>,
+        #[serde(default)]
+        hidden: Vec<usize>,
+        #[serde(default = "relu")]
+        activation: Activation,
+        #[serde(default)]
+        batch_norm: bool,
+        #[serde(default)]
+        dropout: f32,
+    },
+}
+
+fn default_metrics_every() -> u32 {
+    20
+}
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    pub epochs: u32,
+    pub batch_size: usize,
+    pub optimizer: OptimizerConfig,
+    #[serde(default)]
+    pub schedule: LrSchedule,
+    #[serde(default)]
+    pub label_smoothing: f32,
+    /// Read the loss back every this many steps (the page's live curve); between reads a GPU step
+    /// makes no readback.
+    #[serde(default = "default_metrics_every")]
+    pub metrics_every: u32,
+}
+
+/// A compression stage. The pruning, quantization and distillation issues add the variants; until
+/// then any stage is refused with a message naming it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Stage {}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    pub version: u32,
+    /// Preset or user label, shown in reports.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub dataset: DatasetSpec,
+    pub model: ModelSpec,
+    pub training: TrainingSpec,
+    #[serde(default)]
+    pub compression: Vec<Stage>,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub backend: BackendChoice,
+}
+
+fn check_width(field: &str, w: usize) -> Result<()> {
+    if w == 0 || w > MAX_WIDTH {
+        bail!("{field} = {w}: must be in [1, {MAX_WIDTH}]");
+    }
+    Ok(())
+}
+
+fn check_dropout(field: &str, p: f32) -> Result<()> {
+    if !(0.0..1.0).contains(&p) {
+        bail!("{field} = {p}: must be in [0, 1)");
+    }
+    Ok(())
+}
+
+impl Recipe {
+    /// Parses JSON and validates; errors name the offending field's path (`training.optimizer.lr`).
+    pub fn from_json(text: &str) -> Result<Recipe> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let r: Recipe = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path.is_empty() {
+                Error(format!("recipe: {inner}"))
+            } else {
+                Error(format!("recipe field `{path}`: {inner}"))
+            }
+        })?;
+        r.validate()?;
+        Ok(r)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Range checks for every field.
+    pub fn validate(&self) -> Result<()> {
+        if self.version != VERSION {
+            bail!("version = {}: this build reads recipe version {VERSION}", self.version);
+        }
+        self.dataset.validate()?;
+        let t = &self.training;
+        if t.epochs == 0 || t.epochs > MAX_EPOCHS {
+            bail!("training.epochs = {}: must be in [1, {MAX_EPOCHS}]", t.epochs);
+        }
+        if t.batch_size == 0 || t.batch_size > MAX_BATCH {
+            bail!("training.batch_size = {}: must be in [1, {MAX_BATCH}]", t.batch_size);
+        }
+        if !(0.0..1.0).contains(&t.label_smoothing) {
+            bail!("training.label_smoothing = {}: must be in [0, 1)", t.label_smoothing);
+        }
+        if t.metrics_every == 0 || t.metrics_every > 100_000 {
+            bail!("training.metrics_every = {}: must be in [1, 100000]", t.metrics_every);
+        }
+        t.optimizer.validate("training.optimizer")?;
+        t.schedule.validate("training.schedule")?;
+        match &self.model {
+            ModelSpec::Mlp { hidden, dropout, .. } => {
+                if hidden.len() > MAX_LAYERS {
+                    bail!("model.hidden has {} layers: at most {MAX_LAYERS}", hidden.len());
+                }
+                for (i, &w) in hidden.iter().enumerate() {
+                    check_width(&format!("model.hidden[{i}]"), w)?;
+                }
+                check_dropout("model.dropout", *dropout)?;
+            }
+            ModelSpec::Cnn { conv, hidden, dropout, .. } => {
+                if conv.is_empty() || conv.len() > MAX_LAYERS {
+                    bail!("model.conv has {} blocks: must be 1 to {MAX_LAYERS}", conv.len());
+                }
+                for (i, b) in conv.iter().enumerate() {
+                    check_width(&format!("model.conv[{i}].channels"), b.channels)?;
+                    if b.kernel == 0 || b.kernel > 11 {
+                        bail!("model.conv[{i}].kernel = {}: must be in [1, 11]", b.kernel);
+                    }
+                    if b.padding > b.kernel / 2 {
+                        bail!("model.conv[{i}].padding = {}: must be in [0, {}]", b.padding, b.kernel / 2);
+                    }
+                    if b.stride == 0 || b.stride > 4 {
+                        bail!("model.conv[{i}].stride = {}: must be in [1, 4]", b.stride);
+                    }
+                    if b.pool == 0 || b.pool > 4 {
+                        bail!("model.conv[{i}].pool = {}: must be in [1, 4]", b.pool);
+                    }
+                }
+                if hidden.len() > MAX_LAYERS {
+                    bail!("model.hidden has {} layers: at most {MAX_LAYERS}", hidden.len());
+                }
+                for (i, &w) in hidden.iter().enumerate() {
+                    check_width(&format!("model.hidden[{i}]"), w)?;
+                }
+                check_dropout("model.dropout", *dropout)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the model for inputs of `input_shape` (per sample) and `classes` outputs, initialized
+    /// from the recipe's seed. Checks the parameter budget and that the CNN's feature maps do not
+    /// vanish.
+    pub fn build_model(&self, input_shape: &[usize], classes: usize, dev: &Device) -> Result<Sequential> {
+        let mut rng = Rng::new(self.seed, 1);
+        let mut layers = Vec::new();
+        let mut dropout_id = 0u32;
+        let mut push_dense = |layers: &mut Vec<Layer>,
+                              rng: &mut Rng,
+                              mut width: usize,
+                              hidden: &[usize],
+                              act: Activation,
+                              bn: bool,
+                              p: f32|
+         -> Result<usize> {
+            for &h in hidden {
+                layers.push(Layer::Linear(Linear::new(width, h, true, rng, dev)?));
+                if bn {
+                    layers.push(Layer::BatchNorm(BatchNorm::new(h, dev)?));
+                }
+                layers.push(Layer::Activation(act));
+                if p > 0.0 {
+                    dropout_id += 1;
+                    layers.push(Layer::Dropout(Dropout::new(p, rng::stream(self.seed, 100 + dropout_id))?));
+                }
+                width = h;
+            }
+            Ok(width)
+        };
+        let features: usize = input_shape.iter().product();
+        let mut params = 0usize;
+        let last = match &self.model {
+            ModelSpec::Mlp { hidden, activation, batch_norm, dropout } => {
+                let mut w = features;
+                for &h in hidden {
+                    params += w * h + h;
+                    w = h;
+                }
+                params += w * classes + classes;
+                if params > MAX_PARAMS {
+                    bail!("model has {params} parameters: at most {MAX_PARAMS} fit a browser tab");
+                }
+                if input_shape.len() > 1 {
+                    layers.push(Layer::Flatten);
+                }
+                push_dense(&mut layers, &mut rng, features, hidden, *activation, *batch_norm, *dropout)?
+            }
+            ModelSpec::Cnn { conv, hidden, activation, batch_norm, dropout } => {
+                let [mut c, mut h, mut w] = match *input_shape {
+                    [c, h, w] => [c, h, w],
+                    _ => bail!(
+                        "model.kind = cnn needs image inputs [channels, height, width], got {input_shape:?}"
+                    ),
+                };
+                for (i, b) in conv.iter().enumerate() {
+                    layers.push(Layer::Conv2d(Conv2d::new(
+                        c, b.channels, b.kernel, b.stride, b.padding, true, &mut rng, dev,
+                    )?));
+                    params += b.channels * c * b.kernel * b.kernel + b.channels;
+                    if h + 2 * b.padding < b.kernel || w + 2 * b.padding < b.kernel {
+                        bail!("model.conv[{i}]: kernel {} does not fit the {h}x{w} feature map", b.kernel);
+                    }
+                    h = (h + 2 * b.padding - b.kernel) / b.stride + 1;
+                    w = (w + 2 * b.padding - b.kernel) / b.stride + 1;
+                    c = b.channels;
+                    if *batch_norm {
+                        layers.push(Layer::BatchNorm(BatchNorm::new(c, dev)?));
+                    }
+                    layers.push(Layer::Activation(*activation));
+                    if b.pool > 1 {
+                        if h < b.pool || w < b.pool {
+                            bail!("model.conv[{i}].pool = {}: the feature map is only {h}x{w}", b.pool);
+                        }
+                        layers.push(Layer::MaxPool2d { kernel: b.pool, stride: b.pool });
+                        h /= b.pool;
+                        w /= b.pool;
+                    }
+                }
+                layers.push(Layer::Flatten);
+                let mut width = c * h * w;
+                for &hd in hidden {
+                    params += width * hd + hd;
+                    width = hd;
+                }
+                params += width * classes + classes;
+                if params > MAX_PARAMS {
+                    bail!("model has {params} parameters: at most {MAX_PARAMS} fit a browser tab");
+                }
+                push_dense(&mut layers, &mut rng, c * h * w, hidden, *activation, *batch_norm, *dropout)?
+            }
+        };
+        layers.push(Layer::Linear(Linear::new(last, classes, true, &mut rng, dev)?));
+        Ok(Sequential::new(layers))
+    }
+}
+
+/// A named recipe shipped with minnow (JSON files under presets/, embedded in the binary).
+pub struct Preset {
+    pub name: &'static str,
+    pub json: &'static str,
+}
+
+/// Every preset, in the order the page lists them.
+pub const PRESETS: &[Preset] = &[
+    Preset { name: "spiral-mlp", json: include_str!("../presets/spiral-mlp.json") },
+    Preset { name: "digits-mlp", json: include_str!("../presets/digits-mlp.json") },
+    Preset { name: "mnist-mlp", json: include_str!("../presets/mnist-mlp.json") },
+    Preset { name: "mnist-cnn", json: include_str!("../presets/mnist-cnn.json") },
+];
+
+/// The preset called `name`, parsed.
+pub fn preset(name: &str) -> Result<Recipe> {
+    match PRESETS.iter().find(|p| p.name == name) {
+        Some(p) => Recipe::from_json(p.json).map_err(|e| Error(format!("preset {name}: {e}"))),
+        None => {
+            let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+            bail!("unknown preset `{name}`; presets: {}", names.join(", "))
+        }
+    }
+}

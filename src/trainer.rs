@@ -1,0 +1,422 @@
+//! `Trainer`: runs a [`Recipe`] step by step (the page drives it a few batches at a time, the CLI
+//! to the end) and produces the metrics and the JSON [`Report`]. Loss and accuracy accumulate on
+//! the device; they are read back only every `metrics_every` steps and at the end of each epoch.
+
+use crate::backend::Device;
+use crate::data::{self, Dataset};
+use crate::loss::cross_entropy;
+use crate::nn::{Module, Sequential};
+use crate::optim::Optimizer;
+use crate::recipe::{BackendChoice, Recipe};
+use crate::rng::Rng;
+use crate::schedule::Interval;
+use crate::tensor::{Tensor, no_grad};
+use crate::{Result, bail};
+use serde::Serialize;
+
+/// Seconds since an arbitrary origin (`performance.now()`-like on wasm, `Instant` natively).
+pub fn now_seconds() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now() / 1000.0
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        static START: OnceLock<std::time::Instant> = OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
+    }
+}
+
+/// Metrics of one epoch. `train_*` are running averages over the epoch's batches (training mode).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochMetrics {
+    pub epoch: u32,
+    pub train_loss: f32,
+    pub train_accuracy: f32,
+    pub test_accuracy: f32,
+    pub lr: f32,
+    pub seconds: f64,
+}
+
+/// What one call of [`Trainer::step`] did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepInfo {
+    /// Epoch in progress (1-based) or the last one when done.
+    pub epoch: u32,
+    /// Batches done in the current epoch.
+    pub batch: usize,
+    pub batches_per_epoch: usize,
+    /// Mean loss of the batches since the previous read, when a read was due.
+    pub loss: Option<f32>,
+    pub epoch_end: Option<EpochMetrics>,
+    pub done: bool,
+}
+
+/// Final evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinalMetrics {
+    pub test_accuracy: f32,
+    pub train_loss: f32,
+    /// `confusion[true][predicted]` counts on the test split.
+    pub confusion: Vec<Vec<u32>>,
+}
+
+/// Size of the model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelSize {
+    pub params: usize,
+    /// Dense f32 bytes of parameters and buffers.
+    pub bytes: usize,
+}
+
+/// The JSON report of a run (CLI `--out`, page download).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub recipe: Recipe,
+    pub backend: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub backend_note: String,
+    pub epochs: Vec<EpochMetrics>,
+    #[serde(rename = "final")]
+    pub final_metrics: FinalMetrics,
+    pub model: ModelSize,
+    pub stages: Vec<serde_json::Value>,
+}
+
+/// Picks the device for a backend choice. Returns the device and, when `auto` fell back to the
+/// CPU, the reason.
+pub async fn select_device(choice: BackendChoice) -> Result<(Device, String)> {
+    match choice {
+        BackendChoice::Cpu => Ok((Device::Cpu, String::new())),
+        #[cfg(feature = "gpu")]
+        BackendChoice::Gpu => Ok((Device::Gpu(crate::backend::gpu::GpuDevice::new().await?), String::new())),
+        #[cfg(not(feature = "gpu"))]
+        BackendChoice::Gpu => {
+            bail!("backend gpu: this build has no GPU backend (built without the `gpu` feature)")
+        }
+        #[cfg(feature = "gpu")]
+        BackendChoice::Auto => match crate::backend::gpu::GpuDevice::new().await {
+            Ok(d) => Ok((Device::Gpu(d), String::new())),
+            Err(e) => Ok((Device::Cpu, format!("WebGPU unavailable ({e}); running on the CPU"))),
+        },
+        #[cfg(not(feature = "gpu"))]
+        BackendChoice::Auto => Ok((Device::Cpu, "this build has no GPU backend; running on the CPU".into())),
+    }
+}
+
+/// A run in progress.
+pub struct Trainer {
+    pub recipe: Recipe,
+    pub data: Dataset,
+    pub device: Device,
+    pub backend_note: String,
+    pub model: Sequential,
+    pub opt: Optimizer,
+    train_x: Tensor,
+    train_y: Tensor,
+    test_x: Tensor,
+    /// Completed epochs.
+    epoch: u32,
+    batch: usize,
+    order: Vec<u32>,
+    steps: u64,
+    epoch_started: f64,
+    loss_sum: Option<Tensor>,
+    correct_sum: Option<Tensor>,
+    window_loss: Option<Tensor>,
+    window_batches: usize,
+    pub history: Vec<EpochMetrics>,
+}
+
+fn shaped(n: usize, per_sample: &[usize]) -> Vec<usize> {
+    let mut s = vec![n];
+    s.extend_from_slice(per_sample);
+    s
+}
+
+fn labels_f32(y: &[u32]) -> Vec<f32> {
+    y.iter().map(|&v| v as f32).collect()
+}
+
+fn add_opt(acc: &mut Option<Tensor>, v: Tensor) -> Result<()> {
+    *acc = Some(match acc.take() {
+        Some(a) => a.add(&v)?,
+        None => v,
+    });
+    Ok(())
+}
+
+/// Number of rows whose argmax equals the label, as a one-element tensor (stays on the device).
+pub fn count_correct(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    let c = logits.dim(-1)?;
+    logits.argmax()?.one_hot(c, 1.0, 0.0)?.mul(&labels.one_hot(c, 1.0, 0.0)?)?.sum_all()
+}
+
+impl Trainer {
+    /// Loads the data, picks the backend, builds the model and optimizer. `csv` is the user's file
+    /// for `dataset.name = "csv"`.
+    pub async fn new(recipe: Recipe, csv: Option<&str>) -> Result<Trainer> {
+        recipe.validate()?;
+        let (device, note) = select_device(recipe.backend).await?;
+        Self::with_device(recipe, csv, device, note)
+    }
+
+    /// As [`Trainer::new`] on a given device.
+    pub fn with_device(
+        recipe: Recipe,
+        csv: Option<&str>,
+        device: Device,
+        backend_note: String,
+    ) -> Result<Trainer> {
+        let data = data::load(&recipe.dataset, recipe.seed, csv)?;
+        if data.n_train() == 0 || data.n_test() == 0 {
+            bail!("dataset {} has an empty train or test split", data.name);
+        }
+        let model = recipe.build_model(&data.input_shape, data.classes, &device)?;
+        let params = model.parameters().into_iter().map(|(_, t)| t).collect();
+        let opt = Optimizer::new(recipe.training.optimizer.clone(), params)?;
+        let dev = &device;
+        let train_x = Tensor::new(&data.train_x, &shaped(data.n_train(), &data.input_shape), dev)?;
+        let test_x = Tensor::new(&data.test_x, &shaped(data.n_test(), &data.input_shape), dev)?;
+        let train_y = Tensor::new(&labels_f32(&data.train_y), &[data.n_train()], dev)?;
+        let mut t = Trainer {
+            recipe,
+            data,
+            device,
+            backend_note,
+            model,
+            opt,
+            train_x,
+            train_y,
+            test_x,
+            epoch: 0,
+            batch: 0,
+            order: Vec::new(),
+            steps: 0,
+            epoch_started: 0.0,
+            loss_sum: None,
+            correct_sum: None,
+            window_loss: None,
+            window_batches: 0,
+            history: Vec::new(),
+        };
+        t.begin_epoch();
+        Ok(t)
+    }
+
+    pub fn batches_per_epoch(&self) -> usize {
+        self.data.n_train().div_ceil(self.recipe.training.batch_size)
+    }
+
+    pub fn total_epochs(&self) -> u32 {
+        self.recipe.training.epochs
+    }
+
+    pub fn done(&self) -> bool {
+        self.epoch >= self.total_epochs()
+    }
+
+    /// Optimizer steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn begin_epoch(&mut self) {
+        let mut order: Vec<u32> = (0..self.data.n_train() as u32).collect();
+        Rng::new(self.recipe.seed, 1000 + self.epoch).shuffle(&mut order);
+        self.order = order;
+        self.batch = 0;
+        self.loss_sum = None;
+        self.correct_sum = None;
+        self.epoch_started = now_seconds();
+        if self.recipe.training.schedule.interval == Interval::Epoch {
+            let lr = self.recipe.training.schedule.lr_at(
+                self.recipe.training.optimizer.lr(),
+                self.epoch,
+                self.total_epochs(),
+            );
+            self.opt.set_lr(lr);
+        }
+    }
+
+    /// One optimizer step on the next mini-batch (no readback).
+    fn train_batch(&mut self) -> Result<()> {
+        let bs = self.recipe.training.batch_size;
+        let lo = self.batch * bs;
+        let hi = (lo + bs).min(self.order.len());
+        let idx = &self.order[lo..hi];
+        if self.recipe.training.schedule.interval == Interval::Step {
+            let total = self.batches_per_epoch() as u64 * self.total_epochs() as u64;
+            let lr = self.recipe.training.schedule.lr_at(
+                self.recipe.training.optimizer.lr(),
+                self.steps as u32,
+                total.min(u32::MAX as u64) as u32,
+            );
+            self.opt.set_lr(lr);
+        }
+        let x = self.train_x.index_select(idx)?;
+        let y = self.train_y.index_select(idx)?;
+        let logits = self.model.forward(&x)?;
+        let loss = cross_entropy(&logits, &y, self.recipe.training.label_smoothing)?;
+        self.opt.zero_grad();
+        loss.backward()?;
+        self.opt.step()?;
+        no_grad(|| -> Result<()> {
+            let weighted = loss.detach().scale(idx.len() as f32)?;
+            add_opt(&mut self.loss_sum, weighted)?;
+            add_opt(&mut self.window_loss, loss.detach())?;
+            add_opt(&mut self.correct_sum, count_correct(&logits.detach(), &y)?)
+        })?;
+        self.window_batches += 1;
+        self.batch += 1;
+        self.steps += 1;
+        Ok(())
+    }
+
+    /// Trains up to `max_batches` mini-batches, stopping at the end of an epoch (where it evaluates
+    /// on the test split). Reads the loss back only when `metrics_every` steps have passed, at the end
+    /// of an epoch, or when asked to with `max_batches == 0`.
+    pub async fn step(&mut self, max_batches: usize) -> Result<StepInfo> {
+        if self.done() {
+            return Ok(self.info(None, None));
+        }
+        for _ in 0..max_batches {
+            self.train_batch()?;
+            if self.batch >= self.batches_per_epoch() {
+                break;
+            }
+        }
+        let epoch_end = self.batch >= self.batches_per_epoch();
+        let due = self.window_batches >= self.recipe.training.metrics_every as usize;
+        let loss = if (due || epoch_end || max_batches == 0) && self.window_batches > 0 {
+            let w = self.window_loss.take();
+            let n = std::mem::take(&mut self.window_batches);
+            match w {
+                Some(w) => Some(w.to_vec().await?[0] / n as f32),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let end = if epoch_end { Some(self.finish_epoch().await?) } else { None };
+        Ok(self.info(loss, end))
+    }
+
+    fn info(&self, loss: Option<f32>, epoch_end: Option<EpochMetrics>) -> StepInfo {
+        StepInfo {
+            epoch: (self.epoch + if self.done() { 0 } else { 1 }).max(1),
+            batch: self.batch,
+            batches_per_epoch: self.batches_per_epoch(),
+            loss,
+            epoch_end,
+            done: self.done(),
+        }
+    }
+
+    async fn finish_epoch(&mut self) -> Result<EpochMetrics> {
+        let n = self.data.n_train() as f32;
+        let loss = match self.loss_sum.take() {
+            Some(t) => t.to_vec().await?[0] / n,
+            None => f32::NAN,
+        };
+        let correct = match self.correct_sum.take() {
+            Some(t) => t.to_vec().await?[0],
+            None => 0.0,
+        };
+        let (test_acc, _) = self.evaluate_test().await?;
+        self.epoch += 1;
+        let m = EpochMetrics {
+            epoch: self.epoch,
+            train_loss: loss,
+            train_accuracy: correct / n,
+            test_accuracy: test_acc,
+            lr: self.opt.lr(),
+            seconds: now_seconds() - self.epoch_started,
+        };
+        self.history.push(m.clone());
+        if !self.done() {
+            self.begin_epoch();
+        }
+        Ok(m)
+    }
+
+    /// Logits for `x` in evaluation mode, in chunks, without the graph.
+    pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
+        const CHUNK: usize = 1024;
+        self.model.set_training(false);
+        let out = no_grad(|| -> Result<Tensor> {
+            let n = x.shape()[0];
+            if n <= CHUNK {
+                return self.model.forward(x);
+            }
+            let mut parts = Vec::new();
+            for lo in (0..n).step_by(CHUNK) {
+                parts.push(self.model.forward(&x.narrow(0, lo, CHUNK.min(n - lo))?)?);
+            }
+            let refs: Vec<&Tensor> = parts.iter().collect();
+            Tensor::concat(&refs, 0)
+        });
+        self.model.set_training(true);
+        out
+    }
+
+    /// Test accuracy and predicted classes.
+    pub async fn evaluate_test(&self) -> Result<(f32, Vec<u32>)> {
+        let logits = self.logits(&self.test_x)?;
+        let pred = logits.argmax()?.to_vec().await?;
+        let pred: Vec<u32> = pred.iter().map(|&p| p as u32).collect();
+        let correct = pred.iter().zip(&self.data.test_y).filter(|(p, y)| p == y).count();
+        Ok((correct as f32 / pred.len().max(1) as f32, pred))
+    }
+
+    /// Class probabilities for raw inputs (`n × features`), e.g. a grid for the decision boundary.
+    pub async fn predict_proba(&self, inputs: &[f32]) -> Result<Vec<f32>> {
+        let f = self.data.features();
+        if f == 0 || inputs.len() % f != 0 {
+            bail!("predict: {} values are not a whole number of {f}-feature samples", inputs.len());
+        }
+        let x = Tensor::new(inputs, &shaped(inputs.len() / f, &self.data.input_shape), &self.device)?;
+        let p = no_grad(|| self.logits(&x)?.softmax(-1))?;
+        p.to_vec().await
+    }
+
+    /// Trains to the end, calling `on_epoch` after each epoch.
+    pub async fn run(&mut self, mut on_epoch: impl FnMut(&EpochMetrics)) -> Result<Report> {
+        while !self.done() {
+            let info = self.step(usize::MAX).await?;
+            if let Some(m) = &info.epoch_end {
+                on_epoch(m);
+            }
+        }
+        self.report().await
+    }
+
+    /// The report as of now (final metrics evaluated on the test split).
+    pub async fn report(&self) -> Result<Report> {
+        let (acc, pred) = self.evaluate_test().await?;
+        let k = self.data.classes;
+        let mut confusion = vec![vec![0u32; k]; k];
+        for (&p, &y) in pred.iter().zip(&self.data.test_y) {
+            if (y as usize) < k && (p as usize) < k {
+                confusion[y as usize][p as usize] += 1;
+            }
+        }
+        let params = self.model.param_count();
+        let state: usize = self.model.state().iter().map(|(_, t)| t.numel()).sum();
+        Ok(Report {
+            recipe: self.recipe.clone(),
+            backend: self.device.name().to_string(),
+            backend_note: self.backend_note.clone(),
+            epochs: self.history.clone(),
+            final_metrics: FinalMetrics {
+                test_accuracy: acc,
+                train_loss: self.history.last().map(|m| m.train_loss).unwrap_or(f32::NAN),
+                confusion,
+            },
+            model: ModelSize { params, bytes: state * 4 },
+            stages: Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,175 @@
+//! The only file that talks to JavaScript (wasm-bindgen). It exposes the presets, recipe validation
+//! and a `Run` handle over a [`Trainer`]. Every entry point returns errors as JS `Error`s with the
+//! engine's message; nothing panics across the boundary (a panic hook logs if one ever does).
+
+use crate::recipe::{self, PRESETS, Recipe};
+use crate::trainer::Trainer;
+use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+fn js_err(e: impl std::fmt::Display) -> JsValue {
+    js_sys::Error::new(&e.to_string()).into()
+}
+
+/// serde → plain JS objects (maps as objects, not `Map`).
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
+}
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&format!("minnow panicked: {info}").into());
+    }));
+}
+
+/// `[{name, description, recipe}]` for every shipped preset.
+#[wasm_bindgen]
+pub fn presets() -> Result<Array, JsValue> {
+    let out = Array::new();
+    for p in PRESETS {
+        let r = recipe::preset(p.name).map_err(js_err)?;
+        let o = Object::new();
+        Reflect::set(&o, &"name".into(), &p.name.into())?;
+        Reflect::set(&o, &"description".into(), &r.description.as_str().into())?;
+        Reflect::set(&o, &"recipe".into(), &to_js(&r)?)?;
+        out.push(&o);
+    }
+    Ok(out)
+}
+
+/// Parses and validates a recipe; returns it normalized (defaults filled in) or throws an Error
+/// naming the bad field.
+#[wasm_bindgen(js_name = validateRecipe)]
+pub fn validate_recipe(json: &str) -> Result<JsValue, JsValue> {
+    to_js(&Recipe::from_json(json).map_err(js_err)?)
+}
+
+/// A training run in progress.
+#[wasm_bindgen]
+pub struct Run {
+    trainer: Rc<RefCell<Trainer>>,
+}
+
+fn busy() -> JsValue {
+    js_err("this run is busy with another call; await the previous one first")
+}
+
+#[wasm_bindgen]
+impl Run {
+    /// Creates a run (async: picking the GPU needs an adapter request). `csv` is the text of the
+    /// user's file for `dataset.name = "csv"`.
+    pub async fn create(json: String, csv: Option<String>) -> Result<Run, JsValue> {
+        let recipe = Recipe::from_json(&json).map_err(js_err)?;
+        let trainer = Trainer::new(recipe, csv.as_deref()).await.map_err(js_err)?;
+        Ok(Run { trainer: Rc::new(RefCell::new(trainer)) })
+    }
+
+    /// "cpu" or "gpu".
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> Result<String, JsValue> {
+        Ok(self.trainer.try_borrow().map_err(|_| busy())?.device.name().to_string())
+    }
+
+    /// Why the run fell back to the CPU ("" when it did not).
+    #[wasm_bindgen(getter, js_name = backendNote)]
+    pub fn backend_note(&self) -> Result<String, JsValue> {
+        Ok(self.trainer.try_borrow().map_err(|_| busy())?.backend_note.clone())
+    }
+
+    #[wasm_bindgen(getter, js_name = totalEpochs)]
+    pub fn total_epochs(&self) -> Result<u32, JsValue> {
+        Ok(self.trainer.try_borrow().map_err(|_| busy())?.total_epochs())
+    }
+
+    /// Whether the inputs are 2-D points (the page then draws a decision boundary).
+    #[wasm_bindgen(getter)]
+    pub fn is2d(&self) -> Result<bool, JsValue> {
+        Ok(self.trainer.try_borrow().map_err(|_| busy())?.data.input_shape == [2])
+    }
+
+    /// Trains up to `n` mini-batches; resolves to `{epoch, batch, batchesPerEpoch, loss, epochEnd, done}`.
+    pub fn step(&self, n: u32) -> Promise {
+        let t = self.trainer.clone();
+        future_to_promise(async move {
+            let mut tr = t.try_borrow_mut().map_err(|_| busy())?;
+            let info = tr.step(n as usize).await.map_err(js_err)?;
+            to_js(&info)
+        })
+    }
+
+    /// Resolves to the JSON report (same shape as the CLI's).
+    pub fn report(&self) -> Promise {
+        let t = self.trainer.clone();
+        future_to_promise(async move {
+            let tr = t.try_borrow().map_err(|_| busy())?;
+            to_js(&tr.report().await.map_err(js_err)?)
+        })
+    }
+
+    /// `[xmin, xmax, ymin, ymax]` around the 2-D training points, padded by 10 %.
+    pub fn bounds(&self) -> Result<Vec<f32>, JsValue> {
+        let tr = self.trainer.try_borrow().map_err(|_| busy())?;
+        two_d(&tr)?;
+        Ok(bounds_of(&tr.data.train_x).to_vec())
+    }
+
+    /// `{x: Float32Array (n·2), y: Uint32Array (n)}`: the 2-D training points.
+    pub fn points(&self) -> Result<JsValue, JsValue> {
+        let tr = self.trainer.try_borrow().map_err(|_| busy())?;
+        two_d(&tr)?;
+        let o = Object::new();
+        Reflect::set(&o, &"x".into(), &Float32Array::from(tr.data.train_x.as_slice()).into())?;
+        Reflect::set(&o, &"y".into(), &Uint32Array::from(tr.data.train_y.as_slice()).into())?;
+        Ok(o.into())
+    }
+
+    /// Resolves to a Float32Array of `res·res·classes` probabilities over the bounds, row-major
+    /// over (gy, gx, class) with gy running from ymin to ymax.
+    #[wasm_bindgen(js_name = decisionGrid)]
+    pub fn decision_grid(&self, res: u32) -> Promise {
+        let t = self.trainer.clone();
+        future_to_promise(async move {
+            let tr = t.try_borrow().map_err(|_| busy())?;
+            two_d(&tr)?;
+            if !(2..=256).contains(&res) {
+                return Err(js_err(format!("decision grid resolution {res} must be in [2, 256]")));
+            }
+            let [x0, x1, y0, y1] = bounds_of(&tr.data.train_x);
+            let r = res as usize;
+            let mut pts = Vec::with_capacity(r * r * 2);
+            for gy in 0..r {
+                for gx in 0..r {
+                    pts.push(x0 + (x1 - x0) * (gx as f32 + 0.5) / r as f32);
+                    pts.push(y0 + (y1 - y0) * (gy as f32 + 0.5) / r as f32);
+                }
+            }
+            let p = tr.predict_proba(&pts).await.map_err(js_err)?;
+            Ok(Float32Array::from(p.as_slice()).into())
+        })
+    }
+}
+
+fn two_d(tr: &Trainer) -> Result<(), JsValue> {
+    if tr.data.input_shape != [2] {
+        return Err(js_err(format!("dataset {} is not 2-D points", tr.data.name)));
+    }
+    Ok(())
+}
+
+fn bounds_of(xy: &[f32]) -> [f32; 4] {
+    let (mut b, mut any) = ([f32::MAX, f32::MIN, f32::MAX, f32::MIN], false);
+    for p in xy.chunks_exact(2) {
+        any = true;
+        b = [b[0].min(p[0]), b[1].max(p[0]), b[2].min(p[1]), b[3].max(p[1])];
+    }
+    if !any {
+        return [-1.0, 1.0, -1.0, 1.0];
+    }
+    let (px, py) = (0.1 * (b[1] - b[0]).max(1e-3), 0.1 * (b[3] - b[2]).max(1e-3));
+    [b[0] - px, b[1] + px, b[2] - py, b[3] + py]
+}
