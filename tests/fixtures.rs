@@ -3,7 +3,7 @@
 //! `|a − b| ≤ RTOL·|b| + ATOL` (fake_quant bit for bit). Every mismatch is collected into one report;
 //! the worst error of each case is printed. A coverage test fails when an op in `OPS` has no case.
 
-use minnow::nn::{Activation, BatchNorm, Conv2d, Layer, Linear, Module, Sequential};
+use minnow::nn::{Activation, BatchNorm, Conv2d, Dropout, Layer, Linear, Module, Sequential};
 use minnow::optim::{Optimizer, OptimizerConfig};
 use minnow::schedule::LrSchedule;
 use minnow::{Device, Storage, Tensor, loss, ops::OPS, rng};
@@ -420,6 +420,16 @@ fn dropout_mask_is_counter_based() {
         }
         check.finish();
     }
+    // nn::Dropout draws fresh counters on every call (offsets 0, n, 2n, ...) and is the identity in eval.
+    let layer = Dropout::new(0.4, 77).unwrap();
+    let x = Tensor::new(&[1.0; 30], &[5, 6], &DEV).unwrap();
+    for call in 0..3 {
+        let want = read(&x.dropout(0.4, 77, 30 * call).unwrap());
+        assert_eq!(read(&layer.forward(&x).unwrap()), want, "nn::Dropout call {call} used another mask");
+    }
+    layer.set_training(false);
+    assert_eq!(read(&layer.forward(&x).unwrap()), vec![1.0; 30], "nn::Dropout is not the identity in eval");
+
     // Another seed or offset gives another mask; the same ones give the same mask.
     let ones = Tensor::new(&[1.0; 64], &[64], &DEV).unwrap();
     let m = |seed, off| read(&ones.dropout(0.5, seed, off).unwrap());
@@ -452,13 +462,8 @@ fn losses_match_pytorch() {
     let mut report = Report::default();
     for c in &cases {
         let mut check = CaseCheck::new(&mut report, &c.name);
-        // Inputs with a fixture gradient are trainable; the others (the teacher) are constants.
-        let xs: Vec<Tensor> = c
-            .inputs
-            .iter()
-            .zip(&c.grads)
-            .map(|(a, g)| if g.is_some() { param(a) } else { Tensor::new(&a.data, &a.shape, &DEV).unwrap() })
-            .collect();
+        // Every input is trainable; one without a fixture gradient (the teacher) must receive none.
+        let xs: Vec<Tensor> = c.inputs.iter().map(param).collect();
         let labels = c.labels.as_ref().map(|l| {
             let v: Vec<f32> = l.iter().map(|&i| i as f32).collect();
             Tensor::new(&v, &[v.len()], &DEV).unwrap()
@@ -489,6 +494,9 @@ fn losses_match_pytorch() {
                                     check.close(&format!("grad[{i}]"), &got, &g.data, ATOL, false)
                                 }
                                 (Some(_), None) => check.fail(format!("grad[{i}]: no gradient")),
+                                (None, Some(got)) if got.iter().any(|&v| v != 0.0) => {
+                                    check.fail(format!("grad[{i}]: a gradient reached a constant input"))
+                                }
                                 (None, _) => {}
                             }
                         }
