@@ -232,12 +232,8 @@ impl Trainer {
         self.correct_sum = None;
         self.epoch_started = now_seconds();
         if self.recipe.training.schedule.interval == Interval::Epoch {
-            let lr = self.recipe.training.schedule.lr_at(
-                self.recipe.training.optimizer.lr(),
-                self.epoch,
-                self.total_epochs(),
-            );
-            self.opt.set_lr(lr);
+            let total = self.total_epochs();
+            self.opt.apply_schedule(&self.recipe.training.schedule, self.epoch, total);
         }
     }
 
@@ -249,12 +245,8 @@ impl Trainer {
         let idx = &self.order[lo..hi];
         if self.recipe.training.schedule.interval == Interval::Step {
             let total = self.batches_per_epoch() as u64 * self.total_epochs() as u64;
-            let lr = self.recipe.training.schedule.lr_at(
-                self.recipe.training.optimizer.lr(),
-                self.steps as u32,
-                total.min(u32::MAX as u64) as u32,
-            );
-            self.opt.set_lr(lr);
+            let total = total.min(u32::MAX as u64) as u32;
+            self.opt.apply_schedule(&self.recipe.training.schedule, self.steps as u32, total);
         }
         let x = self.train_x.index_select(idx)?;
         let y = self.train_y.index_select(idx)?;

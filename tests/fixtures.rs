@@ -32,32 +32,6 @@ fn layer_atol(want: &[f32]) -> f32 {
 
 const DEV: Device = Device::Cpu;
 
-/// Fixture cases that expose a bug or a gap in src/ which the lead has to fix: (family, case, why).
-/// The main tests skip them; the ignored `known_src_bugs` test runs them (and fails) until fixed.
-const KNOWN_BUGS: &[(&str, &str, &str)] = &[
-    (
-        "ops",
-        "clamp_at_bounds",
-        "cpu.rs unary_grad Clamp passes the gradient at x == lo and x == hi; torch passes it only for lo < x < hi",
-    ),
-    (
-        "optim",
-        "adamw_regression",
-        "cpu.rs adam_step computes the bias corrections 1 − βᵗ in f32 (powi): for β₂ = 0.999 the \
-         cancellation leaves ~1e-5 relative error, so params drift ~1e-6 from torch (which uses f64)",
-    ),
-    (
-        "optim",
-        "sgd_momentum_onecycle_cycle_momentum_regression",
-        "schedule.rs OneCycle does not cycle the momentum; torch's OneCycleLR default cycle_momentum=True \
-         moves SGD momentum (Adam β₁) from 0.95 to 0.85 and back, inversely to the learning rate",
-    ),
-];
-
-fn is_known_bug(family: &str, name: &str) -> bool {
-    KNOWN_BUGS.iter().any(|(f, n, _)| *f == family && *n == name)
-}
-
 #[derive(Deserialize)]
 struct Arr {
     shape: Vec<usize>,
@@ -344,33 +318,12 @@ fn run_op_case(c: &OpCase, check: &mut CaseCheck) {
 fn ops_match_pytorch() {
     let cases: Vec<OpCase> = load("ops");
     let mut report = Report::default();
-    for c in cases.iter().filter(|c| c.op != "dropout" && !is_known_bug("ops", &c.name)) {
+    for c in cases.iter().filter(|c| c.op != "dropout") {
         let mut check = CaseCheck::new(&mut report, &c.name);
         run_op_case(c, &mut check);
         check.finish();
     }
     report.conclude("ops");
-}
-
-#[test]
-#[ignore = "exposes bugs in src/ that the lead must fix; see KNOWN_BUGS"]
-fn known_src_bugs() {
-    let ops: Vec<OpCase> = load("ops");
-    let optim: Vec<OptimCase> = load("optim");
-    let mut report = Report::default();
-    for (family, name, why) in KNOWN_BUGS {
-        println!("{family}/{name}: {why}");
-        let mut check = CaseCheck::new(&mut report, name);
-        match *family {
-            "ops" => run_op_case(ops.iter().find(|c| c.name == *name).expect("no such case"), &mut check),
-            "optim" => {
-                run_optim_case(optim.iter().find(|c| c.name == *name).expect("no such case"), &mut check)
-            }
-            other => panic!("unknown family {other}"),
-        }
-        check.finish();
-    }
-    report.conclude("known src bugs");
 }
 
 /// The coverage list is derived from the fixture file, not kept by hand: adding an op to `OPS`
@@ -691,9 +644,8 @@ fn run_optim_case(c: &OptimCase, check: &mut CaseCheck) {
             other => panic!("unknown optimizer problem {other:?}"),
         }
         if let Some(s) = &c.schedule {
-            let lr = s.lr_at(c.optimizer.lr(), t as u32, steps);
+            let lr = opt.apply_schedule(s, t as u32, steps);
             check.close(&format!("step {t} lr"), &[lr], &[c.lrs.as_ref().unwrap()[t] as f32], 0.0, false);
-            opt.set_lr(lr);
         }
         if let Err(e) = opt.step() {
             return check.error(&format!("step {t}"), e);
@@ -708,7 +660,7 @@ fn run_optim_case(c: &OptimCase, check: &mut CaseCheck) {
 fn optimizers_match_pytorch() {
     let cases: Vec<OptimCase> = load("optim");
     let mut report = Report::default();
-    for c in cases.iter().filter(|c| !is_known_bug("optim", &c.name)) {
+    for c in cases.iter() {
         let mut check = CaseCheck::new(&mut report, &c.name);
         run_optim_case(c, &mut check);
         check.finish();

@@ -576,6 +576,8 @@ def one_cycle(max_lr, total_steps, explicit=True, cycle_momentum=True):
     decay = {"kind": "one_cycle", "max_lr": max_lr}
     if explicit:
         decay["total_steps"] = total_steps
+    if not cycle_momentum:
+        decay["cycle_momentum"] = False
     return schedule({"decay": decay}, lambda o, n: torch.optim.lr_scheduler.OneCycleLR(
         o, max_lr, total_steps=total_steps, cycle_momentum=cycle_momentum))
 
