@@ -3,6 +3,7 @@
 //! backend and a WebGPU backend. See ARCHITECTURE.md for the map.
 
 pub mod backend;
+pub mod data;
 pub mod error;
 pub mod rng;
 
