@@ -527,7 +527,10 @@ async function loadFromHash() {
       ? ` Replaced with ${fallback.name}'s: ${salvaged.dropped.map((d) => `${d.section} (${d.reason})`).join('; ')}.`
       : '';
     const base = salvaged.kept.length ? '' : ` Loaded the default preset, ${fallback.name}.`;
-    showNotice('warn', 'This link\'s recipe had problems.', `${problem}${kept}${dropped}${base}`, pretty(candidate));
+    // A format problem (decoded.message) is news; a validation error is repeated in `dropped`.
+    const lead = decoded.status === 'error' || !salvaged.dropped.length ? `${problem}` : '';
+    const text = `${lead}${kept}${dropped}${base}`.trim();
+    showNotice('warn', 'This link\'s recipe had problems.', text, pretty(candidate));
     await setEditor(salvaged.recipe);
   } catch (e) {
     showNotice('warn', 'This link\'s recipe could not be used.', `${problem} Loaded the default preset, ${fallback.name}.`, pretty(candidate));

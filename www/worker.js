@@ -113,7 +113,7 @@ const handlers = {
       try {
         wasm = await import('./pkg/minnow.js');
       } catch (e) {
-        throw new Error(`The engine (www/pkg/minnow.js) could not be loaded: build it with "make serve". (${message(e)})`);
+        throw new Error(`www/pkg/minnow.js is missing or broken: build it with "make serve" (${message(e)}).`);
       }
       await wasm.default();
     }
