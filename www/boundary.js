@@ -46,7 +46,7 @@ export function classCss(k) {
  * @param {number} res
  * @param {number} classes
  * @param {{wash?: number}} [options]
- * @returns {Uint8ClampedArray} res*res*4 bytes
+ * @returns {Uint8ClampedArray<ArrayBuffer>} res*res*4 bytes
  */
 export function gridToRGBA(grid, res, classes, { wash = 0.55 } = {}) {
   if (grid.length !== res * res * classes) {

@@ -101,6 +101,15 @@ async function trainLoop() {
   post({ event: 'stopped' });
 }
 
+/** The report of the live run, or null if the engine cannot give one yet. */
+function safeReport() {
+  try {
+    return run.report();
+  } catch {
+    return null;
+  }
+}
+
 async function stopTraining() {
   training = false;
   await loopDone;
@@ -136,7 +145,7 @@ const handlers = {
       backendNote: run.backendNote,
       totalEpochs: run.totalEpochs,
       is2d: run.is2d,
-      report: run.report(),
+      report: safeReport(),
       bounds: null,
       points: null,
       grid: null,
