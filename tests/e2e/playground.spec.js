@@ -33,7 +33,13 @@ function collectErrors(page) {
  * @param {number} [timeout]
  */
 async function waitForStatus(page, states, timeout = 30_000) {
-  await page.waitForFunction((s) => s.includes(document.body.dataset.status ?? ''), states, { timeout });
+  const ends = [...states, 'broken', 'failed'];
+  await page.waitForFunction((s) => s.includes(document.body.dataset.status ?? ''), ends, { timeout });
+  const status = await page.evaluate(() => document.body.dataset.status);
+  if (!states.includes(status ?? '')) {
+    const notice = await page.locator('#notice').innerText().catch(() => '');
+    throw new Error(`page status "${status}" while waiting for ${states.join('/')}: ${notice}`);
+  }
 }
 
 /** @param {import('@playwright/test').Page} page */
