@@ -43,7 +43,7 @@ pub struct EpochMetrics {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepInfo {
-    /// Epoch in progress (1-based) or the last one when done.
+    /// Completed epochs (so `epoch + batch / batches_per_epoch` is the position on the epoch axis).
     pub epoch: u32,
     /// Batches done in the current epoch.
     pub batch: usize,
@@ -298,7 +298,7 @@ impl Trainer {
 
     fn info(&self, loss: Option<f32>, epoch_end: Option<EpochMetrics>) -> StepInfo {
         StepInfo {
-            epoch: (self.epoch + if self.done() { 0 } else { 1 }).max(1),
+            epoch: self.epoch,
             batch: self.batch,
             batches_per_epoch: self.batches_per_epoch(),
             loss,

@@ -587,7 +587,8 @@ async function reset() {
 function onEngineEvent(ev) {
   switch (ev.event) {
     case 'step': {
-      app.lastStep = ev;
+      // The engine reads the loss back only every `metrics_every` steps; keep the last one shown.
+      app.lastStep = Number.isFinite(ev.loss) ? ev : { ...ev, loss: app.lastStep?.loss ?? NaN };
       app.trainMs += ev.ms;
       const x = ev.epoch + (ev.batchesPerEpoch ? ev.batch / ev.batchesPerEpoch : 0);
       if (Number.isFinite(ev.loss)) app.steps.push([x, ev.loss]);

@@ -102,9 +102,9 @@ async function trainLoop() {
 }
 
 /** The report of the live run, or null if the engine cannot give one yet. */
-function safeReport() {
+async function safeReport() {
   try {
-    return run.report();
+    return await exclusive(() => run.report());
   } catch {
     return null;
   }
@@ -145,7 +145,7 @@ const handlers = {
       backendNote: run.backendNote,
       totalEpochs: run.totalEpochs,
       is2d: run.is2d,
-      report: safeReport(),
+      report: await safeReport(),
       bounds: null,
       points: null,
       grid: null,
