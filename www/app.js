@@ -245,7 +245,7 @@ function renderStats() {
   ui.statTestAcc.textContent = formatPercent(lastEpoch?.test_accuracy);
   ui.statTime.textContent = app.trainMs ? formatSeconds(app.trainMs / 1000) : '–';
   const model = run?.report?.model;
-  ui.statModel.textContent = model ? formatBytes(model.bytes) : "–";
+  ui.statModel.textContent = model ? formatBytes(model.bytes) : '–';
   ui.statModel.title = model ? `${formatCount(model.params)} parameters, ${formatBytes(model.bytes)}` : '';
   const fraction = total ? Math.min(1, done ? 1 : position / total) : 0;
   ui.progressBar.style.width = `${(fraction * 100).toFixed(2)}%`;
