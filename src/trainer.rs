@@ -43,7 +43,7 @@ pub struct EpochMetrics {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepInfo {
-    /// Epoch in progress (1-based) or the last one when done.
+    /// Completed epochs (so `epoch + batch / batches_per_epoch` is the position on the epoch axis).
     pub epoch: u32,
     /// Batches done in the current epoch.
     pub batch: usize,
@@ -261,12 +261,8 @@ impl Trainer {
         self.correct_sum = None;
         self.epoch_started = now_seconds();
         if self.recipe.training.schedule.interval == Interval::Epoch {
-            let lr = self.recipe.training.schedule.lr_at(
-                self.recipe.training.optimizer.lr(),
-                self.epoch,
-                self.total_epochs(),
-            );
-            self.opt.set_lr(lr);
+            let total = self.total_epochs();
+            self.opt.apply_schedule(&self.recipe.training.schedule, self.epoch, total);
         }
     }
 
@@ -278,12 +274,8 @@ impl Trainer {
         let idx = &self.order[lo..hi];
         if self.recipe.training.schedule.interval == Interval::Step {
             let total = self.batches_per_epoch() as u64 * self.total_epochs() as u64;
-            let lr = self.recipe.training.schedule.lr_at(
-                self.recipe.training.optimizer.lr(),
-                self.steps as u32,
-                total.min(u32::MAX as u64) as u32,
-            );
-            self.opt.set_lr(lr);
+            let total = total.min(u32::MAX as u64) as u32;
+            self.opt.apply_schedule(&self.recipe.training.schedule, self.steps as u32, total);
         }
         let x = self.train_x.index_select(idx)?;
         let y = self.train_y.index_select(idx)?;
@@ -335,7 +327,7 @@ impl Trainer {
 
     fn info(&self, loss: Option<f32>, epoch_end: Option<EpochMetrics>) -> StepInfo {
         StepInfo {
-            epoch: (self.epoch + if self.done() { 0 } else { 1 }).max(1),
+            epoch: self.epoch,
             batch: self.batch,
             batches_per_epoch: self.batches_per_epoch(),
             loss,

@@ -16,9 +16,11 @@ fn js_err(e: impl std::fmt::Display) -> JsValue {
     js_sys::Error::new(&e.to_string()).into()
 }
 
-/// serde → plain JS objects (maps as objects, not `Map`).
+/// serde → plain JS objects through JSON text: f32 fields then print as in the CLI's report
+/// (`0.1`, not the f64 widening `0.10000000149011612` a direct conversion would give).
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
+    let text = serde_json::to_string(v).map_err(js_err)?;
+    js_sys::JSON::parse(&text)
 }
 
 #[wasm_bindgen(start)]

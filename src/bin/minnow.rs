@@ -180,7 +180,7 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
             let filled = (frac * 30.0) as usize;
             eprint!(
                 "\r\x1b[2K{:>5}  [{}{}] {:>3.0}%",
-                info.epoch,
+                info.epoch + 1,
                 "#".repeat(filled),
                 "-".repeat(30 - filled),
                 frac * 100.0
