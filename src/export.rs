@@ -223,7 +223,7 @@ impl ModelFile {
         if input_shape.is_empty() || input_shape.len() >= MAX_RANK || input_shape.contains(&0) {
             bail!("metadata `input_shape` = {text}: must be 1 to {} positive sizes", MAX_RANK - 1);
         }
-        if !features.is_some_and(|f| f <= MAX_PARAMS) {
+        if features.is_none_or(|f| f > MAX_PARAMS) {
             bail!("metadata `input_shape` = {text}: more than {MAX_PARAMS} values per sample");
         }
         let text = meta("classes")?;

@@ -157,7 +157,7 @@ fn mask_for(t: &Trainer, name: &str) -> (ExtraTensor, Vec<f32>) {
 fn masks_and_quantized_tensors_load_as_documented() {
     let t = trained(MLP_BN);
     let (mask, masked) = mask_for(&t, "1.weight");
-    assert!(masked.iter().any(|&v| v == 0.0));
+    assert!(masked.contains(&0.0));
     let bytes = save(&t, &[("1.weight_mask".into(), mask.clone())]);
     let mut file = ModelFile::from_bytes(&bytes).unwrap();
     assert_eq!(file.get("1.weight_mask"), Some(&mask));
