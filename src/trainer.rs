@@ -106,6 +106,14 @@ pub async fn select_device(choice: BackendChoice) -> Result<(Device, String)> {
     }
 }
 
+fn load_data(recipe: &Recipe, csv: Option<&str>) -> Result<Dataset> {
+    let data = data::load(&recipe.dataset, recipe.seed, csv)?;
+    if data.n_train() == 0 || data.n_test() == 0 {
+        bail!("dataset {} has an empty train or test split", data.name);
+    }
+    Ok(data)
+}
+
 /// A run in progress.
 pub struct Trainer {
     pub recipe: Recipe,
@@ -170,11 +178,32 @@ impl Trainer {
         device: Device,
         backend_note: String,
     ) -> Result<Trainer> {
-        let data = data::load(&recipe.dataset, recipe.seed, csv)?;
-        if data.n_train() == 0 || data.n_test() == 0 {
-            bail!("dataset {} has an empty train or test split", data.name);
-        }
+        let data = load_data(&recipe, csv)?;
         let model = recipe.build_model(&data.input_shape, data.classes, &device)?;
+        Self::assemble(recipe, data, model, device, backend_note)
+    }
+
+    /// As [`Trainer::with_device`] with a given model (e.g. one loaded by [`crate::export`]) in place
+    /// of the recipe's fresh one. The model must live on `device` and take the dataset's inputs; the
+    /// optimizer, schedule and epoch count start from the beginning.
+    pub fn from_model(
+        recipe: Recipe,
+        csv: Option<&str>,
+        model: Sequential,
+        device: Device,
+        backend_note: String,
+    ) -> Result<Trainer> {
+        let data = load_data(&recipe, csv)?;
+        Self::assemble(recipe, data, model, device, backend_note)
+    }
+
+    fn assemble(
+        recipe: Recipe,
+        data: Dataset,
+        model: Sequential,
+        device: Device,
+        backend_note: String,
+    ) -> Result<Trainer> {
         let params = model.parameters().into_iter().map(|(_, t)| t).collect();
         let opt = Optimizer::new(recipe.training.optimizer.clone(), params)?;
         let dev = &device;
@@ -354,9 +383,14 @@ impl Trainer {
         out
     }
 
+    /// Logits of the whole test split (`[n_test, classes]`, evaluation mode).
+    pub fn test_logits(&self) -> Result<Tensor> {
+        self.logits(&self.test_x)
+    }
+
     /// Test accuracy and predicted classes.
     pub async fn evaluate_test(&self) -> Result<(f32, Vec<u32>)> {
-        let logits = self.logits(&self.test_x)?;
+        let logits = self.test_logits()?;
         let pred = logits.argmax()?.to_vec().await?;
         let pred: Vec<u32> = pred.iter().map(|&p| p as u32).collect();
         let correct = pred.iter().zip(&self.data.test_y).filter(|(p, y)| p == y).count();
