@@ -9,9 +9,7 @@
 
 use minnow::backend::cpu::CpuStorage;
 use minnow::backend::gpu::{GpuDevice, GpuStorage};
-use minnow::backend::{
-    AdamHyper, BackendStorage, BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
-};
+use minnow::backend::{AdamHyper, BackendStorage, BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp};
 use minnow::rng::Rng;
 
 // ---------------------------------------------------------------------------------------------
@@ -117,13 +115,7 @@ impl Ctx {
     }
 
     /// Records a failure unless both results are errors or both succeed and match.
-    fn check_result(
-        &mut self,
-        what: &str,
-        cpu: minnow::Result<CpuStorage>,
-        gpu: minnow::Result<GpuStorage>,
-        tol: Tol,
-    ) {
+    fn check_result(&mut self, what: &str, cpu: minnow::Result<CpuStorage>, gpu: minnow::Result<GpuStorage>, tol: Tol) {
         match (cpu, gpu) {
             (Ok(c), Ok(g)) => self.check(what, &c, &g, tol),
             (Err(_), Err(_)) => self.checks += 1,
@@ -273,8 +265,7 @@ fn every_trait_method_has_a_case() {
     assert!(methods.len() >= 30, "parsed only {} methods from the trait: {methods:?}", methods.len());
     let uncovered: Vec<&String> = methods.iter().filter(|m| !CASES.iter().any(|(_, n, _)| n == m)).collect();
     assert!(uncovered.is_empty(), "BackendStorage methods without a GPU test case: {uncovered:?}");
-    let unknown: Vec<&str> =
-        CASES.iter().map(|(_, n, _)| *n).filter(|n| !methods.iter().any(|m| m == n)).collect();
+    let unknown: Vec<&str> = CASES.iter().map(|(_, n, _)| *n).filter(|n| !methods.iter().any(|m| m == n)).collect();
     assert!(unknown.is_empty(), "cases name methods the trait does not have: {unknown:?}");
 }
 
@@ -701,7 +692,12 @@ fn case_permute(ctx: &mut Ctx) {
     for (shape, perm) in cases {
         let x = ctx.rand(shape.iter().product(), -1.0, 1.0);
         let (c, g) = ctx.up(&x);
-        ctx.check_result(&format!("permute {shape:?} {perm:?}"), c.permute(shape, perm), g.permute(shape, perm), Tol::Exact);
+        ctx.check_result(
+            &format!("permute {shape:?} {perm:?}"),
+            c.permute(shape, perm),
+            g.permute(shape, perm),
+            Tol::Exact,
+        );
     }
 }
 
@@ -948,10 +944,16 @@ fn case_adam_step(ctx: &mut Ctx) {
 // Submission, pool and ordering
 
 /// A small MLP training step (forward, loss, backward, Adam) in primitives.
-fn mlp_step(dev: &GpuDevice, params: &[(GpuStorage, GpuStorage, GpuStorage)], x: &GpuStorage, labels: &GpuStorage) -> GpuStorage {
+fn mlp_step(
+    dev: &GpuDevice,
+    params: &[(GpuStorage, GpuStorage, GpuStorage)],
+    x: &GpuStorage,
+    labels: &GpuStorage,
+) -> GpuStorage {
     let (b, i, h, o) = (16, 20, 32, 10);
     let (w1, w2) = (&params[0].0, &params[1].0);
-    let d1 = MatmulDims { batch: 1, m: b, k: i, n: h, a_batched: true, b_batched: true, trans_a: false, trans_b: false };
+    let d1 =
+        MatmulDims { batch: 1, m: b, k: i, n: h, a_batched: true, b_batched: true, trans_a: false, trans_b: false };
     let z1 = x.matmul(w1, d1).unwrap();
     let a1 = z1.unary(UnaryOp::Relu).unwrap();
     let mask = GpuStorage::dropout_mask(dev, b * h, 0.1, 5, 0).unwrap();
@@ -961,7 +963,8 @@ fn mlp_step(dev: &GpuDevice, params: &[(GpuStorage, GpuStorage, GpuStorage)], x:
     let ls = z2.softmax(b, o, true).unwrap();
     let t = labels.one_hot(o, 1.0, 0.0).unwrap();
     let prod = ls.binary(BinaryOp::Mul, &[b, o], &t, &[b, o], &[b, o]).unwrap();
-    let loss = prod.reduce(ReduceOp::Sum, &[b, o], &[1, 1]).unwrap().unary(UnaryOp::Affine(-1.0 / b as f32, 0.0)).unwrap();
+    let loss =
+        prod.reduce(ReduceOp::Sum, &[b, o], &[1, 1]).unwrap().unary(UnaryOp::Affine(-1.0 / b as f32, 0.0)).unwrap();
     // Accuracy bookkeeping, as a training loop would record it.
     let _hits = z2.argmax(b, o).unwrap().binary(BinaryOp::Sub, &[b], labels, &[b], &[b]).unwrap();
     let dls = t.unary(UnaryOp::Affine(-1.0 / b as f32, 0.0)).unwrap();
@@ -1003,7 +1006,11 @@ fn a_sequence_of_primitives_and_one_read_is_one_submit_and_one_readback() {
     let loss = mlp_step(&dev, &params, &x, &labels);
     let mid = dev.stats();
     assert_eq!(mid.submits, before.submits, "primitives must only record");
-    assert!(mid.dispatches - before.dispatches >= 20, "expected ~20 dispatches, got {}", mid.dispatches - before.dispatches);
+    assert!(
+        mid.dispatches - before.dispatches >= 20,
+        "expected ~20 dispatches, got {}",
+        mid.dispatches - before.dispatches
+    );
     let value = pollster::block_on(loss.read()).unwrap();
     let after = dev.stats();
     assert_eq!(after.submits - before.submits, 1, "one submit for the whole sequence and its read");
@@ -1064,4 +1071,16 @@ fn adapter_info_names_the_adapter() {
     let info = dev.adapter_info();
     println!("adapter: {info}");
     assert!(!info.is_empty());
+}
+
+#[test]
+fn a_lost_device_turns_primitives_into_errors() {
+    let Some(dev) = device() else { return };
+    let x = GpuStorage::upload(&dev, &[1.0, 2.0]).unwrap();
+    assert!(!dev.is_lost());
+    dev.destroy();
+    assert!(dev.is_lost());
+    let err = x.unary(UnaryOp::Exp).expect_err("a primitive on a lost device fails");
+    assert!(err.to_string().contains("lost"), "{err}");
+    assert!(pollster::block_on(x.read()).is_err());
 }

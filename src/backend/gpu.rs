@@ -133,6 +133,12 @@ struct DeviceInner {
 #[derive(Clone)]
 pub struct GpuDevice(Rc<DeviceInner>);
 
+impl std::fmt::Debug for GpuDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GpuDevice({})", self.0.info)
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -192,14 +198,11 @@ impl GpuDevice {
         }));
 
         let a = adapter.get_info();
-        let info = format!(
-            "{} ({:?}, {:?}{}{})",
-            a.name,
-            a.backend,
-            a.device_type,
-            if a.driver.is_empty() { String::new() } else { format!(", {}", a.driver) },
-            if a.driver_info.is_empty() { String::new() } else { format!(" {}", a.driver_info) },
-        );
+        let info = if a.driver_info.is_empty() {
+            format!("{} ({:?}, {:?})", a.name, a.backend, a.device_type)
+        } else {
+            format!("{} ({:?}, {:?}, {})", a.name, a.backend, a.device_type, a.driver_info)
+        };
         Ok(GpuDevice(Rc::new(DeviceInner {
             device,
             queue,
@@ -233,6 +236,16 @@ impl GpuDevice {
     /// `destroy`); every later primitive returns an error. Create a new device to continue.
     pub fn is_lost(&self) -> bool {
         lock(&self.0.lost).is_some()
+    }
+
+    /// Destroys the device now, releasing its GPU memory (e.g. when the UI switches back to the
+    /// CPU); afterwards [`GpuDevice::is_lost`] is true and every primitive returns an error.
+    pub fn destroy(&self) {
+        self.0.device.destroy();
+        let mut lost = lock(&self.0.lost);
+        if lost.is_none() {
+            *lost = Some("destroyed by the application".into());
+        }
     }
 
     /// Drops every pooled buffer that no tensor holds (pool memory is otherwise kept for reuse).
@@ -313,12 +326,7 @@ impl GpuDevice {
             }
             BufKind::Uniform => wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         };
-        Ok(self.0.device.create_buffer(&wgpu::BufferDescriptor {
-            label: None,
-            size,
-            usage,
-            mapped_at_creation: false,
-        }))
+        Ok(self.0.device.create_buffer(&wgpu::BufferDescriptor { label: None, size, usage, mapped_at_creation: false }))
     }
 
     /// Returns a buffer to the pool: parked while an encoder is pending (it may reference it).
@@ -424,10 +432,9 @@ impl GpuDevice {
                 size: wgpu::BufferSize::new(bytes.len() as u64),
             }),
         }];
-        entries.extend(binds.iter().map(|&(binding, buf)| wgpu::BindGroupEntry {
-            binding,
-            resource: buf.as_entire_binding(),
-        }));
+        entries.extend(
+            binds.iter().map(|&(binding, buf)| wgpu::BindGroupEntry { binding, resource: buf.as_entire_binding() }),
+        );
         let bind_group = self.0.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &kernel.layout,
@@ -484,6 +491,12 @@ impl Drop for StorageInner {
 #[derive(Clone)]
 pub struct GpuStorage(Rc<StorageInner>);
 
+impl std::fmt::Debug for GpuStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GpuStorage({} f32)", self.0.len)
+    }
+}
+
 impl GpuStorage {
     fn buf(&self) -> &wgpu::Buffer {
         // Invariant: `buf` is only taken in `Drop`.
@@ -531,16 +544,10 @@ impl GpuStorage {
             }
         });
         #[cfg(not(target_arch = "wasm32"))]
-        dev.0
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error(format!("GPU poll failed: {e}")))?;
+        dev.0.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error(format!("GPU poll failed: {e}")))?;
         MapFuture(slot).await.map_err(|e| Error(format!("GPU readback failed: {e}")))?;
         let data = {
-            let view = staging
-                .slice(..)
-                .get_mapped_range()
-                .map_err(|e| Error(format!("GPU readback failed: {e}")))?;
+            let view = staging.slice(..).get_mapped_range().map_err(|e| Error(format!("GPU readback failed: {e}")))?;
             bytemuck::pod_collect_to_vec::<u8, f32>(&view)
         };
         staging.unmap();

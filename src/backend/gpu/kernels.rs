@@ -215,12 +215,19 @@ fn ew_params(n: usize) -> Result<EwParams> {
     Ok(EwParams { n: u32_of("element count", n)?, ..Zeroable::zeroed() })
 }
 
+/// Dims and input strides of a run of axes.
+#[derive(Default)]
+struct Axes {
+    dims: Vec<usize>,
+    strides: Vec<usize>,
+}
+
 /// Kept and reduced axis groups of a reduction of `shape` to `out_shape`.
 struct ReducePlan {
     n_out: usize,
     rn: usize,
-    kept: (Vec<usize>, Vec<usize>),
-    red: (Vec<usize>, Vec<usize>),
+    kept: Axes,
+    red: Axes,
 }
 
 fn reduce_plan(shape: &[usize], out_shape: &[usize]) -> Result<ReducePlan> {
@@ -228,7 +235,7 @@ fn reduce_plan(shape: &[usize], out_shape: &[usize]) -> Result<ReducePlan> {
         bail!("reduce: shape {shape:?} and output shape {out_shape:?} differ in rank");
     }
     let st = strides(shape);
-    let (mut kept, mut red): ((Vec<usize>, Vec<usize>), (Vec<usize>, Vec<usize>)) = Default::default();
+    let (mut kept, mut red) = (Axes::default(), Axes::default());
     // Runs of consecutive kept (or reduced) axes merge: the input is contiguous row-major.
     let mut last_reduced: Option<bool> = None;
     for d in 0..shape.len() {
@@ -240,36 +247,34 @@ fn reduce_plan(shape: &[usize], out_shape: &[usize]) -> Result<ReducePlan> {
             bail!("reduce: output axis {d} has {} entries, input {}", out_shape[d], shape[d]);
         }
         let group = if reduced { &mut red } else { &mut kept };
-        if last_reduced == Some(reduced) {
-            *group.0.last_mut().expect("run open") *= shape[d];
-            *group.1.last_mut().expect("run open") = st[d];
-        } else {
-            group.0.push(shape[d]);
-            group.1.push(st[d]);
+        match (last_reduced == Some(reduced), group.dims.last_mut(), group.strides.last_mut()) {
+            (true, Some(dim), Some(stride)) => {
+                *dim *= shape[d];
+                *stride = st[d];
+            }
+            _ => {
+                group.dims.push(shape[d]);
+                group.strides.push(st[d]);
+            }
         }
         last_reduced = Some(reduced);
     }
-    if kept.0.len() > 4 || red.0.len() > 4 {
+    if kept.dims.len() > 4 || red.dims.len() > 4 {
         bail!("reduce of {shape:?} to {out_shape:?} alternates reduced and kept axes more than 4 times");
     }
-    Ok(ReducePlan {
-        n_out: out_shape.iter().product(),
-        rn: red.0.iter().product(),
-        kept,
-        red,
-    })
+    Ok(ReducePlan { n_out: out_shape.iter().product(), rn: red.dims.iter().product(), kept, red })
 }
 
 fn reduce_params(p: &ReducePlan) -> Result<ReduceParams> {
     Ok(ReduceParams {
         n_out: u32_of("reduce outputs", p.n_out)?,
         rn: u32_of("reduced group", p.rn)?,
-        kept_rank: p.kept.0.len() as u32,
-        red_rank: p.red.0.len() as u32,
-        kept_dims: lanes4("dim", &p.kept.0)?,
-        kept_strides: lanes4("stride", &p.kept.1)?,
-        red_dims: lanes4("dim", &p.red.0)?,
-        red_strides: lanes4("stride", &p.red.1)?,
+        kept_rank: p.kept.dims.len() as u32,
+        red_rank: p.red.dims.len() as u32,
+        kept_dims: lanes4("dim", &p.kept.dims)?,
+        kept_strides: lanes4("stride", &p.kept.strides)?,
+        red_dims: lanes4("dim", &p.red.dims)?,
+        red_strides: lanes4("stride", &p.red.strides)?,
         neg_inf: f32::NEG_INFINITY,
         ..Zeroable::zeroed()
     })
@@ -750,14 +755,8 @@ impl BackendStorage for GpuStorage {
 
     fn dropout_mask(dev: &GpuDevice, n: usize, p: f32, seed: u32, offset: u32) -> Result<Self> {
         let out = dev.alloc(n)?;
-        let params = RandomParams {
-            n: u32_of("elements", n)?,
-            seed,
-            offset,
-            p,
-            keep: 1.0 / (1.0 - p),
-            ..Zeroable::zeroed()
-        };
+        let params =
+            RandomParams { n: u32_of("elements", n)?, seed, offset, p, keep: 1.0 / (1.0 - p), ..Zeroable::zeroed() };
         dev.dispatch(Family::Random, "dropout_mask", &[], &params, &[(1, out.buf())], grid_1d(n)?)?;
         Ok(out)
     }
