@@ -197,11 +197,13 @@ impl GpuDevice {
             }
         }));
 
+        // Browsers expose little beyond a description (often empty); Cpu marks a fallback adapter.
         let a = adapter.get_info();
+        let name = if a.name.is_empty() { "unnamed adapter" } else { a.name.as_str() };
         let info = if a.driver_info.is_empty() {
-            format!("{} ({:?}, {:?})", a.name, a.backend, a.device_type)
+            format!("{name} ({:?}, {:?})", a.backend, a.device_type)
         } else {
-            format!("{} ({:?}, {:?}, {})", a.name, a.backend, a.device_type, a.driver_info)
+            format!("{name} ({:?}, {:?}, {})", a.backend, a.device_type, a.driver_info)
         };
         Ok(GpuDevice(Rc::new(DeviceInner {
             device,
