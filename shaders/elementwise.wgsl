@@ -340,7 +340,7 @@ fn unary_clamp_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(
         let x = src_x[i];
         let y = src_y[i];
         let dy = src_dy[i];
-        dst[i] = select(0.0, dy, x >= P.f.x && x <= P.f.y);
+        dst[i] = select(0.0, dy, x > P.f.x && x < P.f.y);
     }
 }
 

@@ -163,9 +163,7 @@ fn default_test_fraction() -> f32 {
 }
 
 /// Accepts the label column as a JSON string (`"species"`, `"4"`) or a non-negative integer (`4`).
-fn string_or_index<'de, D: Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<String>, D::Error> {
+fn string_or_index<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum StringOrIndex {
@@ -206,11 +204,7 @@ pub struct DatasetSpec {
     pub train_limit: Option<usize>,
     /// CSV only: the label column, by header name or 0-based index (JSON string or integer);
     /// default: the last column.
-    #[serde(
-        default,
-        deserialize_with = "string_or_index",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "string_or_index", skip_serializing_if = "Option::is_none")]
     pub csv_label_column: Option<String>,
 }
 
@@ -242,10 +236,7 @@ impl DatasetSpec {
         if name.is_generated() {
             let (lo, hi) = SAMPLES_RANGE;
             if !(lo..=hi).contains(&self.samples) {
-                bail!(
-                    "dataset.samples = {}: must be in [{lo}, {hi}] for {name}",
-                    self.samples
-                );
+                bail!("dataset.samples = {}: must be in [{lo}, {hi}] for {name}", self.samples);
             }
             if !(self.noise.is_finite() && (0.0..=1.0).contains(&self.noise)) {
                 bail!("dataset.noise = {}: must be in [0, 1]", self.noise);
@@ -268,16 +259,10 @@ impl DatasetSpec {
         }
         match name {
             DatasetName::Spiral if !(2..=6).contains(&self.classes) => {
-                bail!(
-                    "dataset.classes = {}: must be in [2, 6] for spiral",
-                    self.classes
-                )
+                bail!("dataset.classes = {}: must be in [2, 6] for spiral", self.classes)
             }
             DatasetName::Blobs if !(2..=8).contains(&self.classes) => {
-                bail!(
-                    "dataset.classes = {}: must be in [2, 8] for blobs",
-                    self.classes
-                )
+                bail!("dataset.classes = {}: must be in [2, 8] for blobs", self.classes)
             }
             DatasetName::Circles | DatasetName::Xor | DatasetName::Moons if self.classes != 2 => {
                 bail!("dataset.classes = {}: must be 2 for {name}", self.classes)
@@ -289,10 +274,7 @@ impl DatasetSpec {
                 )
             }
             DatasetName::Csv if !(2..=MAX_CSV_CLASSES).contains(&self.classes) => {
-                bail!(
-                    "dataset.classes = {}: must be in [2, {MAX_CSV_CLASSES}] for csv",
-                    self.classes
-                )
+                bail!("dataset.classes = {}: must be in [2, {MAX_CSV_CLASSES}] for csv", self.classes)
             }
             _ => {}
         }
@@ -306,9 +288,7 @@ impl DatasetSpec {
         }
         if name != DatasetName::Csv {
             if let Some(c) = &self.csv_label_column {
-                bail!(
-                    "dataset.csv_label_column = {c:?}: applies only to csv; remove it for {name}"
-                );
+                bail!("dataset.csv_label_column = {c:?}: applies only to csv; remove it for {name}");
             }
         } else if let Some(c) = &self.csv_label_column {
             if c.trim().is_empty() {
@@ -322,10 +302,7 @@ impl DatasetSpec {
     fn validate_split(&self) -> Result<()> {
         let (lo, hi) = TEST_FRACTION_RANGE;
         if !(self.test_fraction.is_finite() && (lo..=hi).contains(&self.test_fraction)) {
-            bail!(
-                "dataset.test_fraction = {}: must be in [{lo}, {hi}]",
-                self.test_fraction
-            );
+            bail!("dataset.test_fraction = {}: must be in [{lo}, {hi}]", self.test_fraction);
         }
         if self.train_limit == Some(0) {
             bail!("dataset.train_limit = 0: must be at least 1");
@@ -513,20 +490,12 @@ fn generate(spec: &DatasetSpec, seed: u64) -> Dataset {
                 let dist = 1.2 * sin_cos32(PI / k as f32).0; // between neighbouring centres
                 // base spread so that noise 0 still gives a blob, not a point
                 let spread = 0.05 * dist;
-                (
-                    0.6 * ca + spread * normal(&mut rng),
-                    0.6 * sa + spread * normal(&mut rng),
-                    0.5 * dist,
-                )
+                (0.6 * ca + spread * normal(&mut rng), 0.6 * sa + spread * normal(&mut rng), 0.5 * dist)
             }
             _ => {
                 // moons (scikit-learn layout), then centred and scaled by 1/1.5 into x ∈ [-1, 1].
                 let (sa, ca) = sin_cos32(PI * t);
-                let (mx, my) = if c == 0 {
-                    (ca, sa)
-                } else {
-                    (1.0 - ca, 0.5 - sa)
-                };
+                let (mx, my) = if c == 0 { (ca, sa) } else { (1.0 - ca, 0.5 - sa) };
                 ((mx - 0.5) / 1.5, (my - 0.25) / 1.5, 1.0 / 1.5)
             }
         };
@@ -583,27 +552,15 @@ fn decode_images(what: &str, gz: &[u8]) -> Result<ImageFile> {
     }
     let word = |o: usize| u32::from_le_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]]) as usize;
     let (count, rows, cols) = (word(4), word(8), word(12));
-    let px = count
-        .checked_mul(rows)
-        .and_then(|v| v.checked_mul(cols))
-        .unwrap_or(usize::MAX - 16);
+    let px = count.checked_mul(rows).and_then(|v| v.checked_mul(cols)).unwrap_or(usize::MAX - 16);
     let expected = 16usize.saturating_add(px).saturating_add(count);
     if raw.len() != expected {
-        bail!(
-            "embedded {what} data: {} bytes, expected {expected}",
-            raw.len()
-        );
+        bail!("embedded {what} data: {} bytes, expected {expected}", raw.len());
     }
     let labels = raw[16 + px..].to_vec();
     raw.truncate(16 + px);
     raw.drain(..16);
-    Ok(ImageFile {
-        count,
-        rows,
-        cols,
-        pixels: raw,
-        labels,
-    })
+    Ok(ImageFile { count, rows, cols, pixels: raw, labels })
 }
 
 fn load_images(
@@ -616,11 +573,7 @@ fn load_images(
 ) -> Result<Dataset> {
     let img = decode_images(name, gz)?;
     if img.rows != side || img.cols != side {
-        bail!(
-            "embedded {name} data: images are {}x{}, expected {side}x{side}",
-            img.rows,
-            img.cols
-        );
+        bail!("embedded {name} data: images are {}x{}, expected {side}x{side}", img.rows, img.cols);
     }
     if let Some(&l) = img.labels.iter().find(|&&l| l > 9) {
         bail!("embedded {name} data: label {l} out of range");
@@ -629,11 +582,7 @@ fn load_images(
     let y: Vec<u32> = img.labels.iter().map(|&l| l as u32).collect();
     let n_test = if spec.name == DatasetName::Mnist {
         if img.count != MNIST_TRAIN + MNIST_TEST {
-            bail!(
-                "embedded mnist data: {} samples, expected {}",
-                img.count,
-                MNIST_TRAIN + MNIST_TEST
-            );
+            bail!("embedded mnist data: {} samples, expected {}", img.count, MNIST_TRAIN + MNIST_TEST);
         }
         MNIST_TEST
     } else {
@@ -773,10 +722,8 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
     let Some(&(first_no, first)) = lines.first() else {
         bail!("CSV line 1, column 1: the file is empty");
     };
-    let delim = [',', ';', '\t']
-        .into_iter()
-        .max_by_key(|&d| (first.matches(d).count(), d == ','))
-        .unwrap_or(',');
+    let delim =
+        [',', ';', '\t'].into_iter().max_by_key(|&d| (first.matches(d).count(), d == ',')).unwrap_or(',');
 
     let row0 = split_csv_line(first, delim, first_no)?;
     let ncols = row0.len();
@@ -797,10 +744,7 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
         Some(&(no, l)) => {
             let row1 = split_csv_line(l, delim, no)?;
             row0.iter().all(|c| finite(c).is_none())
-                || row0
-                    .iter()
-                    .zip(&row1)
-                    .any(|(a, b)| finite(a).is_none() && finite(b).is_some())
+                || row0.iter().zip(&row1).any(|(a, b)| finite(a).is_none() && finite(b).is_some())
         }
         None => row0.iter().all(|c| finite(c).is_none()),
     };
@@ -847,9 +791,7 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
     }
     if data_lines.len() < 2 {
         let (no, _) = data_lines[0];
-        bail!(
-            "CSV line {no}, column 1: only one data row; need at least 2 (one to train, one to test)"
-        );
+        bail!("CSV line {no}, column 1: only one data row; need at least 2 (one to train, one to test)");
     }
 
     let n = data_lines.len();
@@ -859,11 +801,7 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
     for &(no, line) in data_lines {
         let cells = split_csv_line(line, delim, no)?;
         if cells.len() != ncols {
-            let origin = if has_header {
-                "the header"
-            } else {
-                "the first row"
-            };
+            let origin = if has_header { "the header" } else { "the first row" };
             if cells.len() < ncols {
                 bail!(
                     "CSV line {no}, column {}: missing cell; the row has {} columns but {origin} \
@@ -882,10 +820,7 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
         for (c, cell) in cells.iter().enumerate() {
             let col = c + 1;
             if cell.is_empty() {
-                bail!(
-                    "CSV line {no}, {}: empty cell (missing value)",
-                    col_desc(col, header)
-                );
+                bail!("CSV line {no}, {}: empty cell (missing value)", col_desc(col, header));
             }
             if c == label_col {
                 continue;
@@ -923,15 +858,8 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
                     }
                 }
             }
-            let index: HashMap<i64, u32> = distinct
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| (v, i as u32))
-                .collect();
-            (
-                ints.iter().map(|v| index[v]).collect(),
-                distinct.iter().map(|v| v.to_string()).collect(),
-            )
+            let index: HashMap<i64, u32> = distinct.iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
+            (ints.iter().map(|v| index[v]).collect(), distinct.iter().map(|v| v.to_string()).collect())
         }
         None => {
             let mut index: HashMap<&str, u32> = HashMap::new();
@@ -965,10 +893,7 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
         );
     }
     if spec.classes != DEFAULT_CLASSES && spec.classes != classes {
-        bail!(
-            "dataset.classes = {}: the CSV's {label_desc} has {classes} distinct labels",
-            spec.classes
-        );
+        bail!("dataset.classes = {}: the CSV's {label_desc} has {classes} distinct labels", spec.classes);
     }
 
     let n_test = test_count(n, spec.test_fraction);
@@ -1033,25 +958,16 @@ mod tests {
         for i in 0..2000 {
             let x = -20.0 + i as f64 * 0.0201;
             let (s, c) = detmath::sin_cos(x);
-            assert!(
-                (s - x.sin()).abs() < 1e-14 && (c - x.cos()).abs() < 1e-14,
-                "x = {x}"
-            );
+            assert!((s - x.sin()).abs() < 1e-14 && (c - x.cos()).abs() < 1e-14, "x = {x}");
             let y = 1e-9 + i as f64 * 0.0005;
-            assert!(
-                (detmath::ln(y) - y.ln()).abs() < 1e-14 * y.ln().abs().max(1.0),
-                "y = {y}"
-            );
+            assert!((detmath::ln(y) - y.ln()).abs() < 1e-14 * y.ln().abs().max(1.0), "y = {y}");
         }
         assert_eq!(detmath::ln(1.0), 0.0);
         let mut rng = Rng::new(1, 1);
         let z: Vec<f32> = (0..20_000).map(|_| detmath::normal(&mut rng)).collect();
         let mean = z.iter().sum::<f32>() / z.len() as f32;
         let var = z.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / z.len() as f32;
-        assert!(
-            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
-            "mean {mean} var {var}"
-        );
+        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "mean {mean} var {var}");
     }
 
     #[test]

@@ -9,7 +9,9 @@
 
 use minnow::backend::cpu::CpuStorage;
 use minnow::backend::gpu::{GpuDevice, GpuStorage};
-use minnow::backend::{AdamHyper, BackendStorage, BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp};
+use minnow::backend::{
+    AdamHyper, BackendStorage, BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
+};
 use minnow::rng::Rng;
 
 // ---------------------------------------------------------------------------------------------
@@ -84,7 +86,11 @@ impl Ctx {
     fn check_values(&mut self, what: &str, want: &[f32], got: &[f32], tol: Tol) {
         self.checks += 1;
         if want.len() != got.len() {
-            self.failures.push(format!("{what}: {} elements on the GPU, {} on the CPU", got.len(), want.len()));
+            self.failures.push(format!(
+                "{what}: {} elements on the GPU, {} on the CPU",
+                got.len(),
+                want.len()
+            ));
             return;
         }
         let mut bad = 0;
@@ -115,7 +121,13 @@ impl Ctx {
     }
 
     /// Records a failure unless both results are errors or both succeed and match.
-    fn check_result(&mut self, what: &str, cpu: minnow::Result<CpuStorage>, gpu: minnow::Result<GpuStorage>, tol: Tol) {
+    fn check_result(
+        &mut self,
+        what: &str,
+        cpu: minnow::Result<CpuStorage>,
+        gpu: minnow::Result<GpuStorage>,
+        tol: Tol,
+    ) {
         match (cpu, gpu) {
             (Ok(c), Ok(g)) => self.check(what, &c, &g, tol),
             (Err(_), Err(_)) => self.checks += 1,
@@ -265,7 +277,8 @@ fn every_trait_method_has_a_case() {
     assert!(methods.len() >= 30, "parsed only {} methods from the trait: {methods:?}", methods.len());
     let uncovered: Vec<&String> = methods.iter().filter(|m| !CASES.iter().any(|(_, n, _)| n == m)).collect();
     assert!(uncovered.is_empty(), "BackendStorage methods without a GPU test case: {uncovered:?}");
-    let unknown: Vec<&str> = CASES.iter().map(|(_, n, _)| *n).filter(|n| !methods.iter().any(|m| m == n)).collect();
+    let unknown: Vec<&str> =
+        CASES.iter().map(|(_, n, _)| *n).filter(|n| !methods.iter().any(|m| m == n)).collect();
     assert!(unknown.is_empty(), "cases name methods the trait does not have: {unknown:?}");
 }
 
@@ -427,7 +440,9 @@ fn unary_domain(op: UnaryOp) -> (f32, f32) {
 
 fn unary_tol(op: UnaryOp) -> Tol {
     match op {
-        UnaryOp::FakeQuant(..) | UnaryOp::Relu | UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Clamp(..) => Tol::Exact,
+        UnaryOp::FakeQuant(..) | UnaryOp::Relu | UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Clamp(..) => {
+            Tol::Exact
+        }
         _ => CLOSE,
     }
 }
@@ -468,7 +483,8 @@ fn case_unary_backward(ctx: &mut Ctx) {
 
 /// Exact halfway points: x/s = k + ½ with s a power of two, so round-half-even decides the level.
 fn case_fake_quant_ties(ctx: &mut Ctx) {
-    let x: Vec<f32> = (-40..40).map(|k| (k as f32 + 0.5) * 0.25).chain([1e-3, -1e-3, 100.0, -100.0]).collect();
+    let x: Vec<f32> =
+        (-40..40).map(|k| (k as f32 + 0.5) * 0.25).chain([1e-3, -1e-3, 100.0, -100.0]).collect();
     for op in [UnaryOp::FakeQuant(0.25, 0.0, -6.0, 5.0), UnaryOp::FakeQuant(0.25, 2.0, 0.0, 15.0)] {
         let (c, g) = ctx.up(&x);
         ctx.check_result(&format!("fake_quant ties {op:?}"), c.unary(op), g.unary(op), Tol::Exact);
@@ -632,7 +648,12 @@ fn case_argmax(ctx: &mut Ctx) {
     for &(rows, cols) in ROWS_COLS.iter().chain(&[(1, 1), (100, 10)]) {
         let x = ctx.rand_ties(rows * cols);
         let (c, g) = ctx.up(&x);
-        ctx.check_result(&format!("argmax {rows}x{cols}"), c.argmax(rows, cols), g.argmax(rows, cols), Tol::Exact);
+        ctx.check_result(
+            &format!("argmax {rows}x{cols}"),
+            c.argmax(rows, cols),
+            g.argmax(rows, cols),
+            Tol::Exact,
+        );
     }
 }
 
@@ -701,8 +722,13 @@ fn case_permute(ctx: &mut Ctx) {
     }
 }
 
-const NARROWS: &[(&[usize], usize, usize, usize)] =
-    &[(&[5, 7, 3], 1, 2, 4), (&[5, 7, 3], 0, 1, 3), (&[5, 7, 3], 2, 2, 1), (&[129], 0, 37, 65), (&[4, 6], 1, 0, 6)];
+const NARROWS: &[(&[usize], usize, usize, usize)] = &[
+    (&[5, 7, 3], 1, 2, 4),
+    (&[5, 7, 3], 0, 1, 3),
+    (&[5, 7, 3], 2, 2, 1),
+    (&[129], 0, 37, 65),
+    (&[4, 6], 1, 0, 6),
+];
 
 fn case_narrow(ctx: &mut Ctx) {
     for &(shape, axis, start, len) in NARROWS {
@@ -747,7 +773,12 @@ fn case_index_select(ctx: &mut Ctx) {
     }
     // Out of range: both backends refuse.
     let (c, g) = ctx.up(&[1.0, 2.0]);
-    ctx.check_result("index_select out of range", c.index_select(&[2], &[2]), g.index_select(&[2], &[2]), Tol::Exact);
+    ctx.check_result(
+        "index_select out of range",
+        c.index_select(&[2], &[2]),
+        g.index_select(&[2], &[2]),
+        Tol::Exact,
+    );
 }
 
 fn case_index_select_backward(ctx: &mut Ctx) {
@@ -885,11 +916,46 @@ fn case_dropout_mask(ctx: &mut Ctx) {
 
 fn case_sgd_step(ctx: &mut Ctx) {
     let hypers = [
-        SgdHyper { lr: 0.1, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, first_step: true },
-        SgdHyper { lr: 0.05, momentum: 0.0, dampening: 0.0, weight_decay: 0.01, nesterov: false, first_step: true },
-        SgdHyper { lr: 0.1, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false, first_step: true },
-        SgdHyper { lr: 0.1, momentum: 0.9, dampening: 0.1, weight_decay: 1e-3, nesterov: false, first_step: false },
-        SgdHyper { lr: 0.01, momentum: 0.8, dampening: 0.0, weight_decay: 1e-2, nesterov: true, first_step: false },
+        SgdHyper {
+            lr: 0.1,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            first_step: true,
+        },
+        SgdHyper {
+            lr: 0.05,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.01,
+            nesterov: false,
+            first_step: true,
+        },
+        SgdHyper {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            first_step: true,
+        },
+        SgdHyper {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.1,
+            weight_decay: 1e-3,
+            nesterov: false,
+            first_step: false,
+        },
+        SgdHyper {
+            lr: 0.01,
+            momentum: 0.8,
+            dampening: 0.0,
+            weight_decay: 1e-2,
+            nesterov: true,
+            first_step: false,
+        },
     ];
     for h in hypers {
         let n = 1037;
@@ -913,9 +979,33 @@ fn case_sgd_step(ctx: &mut Ctx) {
 
 fn case_adam_step(ctx: &mut Ctx) {
     let hypers = [
-        AdamHyper { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, step: 1 },
-        AdamHyper { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, decoupled: false, step: 5 },
-        AdamHyper { lr: 1e-2, beta1: 0.8, beta2: 0.99, eps: 1e-6, weight_decay: 0.1, decoupled: true, step: 100 },
+        AdamHyper {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+            step: 1,
+        },
+        AdamHyper {
+            lr: 1e-2,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            decoupled: false,
+            step: 5,
+        },
+        AdamHyper {
+            lr: 1e-2,
+            beta1: 0.8,
+            beta2: 0.99,
+            eps: 1e-6,
+            weight_decay: 0.1,
+            decoupled: true,
+            step: 100,
+        },
     ];
     for h in hypers {
         let n = 1037;
@@ -952,8 +1042,16 @@ fn mlp_step(
 ) -> GpuStorage {
     let (b, i, h, o) = (16, 20, 32, 10);
     let (w1, w2) = (&params[0].0, &params[1].0);
-    let d1 =
-        MatmulDims { batch: 1, m: b, k: i, n: h, a_batched: true, b_batched: true, trans_a: false, trans_b: false };
+    let d1 = MatmulDims {
+        batch: 1,
+        m: b,
+        k: i,
+        n: h,
+        a_batched: true,
+        b_batched: true,
+        trans_a: false,
+        trans_b: false,
+    };
     let z1 = x.matmul(w1, d1).unwrap();
     let a1 = z1.unary(UnaryOp::Relu).unwrap();
     let mask = GpuStorage::dropout_mask(dev, b * h, 0.1, 5, 0).unwrap();
@@ -963,8 +1061,11 @@ fn mlp_step(
     let ls = z2.softmax(b, o, true).unwrap();
     let t = labels.one_hot(o, 1.0, 0.0).unwrap();
     let prod = ls.binary(BinaryOp::Mul, &[b, o], &t, &[b, o], &[b, o]).unwrap();
-    let loss =
-        prod.reduce(ReduceOp::Sum, &[b, o], &[1, 1]).unwrap().unary(UnaryOp::Affine(-1.0 / b as f32, 0.0)).unwrap();
+    let loss = prod
+        .reduce(ReduceOp::Sum, &[b, o], &[1, 1])
+        .unwrap()
+        .unary(UnaryOp::Affine(-1.0 / b as f32, 0.0))
+        .unwrap();
     // Accuracy bookkeeping, as a training loop would record it.
     let _hits = z2.argmax(b, o).unwrap().binary(BinaryOp::Sub, &[b], labels, &[b], &[b]).unwrap();
     let dls = t.unary(UnaryOp::Affine(-1.0 / b as f32, 0.0)).unwrap();
@@ -974,14 +1075,25 @@ fn mlp_step(
     let da1 = da1d.binary(BinaryOp::Mul, &[b, h], &mask, &[b, h], &[b, h]).unwrap();
     let dz1 = z1.unary_backward(UnaryOp::Relu, &a1, &da1).unwrap();
     let dw1 = x.matmul(&dz1, MatmulDims { m: i, k: b, n: h, trans_a: true, ..d1 }).unwrap();
-    let h = AdamHyper { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, step: 1 };
+    let h = AdamHyper {
+        lr: 1e-2,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        decoupled: false,
+        step: 1,
+    };
     for ((p, m, v), g) in params.iter().zip([&dw1, &dw2]) {
         p.adam_step(g, m, v, h).unwrap();
     }
     loss
 }
 
-fn mlp_params(dev: &GpuDevice, rng: &mut Rng) -> (Vec<(GpuStorage, GpuStorage, GpuStorage)>, GpuStorage, GpuStorage) {
+fn mlp_params(
+    dev: &GpuDevice,
+    rng: &mut Rng,
+) -> (Vec<(GpuStorage, GpuStorage, GpuStorage)>, GpuStorage, GpuStorage) {
     let mut params = Vec::new();
     for n in [20 * 32, 32 * 10] {
         let w: Vec<f32> = (0..n).map(|_| rng.range(-0.3, 0.3)).collect();

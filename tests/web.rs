@@ -23,21 +23,14 @@ fn rng_uniform_is_in_unit_interval() {
 #[wasm_bindgen_test]
 async fn webgpu_adapter_is_available() {
     use wasm_bindgen::JsCast;
-    let get =
-        |obj: &wasm_bindgen::JsValue, key: &str| js_sys::Reflect::get(obj, &key.into()).unwrap();
+    let get = |obj: &wasm_bindgen::JsValue, key: &str| js_sys::Reflect::get(obj, &key.into()).unwrap();
     let navigator = get(&js_sys::global().into(), "navigator");
     let gpu = get(&navigator, "gpu");
-    assert!(
-        !gpu.is_undefined(),
-        "navigator.gpu is missing: is --enable-unsafe-webgpu in webdriver.json?"
-    );
+    assert!(!gpu.is_undefined(), "navigator.gpu is missing: is --enable-unsafe-webgpu in webdriver.json?");
     let request: js_sys::Function = get(&gpu, "requestAdapter").unchecked_into();
     let promise: js_sys::Promise = request.call0(&gpu).unwrap().unchecked_into();
     let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
-    assert!(
-        !adapter.is_null(),
-        "navigator.gpu.requestAdapter() returned null"
-    );
+    assert!(!adapter.is_null(), "navigator.gpu.requestAdapter() returned null");
 }
 
 // The PyTorch fixtures, in a page.

@@ -575,8 +575,10 @@ impl BackendStorage for CpuStorage {
                             }
                         }
                     }
+                    // A window entirely in padding (only reachable through the primitive itself:
+                    // the op refuses padding > k/2) yields −∞ at index 0, as the GPU kernel does.
                     val[p * l + oy * g.ow + ox] = best;
-                    arg[p * l + oy * g.ow + ox] = bi as f32;
+                    arg[p * l + oy * g.ow + ox] = if bi == usize::MAX { 0.0 } else { bi as f32 };
                 }
             }
         }

@@ -292,7 +292,9 @@ impl GpuDevice {
     fn record<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
         let mut st = self.0.state.borrow_mut();
         let encoder = st.encoder.get_or_insert_with(|| {
-            self.0.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("minnow step") })
+            self.0
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("minnow step") })
         });
         f(encoder)
     }
@@ -316,7 +318,9 @@ impl GpuDevice {
             BufKind::Uniform => self.0.limits.max_uniform_buffer_binding_size,
         };
         if size > limit {
-            return Err(Error(format!("a GPU buffer of {bytes} bytes exceeds this device's limit of {limit} bytes")));
+            return Err(Error(format!(
+                "a GPU buffer of {bytes} bytes exceeds this device's limit of {limit} bytes"
+            )));
         }
         if let Some(buf) = self.0.state.borrow_mut().free.get_mut(&(kind, size)).and_then(Vec::pop) {
             return Ok(buf);
@@ -328,7 +332,12 @@ impl GpuDevice {
             }
             BufKind::Uniform => wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         };
-        Ok(self.0.device.create_buffer(&wgpu::BufferDescriptor { label: None, size, usage, mapped_at_creation: false }))
+        Ok(self.0.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size,
+            usage,
+            mapped_at_creation: false,
+        }))
     }
 
     /// Returns a buffer to the pool: parked while an encoder is pending (it may reference it).
@@ -435,7 +444,9 @@ impl GpuDevice {
             }),
         }];
         entries.extend(
-            binds.iter().map(|&(binding, buf)| wgpu::BindGroupEntry { binding, resource: buf.as_entire_binding() }),
+            binds
+                .iter()
+                .map(|&(binding, buf)| wgpu::BindGroupEntry { binding, resource: buf.as_entire_binding() }),
         );
         let bind_group = self.0.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
@@ -443,7 +454,8 @@ impl GpuDevice {
             entries: &entries,
         });
         self.record(|e| {
-            let mut pass = e.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            let mut pass =
+                e.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
             pass.set_pipeline(&kernel.pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
@@ -546,10 +558,16 @@ impl GpuStorage {
             }
         });
         #[cfg(not(target_arch = "wasm32"))]
-        dev.0.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error(format!("GPU poll failed: {e}")))?;
+        dev.0
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error(format!("GPU poll failed: {e}")))?;
         MapFuture(slot).await.map_err(|e| Error(format!("GPU readback failed: {e}")))?;
         let data = {
-            let view = staging.slice(..).get_mapped_range().map_err(|e| Error(format!("GPU readback failed: {e}")))?;
+            let view = staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error(format!("GPU readback failed: {e}")))?;
             bytemuck::pod_collect_to_vec::<u8, f32>(&view)
         };
         staging.unmap();

@@ -536,13 +536,9 @@ impl Storage {
 
     pub fn adam_step(&self, grad: &Storage, m: &Storage, v: &Storage, h: AdamHyper) -> Result<()> {
         match (self, grad, m, v) {
-            (Storage::Cpu(p), Storage::Cpu(g), Storage::Cpu(m), Storage::Cpu(v)) => {
-                p.adam_step(g, m, v, h)
-            }
+            (Storage::Cpu(p), Storage::Cpu(g), Storage::Cpu(m), Storage::Cpu(v)) => p.adam_step(g, m, v, h),
             #[cfg(feature = "gpu")]
-            (Storage::Gpu(p), Storage::Gpu(g), Storage::Gpu(m), Storage::Gpu(v)) => {
-                p.adam_step(g, m, v, h)
-            }
+            (Storage::Gpu(p), Storage::Gpu(g), Storage::Gpu(m), Storage::Gpu(v)) => p.adam_step(g, m, v, h),
             #[allow(unreachable_patterns)]
             _ => Err(mixed()),
         }

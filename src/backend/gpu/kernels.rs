@@ -5,7 +5,9 @@
 
 use super::{BufKind, Family, GpuDevice, GpuStorage, grid, grid_1d};
 use crate::backend::cpu::strides;
-use crate::backend::{AdamHyper, BackendStorage, BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp};
+use crate::backend::{
+    AdamHyper, BackendStorage, BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
+};
 use crate::{Error, Result, bail};
 use bytemuck::{Pod, Zeroable};
 use std::rc::Rc;
@@ -311,7 +313,13 @@ fn row_params(rows: usize, cols: usize) -> Result<ReduceParams> {
 
 impl GpuStorage {
     /// Output of an elementwise kernel over `self` (and friends) with `Params` `p`.
-    fn elementwise(&self, entry: &str, p: EwParams, inputs: &[(u32, &GpuStorage)], n: usize) -> Result<GpuStorage> {
+    fn elementwise(
+        &self,
+        entry: &str,
+        p: EwParams,
+        inputs: &[(u32, &GpuStorage)],
+        n: usize,
+    ) -> Result<GpuStorage> {
         let dev = self.dev();
         let out = dev.alloc(n)?;
         let mut binds: Vec<(u32, &wgpu::Buffer)> = inputs.iter().map(|(b, s)| (*b, s.buf())).collect();
@@ -321,7 +329,13 @@ impl GpuStorage {
     }
 
     /// A row kernel of reduce.wgsl (one workgroup per row).
-    fn rows_kernel(&self, entry: &str, dy: Option<&GpuStorage>, rows: usize, cols: usize) -> Result<GpuStorage> {
+    fn rows_kernel(
+        &self,
+        entry: &str,
+        dy: Option<&GpuStorage>,
+        rows: usize,
+        cols: usize,
+    ) -> Result<GpuStorage> {
         check_len(entry, self.len(), rows * cols)?;
         let dev = self.dev();
         let out = dev.alloc(rows * cols)?;
@@ -339,7 +353,13 @@ impl GpuStorage {
     }
 
     /// A conv.wgsl kernel writing `total` elements from `self` (and `arg`).
-    fn conv_kernel(&self, entry: &str, g: &Conv2dGeom, arg: Option<&GpuStorage>, total: usize) -> Result<GpuStorage> {
+    fn conv_kernel(
+        &self,
+        entry: &str,
+        g: &Conv2dGeom,
+        arg: Option<&GpuStorage>,
+        total: usize,
+    ) -> Result<GpuStorage> {
         let dev = self.dev();
         let out = dev.alloc(total)?;
         let mut binds = vec![(1, self.buf())];
@@ -353,7 +373,13 @@ impl GpuStorage {
     }
 
     /// A layout.wgsl kernel writing `n` elements from `self` (and an index list).
-    fn layout_kernel(&self, entry: &str, p: LayoutParams, index: Option<&[u32]>, n: usize) -> Result<GpuStorage> {
+    fn layout_kernel(
+        &self,
+        entry: &str,
+        p: LayoutParams,
+        index: Option<&[u32]>,
+        n: usize,
+    ) -> Result<GpuStorage> {
         let dev = self.dev();
         let out = dev.alloc(n)?;
         let index_buf = match index {
@@ -453,7 +479,12 @@ impl BackendStorage for GpuStorage {
         check_len("unary_backward dy", dy.len(), self.len())?;
         let (f, g) = unary_scalars(op);
         let p = EwParams { f, g, ..ew_params(self.len())? };
-        self.elementwise(&format!("unary_{}_backward", op.name()), p, &[(1, self), (2, y), (3, dy)], self.len())
+        self.elementwise(
+            &format!("unary_{}_backward", op.name()),
+            p,
+            &[(1, self), (2, y), (3, dy)],
+            self.len(),
+        )
     }
 
     fn binary(
@@ -611,7 +642,10 @@ impl BackendStorage for GpuStorage {
         let inner: usize = full[axis + 1..].iter().product();
         let len = self.len() / (outer * inner).max(1);
         if start + len > full[axis] || len * outer * inner != self.len() {
-            bail!("narrow_backward: {} elements do not fit at {start} along axis {axis} of {full:?}", self.len());
+            bail!(
+                "narrow_backward: {} elements do not fit at {start} along axis {axis} of {full:?}",
+                self.len()
+            );
         }
         let n: usize = full.iter().product();
         let p = LayoutParams {
@@ -755,8 +789,14 @@ impl BackendStorage for GpuStorage {
 
     fn dropout_mask(dev: &GpuDevice, n: usize, p: f32, seed: u32, offset: u32) -> Result<Self> {
         let out = dev.alloc(n)?;
-        let params =
-            RandomParams { n: u32_of("elements", n)?, seed, offset, p, keep: 1.0 / (1.0 - p), ..Zeroable::zeroed() };
+        let params = RandomParams {
+            n: u32_of("elements", n)?,
+            seed,
+            offset,
+            p,
+            keep: 1.0 / (1.0 - p),
+            ..Zeroable::zeroed()
+        };
         dev.dispatch(Family::Random, "dropout_mask", &[], &params, &[(1, out.buf())], grid_1d(n)?)?;
         Ok(out)
     }
@@ -788,7 +828,14 @@ impl BackendStorage for GpuStorage {
             let binds = [(1, self.buf()), (2, grad.buf()), (3, buf.buf())];
             dev.dispatch(Family::Optim, "sgd_step", &[], &p, &binds, grid_1d(n)?)
         } else {
-            dev.dispatch(Family::Optim, "sgd_step_plain", &[], &p, &[(1, self.buf()), (2, grad.buf())], grid_1d(n)?)
+            dev.dispatch(
+                Family::Optim,
+                "sgd_step_plain",
+                &[],
+                &p,
+                &[(1, self.buf()), (2, grad.buf())],
+                grid_1d(n)?,
+            )
         }
     }
 
@@ -798,9 +845,8 @@ impl BackendStorage for GpuStorage {
             check_len("adam state", s.len(), self.len())?;
         }
         let n = self.len();
-        // Bias corrections exactly as cpu.rs computes them.
-        let bc1 = 1.0 - h.beta1.powi(h.step as i32);
-        let bc2_sqrt = (1.0 - h.beta2.powi(h.step as i32)).sqrt();
+        // Bias corrections computed on the host in f64, exactly as cpu.rs.
+        let (step_size, bc2_sqrt) = h.corrections();
         let p = OptimParams {
             n: u32_of("elements", n)?,
             flags: if h.decoupled { DECOUPLED } else { 0 },
@@ -809,7 +855,7 @@ impl BackendStorage for GpuStorage {
             beta1: h.beta1,
             beta2: h.beta2,
             eps: h.eps,
-            step_size: h.lr / bc1,
+            step_size,
             bc2_sqrt,
             ..Zeroable::zeroed()
         };
