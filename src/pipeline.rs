@@ -107,6 +107,13 @@ pub struct Advance {
     pub done: Option<Value>,
 }
 
+impl Advance {
+    /// The last call of a stage, with its report details.
+    pub fn finished(details: Value) -> Advance {
+        Advance { done: Some(details), ..Advance::default() }
+    }
+}
+
 /// Per-stage bookkeeping shared by the runners.
 pub struct StageCtx {
     pub index: usize,

@@ -363,14 +363,6 @@ pub fn tensor_bytes(values: &[f32], shape: &[usize]) -> TensorBytes {
     }
 }
 
-/// Fraction of zero entries.
-pub fn zero_fraction(v: &[f32]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.iter().filter(|&&x| x == 0.0).count() as f64 / v.len() as f64
-}
-
 // ---------------------------------------------------------------------------------------------
 // Persistent masks
 // ---------------------------------------------------------------------------------------------
@@ -649,9 +641,7 @@ fn check_layer_list(field: &str, layers: &Option<Vec<String>>) -> Result<()> {
         for (i, n) in l.iter().enumerate() {
             let idx = n.strip_suffix(".weight").unwrap_or(n);
             if idx.is_empty() || !idx.bytes().all(|b| b.is_ascii_digit()) {
-                bail!(
-                    "{field}[{i}] = \"{n}\": a layer is named by its index (\"3\") or its weight (\"3.weight\")"
-                );
+                bail!("{field}[{i}] = \"{n}\": name a layer by its index (\"3\") or weight (\"3.weight\")");
             }
         }
     }
@@ -986,7 +976,7 @@ impl LotteryStage {
         }
         if c.removed_before {
             bail!(
-                "{p}: a lottery stage cannot follow a structured removal (the shapes no longer match the rewind point)"
+                "{p}: a lottery stage cannot follow a structured removal (shapes no longer match the rewind)"
             );
         }
         Ok(())
@@ -1027,22 +1017,27 @@ pub async fn run_n_m(s: &NmStage, t: &mut Trainer, ctx: &StageCtx) -> Result<Val
     Ok(json!({ "n": s.n, "m": s.m, "layers": names(&ws) }))
 }
 
-/// The layers between weighted layer `l` and the next weighted layer: `(index of a batch norm,
-/// activation, whether a flatten lies between, index of the next weighted layer)`.
+/// What lies between weighted layer `l` and the next weighted layer.
 struct Downstream {
+    /// A batch norm directly after `l` (before any activation or flatten).
     batch_norm: Option<usize>,
     activation: Option<Activation>,
     flatten: bool,
+    /// Index of the next linear or conv layer.
     next: Option<usize>,
+    /// A batch norm elsewhere in between (after the activation): removal does not handle it.
+    odd_batch_norm: Option<usize>,
 }
 
 fn downstream(model: &Sequential, l: usize) -> Downstream {
-    let mut d = Downstream { batch_norm: None, activation: None, flatten: false, next: None };
+    let mut d =
+        Downstream { batch_norm: None, activation: None, flatten: false, next: None, odd_batch_norm: None };
     for (i, layer) in model.layers.iter().enumerate().skip(l + 1) {
         match layer {
             Layer::BatchNorm(_) if d.batch_norm.is_none() && !d.flatten && d.activation.is_none() => {
                 d.batch_norm = Some(i)
             }
+            Layer::BatchNorm(_) => d.odd_batch_norm = Some(i),
             Layer::Activation(a) => d.activation = d.activation.or(Some(*a)),
             Layer::Flatten => d.flatten = true,
             Layer::Linear(_) | Layer::Conv2d(_) => {
@@ -1145,7 +1140,8 @@ fn rebuild(
 /// Physically removes the dead output channels of the given weights (rows whose weight mask is
 /// all zero and whose bias and batch-norm γ, β are masked), shrinking the next layer's inputs. A
 /// dead channel passes on the constant `act(0)`; when that is not 0 (sigmoid) it is folded into the
-/// next layer's bias, exactly for a linear next layer and for a conv without padding.
+/// next layer's bias: exact in evaluation mode for a linear next layer and for a conv without
+/// padding (with padding, border positions saw zeros instead of the constant).
 async fn remove_dead(t: &mut Trainer, ws: &[PrunableWeight]) -> Result<Value> {
     let params_before = t.model.param_count();
     let logits_before = t.logits(t.test_inputs())?.to_vec().await?;
@@ -1155,6 +1151,9 @@ async fn remove_dead(t: &mut Trainer, ws: &[PrunableWeight]) -> Result<Value> {
         let l = w.layer;
         let d = downstream(&t.model, l);
         let Some(next) = d.next else { bail!("{}: no layer after it takes its outputs", w.name) };
+        if let Some(b) = d.odd_batch_norm {
+            bail!("{}: removal does not handle the batch norm at layer {b} (after the activation)", w.name);
+        }
         let (wname, bname) = (format!("{l}.weight"), format!("{l}.bias"));
         let weight = param_of(&t.model, &wname)?;
         let shape = weight.shape().to_vec();
@@ -1348,7 +1347,8 @@ impl GradualRun {
                 agp_sparsity(self.cfg.initial_sparsity, self.cfg.final_sparsity, k, self.cfg.prunings);
             prune_to(t, &self.ws, self.cfg.scope, target).await?;
             let (per, global) = mask_sparsity(t, &self.ws);
-            self.log.push(json!({ "step": self.events[self.next], "target": target, "sparsity": global, "layers": per }));
+            let step = self.events[self.next];
+            self.log.push(json!({ "step": step, "target": target, "sparsity": global, "layers": per }));
             self.next += 1;
         }
         Ok(())
@@ -1403,14 +1403,17 @@ impl IterativeRun {
         if self.cycle == 0 || t.phase_done() {
             if self.cycle > 0 {
                 let acc = ctx.epochs.last().map(|m| m.test_accuracy);
-                self.log.push(json!({ "cycle": self.cycle, "sparsity": mask_sparsity(t, &self.ws).1, "test_accuracy": acc }));
+                let sparsity = mask_sparsity(t, &self.ws).1;
+                self.log.push(json!({ "cycle": self.cycle, "sparsity": sparsity, "test_accuracy": acc }));
             }
             if self.cycle == self.cfg.cycles {
-                let mut adv = Advance::default();
-                adv.done = Some(
-                    json!({ "sparsity": self.cfg.sparsity, "cycles": self.cfg.cycles, "scope": self.cfg.scope, "layers": names(&self.ws), "log": self.log }),
-                );
-                return Ok(adv);
+                return Ok(Advance::finished(json!({
+                    "sparsity": self.cfg.sparsity,
+                    "cycles": self.cfg.cycles,
+                    "scope": self.cfg.scope,
+                    "layers": names(&self.ws),
+                    "log": self.log,
+                })));
             }
             self.cycle += 1;
             let target = cycle_sparsity(self.cfg.sparsity, self.cycle, self.cfg.cycles);
@@ -1549,8 +1552,7 @@ impl LotteryRun {
                         restore_state(&t.model, &ticket)?;
                     }
                     t.opt.reset_state();
-                    let mut adv = Advance::default();
-                    adv.done = Some(json!({
+                    return Ok(Advance::finished(json!({
                         "sparsity": self.cfg.sparsity,
                         "rounds": self.rounds,
                         "rewind_step": self.cfg.rewind_step,
@@ -1559,8 +1561,7 @@ impl LotteryRun {
                         "dense_accuracy": ctx.baseline_accuracy,
                         "ticket_accuracy": self.ticket_accuracy,
                         "control_accuracy": self.control_accuracy,
-                    }));
-                    return Ok(adv);
+                    })));
                 }
             }
         }

@@ -324,7 +324,8 @@ fn structured_removal_keeps_outputs_mlp_sigmoid_folds_constants() {
 fn structured_removal_keeps_outputs_cnn() {
     // digits 1×8×8: conv 8 (pad 1) → relu → pool 2 → conv 12 (pad 1) → relu → pool 2 → flatten
     // (12·2·2) → 16 → relu → 10. Remove 3 filters of each conv and 6 neurons of the hidden layer.
-    let model = json!({"kind": "cnn", "conv": [{"channels": 8, "padding": 1}, {"channels": 12, "padding": 1}], "hidden": [16]});
+    let conv = json!([{"channels": 8, "padding": 1}, {"channels": 12, "padding": 1}]);
+    let model = json!({"kind": "cnn", "conv": conv, "hidden": [16]});
     let (c1, c2) = (5, 9);
     let expected = (c1 * 9 + c1) + (c2 * c1 * 9 + c2) + (16 * c2 * 4 + 16) + (10 * 16 + 10);
     check_removal(
@@ -420,7 +421,10 @@ fn gradual_pruning_follows_the_cubic_schedule() {
 
 #[test]
 fn iterative_cycles_reach_the_target() {
-    let stages = json!([{"kind": "iterative", "sparsity": 0.8, "cycles": 3, "scope": "global", "finetune": {"epochs": 1, "lr": 0.005}}]);
+    let stages = json!([{
+        "kind": "iterative", "sparsity": 0.8, "cycles": 3, "scope": "global",
+        "finetune": {"epochs": 1, "lr": 0.005}
+    }]);
     let r = recipe_with("spiral-mlp", stages, |r| r["training"]["epochs"] = json!(10));
     let mut t = trainer(r);
     train_initial(&mut t);
@@ -436,7 +440,10 @@ fn iterative_cycles_reach_the_target() {
 
 #[test]
 fn lottery_rewinds_survivors_to_initialization_and_runs_the_control() {
-    let stages = json!([{"kind": "lottery", "sparsity": 0.75, "rounds": 2, "scope": "global", "train": {"epochs": 4, "lr": 0.01}}]);
+    let stages = json!([{
+        "kind": "lottery", "sparsity": 0.75, "rounds": 2, "scope": "global",
+        "train": {"epochs": 4, "lr": 0.01}
+    }]);
     let r = recipe_with("spiral-mlp", stages, |r| r["training"]["epochs"] = json!(8));
     let init = r.build_model(&[2], 2, &Device::Cpu).unwrap();
     let mut t = trainer(r);
@@ -464,7 +471,9 @@ fn lottery_rewinds_survivors_to_initialization_and_runs_the_control() {
 
 #[test]
 fn lottery_can_rewind_to_step_k() {
-    let stages = json!([{"kind": "lottery", "sparsity": 0.5, "rewind_step": 3, "control": false, "train": {"epochs": 1}}]);
+    let stages = json!([{
+        "kind": "lottery", "sparsity": 0.5, "rewind_step": 3, "control": false, "train": {"epochs": 1}
+    }]);
     let r = recipe_with("spiral-mlp", stages, |r| r["training"]["epochs"] = json!(2));
     let mut t = trainer(r);
     train_initial(&mut t);
@@ -547,9 +556,9 @@ fn validation_names_the_field() {
     assert!(e.contains("compression[0].remove"), "{e}");
     let e = bad(json!([{"kind": "structured", "amount": 0.5, "remove": true, "layers": ["4"]}]));
     assert!(e.contains("output layer"), "{e}");
-    let e = bad(
-        json!([{"kind": "gradual", "final_sparsity": 0.5, "frequency": 1000, "prunings": 3, "train": {"epochs": 1}}]),
-    );
+    let e = bad(json!([{
+        "kind": "gradual", "final_sparsity": 0.5, "frequency": 1000, "prunings": 3, "train": {"epochs": 1}
+    }]));
     assert!(e.contains("compression[0]") && e.contains("past the stage"), "{e}");
     let e = bad(json!([{"kind": "prune", "amount": 0.5}]));
     assert!(e.contains("prune"), "{e}");
@@ -592,7 +601,7 @@ fn mnist_prune_reaches_90_percent_sparsity_within_half_a_point() {
     let acc = last["test_accuracy"].as_f64().unwrap() as f32;
     let sparsity = last["weight_sparsity"].as_f64().unwrap();
     eprintln!(
-        "mnist-prune: dense {:.2}% → {:.2}% at {:.2}% weight sparsity ({:.2}% of all params), {} → {} bytes",
+        "mnist-prune: dense {:.2}% → {:.2}% at {:.2}% weight sparsity ({:.2}% of params), {} → {} bytes",
         100.0 * dense,
         100.0 * acc,
         100.0 * sparsity,
