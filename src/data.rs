@@ -163,7 +163,9 @@ fn default_test_fraction() -> f32 {
 }
 
 /// Accepts the label column as a JSON string (`"species"`, `"4"`) or a non-negative integer (`4`).
-fn string_or_index<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+fn string_or_index<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum StringOrIndex {
@@ -204,7 +206,11 @@ pub struct DatasetSpec {
     pub train_limit: Option<usize>,
     /// CSV only: the label column, by header name or 0-based index (JSON string or integer);
     /// default: the last column.
-    #[serde(default, deserialize_with = "string_or_index", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "string_or_index",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub csv_label_column: Option<String>,
 }
 
@@ -236,7 +242,10 @@ impl DatasetSpec {
         if name.is_generated() {
             let (lo, hi) = SAMPLES_RANGE;
             if !(lo..=hi).contains(&self.samples) {
-                bail!("dataset.samples = {}: must be in [{lo}, {hi}] for {name}", self.samples);
+                bail!(
+                    "dataset.samples = {}: must be in [{lo}, {hi}] for {name}",
+                    self.samples
+                );
             }
             if !(self.noise.is_finite() && (0.0..=1.0).contains(&self.noise)) {
                 bail!("dataset.noise = {}: must be in [0, 1]", self.noise);
@@ -259,10 +268,16 @@ impl DatasetSpec {
         }
         match name {
             DatasetName::Spiral if !(2..=6).contains(&self.classes) => {
-                bail!("dataset.classes = {}: must be in [2, 6] for spiral", self.classes)
+                bail!(
+                    "dataset.classes = {}: must be in [2, 6] for spiral",
+                    self.classes
+                )
             }
             DatasetName::Blobs if !(2..=8).contains(&self.classes) => {
-                bail!("dataset.classes = {}: must be in [2, 8] for blobs", self.classes)
+                bail!(
+                    "dataset.classes = {}: must be in [2, 8] for blobs",
+                    self.classes
+                )
             }
             DatasetName::Circles | DatasetName::Xor | DatasetName::Moons if self.classes != 2 => {
                 bail!("dataset.classes = {}: must be 2 for {name}", self.classes)
@@ -274,7 +289,10 @@ impl DatasetSpec {
                 )
             }
             DatasetName::Csv if !(2..=MAX_CSV_CLASSES).contains(&self.classes) => {
-                bail!("dataset.classes = {}: must be in [2, {MAX_CSV_CLASSES}] for csv", self.classes)
+                bail!(
+                    "dataset.classes = {}: must be in [2, {MAX_CSV_CLASSES}] for csv",
+                    self.classes
+                )
             }
             _ => {}
         }
@@ -288,7 +306,9 @@ impl DatasetSpec {
         }
         if name != DatasetName::Csv {
             if let Some(c) = &self.csv_label_column {
-                bail!("dataset.csv_label_column = {c:?}: applies only to csv; remove it for {name}");
+                bail!(
+                    "dataset.csv_label_column = {c:?}: applies only to csv; remove it for {name}"
+                );
             }
         } else if let Some(c) = &self.csv_label_column {
             if c.trim().is_empty() {
@@ -302,7 +322,10 @@ impl DatasetSpec {
     fn validate_split(&self) -> Result<()> {
         let (lo, hi) = TEST_FRACTION_RANGE;
         if !(self.test_fraction.is_finite() && (lo..=hi).contains(&self.test_fraction)) {
-            bail!("dataset.test_fraction = {}: must be in [{lo}, {hi}]", self.test_fraction);
+            bail!(
+                "dataset.test_fraction = {}: must be in [{lo}, {hi}]",
+                self.test_fraction
+            );
         }
         if self.train_limit == Some(0) {
             bail!("dataset.train_limit = 0: must be at least 1");
@@ -372,6 +395,73 @@ fn split(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Platform-independent math
+// ---------------------------------------------------------------------------------------------
+
+/// `sin`, `cos`, `ln` and a normal deviate built only from IEEE-754 `+ - * /` and `sqrt`, which are
+/// correctly rounded on every target. The std functions call the platform's libm (glibc natively,
+/// a Rust port of musl on wasm32), whose last bits differ, so generated points would differ too.
+mod detmath {
+    const FRAC_PI_2_HI: f64 = 1.570_796_326_734_125_6; // π/2 to 33 bits
+    const FRAC_PI_2_LO: f64 = 6.077_100_506_506_192e-11; // π/2 - FRAC_PI_2_HI
+
+    /// `sin` and `cos` of `x` (accurate to a few ulp of f64 for |x| < 10⁶).
+    pub fn sin_cos(x: f64) -> (f64, f64) {
+        let q = (x * std::f64::consts::FRAC_2_PI).round();
+        let r = (x - q * FRAC_PI_2_HI) - q * FRAC_PI_2_LO; // |r| <= π/4 (+ a hair)
+        let r2 = r * r;
+        // Taylor series to r^17 / r^18: the first omitted term is < 1e-18 on |r| <= π/4.
+        let mut s = 0.0;
+        let mut c = 0.0;
+        for n in (1..=9).rev() {
+            let n = n as f64;
+            s = 1.0 - r2 / ((2.0 * n) * (2.0 * n + 1.0)) * s;
+            c = 1.0 - r2 / ((2.0 * n - 1.0) * (2.0 * n)) * c;
+        }
+        let (s, c) = (r * s, c);
+        match (q as i64).rem_euclid(4) {
+            0 => (s, c),
+            1 => (c, -s),
+            2 => (-s, -c),
+            _ => (-c, s),
+        }
+    }
+
+    /// Natural logarithm of a positive, finite `x`.
+    pub fn ln(x: f64) -> f64 {
+        let bits = x.to_bits();
+        let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+        let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000); // [1, 2)
+        if m > std::f64::consts::SQRT_2 {
+            m *= 0.5;
+            e += 1;
+        }
+        // ln m = 2 atanh(s), s = (m-1)/(m+1), |s| <= 0.172; series to s^23.
+        let s = (m - 1.0) / (m + 1.0);
+        let s2 = s * s;
+        let mut t = 0.0;
+        for k in (0..=11).rev() {
+            t = 1.0 / (2 * k + 1) as f64 + s2 * t;
+        }
+        e as f64 * std::f64::consts::LN_2 + 2.0 * s * t
+    }
+
+    /// A standard normal deviate by Box–Muller from two of the generator's uniforms.
+    pub fn normal(rng: &mut crate::rng::Rng) -> f32 {
+        let u1 = 1.0 - rng.uniform() as f64; // (0, 1]
+        let u2 = rng.uniform() as f64;
+        let (_, c) = sin_cos(std::f64::consts::TAU * u2);
+        ((-2.0 * ln(u1)).sqrt() * c) as f32
+    }
+
+    /// `(sin, cos)` of an f32 angle, as f32.
+    pub fn sin_cos32(x: f32) -> (f32, f32) {
+        let (s, c) = sin_cos(x as f64);
+        (s as f32, c as f32)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // 2-D generators
 // ---------------------------------------------------------------------------------------------
 
@@ -381,6 +471,7 @@ fn split(
 /// (spiral 0.85/k, circles 0.5, xor 0.5, blobs half the centre distance, moons 1/1.5 so that
 /// `noise` means what scikit-learn's `make_moons(noise=...)` means).
 fn generate(spec: &DatasetSpec, seed: u64) -> Dataset {
+    use detmath::{normal, sin_cos32};
     use std::f32::consts::{PI, TAU};
     let n = spec.samples;
     let k = match spec.name {
@@ -401,13 +492,13 @@ fn generate(spec: &DatasetSpec, seed: u64) -> Dataset {
                 // radius 0.05 -> 0.9 over one full turn; arms 2π/k apart, so neighbouring arms are
                 // 0.85/k apart radially.
                 let r = 0.05 + 0.85 * t;
-                let a = TAU * (c as f32 / k as f32 + t);
-                (r * a.cos(), r * a.sin(), 0.85 / k as f32)
+                let (sa, ca) = sin_cos32(TAU * (c as f32 / k as f32 + t));
+                (r * ca, r * sa, 0.85 / k as f32)
             }
             DatasetName::Circles => {
                 let r = if c == 0 { 0.9 } else { 0.4 };
-                let a = TAU * rng.uniform();
-                (r * a.cos(), r * a.sin(), 0.5)
+                let (sa, ca) = sin_cos32(TAU * rng.uniform());
+                (r * ca, r * sa, 0.5)
             }
             DatasetName::Xor => {
                 // class 0: quadrants (+,+) and (-,-); class 1: (-,+) and (+,-).
@@ -418,22 +509,30 @@ fn generate(spec: &DatasetSpec, seed: u64) -> Dataset {
                 (sx * ax, sy * ay, 0.5)
             }
             DatasetName::Blobs => {
-                let a = TAU * c as f32 / k as f32 + PI / 4.0;
-                let dist = 1.2 * (PI / k as f32).sin(); // between neighbouring centres
+                let (sa, ca) = sin_cos32(TAU * c as f32 / k as f32 + PI / 4.0);
+                let dist = 1.2 * sin_cos32(PI / k as f32).0; // between neighbouring centres
                 // base spread so that noise 0 still gives a blob, not a point
                 let spread = 0.05 * dist;
-                (0.6 * a.cos() + spread * rng.normal(), 0.6 * a.sin() + spread * rng.normal(), 0.5 * dist)
+                (
+                    0.6 * ca + spread * normal(&mut rng),
+                    0.6 * sa + spread * normal(&mut rng),
+                    0.5 * dist,
+                )
             }
             _ => {
                 // moons (scikit-learn layout), then centred and scaled by 1/1.5 into x ∈ [-1, 1].
-                let a = PI * t;
-                let (mx, my) = if c == 0 { (a.cos(), a.sin()) } else { (1.0 - a.cos(), 0.5 - a.sin()) };
+                let (sa, ca) = sin_cos32(PI * t);
+                let (mx, my) = if c == 0 {
+                    (ca, sa)
+                } else {
+                    (1.0 - ca, 0.5 - sa)
+                };
                 ((mx - 0.5) / 1.5, (my - 0.25) / 1.5, 1.0 / 1.5)
             }
         };
         let s = noise * scale;
         // draw the noise even when s == 0 so that the points' randomness does not depend on noise
-        let (nx, ny) = (rng.normal(), rng.normal());
+        let (nx, ny) = (normal(&mut rng), normal(&mut rng));
         x.push(px + s * nx);
         x.push(py + s * ny);
         y.push(c as u32);
@@ -484,14 +583,27 @@ fn decode_images(what: &str, gz: &[u8]) -> Result<ImageFile> {
     }
     let word = |o: usize| u32::from_le_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]]) as usize;
     let (count, rows, cols) = (word(4), word(8), word(12));
-    let px = count * rows * cols;
-    if raw.len() != 16 + px + count {
-        bail!("embedded {what} data: {} bytes, expected {}", raw.len(), 16 + px + count);
+    let px = count
+        .checked_mul(rows)
+        .and_then(|v| v.checked_mul(cols))
+        .unwrap_or(usize::MAX - 16);
+    let expected = 16usize.saturating_add(px).saturating_add(count);
+    if raw.len() != expected {
+        bail!(
+            "embedded {what} data: {} bytes, expected {expected}",
+            raw.len()
+        );
     }
     let labels = raw[16 + px..].to_vec();
     raw.truncate(16 + px);
     raw.drain(..16);
-    Ok(ImageFile { count, rows, cols, pixels: raw, labels })
+    Ok(ImageFile {
+        count,
+        rows,
+        cols,
+        pixels: raw,
+        labels,
+    })
 }
 
 fn load_images(
@@ -504,7 +616,11 @@ fn load_images(
 ) -> Result<Dataset> {
     let img = decode_images(name, gz)?;
     if img.rows != side || img.cols != side {
-        bail!("embedded {name} data: images are {}x{}, expected {side}x{side}", img.rows, img.cols);
+        bail!(
+            "embedded {name} data: images are {}x{}, expected {side}x{side}",
+            img.rows,
+            img.cols
+        );
     }
     if let Some(&l) = img.labels.iter().find(|&&l| l > 9) {
         bail!("embedded {name} data: label {l} out of range");
@@ -513,7 +629,11 @@ fn load_images(
     let y: Vec<u32> = img.labels.iter().map(|&l| l as u32).collect();
     let n_test = if spec.name == DatasetName::Mnist {
         if img.count != MNIST_TRAIN + MNIST_TEST {
-            bail!("embedded mnist data: {} samples, expected {}", img.count, MNIST_TRAIN + MNIST_TEST);
+            bail!(
+                "embedded mnist data: {} samples, expected {}",
+                img.count,
+                MNIST_TRAIN + MNIST_TEST
+            );
         }
         MNIST_TEST
     } else {
@@ -653,8 +773,10 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
     let Some(&(first_no, first)) = lines.first() else {
         bail!("CSV line 1, column 1: the file is empty");
     };
-    let delim =
-        [',', ';', '\t'].into_iter().max_by_key(|&d| (first.matches(d).count(), d == ',')).unwrap_or(',');
+    let delim = [',', ';', '\t']
+        .into_iter()
+        .max_by_key(|&d| (first.matches(d).count(), d == ','))
+        .unwrap_or(',');
 
     let row0 = split_csv_line(first, delim, first_no)?;
     let ncols = row0.len();
@@ -675,7 +797,10 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
         Some(&(no, l)) => {
             let row1 = split_csv_line(l, delim, no)?;
             row0.iter().all(|c| finite(c).is_none())
-                || row0.iter().zip(&row1).any(|(a, b)| finite(a).is_none() && finite(b).is_some())
+                || row0
+                    .iter()
+                    .zip(&row1)
+                    .any(|(a, b)| finite(a).is_none() && finite(b).is_some())
         }
         None => row0.iter().all(|c| finite(c).is_none()),
     };
@@ -722,7 +847,9 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
     }
     if data_lines.len() < 2 {
         let (no, _) = data_lines[0];
-        bail!("CSV line {no}, column 1: only one data row; need at least 2 (one to train, one to test)");
+        bail!(
+            "CSV line {no}, column 1: only one data row; need at least 2 (one to train, one to test)"
+        );
     }
 
     let n = data_lines.len();
@@ -732,7 +859,11 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
     for &(no, line) in data_lines {
         let cells = split_csv_line(line, delim, no)?;
         if cells.len() != ncols {
-            let origin = if has_header { "the header" } else { "the first row" };
+            let origin = if has_header {
+                "the header"
+            } else {
+                "the first row"
+            };
             if cells.len() < ncols {
                 bail!(
                     "CSV line {no}, column {}: missing cell; the row has {} columns but {origin} \
@@ -751,7 +882,10 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
         for (c, cell) in cells.iter().enumerate() {
             let col = c + 1;
             if cell.is_empty() {
-                bail!("CSV line {no}, {}: empty cell (missing value)", col_desc(col, header));
+                bail!(
+                    "CSV line {no}, {}: empty cell (missing value)",
+                    col_desc(col, header)
+                );
             }
             if c == label_col {
                 continue;
@@ -789,8 +923,15 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
                     }
                 }
             }
-            let index: HashMap<i64, u32> = distinct.iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
-            (ints.iter().map(|v| index[v]).collect(), distinct.iter().map(|v| v.to_string()).collect())
+            let index: HashMap<i64, u32> = distinct
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (v, i as u32))
+                .collect();
+            (
+                ints.iter().map(|v| index[v]).collect(),
+                distinct.iter().map(|v| v.to_string()).collect(),
+            )
         }
         None => {
             let mut index: HashMap<&str, u32> = HashMap::new();
@@ -824,7 +965,10 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
         );
     }
     if spec.classes != DEFAULT_CLASSES && spec.classes != classes {
-        bail!("dataset.classes = {}: the CSV's {label_desc} has {classes} distinct labels", spec.classes);
+        bail!(
+            "dataset.classes = {}: the CSV's {label_desc} has {classes} distinct labels",
+            spec.classes
+        );
     }
 
     let n_test = test_count(n, spec.test_fraction);
@@ -883,6 +1027,32 @@ fn standardize(train: &mut [f32], test: &mut [f32], nf: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detmath_matches_std_closely() {
+        for i in 0..2000 {
+            let x = -20.0 + i as f64 * 0.0201;
+            let (s, c) = detmath::sin_cos(x);
+            assert!(
+                (s - x.sin()).abs() < 1e-14 && (c - x.cos()).abs() < 1e-14,
+                "x = {x}"
+            );
+            let y = 1e-9 + i as f64 * 0.0005;
+            assert!(
+                (detmath::ln(y) - y.ln()).abs() < 1e-14 * y.ln().abs().max(1.0),
+                "y = {y}"
+            );
+        }
+        assert_eq!(detmath::ln(1.0), 0.0);
+        let mut rng = Rng::new(1, 1);
+        let z: Vec<f32> = (0..20_000).map(|_| detmath::normal(&mut rng)).collect();
+        let mean = z.iter().sum::<f32>() / z.len() as f32;
+        let var = z.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / z.len() as f32;
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "mean {mean} var {var}"
+        );
+    }
 
     #[test]
     fn split_line_handles_quotes_and_blanks() {

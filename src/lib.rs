@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod rng;
 pub mod schedule;
 

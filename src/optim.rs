@@ -113,6 +113,8 @@ struct Slot {
 /// An optimizer over a fixed list of parameters.
 pub struct Optimizer {
     pub config: OptimizerConfig,
+    /// The configured rate that schedules scale.
+    base_lr: f32,
     lr: f32,
     slots: Vec<Slot>,
 }
@@ -123,6 +125,7 @@ impl Optimizer {
         let lr = config.lr();
         Ok(Optimizer {
             config,
+            base_lr: lr,
             lr,
             slots: params.into_iter().map(|p| Slot { param: p, a: None, b: None, steps: 0 }).collect(),
         })
@@ -135,6 +138,25 @@ impl Optimizer {
 
     pub fn set_lr(&mut self, lr: f32) {
         self.lr = lr;
+    }
+
+    /// Sets the learning rate (and, for one-cycle, the momentum) for scheduler step `t` of `total`,
+    /// from the configured base rate. Returns the rate.
+    pub fn apply_schedule(&mut self, s: &crate::schedule::LrSchedule, t: u32, total: u32) -> f32 {
+        let lr = s.lr_at(self.base_lr, t, total);
+        self.set_lr(lr);
+        if let Some(m) = s.momentum_at(t, total) {
+            self.set_momentum(m);
+        }
+        lr
+    }
+
+    /// Sets SGD's momentum or Adam's β₁ (driven by one-cycle schedules, as torch's OneCycleLR).
+    pub fn set_momentum(&mut self, m: f32) {
+        match &mut self.config {
+            OptimizerConfig::Sgd { momentum, .. } => *momentum = m,
+            OptimizerConfig::Adam { betas, .. } | OptimizerConfig::AdamW { betas, .. } => betas.0 = m,
+        }
     }
 
     pub fn params(&self) -> impl Iterator<Item = &Tensor> {

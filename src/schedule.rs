@@ -57,6 +57,14 @@ pub enum Decay {
         div_factor: f32,
         #[serde(default = "default_final_div_factor")]
         final_div_factor: f32,
+        /// Cycle SGD's momentum (Adam's β₁) inversely to the rate, between `base_momentum` and
+        /// `max_momentum` (torch's default: on).
+        #[serde(default = "yes")]
+        cycle_momentum: bool,
+        #[serde(default = "default_base_momentum")]
+        base_momentum: f32,
+        #[serde(default = "default_max_momentum")]
+        max_momentum: f32,
     },
 }
 
@@ -67,6 +75,16 @@ pub enum Interval {
     #[default]
     Epoch,
     Step,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_base_momentum() -> f32 {
+    0.85
+}
+fn default_max_momentum() -> f32 {
+    0.95
 }
 
 fn default_decay() -> Decay {
@@ -139,7 +157,18 @@ impl LrSchedule {
                     bail!("{prefix}.eta_min = {eta_min}: must be ≥ 0");
                 }
             }
-            Decay::OneCycle { max_lr, pct_start, div_factor, final_div_factor, .. } => {
+            Decay::OneCycle {
+                max_lr,
+                pct_start,
+                div_factor,
+                final_div_factor,
+                base_momentum,
+                max_momentum,
+                ..
+            } => {
+                if !(0.0 <= *base_momentum && base_momentum <= max_momentum && *max_momentum < 1.0) {
+                    bail!("{prefix}.base_momentum and max_momentum must satisfy 0 ≤ base ≤ max < 1");
+                }
                 if !(*max_lr > 0.0 && *max_lr <= 10.0) {
                     bail!("{prefix}.max_lr = {max_lr}: must be in (0, 10]");
                 }
@@ -176,22 +205,42 @@ impl LrSchedule {
                 let e = *eta_min as f64;
                 e + (base - e) * (1.0 + (std::f64::consts::PI * t / *t_max as f64).cos()) / 2.0
             }
-            Decay::OneCycle { max_lr, total_steps, pct_start, div_factor, final_div_factor } => {
-                let total =
-                    if *total_steps > 0 { *total_steps } else { total.saturating_sub(self.warmup).max(2) };
+            Decay::OneCycle { max_lr, div_factor, final_div_factor, .. } => {
                 let max = *max_lr as f64;
                 let initial = max / *div_factor as f64;
                 let min = initial / *final_div_factor as f64;
-                let end1 = (*pct_start as f64 * total as f64) - 1.0;
-                let end2 = total as f64 - 1.0;
-                if t <= end1 {
-                    cos_anneal(initial, max, t / end1)
-                } else {
-                    cos_anneal(max, min, (t - end1) / (end2 - end1))
+                match self.one_cycle_phase(t, total) {
+                    (true, pct) => cos_anneal(initial, max, pct),
+                    (false, pct) => cos_anneal(max, min, pct),
                 }
             }
         };
         lr as f32
+    }
+
+    /// One-cycle position after warmup: (in the warm-up phase?, fraction of that phase done).
+    fn one_cycle_phase(&self, t: f64, total: u32) -> (bool, f64) {
+        let Decay::OneCycle { total_steps, pct_start, .. } = &self.decay else { return (false, 0.0) };
+        let total = if *total_steps > 0 { *total_steps } else { total.saturating_sub(self.warmup).max(2) };
+        let end1 = (*pct_start as f64 * total as f64) - 1.0;
+        let end2 = total as f64 - 1.0;
+        if t <= end1 { (true, t / end1) } else { (false, (t - end1) / (end2 - end1)) }
+    }
+
+    /// The momentum (SGD) or β₁ (Adam) torch's OneCycleLR sets at step `t`, when this schedule
+    /// cycles momentum: from `max_momentum` down to `base_momentum` while the rate rises, and back.
+    pub fn momentum_at(&self, t: u32, total: u32) -> Option<f32> {
+        let Decay::OneCycle { cycle_momentum: true, base_momentum, max_momentum, .. } = &self.decay else {
+            return None;
+        };
+        if t < self.warmup {
+            return Some(*max_momentum);
+        }
+        let (lo, hi) = (*base_momentum as f64, *max_momentum as f64);
+        Some(match self.one_cycle_phase((t - self.warmup) as f64, total) {
+            (true, pct) => cos_anneal(hi, lo, pct),
+            (false, pct) => cos_anneal(lo, hi, pct),
+        } as f32)
     }
 }
 

@@ -45,7 +45,7 @@ pub struct EpochMetrics {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepInfo {
-    /// Epoch in progress (1-based) or the last one when done.
+    /// Completed epochs (so `epoch + batch / batches_per_epoch` is the position on the epoch axis).
     pub epoch: u32,
     /// Batches done in the current epoch.
     pub batch: usize,
@@ -135,6 +135,14 @@ pub async fn select_device(choice: BackendChoice) -> Result<(Device, String)> {
     }
 }
 
+fn load_data(recipe: &Recipe, csv: Option<&str>) -> Result<Dataset> {
+    let data = data::load(&recipe.dataset, recipe.seed, csv)?;
+    if data.n_train() == 0 || data.n_test() == 0 {
+        bail!("dataset {} has an empty train or test split", data.name);
+    }
+    Ok(data)
+}
+
 /// A run in progress.
 pub struct Trainer {
     pub recipe: Recipe,
@@ -212,11 +220,32 @@ impl Trainer {
         device: Device,
         backend_note: String,
     ) -> Result<Trainer> {
-        let data = data::load(&recipe.dataset, recipe.seed, csv)?;
-        if data.n_train() == 0 || data.n_test() == 0 {
-            bail!("dataset {} has an empty train or test split", data.name);
-        }
+        let data = load_data(&recipe, csv)?;
         let model = recipe.build_model(&data.input_shape, data.classes, &device)?;
+        Self::assemble(recipe, data, model, device, backend_note)
+    }
+
+    /// As [`Trainer::with_device`] with a given model (e.g. one loaded by [`crate::export`]) in place
+    /// of the recipe's fresh one. The model must live on `device` and take the dataset's inputs; the
+    /// optimizer, schedule and epoch count start from the beginning.
+    pub fn from_model(
+        recipe: Recipe,
+        csv: Option<&str>,
+        model: Sequential,
+        device: Device,
+        backend_note: String,
+    ) -> Result<Trainer> {
+        let data = load_data(&recipe, csv)?;
+        Self::assemble(recipe, data, model, device, backend_note)
+    }
+
+    fn assemble(
+        recipe: Recipe,
+        data: Dataset,
+        model: Sequential,
+        device: Device,
+        backend_note: String,
+    ) -> Result<Trainer> {
         let params = model.parameters().into_iter().map(|(_, t)| t).collect();
         let opt = Optimizer::new(recipe.training.optimizer.clone(), params)?;
         let dev = &device;
@@ -263,6 +292,16 @@ impl Trainer {
         Ok(t)
     }
 
+    /// Sets the learning rate (and, for one-cycle, the momentum) for scheduler step `t` of `total`
+    /// of the current phase, scaling the phase's base rate.
+    fn apply_schedule(&mut self, t: u32, total: u32) {
+        let s = &self.phase.schedule;
+        self.opt.set_lr(s.lr_at(self.phase.lr, t, total));
+        if let Some(m) = s.momentum_at(t, total) {
+            self.opt.set_momentum(m);
+        }
+    }
+
     /// Keeps a copy of the weights when the step count is a requested snapshot point.
     fn take_snapshot(&mut self) -> Result<()> {
         if !self.in_stage && self.snapshot_steps.contains(&self.steps) {
@@ -278,6 +317,8 @@ impl Trainer {
 
     /// Starts a stage's training phase (the current phase must be over); masks stay applied.
     pub fn start_phase(&mut self, phase: Phase) {
+        // A one-cycle schedule may have moved the momentum: start from the configured one.
+        self.opt.config = self.recipe.training.optimizer.clone();
         self.phase = phase;
         self.phase_epoch0 = self.epoch;
         self.phase_step0 = self.steps;
@@ -340,9 +381,7 @@ impl Trainer {
         self.correct_sum = None;
         self.epoch_started = now_seconds();
         if self.phase.schedule.interval == Interval::Epoch {
-            let lr =
-                self.phase.schedule.lr_at(self.phase.lr, self.epoch - self.phase_epoch0, self.phase.epochs);
-            self.opt.set_lr(lr);
+            self.apply_schedule(self.epoch - self.phase_epoch0, self.phase.epochs);
         }
     }
 
@@ -351,16 +390,12 @@ impl Trainer {
         let bs = self.recipe.training.batch_size;
         let lo = self.batch * bs;
         let hi = (lo + bs).min(self.order.len());
-        let idx = &self.order[lo..hi];
         if self.phase.schedule.interval == Interval::Step {
             let total = self.batches_per_epoch() as u64 * self.phase.epochs as u64;
-            let lr = self.phase.schedule.lr_at(
-                self.phase.lr,
-                self.phase_steps().min(u32::MAX as u64) as u32,
-                total.min(u32::MAX as u64) as u32,
-            );
-            self.opt.set_lr(lr);
+            let total = total.min(u32::MAX as u64) as u32;
+            self.apply_schedule(self.phase_steps().min(u32::MAX as u64) as u32, total);
         }
+        let idx = &self.order[lo..hi];
         let x = self.train_x.index_select(idx)?;
         let y = self.train_y.index_select(idx)?;
         let logits = self.model.forward(&x)?;
@@ -432,7 +467,7 @@ impl Trainer {
 
     fn info(&self, loss: Option<f32>, epoch_end: Option<EpochMetrics>) -> StepInfo {
         StepInfo {
-            epoch: (self.epoch + if self.phase_done() { 0 } else { 1 }).max(1),
+            epoch: self.epoch,
             batch: self.batch,
             batches_per_epoch: self.batches_per_epoch(),
             loss,
@@ -492,9 +527,14 @@ impl Trainer {
         out
     }
 
+    /// Logits of the whole test split (`[n_test, classes]`, evaluation mode).
+    pub fn test_logits(&self) -> Result<Tensor> {
+        self.logits(&self.test_x)
+    }
+
     /// Test accuracy and predicted classes.
     pub async fn evaluate_test(&self) -> Result<(f32, Vec<u32>)> {
-        let logits = self.logits(&self.test_x)?;
+        let logits = self.test_logits()?;
         let pred = logits.argmax()?.to_vec().await?;
         let pred: Vec<u32> = pred.iter().map(|&p| p as u32).collect();
         let correct = pred.iter().zip(&self.data.test_y).filter(|(p, y)| p == y).count();

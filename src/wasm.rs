@@ -2,9 +2,10 @@
 //! and a `Run` handle over a [`Trainer`]. Every entry point returns errors as JS `Error`s with the
 //! engine's message; nothing panics across the boundary (a panic hook logs if one ever does).
 
+use crate::export;
 use crate::recipe::{self, PRESETS, Recipe};
 use crate::trainer::Trainer;
-use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
+use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint8Array, Uint32Array};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -15,9 +16,11 @@ fn js_err(e: impl std::fmt::Display) -> JsValue {
     js_sys::Error::new(&e.to_string()).into()
 }
 
-/// serde → plain JS objects (maps as objects, not `Map`).
+/// serde → plain JS objects through JSON text: f32 fields then print as in the CLI's report
+/// (`0.1`, not the f64 widening `0.10000000149011612` a direct conversion would give).
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
+    let text = serde_json::to_string(v).map_err(js_err)?;
+    js_sys::JSON::parse(&text)
 }
 
 #[wasm_bindgen(start)]
@@ -67,6 +70,29 @@ impl Run {
         let recipe = Recipe::from_json(&json).map_err(js_err)?;
         let trainer = Trainer::new(recipe, csv.as_deref()).await.map_err(js_err)?;
         Ok(Run { trainer: Rc::new(RefCell::new(trainer)) })
+    }
+
+    /// Creates a run from a model file written by `exportModel` or `minnow run --save`: the file's
+    /// recipe and weights, a fresh optimizer. `csv` as in `create`.
+    #[wasm_bindgen(js_name = importModel)]
+    pub async fn import_model(bytes: Vec<u8>, csv: Option<String>) -> Result<Run, JsValue> {
+        let trainer = export::trainer_from_file(&bytes, csv.as_deref(), None).await.map_err(js_err)?;
+        Ok(Run { trainer: Rc::new(RefCell::new(trainer)) })
+    }
+
+    /// Resolves to a Uint8Array: the model as a .safetensors file (weights under PyTorch names, the
+    /// recipe in its metadata; see src/export.rs).
+    #[wasm_bindgen(js_name = exportModel)]
+    pub fn export_model(&self) -> Promise {
+        let t = self.trainer.clone();
+        future_to_promise(async move {
+            let tr = t.try_borrow().map_err(|_| busy())?;
+            let (data, recipe) = (&tr.data, &tr.recipe);
+            let bytes = export::save(&tr.model, recipe, &data.input_shape, data.classes, &[])
+                .await
+                .map_err(js_err)?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        })
     }
 
     /// "cpu" or "gpu".

@@ -156,7 +156,7 @@ fn unary_grad(op: UnaryOp, x: f32, y: f32, dy: f32) -> f32 {
         UnaryOp::Tanh => dy * (1.0 - y * y),
         UnaryOp::Gelu => dy * gelu_grad(x),
         UnaryOp::Clamp(lo, hi) => {
-            if x >= lo && x <= hi {
+            if x > lo && x < hi {
                 dy
             } else {
                 0.0
@@ -665,9 +665,7 @@ impl BackendStorage for CpuStorage {
         let g = grad.data();
         let (mut m, mut v) = (m.0.borrow_mut(), v.0.borrow_mut());
         check_len("adam grad", g.len(), p.len())?;
-        let bc1 = 1.0 - h.beta1.powi(h.step as i32);
-        let bc2_sqrt = (1.0 - h.beta2.powi(h.step as i32)).sqrt();
-        let step_size = h.lr / bc1;
+        let (step_size, bc2_sqrt) = h.corrections();
         for i in 0..p.len() {
             let mut gi = g[i];
             if h.weight_decay != 0.0 {

@@ -32,7 +32,7 @@ pub enum UnaryOp {
     Tanh,
     /// `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))` (torch `approximate='tanh'`).
     Gelu,
-    /// `min(max(x, lo), hi)`; the gradient passes where `lo ≤ x ≤ hi`.
+    /// `min(max(x, lo), hi)`; the gradient passes where `lo < x < hi` (as torch).
     Clamp(f32, f32),
     /// `a · x + b`.
     Affine(f32, f32),
@@ -179,6 +179,17 @@ pub struct AdamHyper {
     pub decoupled: bool,
     /// 1-based step count `t` for the bias corrections `1 − βᵗ`.
     pub step: u32,
+}
+
+impl AdamHyper {
+    /// `(lr / (1 − β₁ᵗ), √(1 − β₂ᵗ))`, computed in f64 on the host as torch does: in f32,
+    /// `1 − 0.999ᵗ` loses about five digits to cancellation.
+    pub fn corrections(&self) -> (f32, f32) {
+        let t = self.step as i32;
+        let bc1 = 1.0 - (self.beta1 as f64).powi(t);
+        let bc2 = 1.0 - (self.beta2 as f64).powi(t);
+        ((self.lr as f64 / bc1) as f32, bc2.sqrt() as f32)
+    }
 }
 
 /// The primitives. Each takes and returns storages on one device; shapes are validated by the caller

@@ -2,6 +2,7 @@
 //! and prints a table while it trains plus a JSON report. Exit status 1 on any bad input, with the
 //! message on stderr.
 
+use minnow::export;
 use minnow::recipe::{self, BackendChoice, PRESETS, Recipe};
 use minnow::trainer::{EpochMetrics, Trainer};
 use std::io::{IsTerminal, Write};
@@ -16,6 +17,7 @@ usage:
   minnow presets                       list the presets
   minnow validate RECIPE.json          check a recipe and print it normalized
   minnow show PRESET                   print a preset's recipe JSON
+  minnow eval MODEL.safetensors        evaluate a saved model on its recipe's test split
 
 run options:
   --backend cpu|gpu|auto   override the recipe's backend
@@ -24,6 +26,13 @@ run options:
   --csv FILE               the data file for a recipe with dataset.name = \"csv\"
   --out FILE               write the JSON report to FILE (default: print it to stdout)
   --quiet                  no table, only the report
+  --save FILE              write the trained model to FILE (.safetensors, see src/export.rs)
+
+eval options (prints {\"test_accuracy\", \"logits_head\"} as JSON):
+  --backend cpu|gpu|auto   override the recipe's backend
+  --csv FILE               the data file for a recipe with dataset.name = \"csv\"
+  --head N                 logit rows to print (default 5; 0 = all)
+  --test-split FILE        also write the test split (x, y) as .safetensors for scripts/torch_eval.py
 ";
 
 fn main() -> ExitCode {
@@ -72,6 +81,7 @@ fn run(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         "run" => run_recipe(&args[1..]),
+        "eval" => eval_model(&args[1..]),
         other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
     }
 }
@@ -116,7 +126,7 @@ fn stage_row(r: &serde_json::Value) -> String {
 
 fn run_recipe(args: &[String]) -> Result<(), String> {
     let mut recipe: Option<Recipe> = None;
-    let (mut out, mut csv_path, mut quiet) = (None, None, false);
+    let (mut out, mut csv_path, mut quiet, mut save) = (None, None, false, None);
     let (mut backend, mut epochs, mut seed) = (None, None, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -141,6 +151,7 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
             }
             "--out" => out = Some(value("--out")?),
             "--csv" => csv_path = Some(value("--csv")?),
+            "--save" => save = Some(value("--save")?),
             "--quiet" => quiet = true,
             s if s.starts_with("--") => return Err(format!("unknown option {s}\n\n{USAGE}")),
             path => {
@@ -226,7 +237,7 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
             let stage = info.stage.as_ref().map(|s| format!("  {} {}", s.kind, s.detail)).unwrap_or_default();
             eprint!(
                 "\r\x1b[2K{:>5}  [{}{}] {:>3.0}%{stage}",
-                info.epoch,
+                info.epoch + 1,
                 "#".repeat(filled.min(30)),
                 "-".repeat(30 - filled.min(30)),
                 frac * 100.0
@@ -248,5 +259,61 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
         Some(path) => std::fs::write(&path, json + "\n").map_err(|e| format!("cannot write {path}: {e}"))?,
         None => println!("{json}"),
     }
+    if let Some(path) = save {
+        let (tr, data) = (&trainer, &trainer.data);
+        let bytes =
+            pollster::block_on(export::save(&tr.model, &tr.recipe, &data.input_shape, data.classes, &[]))
+                .map_err(|e| e.to_string())?;
+        std::fs::write(&path, bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
+        if !quiet {
+            eprintln!("saved the model to {path}");
+        }
+    }
+    Ok(())
+}
+
+fn parse_backend(b: &str) -> Result<BackendChoice, String> {
+    match b {
+        "cpu" => Ok(BackendChoice::Cpu),
+        "gpu" => Ok(BackendChoice::Gpu),
+        "auto" => Ok(BackendChoice::Auto),
+        b => Err(format!("--backend {b}: must be cpu, gpu or auto")),
+    }
+}
+
+/// `minnow eval MODEL.safetensors`: the saved model on its recipe's test split, as JSON.
+fn eval_model(args: &[String]) -> Result<(), String> {
+    let (mut model_path, mut backend, mut csv_path, mut head, mut split) = (None, None, None, 5usize, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--backend" => backend = Some(parse_backend(&value("--backend")?)?),
+            "--csv" => csv_path = Some(value("--csv")?),
+            "--head" => {
+                let v = value("--head")?;
+                head = v.parse().map_err(|_| format!("--head {v}: not a whole number"))?
+            }
+            "--test-split" => split = Some(value("--test-split")?),
+            s if s.starts_with("--") => return Err(format!("unknown option {s}\n\n{USAGE}")),
+            path if model_path.is_none() => model_path = Some(path.to_string()),
+            path => return Err(format!("unexpected argument {path}: give one model file")),
+        }
+    }
+    let path = model_path.ok_or("eval needs a model file (.safetensors)")?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let csv = csv_path.as_deref().map(read_file).transpose()?;
+    let trainer = pollster::block_on(export::trainer_from_file(&bytes, csv.as_deref(), backend))
+        .map_err(|e| format!("{path}: {e}"))?;
+    if let Some(out) = split {
+        let bytes = export::save_test_split(&trainer.data).map_err(|e| e.to_string())?;
+        std::fs::write(&out, bytes).map_err(|e| format!("cannot write {out}: {e}"))?;
+    }
+    let (test_accuracy, _) = pollster::block_on(trainer.evaluate_test()).map_err(|e| e.to_string())?;
+    let logits = trainer.test_logits().and_then(|t| t.to_vec_blocking()).map_err(|e| e.to_string())?;
+    let rows = if head == 0 { usize::MAX } else { head };
+    let logits_head: Vec<&[f32]> = logits.chunks(trainer.data.classes.max(1)).take(rows).collect();
+    let json = serde_json::json!({ "test_accuracy": test_accuracy, "logits_head": logits_head });
+    println!("{json}");
     Ok(())
 }

@@ -1,0 +1,54 @@
+# The project's two commands, `make serve` and `make test`, and the stages they are built from.
+# Every stage can also run alone (e.g. `make test-e2e`); each does its own set-up first through
+# scripts/setup.sh (idempotent, a second or two when everything is installed).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+PORT ?= 8000
+# One set of wasm flags for the bundle and the wasm tests, so they share one build cache.
+WASM_RUSTFLAGS ?= -C target-feature=+simd128
+export WASM_RUSTFLAGS
+# Browser test binaries: every tests/web*.rs (run_in_browser / run_in_dedicated_worker suites).
+WASM_TESTS := $(patsubst tests/%.rs,--test %,$(wildcard tests/web*.rs))
+
+.PHONY: serve test setup wasm test-fmt test-native test-wasm test-js test-e2e clean
+
+## serve: build the release wasm and serve the playground on http://127.0.0.1:$(PORT)/
+serve: setup wasm
+	node scripts/serve.mjs --port $(PORT)
+
+## test: every check in order, stopping at the first failure, with a summary line
+test:
+	scripts/test.sh
+
+setup:
+	@if [[ -z "$${SKIP_SETUP:-}" ]]; then scripts/setup.sh; fi
+
+## wasm: www/pkg/ (release wasm with SIMD128, wasm-bindgen --target web, wasm-opt from npm)
+wasm: setup
+	scripts/build-wasm.sh
+
+test-fmt: setup
+	cargo fmt --check
+
+# Mesa's device-select layer prints XDG_RUNTIME_DIR noise on every device; NODEVICE_SELECT hushes it.
+test-native: setup
+	NODEVICE_SELECT=1 cargo test --release
+
+# wasm-bindgen-test in headless Chromium (runner set in .cargo/config.toml, browser in webdriver.json).
+test-wasm: setup
+	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=$${WASM_BINDGEN_TEST_TIMEOUT:-300} \
+	  RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo test --release --target wasm32-unknown-unknown $(WASM_TESTS)
+
+test-js: setup
+	node --test tests/js/
+
+# Needs www/pkg (make wasm). Drives /usr/bin/chromium; Playwright never downloads a browser.
+test-e2e: setup
+	@test -f www/pkg/minnow.js || { echo "www/pkg/minnow.js missing: run 'make wasm' first" >&2; exit 1; }
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx --no-install playwright test
+
+clean:
+	rm -rf www/pkg test-results playwright-report

@@ -1,0 +1,528 @@
+//! Model files: one `.safetensors` file holds a [`Sequential`]'s state under PyTorch `state_dict`
+//! names, any pruning masks and quantized integer tensors beside it, and in its metadata the recipe
+//! and the data's input shape and class count, so minnow (or scripts/torch_eval.py) can rebuild the
+//! model. Reading never panics: a malformed, truncated or mismatched file is an [`Error`] naming it.
+//!
+//! # Format (`minnow_format` = "1")
+//!
+//! Tensors (little-endian, row-major, as safetensors requires):
+//!
+//! | name                     | dtype | shape                 | meaning                                  |
+//! |--------------------------|-------|-----------------------|------------------------------------------|
+//! | `<i>.<p>`                | F32   | the parameter's       | state: `1.weight`, `2.running_var`, ...  |
+//! | `<i>.<p>_mask`           | U8    | the parameter's       | pruning mask, 1 = kept, 0 = pruned       |
+//! | `<i>.<p>.int8`           | I8    | the parameter's       | quantized values `q`                     |
+//! | `<i>.<p>.scale`          | F32   | `[]` or `[shape[0]]`  | per-tensor or per-output-channel scale   |
+//! | `<i>.<p>.zero_point`     | I32   | the scale's           | zero point `z`                           |
+//!
+//! `<i>.<p>` is a name in [`Sequential::state`] (parameters and batch-norm running
+//! statistics; torch's `num_batches_tracked` is not stored: minnow's fixed momentum never reads it).
+//! A mask's name is torch's (`torch.nn.utils.prune` calls it `weight_mask`); loading sets pruned
+//! entries to 0. A quantized parameter dequantizes as `(q − z) · scale`, per channel along axis 0
+//! when the scale has `shape[0]` entries. When the float tensor is present too, loaders use it (it is
+//! what minnow evaluated); when it is absent they dequantize. Every name must be one of these.
+//!
+//! Metadata (strings): `minnow_format` = "1", `recipe` = the recipe JSON, `input_shape` = the
+//! per-sample input shape as a JSON array (`[1,8,8]`), `classes` = the number of classes (`10`),
+//! and `format` = "pt" (the tag PyTorch-side tools look for).
+
+use crate::data::Dataset;
+use crate::nn::Sequential;
+use crate::recipe::{BackendChoice, MAX_PARAMS, MAX_WIDTH, Recipe};
+use crate::tensor::{MAX_RANK, Tensor, fmt_shape};
+use crate::trainer::{Trainer, select_device};
+use crate::{Device, Error, Result, bail};
+use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+/// The `minnow_format` this build reads and writes.
+pub const FORMAT_VERSION: &str = "1";
+/// Suffix of a pruning mask's name (`1.weight` → `1.weight_mask`).
+pub const MASK_SUFFIX: &str = "_mask";
+/// Suffix of a quantized parameter's integer values.
+pub const INT8_SUFFIX: &str = ".int8";
+/// Suffix of a quantized parameter's scale.
+pub const SCALE_SUFFIX: &str = ".scale";
+/// Suffix of a quantized parameter's zero point.
+pub const ZERO_POINT_SUFFIX: &str = ".zero_point";
+
+/// A tensor of a model file in host memory: its shape and its data in one of the dtypes minnow
+/// files hold. The f32 state is `F32`; masks, quantized values and zero points are the other kinds
+/// (hence the name: what the compression stages pass to [`save`] beside the model).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExtraTensor {
+    F32 { shape: Vec<usize>, data: Vec<f32> },
+    I8 { shape: Vec<usize>, data: Vec<i8> },
+    U8 { shape: Vec<usize>, data: Vec<u8> },
+    I32 { shape: Vec<usize>, data: Vec<i32> },
+}
+
+impl ExtraTensor {
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            ExtraTensor::F32 { shape, .. }
+            | ExtraTensor::I8 { shape, .. }
+            | ExtraTensor::U8 { shape, .. }
+            | ExtraTensor::I32 { shape, .. } => shape,
+        }
+    }
+
+    /// The safetensors dtype name: "F32", "I8", "U8" or "I32".
+    pub fn dtype(&self) -> &'static str {
+        match self {
+            ExtraTensor::F32 { .. } => "F32",
+            ExtraTensor::I8 { .. } => "I8",
+            ExtraTensor::U8 { .. } => "U8",
+            ExtraTensor::I32 { .. } => "I32",
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ExtraTensor::F32 { data, .. } => data.len(),
+            ExtraTensor::I8 { data, .. } => data.len(),
+            ExtraTensor::U8 { data, .. } => data.len(),
+            ExtraTensor::I32 { data, .. } => data.len(),
+        }
+    }
+
+    fn st_dtype(&self) -> Dtype {
+        match self {
+            ExtraTensor::F32 { .. } => Dtype::F32,
+            ExtraTensor::I8 { .. } => Dtype::I8,
+            ExtraTensor::U8 { .. } => Dtype::U8,
+            ExtraTensor::I32 { .. } => Dtype::I32,
+        }
+    }
+
+    fn to_le_bytes(&self) -> Vec<u8> {
+        match self {
+            ExtraTensor::F32 { data, .. } => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ExtraTensor::I8 { data, .. } => data.iter().map(|&v| v as u8).collect(),
+            ExtraTensor::U8 { data, .. } => data.clone(),
+            ExtraTensor::I32 { data, .. } => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
+    }
+
+    /// Decodes a safetensors view (whose byte length safetensors has checked against the shape).
+    fn from_view(name: &str, dtype: Dtype, shape: &[usize], bytes: &[u8]) -> Result<Self> {
+        let shape = shape.to_vec();
+        let words = || bytes.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
+        Ok(match dtype {
+            Dtype::F32 => ExtraTensor::F32 { shape, data: words().map(f32::from_le_bytes).collect() },
+            Dtype::I32 => ExtraTensor::I32 { shape, data: words().map(i32::from_le_bytes).collect() },
+            Dtype::I8 => ExtraTensor::I8 { shape, data: bytes.iter().map(|&b| b as i8).collect() },
+            Dtype::U8 => ExtraTensor::U8 { shape, data: bytes.to_vec() },
+            other => bail!("tensor `{name}` has dtype {other}; minnow files hold F32, I8, U8 or I32"),
+        })
+    }
+}
+
+/// An [`ExtraTensor`] serialized for safetensors.
+struct Encoded {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for Encoded {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// What a tensor's name says it is.
+enum Role<'a> {
+    State,
+    Mask(&'a str),
+    Int8(&'a str),
+    Scale(&'a str),
+    ZeroPoint(&'a str),
+}
+
+fn role(name: &str) -> Role<'_> {
+    if let Some(p) = name.strip_suffix(MASK_SUFFIX) {
+        Role::Mask(p)
+    } else if let Some(p) = name.strip_suffix(INT8_SUFFIX) {
+        Role::Int8(p)
+    } else if let Some(p) = name.strip_suffix(SCALE_SUFFIX) {
+        Role::Scale(p)
+    } else if let Some(p) = name.strip_suffix(ZERO_POINT_SUFFIX) {
+        Role::ZeroPoint(p)
+    } else {
+        Role::State
+    }
+}
+
+fn st_error(len: usize, e: SafeTensorError) -> Error {
+    match e {
+        _ if len == 0 => Error::new("not a safetensors file: the file is empty"),
+        SafeTensorError::HeaderTooSmall => {
+            Error(format!("not a safetensors file: {len} bytes is too short for the 8-byte header length"))
+        }
+        SafeTensorError::InvalidHeaderLength | SafeTensorError::MetadataIncompleteBuffer => {
+            Error(format!("not a valid safetensors file ({len} bytes; truncated?): {e}"))
+        }
+        _ => Error(format!("not a valid safetensors file: {e}")),
+    }
+}
+
+/// Errors unless the data length is the product of the shape.
+fn check_len(name: &str, t: &ExtraTensor) -> Result<()> {
+    let n = t.shape().iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if n != Some(t.len()) {
+        bail!("tensor `{name}`: shape {} does not hold {} values", fmt_shape(t.shape()), t.len());
+    }
+    Ok(())
+}
+
+/// Everything a model file holds, decoded to host memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFile {
+    pub recipe: Recipe,
+    /// Per-sample input shape of the data the model was trained on.
+    pub input_shape: Vec<usize>,
+    pub classes: usize,
+    /// Every tensor, sorted by name.
+    pub tensors: Vec<(String, ExtraTensor)>,
+}
+
+impl ModelFile {
+    /// Parses and checks the container and its metadata (not yet the tensors against the model:
+    /// see [`ModelFile::build`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<ModelFile> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| st_error(bytes.len(), e))?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| st_error(bytes.len(), e))?;
+        let meta = |key: &str| -> Result<String> {
+            match header.metadata().as_ref().and_then(|m| m.get(key)) {
+                Some(v) => Ok(v.clone()),
+                None => bail!("not a minnow model file: the metadata has no `{key}`"),
+            }
+        };
+        let format = meta("minnow_format")?;
+        if format != FORMAT_VERSION {
+            bail!("minnow_format = {format:?}: this build reads format {FORMAT_VERSION}");
+        }
+        let recipe =
+            Recipe::from_json(&meta("recipe")?).map_err(|e| Error(format!("metadata `recipe`: {e}")))?;
+        let text = meta("input_shape")?;
+        let input_shape: Vec<usize> = serde_json::from_str(&text).map_err(|e| {
+            Error(format!("metadata `input_shape` = {text:?}: not a JSON array of sizes ({e})"))
+        })?;
+        let features = input_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if input_shape.is_empty() || input_shape.len() >= MAX_RANK || input_shape.contains(&0) {
+            bail!("metadata `input_shape` = {text}: must be 1 to {} positive sizes", MAX_RANK - 1);
+        }
+        if features.is_none_or(|f| f > MAX_PARAMS) {
+            bail!("metadata `input_shape` = {text}: more than {MAX_PARAMS} values per sample");
+        }
+        let text = meta("classes")?;
+        let classes: usize = match text.trim().parse() {
+            Ok(c) if (1..=MAX_WIDTH).contains(&c) => c,
+            _ => bail!("metadata `classes` = {text:?}: must be a whole number in [1, {MAX_WIDTH}]"),
+        };
+        let mut tensors = Vec::new();
+        for (name, view) in st.iter() {
+            tensors.push((
+                name.to_string(),
+                ExtraTensor::from_view(name, view.dtype(), view.shape(), view.data())?,
+            ));
+        }
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(ModelFile { recipe, input_shape, classes, tensors })
+    }
+
+    /// Serializes to safetensors bytes. Checks names and data lengths only; [`save`] also checks
+    /// that the file loads back.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut seen = HashSet::new();
+        let mut encoded = Vec::with_capacity(self.tensors.len());
+        for (name, t) in &self.tensors {
+            if name.is_empty() || name == "__metadata__" {
+                bail!("tensor name {name:?} is reserved");
+            }
+            if !seen.insert(name.as_str()) {
+                bail!("tensor `{name}` appears twice");
+            }
+            check_len(name, t)?;
+            let e = Encoded { dtype: t.st_dtype(), shape: t.shape().to_vec(), bytes: t.to_le_bytes() };
+            encoded.push((name.clone(), e));
+        }
+        let input_shape = serde_json::to_string(&self.input_shape)?;
+        let meta = [
+            ("minnow_format", FORMAT_VERSION.to_string()),
+            ("format", "pt".to_string()),
+            ("recipe", serde_json::to_string(&self.recipe)?),
+            ("input_shape", input_shape),
+            ("classes", self.classes.to_string()),
+        ];
+        let meta = meta.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        safetensors::serialize(encoded, Some(meta)).map_err(|e| Error(format!("writing safetensors: {e}")))
+    }
+
+    /// The tensor called `name`.
+    pub fn get(&self, name: &str) -> Option<&ExtraTensor> {
+        self.tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// Builds the recipe's model for the file's input shape and classes on `dev` and loads the
+    /// file's tensors into it.
+    pub fn build(&self, dev: &Device) -> Result<Sequential> {
+        let model = self.recipe.build_model(&self.input_shape, self.classes, dev)?;
+        self.assign(&model)?;
+        Ok(model)
+    }
+
+    /// Checks every tensor against `model` (names, dtypes, shapes, mask and quantization rules) and
+    /// only then overwrites the model's state; on error the model is untouched.
+    pub fn assign(&self, model: &Sequential) -> Result<()> {
+        let state = model.state();
+        let values = self.resolve(&shapes_of(&state))?;
+        for ((_, t), v) in state.iter().zip(values) {
+            t.set_storage(t.device().upload(&v)?)?;
+        }
+        Ok(())
+    }
+
+    /// The value of each state tensor `(name, shape)` after dequantization and masking, with every
+    /// check done.
+    fn resolve(&self, state: &[(String, Vec<usize>)]) -> Result<Vec<Vec<f32>>> {
+        let known: HashSet<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
+        for (name, t) in &self.tensors {
+            check_len(name, t)?;
+            match role(name) {
+                Role::State if !known.contains(name.as_str()) => bail!(
+                    "unexpected tensor `{name}`: the model the recipe builds has no such parameter or buffer"
+                ),
+                Role::Mask(p) | Role::Int8(p) | Role::Scale(p) | Role::ZeroPoint(p) if !known.contains(p) => {
+                    bail!("tensor `{name}` belongs to `{p}`, which the model the recipe builds does not have")
+                }
+                _ => {}
+            }
+        }
+        let mut values = Vec::with_capacity(state.len());
+        for (name, shape) in state {
+            let dequantized = self.dequantize(name, shape)?;
+            let mut v = match (self.get(name), dequantized) {
+                (Some(ExtraTensor::F32 { shape: s, data }), _) => {
+                    if s != shape {
+                        bail!(
+                            "tensor `{name}`: shape {} in the file, the model the recipe builds expects {}",
+                            fmt_shape(s),
+                            fmt_shape(shape)
+                        );
+                    }
+                    data.clone()
+                }
+                (Some(other), _) => {
+                    bail!("tensor `{name}`: dtype {} in the file, expected F32", other.dtype())
+                }
+                (None, Some(v)) => v,
+                (None, None) => bail!(
+                    "tensor `{name}` (shape {}) is missing from the file: the model the recipe builds needs it",
+                    fmt_shape(shape)
+                ),
+            };
+            if let Some(m) = self.get(&format!("{name}{MASK_SUFFIX}")) {
+                let ExtraTensor::U8 { shape: ms, data: mask } = m else {
+                    bail!("mask `{name}{MASK_SUFFIX}`: dtype {}, masks are U8", m.dtype());
+                };
+                if ms != shape {
+                    bail!(
+                        "mask `{name}{MASK_SUFFIX}`: shape {}, its tensor has {}",
+                        fmt_shape(ms),
+                        fmt_shape(shape)
+                    );
+                }
+                for (x, &k) in v.iter_mut().zip(mask) {
+                    match k {
+                        0 => *x = 0.0,
+                        1 => {}
+                        _ => bail!("mask `{name}{MASK_SUFFIX}` holds {k}; masks hold 0 (pruned) or 1 (kept)"),
+                    }
+                }
+            }
+            values.push(v);
+        }
+        Ok(values)
+    }
+
+    /// `(q − z) · scale` for a parameter stored as `.int8`/`.scale`/`.zero_point`, None when it has
+    /// no `.int8` tensor.
+    fn dequantize(&self, name: &str, shape: &[usize]) -> Result<Option<Vec<f32>>> {
+        let (q, s, z) = (
+            self.get(&format!("{name}{INT8_SUFFIX}")),
+            self.get(&format!("{name}{SCALE_SUFFIX}")),
+            self.get(&format!("{name}{ZERO_POINT_SUFFIX}")),
+        );
+        let Some(q) = q else {
+            if s.is_some() || z.is_some() {
+                bail!("tensor `{name}` has a scale or zero point but no `{name}{INT8_SUFFIX}` values");
+            }
+            return Ok(None);
+        };
+        let ExtraTensor::I8 { shape: qs, data: q } = q else {
+            bail!("tensor `{name}{INT8_SUFFIX}`: dtype {}, expected I8", q.dtype());
+        };
+        if qs != shape {
+            bail!(
+                "tensor `{name}{INT8_SUFFIX}`: shape {}, its parameter has {}",
+                fmt_shape(qs),
+                fmt_shape(shape)
+            );
+        }
+        let Some(ExtraTensor::F32 { shape: ss, data: scale }) = s else {
+            bail!("quantized tensor `{name}` needs an F32 `{name}{SCALE_SUFFIX}`");
+        };
+        let Some(ExtraTensor::I32 { shape: zs, data: zero }) = z else {
+            bail!("quantized tensor `{name}` needs an I32 `{name}{ZERO_POINT_SUFFIX}`");
+        };
+        let channels = match (ss.as_slice(), shape.first()) {
+            ([], _) => 1,
+            (&[c], Some(&rows)) if c == rows => c,
+            _ => bail!(
+                "tensor `{name}{SCALE_SUFFIX}`: shape {}; must be [] (per tensor) or [{}] (per channel)",
+                fmt_shape(ss),
+                shape.first().copied().unwrap_or(1)
+            ),
+        };
+        if zs != ss {
+            bail!(
+                "tensor `{name}{ZERO_POINT_SUFFIX}`: shape {}, its scale has {}",
+                fmt_shape(zs),
+                fmt_shape(ss)
+            );
+        }
+        if let Some(bad) = scale.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            bail!("tensor `{name}{SCALE_SUFFIX}` holds {bad}; scales must be finite and positive");
+        }
+        let per = (q.len() / channels).max(1);
+        let v =
+            q.iter().enumerate().map(|(i, &q)| (q as f32 - zero[i / per] as f32) * scale[i / per]).collect();
+        Ok(Some(v))
+    }
+}
+
+fn shapes_of(state: &[(String, Tensor)]) -> Vec<(String, Vec<usize>)> {
+    state.iter().map(|(n, t)| (n.clone(), t.shape().to_vec())).collect()
+}
+
+/// Serializes `model` with its recipe and data shape (`input_shape` per sample, `classes`) and the
+/// `extra` tensors (masks, quantized values; names as in the module docs). Reads the weights back
+/// from the device, hence async. Refuses a model that does not match its recipe and extras that
+/// would not load back, so every file minnow writes, it can read.
+pub async fn save(
+    model: &Sequential,
+    recipe: &Recipe,
+    input_shape: &[usize],
+    classes: usize,
+    extra: &[(String, ExtraTensor)],
+) -> Result<Vec<u8>> {
+    let reference = recipe.build_model(input_shape, classes, &Device::Cpu)?.state();
+    let state = model.state();
+    if reference.len() != state.len() {
+        bail!("the model has {} state tensors, its recipe builds {}", state.len(), reference.len());
+    }
+    for ((n, t), (rn, rt)) in state.iter().zip(&reference) {
+        if n != rn || t.shape() != rt.shape() {
+            bail!(
+                "the model does not match its recipe: it has `{n}` {}, the recipe builds `{rn}` {}",
+                fmt_shape(t.shape()),
+                fmt_shape(rt.shape())
+            );
+        }
+    }
+    let mut tensors = Vec::with_capacity(state.len() + extra.len());
+    for (name, t) in &state {
+        tensors.push((name.clone(), ExtraTensor::F32 { shape: t.shape().to_vec(), data: t.to_vec().await? }));
+    }
+    tensors.extend(extra.iter().cloned());
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let file = ModelFile { recipe: recipe.clone(), input_shape: input_shape.to_vec(), classes, tensors };
+    file.resolve(&shapes_of(&state))?;
+    file.to_bytes()
+}
+
+/// Rebuilds the model a file describes on `dev`: the recipe from its metadata, the architecture
+/// for its input shape and classes, then every tensor checked and assigned by name.
+pub fn load(bytes: &[u8], dev: &Device) -> Result<(Recipe, Sequential)> {
+    let file = ModelFile::from_bytes(bytes)?;
+    let model = file.build(dev)?;
+    Ok((file.recipe, model))
+}
+
+/// Loads a file's tensors into an existing model of the same architecture (the recipe in the file
+/// is not consulted). On error the model is untouched.
+pub fn load_into(model: &Sequential, bytes: &[u8]) -> Result<()> {
+    ModelFile::from_bytes(bytes)?.assign(model)
+}
+
+/// A [`Trainer`] that continues from a model file: the file's recipe (its backend replaced by
+/// `backend` when given), the file's weights, a fresh optimizer. `csv` is the data file for a
+/// recipe with `dataset.name = "csv"`; it must give the input shape and classes the model has.
+pub async fn trainer_from_file(
+    bytes: &[u8],
+    csv: Option<&str>,
+    backend: Option<BackendChoice>,
+) -> Result<Trainer> {
+    let file = ModelFile::from_bytes(bytes)?;
+    let mut recipe = file.recipe.clone();
+    if let Some(b) = backend {
+        recipe.backend = b;
+    }
+    let (device, note) = select_device(recipe.backend).await?;
+    let model = file.build(&device)?;
+    let trainer = Trainer::from_model(recipe, csv, model, device, note)?;
+    if trainer.data.input_shape != file.input_shape || trainer.data.classes != file.classes {
+        bail!(
+            "the model was trained on inputs {} with {} classes, but the dataset gives {} with {}",
+            fmt_shape(&file.input_shape),
+            file.classes,
+            fmt_shape(&trainer.data.input_shape),
+            trainer.data.classes
+        );
+    }
+    Ok(trainer)
+}
+
+/// A dataset's test split as safetensors, for checking a model outside minnow
+/// (scripts/torch_eval.py): `x` F32 `[n, *input_shape]`, `y` I32 `[n]` labels; metadata
+/// `minnow_format`, `dataset` (the name) and `classes`.
+pub fn save_test_split(data: &Dataset) -> Result<Vec<u8>> {
+    let mut shape = vec![data.n_test()];
+    shape.extend_from_slice(&data.input_shape);
+    if data.test_x.len() != data.n_test() * data.features() {
+        bail!(
+            "dataset {}: {} test values for {} samples of shape {}",
+            data.name,
+            data.test_x.len(),
+            data.n_test(),
+            fmt_shape(&data.input_shape)
+        );
+    }
+    let x = ExtraTensor::F32 { shape, data: data.test_x.clone() };
+    let y = ExtraTensor::I32 {
+        shape: vec![data.n_test()],
+        data: data.test_y.iter().map(|&v| v as i32).collect(),
+    };
+    let encode =
+        |t: &ExtraTensor| Encoded { dtype: t.st_dtype(), shape: t.shape().to_vec(), bytes: t.to_le_bytes() };
+    let meta = [
+        ("minnow_format", FORMAT_VERSION.to_string()),
+        ("dataset", data.name.clone()),
+        ("classes", data.classes.to_string()),
+    ];
+    let meta = meta.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    safetensors::serialize([("x", encode(&x)), ("y", encode(&y))], Some(meta))
+        .map_err(|e| Error(format!("writing safetensors: {e}")))
+}

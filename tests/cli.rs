@@ -1,0 +1,109 @@
+//! The `minnow` binary end to end: presets, validate, run with overrides and --out, and clear
+//! non-zero exits on bad input.
+
+use std::process::Command;
+
+fn minnow(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_minnow")).args(args).output().expect("run minnow");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("minnow-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn presets_lists_every_preset() {
+    let (code, out, _) = minnow(&["presets"]);
+    assert_eq!(code, 0);
+    for p in minnow::recipe::PRESETS {
+        assert!(out.contains(p.name), "{} missing from:\n{out}", p.name);
+    }
+}
+
+#[test]
+fn run_writes_a_report_with_the_documented_fields() {
+    let path = tmp("report.json");
+    let (code, _, err) = minnow(&[
+        "run",
+        "--preset",
+        "spiral-mlp",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "3",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("test acc"), "no table on stderr:\n{err}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(r["backend"], "cpu");
+    assert_eq!(r["recipe"]["training"]["epochs"], 3);
+    let epochs = r["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 3);
+    for k in ["epoch", "train_loss", "train_accuracy", "test_accuracy", "lr", "seconds"] {
+        assert!(epochs[0].get(k).is_some(), "epochs[0].{k} missing");
+    }
+    for k in ["test_accuracy", "train_loss", "confusion"] {
+        assert!(r["final"].get(k).is_some(), "final.{k} missing");
+    }
+    let confusion = r["final"]["confusion"].as_array().unwrap();
+    let total: u64 =
+        confusion.iter().flat_map(|row| row.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total, 120, "confusion counts the 120 test points");
+    assert_eq!(r["model"]["params"], 4482);
+    assert_eq!(r["model"]["bytes"], 4482 * 4);
+    assert!(r["stages"].is_array());
+}
+
+#[test]
+fn same_seed_same_report_numbers() {
+    let run = || {
+        let (code, out, err) =
+            minnow(&["run", "--preset", "digits-mlp", "--backend", "cpu", "--epochs", "2", "--quiet"]);
+        assert_eq!(code, 0, "{err}");
+        let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (
+            r["epochs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["train_loss"].as_f64().unwrap())
+                .collect::<Vec<_>>(),
+            r["final"].clone(),
+        )
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_a_message() {
+    let bad = tmp("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"version": 1, "dataset": {"name": "spiral"}, "model": {"kind": "mlp", "hidden": [8]},
+        "training": {"epochs": 1, "batch_size": 0, "optimizer": {"kind": "sgd", "lr": 0.1}}}"#,
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["validate", bad.to_str().unwrap()], "training.batch_size"),
+        (vec!["run", bad.to_str().unwrap()], "training.batch_size"),
+        (vec!["run", "--preset", "nope"], "unknown preset"),
+        (vec!["run", "--preset", "spiral-mlp", "--backend", "tpu"], "--backend tpu"),
+        (vec!["run", "--preset", "spiral-mlp", "--epochs", "many"], "--epochs many"),
+        (vec!["run", "/no/such/recipe.json"], "cannot read"),
+        (vec!["frobnicate"], "unknown command"),
+    ];
+    for (args, needle) in cases {
+        let (code, _, err) = minnow(&args);
+        assert_ne!(code, 0, "{args:?} succeeded");
+        assert!(err.contains(needle), "{args:?}: stderr {err:?} lacks {needle:?}");
+    }
+}

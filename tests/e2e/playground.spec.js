@@ -1,0 +1,144 @@
+// End-to-end test of the playground in headless Chromium: the page loads the wasm engine in its
+// worker, trains the spiral preset for a few epochs and shows a falling loss; the recipe survives
+// a round trip through the URL fragment; a bad link shows a message and falls back to a preset.
+
+import { test, expect } from '@playwright/test';
+import { startServer } from '../../scripts/serve.mjs';
+
+/** @type {{url: string, close: () => Promise<void>}} */
+let server;
+
+test.beforeAll(async () => {
+  server = await startServer({ port: 0 });
+});
+
+test.afterAll(async () => {
+  await server?.close();
+});
+
+/** @param {import('@playwright/test').Page} page */
+function collectErrors(page) {
+  /** @type {string[]} */
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
+
+/**
+ * @param {import('@playwright/test').Page} page
+ * @param {string[]} states
+ * @param {number} [timeout]
+ */
+async function waitForStatus(page, states, timeout = 30_000) {
+  const ends = [...states, 'broken', 'failed'];
+  await page.waitForFunction((s) => s.includes(document.body.dataset.status ?? ''), ends, { timeout });
+  const status = await page.evaluate(() => document.body.dataset.status);
+  if (!states.includes(status ?? '')) {
+    const notice = await page.locator('#notice').innerText().catch(() => '');
+    throw new Error(`page status "${status}" while waiting for ${states.join('/')}: ${notice}`);
+  }
+}
+
+/** @param {import('@playwright/test').Page} page */
+async function editorRecipe(page) {
+  return JSON.parse(await page.locator('#recipe').inputValue());
+}
+
+test('trains the spiral preset and the displayed loss falls', async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto(server.url);
+  await waitForStatus(page, ['idle']);
+  await expect(page.locator('#backend-badge')).not.toHaveAttribute('data-state', 'error');
+
+  await page.selectOption('#preset', 'spiral-mlp');
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+  expect(page.url()).toContain('#v=1&r=');
+
+  await page.click('#train');
+  await waitForStatus(page, ['training', 'done'], 60_000);
+  await expect(page.locator('#backend-badge')).toHaveAttribute('data-state', /^(cpu|gpu|fallback)$/);
+  await expect(page.locator('#boundary-card')).toBeVisible();
+
+  // A few epochs, then pause (the run may also finish by itself).
+  await page.waitForFunction(
+    () => document.querySelectorAll('#epochs tbody tr').length >= 3 || document.body.dataset.status !== 'training',
+    null,
+    { timeout: 120_000 },
+  );
+  if ((await page.evaluate(() => document.body.dataset.status)) === 'training') {
+    await page.click('#pause');
+    await waitForStatus(page, ['paused', 'done']);
+  }
+
+  const rows = await page.locator('#epochs tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => ({ epoch: Number(tr.getAttribute('data-epoch')), loss: Number(tr.getAttribute('data-train-loss')) })),
+  );
+  rows.sort((a, b) => a.epoch - b.epoch);
+  expect(rows.length).toBeGreaterThanOrEqual(3);
+  for (const r of rows) expect(Number.isFinite(r.loss)).toBe(true);
+  expect(rows.at(-1).loss).toBeLessThan(rows[0].loss);
+
+  const shownLoss = Number(await page.locator('#stat-loss').getAttribute('data-value'));
+  expect(Number.isFinite(shownLoss)).toBe(true);
+  await expect(page.locator('#stat-epoch')).not.toHaveText('–');
+
+  // Resume continues the same run; Reset clears it.
+  if ((await page.evaluate(() => document.body.dataset.status)) === 'paused') {
+    await expect(page.locator('#train')).toHaveText('Resume');
+    await page.click('#reset');
+    await waitForStatus(page, ['idle']);
+    await expect(page.locator('#epochs tbody tr')).toHaveCount(0);
+  }
+  expect(errors).toEqual([]);
+});
+
+test('the recipe round-trips through the URL fragment', async ({ page, context }) => {
+  await page.goto(server.url);
+  await waitForStatus(page, ['idle']);
+  const recipe = await editorRecipe(page);
+  recipe.seed = 4242;
+  await page.locator('#recipe').fill(JSON.stringify(recipe, null, 2));
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+  await expect(page.locator('#recipe-diff')).toContainText('seed');
+  await expect.poll(() => page.url()).toMatch(/#v=1&r=[A-Za-z0-9_-]+$/);
+  const link = page.url();
+
+  const other = await context.newPage();
+  await other.goto(link);
+  await waitForStatus(other, ['idle']);
+  expect((await editorRecipe(other)).seed).toBe(4242);
+  await expect(other.locator('#notice')).toBeHidden();
+});
+
+test('a bad link shows a message and falls back without losing what it can', async ({ page }) => {
+  await page.goto(`${server.url}#v=1&r=this-is-not-a-recipe`);
+  await waitForStatus(page, ['idle']);
+  await expect(page.locator('#notice')).toBeVisible();
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+  const fallback = await editorRecipe(page);
+  expect(fallback.version).toBe(1);
+
+  // A recipe with one broken section keeps the rest.
+  const damaged = { ...fallback, seed: 777, training: 'not an object' };
+  const encoded = Buffer.from(JSON.stringify(damaged)).toString('base64url');
+  await page.goto('about:blank'); // a fresh load, not just a hashchange
+  await page.goto(`${server.url}#v=1&r=${encoded}`);
+  await waitForStatus(page, ['idle']);
+  await expect(page.locator('#notice')).toBeVisible();
+  await expect(page.locator('#notice')).toContainText('training');
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+  const salvaged = await editorRecipe(page);
+  expect(salvaged.seed).toBe(777);
+  expect(typeof salvaged.training).toBe('object');
+});
+
+test('pasting a new link into the address bar loads it (hashchange)', async ({ page }) => {
+  await page.goto(server.url);
+  await waitForStatus(page, ['idle']);
+  const recipe = { ...(await editorRecipe(page)), seed: 31337 };
+  await page.evaluate((hash) => (location.hash = hash), `v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`);
+  await expect.poll(async () => (await editorRecipe(page)).seed).toBe(31337);
+});

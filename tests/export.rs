@@ -1,0 +1,503 @@
+//! Model files (src/export.rs): save → load is bit-exact and training continues identically; masks
+//! and quantized tensors load as documented; malformed, truncated and mismatched files give clear
+//! errors, never a panic; and PyTorch (scripts/torch_eval.py) rebuilds each model from its file and
+//! gets the same accuracy and logits as `minnow eval` (skipped with a message where torch is missing).
+
+use minnow::Device;
+use minnow::export::{self, ExtraTensor, ModelFile};
+use minnow::nn::{Activation, Sequential};
+use minnow::recipe::{ModelSpec, Recipe};
+use minnow::trainer::Trainer;
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Digits, MLP with batch norm, no dropout (so two trainers from equal weights train identically).
+const MLP_BN: &str = r#"{"version": 1, "seed": 3, "backend": "cpu",
+  "dataset": {"name": "digits", "classes": 10},
+  "model": {"kind": "mlp", "hidden": [32, 16], "activation": "leaky_relu", "batch_norm": true},
+  "training": {"epochs": 1, "batch_size": 32, "optimizer": {"kind": "adam", "lr": 0.003}, "metrics_every": 1}}"#;
+
+/// Digits as 1×8×8 images: conv (same padding, pool) → conv (stride 1, no pool) → dense.
+const CNN: &str = r#"{"version": 1, "seed": 5, "backend": "cpu",
+  "dataset": {"name": "digits", "classes": 10},
+  "model": {"kind": "cnn", "conv": [{"channels": 4, "kernel": 3, "padding": 1, "pool": 2},
+                                     {"channels": 6, "kernel": 3, "pool": 1}],
+            "hidden": [16], "activation": "relu", "batch_norm": true, "dropout": 0.2},
+  "training": {"epochs": 1, "batch_size": 32, "optimizer": {"kind": "sgd", "lr": 0.05, "momentum": 0.9}}}"#;
+
+fn recipe(json: &str) -> Recipe {
+    Recipe::from_json(json).expect("test recipe parses")
+}
+
+/// A 2-D spiral MLP with the given activation, batch norm and dropout.
+fn spiral(activation: &str, extra: &str) -> String {
+    format!(
+        r#"{{"version": 1, "seed": 7, "backend": "cpu",
+  "dataset": {{"name": "spiral", "samples": 300, "classes": 3}},
+  "model": {{"kind": "mlp", "hidden": [24, 12], "activation": "{activation}"{extra}}},
+  "training": {{"epochs": 3, "batch_size": 16, "optimizer": {{"kind": "adam", "lr": 0.01}}}}}}"#
+    )
+}
+
+fn trained(json: &str) -> Trainer {
+    let mut t = Trainer::with_device(recipe(json), None, Device::Cpu, String::new()).expect("trainer");
+    pollster::block_on(t.run(|_| {})).expect("training runs");
+    t
+}
+
+fn save(t: &Trainer, extra: &[(String, ExtraTensor)]) -> Vec<u8> {
+    let fut = export::save(&t.model, &t.recipe, &t.data.input_shape, t.data.classes, extra);
+    pollster::block_on(fut).expect("save")
+}
+
+fn state_values(m: &Sequential) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    m.state().into_iter().map(|(n, t)| (n, t.shape().to_vec(), t.to_vec_blocking().unwrap())).collect()
+}
+
+fn test_logits(t: &Trainer) -> Vec<f32> {
+    t.test_logits().and_then(|l| l.to_vec_blocking()).expect("logits")
+}
+
+fn load_err(bytes: &[u8]) -> String {
+    match export::load(bytes, &Device::Cpu) {
+        Ok(_) => panic!("loading should have failed"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn assert_contains(msg: &str, want: &str) {
+    assert!(msg.contains(want), "error {msg:?} should contain {want:?}");
+}
+
+#[test]
+fn save_load_round_trip_is_bit_exact() {
+    for json in [MLP_BN, CNN] {
+        let t = trained(json);
+        let bytes = save(&t, &[]);
+        let (r, model) = export::load(&bytes, &Device::Cpu).expect("load");
+        assert_eq!(r, t.recipe);
+        assert_eq!(state_values(&model), state_values(&t.model));
+
+        let loaded = Trainer::from_model(r, None, model, Device::Cpu, String::new()).unwrap();
+        let (a, b) = (test_logits(&t), test_logits(&loaded));
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "logits differ after load");
+
+        // load_into: a model of the same architecture from another seed takes the file's values.
+        let mut other = t.recipe.clone();
+        other.seed += 1;
+        let fresh = other.build_model(&t.data.input_shape, t.data.classes, &Device::Cpu).unwrap();
+        assert_ne!(state_values(&fresh), state_values(&t.model));
+        export::load_into(&fresh, &bytes).unwrap();
+        assert_eq!(state_values(&fresh), state_values(&t.model));
+    }
+}
+
+/// Per-step losses of training `t` to the end (`metrics_every` = 1 reads every step).
+fn loss_sequence(t: &mut Trainer) -> Vec<f32> {
+    let mut losses = Vec::new();
+    while !t.done() {
+        let info = pollster::block_on(t.step(1)).unwrap();
+        losses.extend(info.loss);
+    }
+    losses
+}
+
+#[test]
+fn training_continues_identically_after_save_and_load() {
+    let t = trained(MLP_BN);
+    let bytes = save(&t, &[]);
+    let recipe = t.recipe.clone();
+    let (_, loaded) = export::load(&bytes, &Device::Cpu).unwrap();
+    let mut from_file =
+        Trainer::from_model(recipe.clone(), None, loaded, Device::Cpu, String::new()).unwrap();
+    let mut in_memory = Trainer::from_model(recipe, None, t.model, Device::Cpu, String::new()).unwrap();
+    let (a, b) = (loss_sequence(&mut from_file), loss_sequence(&mut in_memory));
+    assert_eq!(a.len(), from_file.batches_per_epoch());
+    assert_eq!(a, b, "loss sequences differ");
+    assert_eq!(state_values(&from_file.model), state_values(&in_memory.model));
+}
+
+fn per_channel_int8(w: &[f32], rows: usize, zero: i32) -> (Vec<i8>, Vec<f32>, Vec<i32>, Vec<f32>) {
+    let per = w.len() / rows;
+    let (mut q, mut scales, mut expect) = (Vec::new(), Vec::new(), Vec::new());
+    for row in w.chunks(per) {
+        let s = row.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-8) / 100.0;
+        scales.push(s);
+        for &v in row {
+            let qi = ((v / s).round() as i32 + zero).clamp(-128, 127);
+            q.push(qi as i8);
+            expect.push((qi as f32 - zero as f32) * s);
+        }
+    }
+    (q, scales, vec![zero; rows], expect)
+}
+
+/// A file whose `name` is stored only as int8 with per-channel scales; returns it and the values.
+fn quantize_in_file(file: &mut ModelFile, name: &str, zero: i32) -> Vec<f32> {
+    let i = file.tensors.iter().position(|(n, _)| n == name).expect("tensor in file");
+    let (_, ExtraTensor::F32 { shape, data }) = file.tensors.remove(i) else { panic!("F32 state") };
+    let (q, scale, zp, expect) = per_channel_int8(&data, shape[0], zero);
+    file.tensors.push((format!("{name}.int8"), ExtraTensor::I8 { shape: shape.clone(), data: q }));
+    file.tensors.push((format!("{name}.scale"), ExtraTensor::F32 { shape: vec![shape[0]], data: scale }));
+    file.tensors.push((format!("{name}.zero_point"), ExtraTensor::I32 { shape: vec![shape[0]], data: zp }));
+    expect
+}
+
+fn mask_for(t: &Trainer, name: &str) -> (ExtraTensor, Vec<f32>) {
+    let (_, w) = t.model.state().into_iter().find(|(n, _)| n == name).unwrap();
+    let v = w.to_vec_blocking().unwrap();
+    let keep: Vec<u8> = (0..v.len()).map(|i| u8::from(i % 3 != 0)).collect();
+    let masked = v.iter().zip(&keep).map(|(&x, &k)| if k == 1 { x } else { 0.0 }).collect();
+    (ExtraTensor::U8 { shape: w.shape().to_vec(), data: keep }, masked)
+}
+
+#[test]
+fn masks_and_quantized_tensors_load_as_documented() {
+    let t = trained(MLP_BN);
+    let (mask, masked) = mask_for(&t, "1.weight");
+    assert!(masked.contains(&0.0));
+    let bytes = save(&t, &[("1.weight_mask".into(), mask.clone())]);
+    let mut file = ModelFile::from_bytes(&bytes).unwrap();
+    assert_eq!(file.get("1.weight_mask"), Some(&mask));
+    let model = file.build(&Device::Cpu).unwrap();
+    let get = |m: &Sequential, n: &str| {
+        m.state().into_iter().find(|(k, _)| k == n).unwrap().1.to_vec_blocking().unwrap()
+    };
+    assert_eq!(get(&model, "1.weight"), masked);
+
+    // Quantized only: the float tensor is gone, loaders dequantize (per channel, non-zero zero point).
+    let expect = quantize_in_file(&mut file, "7.weight", 3);
+    let model = export::load(&file.to_bytes().unwrap(), &Device::Cpu).unwrap().1;
+    assert_eq!(get(&model, "7.weight"), expect);
+
+    // Per-tensor scale, next to the float: the float wins.
+    let mut file = ModelFile::from_bytes(&bytes).unwrap();
+    let n = file.get("4.weight").unwrap().shape().iter().product();
+    file.tensors.push(("4.weight.int8".into(), ExtraTensor::I8 { shape: vec![16, 32], data: vec![1; n] }));
+    file.tensors.push(("4.weight.scale".into(), ExtraTensor::F32 { shape: vec![], data: vec![0.5] }));
+    file.tensors.push(("4.weight.zero_point".into(), ExtraTensor::I32 { shape: vec![], data: vec![0] }));
+    let model = export::load(&file.to_bytes().unwrap(), &Device::Cpu).unwrap().1;
+    assert_eq!(get(&model, "4.weight"), get(&t.model, "4.weight"));
+
+    // save refuses what load would refuse.
+    let bad = [
+        ("9.weight_mask", mask.clone(), "belongs to `9.weight`"),
+        ("4.weight_mask", mask.clone(), "mask `4.weight_mask`: shape [32, 64], its tensor has [16, 32]"),
+        ("1.weight_mask", ExtraTensor::F32 { shape: vec![32, 64], data: vec![1.0; 2048] }, "masks are U8"),
+        ("extra", ExtraTensor::U8 { shape: vec![1], data: vec![1] }, "unexpected tensor `extra`"),
+        ("1.bias", ExtraTensor::U8 { shape: vec![1], data: vec![1; 2] }, "does not hold 2 values"),
+    ];
+    for (name, tensor, want) in bad {
+        let extra = [(name.to_string(), tensor)];
+        let fut = export::save(&t.model, &t.recipe, &t.data.input_shape, t.data.classes, &extra);
+        assert_contains(&pollster::block_on(fut).unwrap_err().to_string(), want);
+    }
+}
+
+/// Re-serializes a safetensors file after `edit` changes its metadata or raw tensors.
+fn rewrite(
+    bytes: &[u8],
+    edit: impl FnOnce(&mut HashMap<String, String>, &mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>),
+) -> Vec<u8> {
+    let st = SafeTensors::deserialize(bytes).unwrap();
+    let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
+    let mut meta: HashMap<String, String> =
+        header.metadata().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut tensors: Vec<_> =
+        st.iter().map(|(n, v)| (n.to_string(), v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect();
+    edit(&mut meta, &mut tensors);
+    let views: Vec<_> =
+        tensors.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    safetensors::serialize(views, Some(meta.into_iter().collect())).unwrap()
+}
+
+fn set_meta(bytes: &[u8], key: &str, value: Option<&str>) -> Vec<u8> {
+    rewrite(bytes, |m, _| match value {
+        Some(v) => drop(m.insert(key.into(), v.into())),
+        None => drop(m.remove(key)),
+    })
+}
+
+fn edit_tensor(
+    bytes: &[u8],
+    name: &str,
+    f: impl FnOnce(&mut Dtype, &mut Vec<usize>, &mut Vec<u8>),
+) -> Vec<u8> {
+    rewrite(bytes, |_, ts| {
+        let (_, d, s, b) = ts.iter_mut().find(|(n, ..)| n == name).expect("tensor");
+        f(d, s, b)
+    })
+}
+
+#[test]
+fn malformed_files_give_clear_errors() {
+    let t = trained(MLP_BN);
+    let good = save(&t, &[]);
+    assert!(export::load(&good, &Device::Cpu).is_ok());
+
+    assert_contains(&load_err(&[]), "the file is empty");
+    assert_contains(&load_err(&good[..5]), "too short");
+    assert_contains(&load_err(&good[..good.len() - 7]), "truncated?");
+    assert_contains(&load_err(&good[..good.len() / 3]), "truncated?");
+    let mut garbage = good.clone();
+    garbage[8..20].copy_from_slice(b"#!not-json!#");
+    assert_contains(&load_err(&garbage), "invalid JSON in header");
+    assert_contains(&load_err(&[0xff; 64]), "header too large");
+    assert_contains(&load_err(b"PK\x03\x04 this is a zip file, not a model"), "not a valid safetensors file");
+
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            edit_tensor(&good, "1.weight", |_, s, b| {
+                *s = vec![64, 16];
+                b.truncate(64 * 16 * 4)
+            }),
+            "tensor `1.weight`: shape [64, 16] in the file, the model the recipe builds expects [32, 64]",
+        ),
+        (
+            rewrite(&good, |_, ts| ts.retain(|(n, ..)| n != "2.running_mean")),
+            "tensor `2.running_mean` (shape [32]) is missing",
+        ),
+        (
+            edit_tensor(&good, "1.bias", |d, _, _| *d = Dtype::I32),
+            "tensor `1.bias`: dtype I32 in the file, expected F32",
+        ),
+        (
+            edit_tensor(&good, "1.bias", |d, s, _| {
+                *d = Dtype::F16;
+                s[0] *= 2
+            }),
+            "tensor `1.bias` has dtype F16; minnow files hold F32, I8, U8 or I32",
+        ),
+        (
+            rewrite(&good, |_, ts| ts.push(("8.weight".into(), Dtype::F32, vec![1], vec![0; 4]))),
+            "unexpected tensor `8.weight`",
+        ),
+        (
+            rewrite(&good, |_, ts| ts.push(("1.weight_mask".into(), Dtype::U8, vec![32, 64], vec![2; 2048]))),
+            "mask `1.weight_mask` holds 2",
+        ),
+        (
+            rewrite(&good, |_, ts| ts.push(("7.weight.scale".into(), Dtype::F32, vec![], vec![0; 4]))),
+            "has a scale or zero point but no `7.weight.int8`",
+        ),
+        (set_meta(&good, "recipe", Some("{not json")), "key must be a string at line 1 column 2"),
+        (
+            set_meta(&good, "recipe", Some(&t.recipe.to_json().replace("\"epochs\": 1", "\"epochs\": 0"))),
+            "metadata `recipe`: training.epochs = 0: must be in [1, 1000]",
+        ),
+        (set_meta(&good, "recipe", None), "not a minnow model file: the metadata has no `recipe`"),
+        (
+            set_meta(&good, "minnow_format", None),
+            "not a minnow model file: the metadata has no `minnow_format`",
+        ),
+        (set_meta(&good, "minnow_format", Some("2")), "minnow_format = \"2\": this build reads format 1"),
+        (
+            set_meta(&good, "input_shape", Some("eight")),
+            "metadata `input_shape` = \"eight\": not a JSON array",
+        ),
+        (
+            set_meta(&good, "input_shape", Some("[]")),
+            "metadata `input_shape` = []: must be 1 to 3 positive sizes",
+        ),
+        (
+            set_meta(&good, "input_shape", Some("[1,4,4]")),
+            "tensor `1.weight`: shape [32, 64] in the file, the model the recipe builds expects [32, 16]",
+        ),
+        (
+            set_meta(&good, "input_shape", Some("[4294967296,4294967296]")),
+            "more than 4000000 values per sample",
+        ),
+        (set_meta(&good, "classes", Some("many")), "metadata `classes` = \"many\""),
+        (
+            set_meta(&good, "classes", Some("3")),
+            "tensor `7.weight`: shape [10, 16] in the file, the model the recipe builds expects [3, 16]",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (i, (bytes, want)) in cases.iter().enumerate() {
+        match export::load(bytes, &Device::Cpu) {
+            Ok(_) => failures.push(format!("case {i}: loaded, expected an error containing {want:?}")),
+            Err(e) if !e.to_string().contains(want) => {
+                failures.push(format!("case {i}: {e:?} lacks {want:?}"))
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // load_into checks the same way and leaves the model untouched on error.
+    let before = state_values(&t.model);
+    assert!(export::load_into(&t.model, &cases[0].0).is_err());
+    assert_eq!(state_values(&t.model), before);
+}
+
+#[test]
+fn no_prefix_or_corruption_panics() {
+    let t = trained(&spiral("tanh", ""));
+    let good = save(&t, &[]);
+    for len in 0..good.len() {
+        assert!(export::load(&good[..len], &Device::Cpu).is_err(), "prefix of {len} bytes loaded");
+    }
+    // Flip bytes all over the header and data: any outcome but a panic is fine.
+    let mut x = 0x2545_f491u32;
+    for _ in 0..2000 {
+        let mut bad = good.clone();
+        for _ in 0..3 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let i = x as usize % bad.len();
+            bad[i] = bad[i].wrapping_add((x >> 24) as u8 | 1);
+        }
+        let _ = export::load(&bad, &Device::Cpu);
+    }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("export-{}-{name}", std::process::id()))
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct EvalJson {
+    test_accuracy: f64,
+    logits_head: Vec<Vec<f64>>,
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("command starts");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+#[test]
+fn cli_saves_and_evaluates() {
+    let (recipe_path, model) = (tmp("cli.json"), tmp("cli.safetensors"));
+    std::fs::write(&recipe_path, spiral("relu", "")).unwrap();
+    let bin = env!("CARGO_BIN_EXE_minnow");
+    let report = run(Command::new(bin).arg("run").arg(&recipe_path).arg("--quiet").arg("--save").arg(&model));
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let eval: EvalJson = serde_json::from_str(&run(Command::new(bin).arg("eval").arg(&model))).unwrap();
+    assert_eq!(eval.test_accuracy as f32, report["final"]["test_accuracy"].as_f64().unwrap() as f32);
+    assert_eq!(eval.logits_head.len(), 5);
+
+    std::fs::write(&model, b"not a model").unwrap();
+    let out = Command::new(bin).arg("eval").arg(&model).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid safetensors file"));
+}
+
+/// The models the PyTorch check covers, named; each activation must appear in one.
+fn torch_cases() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "mlp-bn-dropout-gelu-masked",
+            MLP_BN
+                .replace("leaky_relu", "gelu")
+                .replace("\"batch_norm\": true", "\"batch_norm\": true, \"dropout\": 0.1"),
+        ),
+        ("cnn-bn-relu-quantized", CNN.to_string()),
+        ("spiral-tanh", spiral("tanh", "")),
+        ("spiral-sigmoid-bn", spiral("sigmoid", r#", "batch_norm": true"#)),
+        ("spiral-leaky-relu-dropout", spiral("leaky_relu", r#", "dropout": 0.3"#)),
+    ]
+}
+
+/// Fails to compile when an activation is added, and fails when no torch case uses one.
+#[test]
+fn torch_cases_cover_every_activation() {
+    let used: Vec<Activation> = torch_cases()
+        .iter()
+        .map(|(_, j)| match recipe(j).model {
+            ModelSpec::Mlp { activation, .. } | ModelSpec::Cnn { activation, .. } => activation,
+        })
+        .collect();
+    for a in
+        [Activation::Relu, Activation::LeakyRelu, Activation::Sigmoid, Activation::Tanh, Activation::Gelu]
+    {
+        match a {
+            Activation::Relu
+            | Activation::LeakyRelu
+            | Activation::Sigmoid
+            | Activation::Tanh
+            | Activation::Gelu => {
+                assert!(used.contains(&a), "no torch case uses {a:?}")
+            }
+        }
+    }
+}
+
+#[test]
+fn pytorch_rebuilds_the_same_model() {
+    match Command::new("python3").args(["-c", "import torch"]).output() {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            println!("SKIPPED: torch not installed (python3 -c 'import torch' failed)");
+            return;
+        }
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/torch_eval.py");
+    let mut failures = Vec::new();
+    for (name, json) in torch_cases() {
+        let t = trained(&json);
+        let failures_before = failures.len();
+        let bytes = match name {
+            "mlp-bn-dropout-gelu-masked" => save(&t, &[("1.weight_mask".into(), mask_for(&t, "1.weight").0)]),
+            "cnn-bn-relu-quantized" => {
+                let mut file = ModelFile::from_bytes(&save(&t, &[])).unwrap();
+                quantize_in_file(&mut file, "0.weight", 0);
+                quantize_in_file(&mut file, "12.weight", -5);
+                file.to_bytes().unwrap()
+            }
+            _ => save(&t, &[]),
+        };
+        let (model, split) = (tmp(&format!("{name}.safetensors")), tmp(&format!("{name}-test.safetensors")));
+        std::fs::write(&model, &bytes).unwrap();
+        let minnow = run(Command::new(env!("CARGO_BIN_EXE_minnow"))
+            .arg("eval")
+            .arg(&model)
+            .args(["--head", "0", "--test-split"])
+            .arg(&split));
+        let torch = run(Command::new("python3").arg(script).arg(&model).arg(&split).args(["--head", "0"]));
+        let (m, p): (EvalJson, EvalJson) =
+            (serde_json::from_str(&minnow).unwrap(), serde_json::from_str(&torch).unwrap());
+        if m.test_accuracy != p.test_accuracy {
+            failures
+                .push(format!("{name}: test accuracy minnow {} torch {}", m.test_accuracy, p.test_accuracy));
+        }
+        if m.logits_head.len() != t.data.n_test() || p.logits_head.len() != m.logits_head.len() {
+            failures.push(format!(
+                "{name}: {} minnow rows, {} torch rows",
+                m.logits_head.len(),
+                p.logits_head.len()
+            ));
+            continue;
+        }
+        let mut worst = (0.0f64, 0, 0);
+        for (i, (a, b)) in m.logits_head.iter().zip(&p.logits_head).enumerate() {
+            for (j, (x, y)) in a.iter().zip(b).enumerate() {
+                let excess = (x - y).abs() - (1e-5 + 1e-5 * y.abs());
+                if excess > worst.0 {
+                    worst = (excess, i, j);
+                }
+            }
+        }
+        if worst.0 > 0.0 {
+            let (i, j) = (worst.1, worst.2);
+            failures.push(format!(
+                "{name}: logit [{i}][{j}] minnow {} torch {} (beyond 1e-5 + 1e-5·|torch|)",
+                m.logits_head[i][j], p.logits_head[i][j]
+            ));
+        }
+        if failures.len() == failures_before {
+            println!(
+                "{name}: accuracy {} on {} test samples, minnow = torch",
+                m.test_accuracy,
+                t.data.n_test()
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

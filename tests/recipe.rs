@@ -1,0 +1,94 @@
+//! Recipe parsing and validation: every kind of bad input is refused with a message that names the
+//! field (and the allowed range), and every preset parses, validates and round-trips through JSON.
+
+use minnow::Device;
+use minnow::recipe::{PRESETS, Recipe, preset};
+use serde_json::{Value, json};
+
+fn base() -> Value {
+    serde_json::from_str(PRESETS[0].json).unwrap()
+}
+
+/// Sets `path` (dot-separated, array indices as numbers) to `v` in the base recipe and parses it.
+fn with(path: &str, v: Value) -> Result<Recipe, String> {
+    let mut r = base();
+    let mut d = &mut r;
+    let keys: Vec<&str> = path.split('.').collect();
+    for k in &keys[..keys.len() - 1] {
+        d = match k.parse::<usize>() {
+            Ok(i) => &mut d[i],
+            Err(_) => &mut d[*k],
+        };
+    }
+    d[keys[keys.len() - 1]] = v;
+    Recipe::from_json(&r.to_string()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn bad_fields_are_refused_with_their_path_and_range() {
+    let cases: &[(&str, Value, &[&str])] = &[
+        ("training.optimizer.lr", json!(-0.1), &["training.optimizer.lr", "(0, 10]"]),
+        ("training.batch_size", json!(0), &["training.batch_size", "[1, 4096]"]),
+        ("training.epochs", json!(0), &["training.epochs", "[1, 1000]"]),
+        ("training.epochs", json!("ten"), &["training.epochs", "invalid type"]),
+        ("model.hidden", json!([64, 1_000_000_000]), &["model.hidden[1]", "[1, 4096]"]),
+        ("model.dropout", json!(1.0), &["model.dropout", "[0, 1)"]),
+        ("training.label_smoothing", json!(-0.5), &["training.label_smoothing"]),
+        ("training.optimizer.momentum", json!(0.9), &["training.optimizer", "`momentum`", "unknown field"]),
+        ("training.wd", json!(0.1), &["training.wd", "unknown field"]),
+        ("model.kind", json!("rnn"), &["model.kind", "rnn"]),
+        ("dataset.noise", json!(3), &["dataset.noise"]),
+        ("dataset.name", json!("imagenet"), &["dataset.name", "imagenet"]),
+        ("backend", json!("tpu"), &["backend", "tpu"]),
+        ("version", json!(2), &["version", "1"]),
+        ("training.schedule.decay", json!({"kind": "step", "step_size": 0}), &["step_size"]),
+        ("training.schedule.warmup_start_factor", json!(0.0), &["warmup_start_factor"]),
+        ("compression", json!([{"kind": "telepathy"}]), &["compression", "telepathy"]),
+    ];
+    let mut failures = Vec::new();
+    for (path, v, needles) in cases {
+        match with(path, v.clone()) {
+            Ok(_) => failures.push(format!("{path} = {v}: accepted")),
+            Err(msg) => {
+                for n in *needles {
+                    if !msg.contains(n) {
+                        failures.push(format!("{path} = {v}: message {msg:?} lacks {n:?}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_model_too_big_for_a_tab_is_refused_when_built() {
+    let r = with("model.hidden", json!([4096, 4096, 4096])).unwrap();
+    let e = r.build_model(&[2], 2, &Device::Cpu).err().expect("accepted 33M parameters").to_string();
+    assert!(e.contains("parameters") && e.contains("4000000"), "{e}");
+}
+
+#[test]
+fn cnn_that_shrinks_the_image_away_is_refused() {
+    let mut r = preset("mnist-cnn").unwrap();
+    if let minnow::recipe::ModelSpec::Cnn { conv, .. } = &mut r.model {
+        for _ in 0..4 {
+            conv.push(conv[1].clone());
+        }
+    }
+    let e =
+        r.build_model(&[1, 28, 28], 10, &Device::Cpu).err().expect("accepted a 0x0 feature map").to_string();
+    assert!(e.contains("model.conv["), "{e}");
+}
+
+#[test]
+fn presets_parse_validate_and_round_trip() {
+    for p in PRESETS {
+        let r = preset(p.name).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        assert_eq!(r.name, p.name, "preset file name field");
+        assert!(!r.description.is_empty(), "{} has no description", p.name);
+        let again = Recipe::from_json(&r.to_json()).unwrap();
+        assert_eq!(again, r, "{} does not round-trip", p.name);
+    }
+    assert!(preset("nope").unwrap_err().to_string().contains("spiral-mlp"));
+}

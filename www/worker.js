@@ -1,0 +1,209 @@
+// The training worker (a module Web Worker): owns the wasm module and the one live `Run`, answers
+// requests from the page (init, validate, create, train, pause, reset, report, grid), and streams
+// progress while training, so the page's main thread never waits on the engine.
+// Protocol: request {id, type, ...} -> reply {id, ok: true, result} | {id, ok: false, error}; events {event, ...}.
+
+/**
+ * Events pushed to the page while training (no `id`):
+ * @typedef {{event: 'step', epoch: number, batch: number, batchesPerEpoch: number, loss: number,
+ *   batches: number, ms: number}} StepEvent
+ *   One `run.step(n)` call: `loss` is the mean over its `batches`; `epoch` counts completed epochs
+ *   and `batch` the batches done in the current one, so `epoch + batch / batchesPerEpoch` is the
+ *   position on the epoch axis.
+ * @typedef {{event: 'epoch', epochEnd: {epoch: number, train_loss: number, train_accuracy: number,
+ *   test_accuracy: number, lr: number, seconds: number}}} EpochEvent
+ * @typedef {{event: 'grid', data: Float32Array, res: number, classes: number}} GridEvent
+ * @typedef {{event: 'done', report: any}} DoneEvent
+ * @typedef {{event: 'failed', message: string}} FailedEvent
+ * @typedef {{event: 'stopped'}} StoppedEvent
+ */
+
+/** Decision-grid resolution pushed after epochs of 2-D runs. */
+const GRID_RES = 64;
+/** Target wall time of one `run.step(n)` call; n adapts to it. */
+const STEP_TARGET_MS = 40;
+/** At most this often a new decision grid while training. */
+const GRID_EVERY_MS = 250;
+
+/** @type {any} the wasm module's exports once loaded */
+let wasm = null;
+/** @type {any} the live Run, or null */
+let run = null;
+let training = false;
+/** Resolves when the training loop has exited; awaited by pause/reset. */
+let loopDone = Promise.resolve();
+
+// wasm-bindgen objects refuse re-entrant use across an await ("recursive use of an object"), so
+// every call on `run` goes through this queue.
+let queue = Promise.resolve();
+/**
+ * @template T
+ * @param {() => Promise<T> | T} fn
+ * @returns {Promise<T>}
+ */
+function exclusive(fn) {
+  const result = queue.then(fn);
+  queue = result.then(
+    () => undefined,
+    () => undefined,
+  );
+  return result;
+}
+
+/** Lets queued messages (pause, reset) in between training steps. */
+const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * @param {unknown} e
+ * @returns {string}
+ */
+function message(e) {
+  if (e instanceof Error) return e.message;
+  return typeof e === 'string' ? e : String(e);
+}
+
+/** @param {any} msg @param {Transferable[]} [transfer] */
+function post(msg, transfer = []) {
+  self.postMessage(msg, transfer);
+}
+
+async function computeGrid(res = GRID_RES) {
+  const data = await exclusive(() => run.decisionGrid(res));
+  const grid = data instanceof Float32Array ? data : new Float32Array(data);
+  return { data: grid, res, classes: Math.max(1, Math.round(grid.length / (res * res))) };
+}
+
+async function trainLoop() {
+  let n = 1;
+  let lastGrid = 0;
+  while (training && run) {
+    const t0 = performance.now();
+    const r = await exclusive(() => run.step(n));
+    const ms = performance.now() - t0;
+    post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: n, ms });
+    if (ms < STEP_TARGET_MS / 2) n = Math.min(n * 2, 1024);
+    else if (ms > STEP_TARGET_MS * 2 && n > 1) n = Math.max(1, n >> 1);
+    if (r.epochEnd) {
+      post({ event: 'epoch', epochEnd: r.epochEnd });
+      if (run.is2d && (r.done || performance.now() - lastGrid > GRID_EVERY_MS)) {
+        const grid = await computeGrid();
+        post({ event: 'grid', ...grid }, [grid.data.buffer]);
+        lastGrid = performance.now();
+      }
+    }
+    if (r.done) {
+      training = false;
+      post({ event: 'done', report: await exclusive(() => run.report()) });
+      return;
+    }
+    await yieldToEvents();
+  }
+  post({ event: 'stopped' });
+}
+
+/** The report of the live run, or null if the engine cannot give one yet. */
+async function safeReport() {
+  try {
+    return await exclusive(() => run.report());
+  } catch {
+    return null;
+  }
+}
+
+async function stopTraining() {
+  training = false;
+  await loopDone;
+}
+
+/** @type {Record<string, (req: any) => Promise<any>>} */
+const handlers = {
+  async init() {
+    if (!wasm) {
+      try {
+        wasm = await import('./pkg/minnow.js');
+      } catch (e) {
+        throw new Error(`www/pkg/minnow.js is missing or broken: build it with "make serve" (${message(e)}).`);
+      }
+      await wasm.default();
+    }
+    return { presets: wasm.presets() };
+  },
+
+  async validate({ json }) {
+    return wasm.validateRecipe(json);
+  },
+
+  async create({ json, csv }) {
+    await stopTraining();
+    if (run) {
+      await exclusive(() => run.free());
+      run = null;
+    }
+    run = await wasm.Run.create(json, csv ?? undefined);
+    const info = {
+      backend: run.backend,
+      backendNote: run.backendNote,
+      totalEpochs: run.totalEpochs,
+      is2d: run.is2d,
+      report: await safeReport(),
+      bounds: null,
+      points: null,
+      grid: null,
+    };
+    if (run.is2d) {
+      info.bounds = Array.from(run.bounds());
+      info.points = run.points();
+      info.grid = await computeGrid();
+    }
+    return info;
+  },
+
+  async train() {
+    if (!run) throw new Error('No run: create one first.');
+    if (training) return null;
+    training = true;
+    loopDone = trainLoop().catch((e) => {
+      training = false;
+      post({ event: 'failed', message: message(e) });
+    });
+    return null;
+  },
+
+  async pause() {
+    await stopTraining();
+    return null;
+  },
+
+  async reset() {
+    await stopTraining();
+    if (run) {
+      await exclusive(() => run.free());
+      run = null;
+    }
+    return null;
+  },
+
+  async report() {
+    return run ? exclusive(() => run.report()) : null;
+  },
+
+  async grid({ res }) {
+    return run && run.is2d ? computeGrid(res) : null;
+  },
+};
+
+self.addEventListener('message', async (/** @type {MessageEvent} */ ev) => {
+  const req = ev.data;
+  const handler = handlers[req?.type];
+  if (!handler) {
+    post({ id: req?.id, ok: false, error: `unknown request "${req?.type}"` });
+    return;
+  }
+  try {
+    const result = await handler(req);
+    const transfer = result?.grid?.data ? [result.grid.data.buffer] : [];
+    post({ id: req.id, ok: true, result }, transfer);
+  } catch (e) {
+    post({ id: req.id, ok: false, error: message(e) });
+  }
+});
