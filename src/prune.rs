@@ -397,6 +397,12 @@ impl MaskSet {
         self.entries.iter().map(|e| e.name.clone()).collect()
     }
 
+    /// `(parameter name, host mask)` for every masked parameter (e.g. to save them as torch's
+    /// `<name>_mask` tensors).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[f32])> {
+        self.entries.iter().map(|e| (e.name.as_str(), e.host.as_slice()))
+    }
+
     /// The host copy of a parameter's mask (1 = kept, 0 = pruned).
     pub fn get(&self, name: &str) -> Option<&[f32]> {
         self.entries.iter().find(|e| e.name == name).map(|e| e.host.as_slice())

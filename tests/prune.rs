@@ -325,7 +325,7 @@ fn structured_removal_keeps_outputs_cnn() {
     // digits 1×8×8: conv 8 (pad 1) → relu → pool 2 → conv 12 (pad 1) → relu → pool 2 → flatten
     // (12·2·2) → 16 → relu → 10. Remove 3 filters of each conv and 6 neurons of the hidden layer.
     let conv = json!([{"channels": 8, "padding": 1}, {"channels": 12, "padding": 1}]);
-    let model = json!({"kind": "cnn", "conv": conv, "hidden": [16]});
+    let model = json!({"kind": "cnn", "conv": conv.clone(), "hidden": [16]});
     let (c1, c2) = (5, 9);
     let expected = (c1 * 9 + c1) + (c2 * c1 * 9 + c2) + (16 * c2 * 4 + 16) + (10 * 16 + 10);
     check_removal(
@@ -334,12 +334,14 @@ fn structured_removal_keeps_outputs_cnn() {
         json!({"kind": "structured", "amount": 3, "layers": ["0", "3"]}),
         expected,
     );
-    // The hidden linear layer too (count 6 of 16), in a separate run.
-    let model =
-        json!({"kind": "cnn", "conv": [{"channels": 8, "padding": 1}], "hidden": [16], "batch_norm": true});
-    // conv 8 → BN → relu → pool → flatten 8·4·4 = 128 → 16 → BN → relu → 10
-    let expected = (8 * 9 + 8) + 2 * 8 + (10 * 128 + 10) + 2 * 10 + (10 * 10 + 10);
-    check_removal("digits-mlp", model, json!({"kind": "structured", "amount": 6, "layers": ["5"]}), expected);
+    // With batch norms: conv 8 → BN → relu → pool → conv 12 → BN → relu → pool → flatten 12·2·2
+    // → 16 → BN → relu → 10; 3 channels of each conv and 3 neurons of the hidden layer removed.
+    let model = json!({"kind": "cnn", "conv": conv, "hidden": [16], "batch_norm": true});
+    let (c1, c2, h) = (5, 9, 13);
+    let expected =
+        (c1 * 9 + c1) + 2 * c1 + (c2 * c1 * 9 + c2) + 2 * c2 + (h * c2 * 4 + h) + 2 * h + (10 * h + 10);
+    let stage = json!({"kind": "structured", "amount": 3, "layers": ["0", "4", "9"]});
+    check_removal("digits-mlp", model, stage, expected);
 }
 
 #[test]
