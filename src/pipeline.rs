@@ -367,7 +367,7 @@ impl Pipeline {
         }
         let Some((runner, ctx)) = self.running.as_mut() else { bail!("internal: no stage running") };
         let adv = match runner {
-            Runner::Finished(v) => Advance { done: Some(std::mem::take(v)), ..Advance::default() },
+            Runner::Finished(v) => Advance::finished(std::mem::take(v)),
             Runner::Finetune => {
                 let mut a = ctx.train(t, budget).await?;
                 a.detail = format!("epoch {}", ctx.epochs.len() + usize::from(a.epoch_end.is_none()));
