@@ -15,6 +15,8 @@ pub mod loss;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod pipeline;
+pub mod prune;
 pub mod recipe;
 pub mod tensor;
 pub mod trainer;

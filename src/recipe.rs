@@ -5,6 +5,10 @@
 use crate::data::DatasetSpec;
 use crate::nn::{Activation, BatchNorm, Conv2d, Dropout, Layer, Linear, Sequential};
 use crate::optim::OptimizerConfig;
+use crate::pipeline::Finetune;
+use crate::prune::{
+    GradualStage, IterativeStage, LotteryStage, MagnitudeStage, NmStage, SensitivityStage, StructuredStage,
+};
 use crate::rng::{self, Rng};
 use crate::schedule::LrSchedule;
 use crate::{Device, Error, Result, bail};
@@ -20,6 +24,8 @@ pub const MAX_LAYERS: usize = 8;
 pub const MAX_PARAMS: usize = 4_000_000;
 pub const MAX_EPOCHS: u32 = 1000;
 pub const MAX_BATCH: usize = 4096;
+/// Most compression stages in one recipe.
+pub const MAX_STAGES: usize = 32;
 
 /// Which backend runs the recipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -112,11 +118,30 @@ pub struct TrainingSpec {
     pub metrics_every: u32,
 }
 
-/// A compression stage. The pruning, quantization and distillation issues add the variants; until
-/// then any stage is refused with a message naming it.
+/// A compression stage, run in order after the initial training by [`crate::pipeline::Pipeline`]
+/// (which also holds the per-kind `validate`, `check` and runner arms). Each variant's fields are
+/// documented on its config type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Stage {}
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Stage {
+    /// Train more epochs with the masks in place.
+    Finetune(Finetune),
+    /// Unstructured magnitude pruning, per layer or global.
+    Magnitude(MagnitudeStage),
+    /// Lₙ-norm pruning of neurons / filters, optionally removing them physically.
+    Structured(StructuredStage),
+    /// N:M sparsity along the input dimension (`"kind": "n_m"`).
+    #[serde(rename = "n_m")]
+    NM(NmStage),
+    /// Gradual pruning during training (Zhu & Gupta's cubic schedule).
+    Gradual(GradualStage),
+    /// Prune → finetune cycles.
+    Iterative(IterativeStage),
+    /// Lottery-ticket rewinding with a random re-init control.
+    Lottery(LotteryStage),
+    /// Per-layer sensitivity analysis (no finetuning; the model is unchanged).
+    Sensitivity(SensitivityStage),
+}
 
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,6 +258,12 @@ impl Recipe {
                 check_dropout("model.dropout", *dropout)?;
             }
         }
+        if self.compression.len() > MAX_STAGES {
+            bail!("compression has {} stages: at most {MAX_STAGES}", self.compression.len());
+        }
+        for (i, s) in self.compression.iter().enumerate() {
+            s.validate(&format!("compression[{i}]"))?;
+        }
         Ok(())
     }
 
@@ -344,6 +375,8 @@ pub const PRESETS: &[Preset] = &[
     Preset { name: "digits-mlp", json: include_str!("../presets/digits-mlp.json") },
     Preset { name: "mnist-mlp", json: include_str!("../presets/mnist-mlp.json") },
     Preset { name: "mnist-cnn", json: include_str!("../presets/mnist-cnn.json") },
+    Preset { name: "spiral-prune", json: include_str!("../presets/spiral-prune.json") },
+    Preset { name: "mnist-prune", json: include_str!("../presets/mnist-prune.json") },
 ];
 
 /// The preset called `name`, parsed.

@@ -2,14 +2,16 @@
 //! to the end) and produces the metrics and the JSON [`Report`]. Loss and accuracy accumulate on
 //! the device; they are read back only every `metrics_every` steps and at the end of each epoch.
 
-use crate::backend::Device;
+use crate::backend::{Device, Storage};
 use crate::data::{self, Dataset};
 use crate::loss::cross_entropy;
 use crate::nn::{Module, Sequential};
 use crate::optim::Optimizer;
+use crate::pipeline::{Pipeline, StageProgress};
+use crate::prune::MaskSet;
 use crate::recipe::{BackendChoice, Recipe};
 use crate::rng::Rng;
-use crate::schedule::Interval;
+use crate::schedule::{Interval, LrSchedule};
 use crate::tensor::{Tensor, no_grad};
 use crate::{Result, bail};
 use serde::Serialize;
@@ -51,7 +53,34 @@ pub struct StepInfo {
     /// Mean loss of the batches since the previous read, when a read was due.
     pub loss: Option<f32>,
     pub epoch_end: Option<EpochMetrics>,
+    /// The compression stage in progress (absent during the initial training).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<StageProgress>,
+    /// A stage's report, on the call that finished the stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage_end: Option<serde_json::Value>,
+    /// True when the initial training and every stage are done.
     pub done: bool,
+}
+
+/// A stretch of training: the recipe's epochs, or a compression stage's (re)training. The learning
+/// rate at epoch (or step) `t` of the phase is `schedule.lr_at(lr, t, total)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub epochs: u32,
+    pub lr: f32,
+    pub schedule: LrSchedule,
+}
+
+impl Phase {
+    /// The recipe's own training.
+    pub fn initial(recipe: &Recipe) -> Phase {
+        Phase {
+            epochs: recipe.training.epochs,
+            lr: recipe.training.optimizer.lr(),
+            schedule: recipe.training.schedule.clone(),
+        }
+    }
 }
 
 /// Final evaluation.
@@ -135,7 +164,20 @@ pub struct Trainer {
     correct_sum: Option<Tensor>,
     window_loss: Option<Tensor>,
     window_batches: usize,
+    /// Epochs of the initial training (stage epochs go to the stage reports).
     pub history: Vec<EpochMetrics>,
+    phase: Phase,
+    /// Completed epochs and steps when the current phase began; whether it is a stage's.
+    phase_epoch0: u32,
+    phase_step0: u64,
+    in_stage: bool,
+    /// Pruning masks, applied around every optimizer step.
+    pub masks: MaskSet,
+    /// Initial-training steps at which to keep a copy of the weights (lottery rewind points).
+    snapshot_steps: Vec<u64>,
+    snapshots: Vec<(u64, Vec<(String, Storage)>)>,
+    /// The compression stages; taken out while one of them runs.
+    pipeline: Option<Pipeline>,
 }
 
 fn shaped(n: usize, per_sample: &[usize]) -> Vec<usize> {
@@ -210,6 +252,7 @@ impl Trainer {
         let train_x = Tensor::new(&data.train_x, &shaped(data.n_train(), &data.input_shape), dev)?;
         let test_x = Tensor::new(&data.test_x, &shaped(data.n_test(), &data.input_shape), dev)?;
         let train_y = Tensor::new(&labels_f32(&data.train_y), &[data.n_train()], dev)?;
+        let phase = Phase::initial(&recipe);
         let mut t = Trainer {
             recipe,
             data,
@@ -230,9 +273,85 @@ impl Trainer {
             window_loss: None,
             window_batches: 0,
             history: Vec::new(),
+            phase,
+            phase_epoch0: 0,
+            phase_step0: 0,
+            in_stage: false,
+            masks: MaskSet::default(),
+            snapshot_steps: Vec::new(),
+            snapshots: Vec::new(),
+            pipeline: None,
         };
+        if !t.recipe.compression.is_empty() {
+            let p = Pipeline::new(&t.recipe, &t.model, t.batches_per_epoch())?;
+            t.snapshot_steps = p.snapshot_steps();
+            t.pipeline = Some(p);
+            t.take_snapshot()?;
+        }
         t.begin_epoch();
         Ok(t)
+    }
+
+    /// Sets the learning rate (and, for one-cycle, the momentum) for scheduler step `t` of `total`
+    /// of the current phase, scaling the phase's base rate.
+    fn apply_schedule(&mut self, t: u32, total: u32) {
+        let s = &self.phase.schedule;
+        self.opt.set_lr(s.lr_at(self.phase.lr, t, total));
+        if let Some(m) = s.momentum_at(t, total) {
+            self.opt.set_momentum(m);
+        }
+    }
+
+    /// Keeps a copy of the weights when the step count is a requested snapshot point.
+    fn take_snapshot(&mut self) -> Result<()> {
+        if !self.in_stage && self.snapshot_steps.contains(&self.steps) {
+            self.snapshots.push((self.steps, crate::prune::capture_state(&self.model)?));
+        }
+        Ok(())
+    }
+
+    /// The weights and buffers as they were after `step` steps of the initial training, if kept.
+    pub fn snapshot(&self, step: u64) -> Option<&[(String, Storage)]> {
+        self.snapshots.iter().find(|(s, _)| *s == step).map(|(_, v)| v.as_slice())
+    }
+
+    /// Starts a stage's training phase (the current phase must be over); masks stay applied.
+    pub fn start_phase(&mut self, phase: Phase) {
+        // A one-cycle schedule may have moved the momentum: start from the configured one.
+        self.opt.config = self.recipe.training.optimizer.clone();
+        self.phase = phase;
+        self.phase_epoch0 = self.epoch;
+        self.phase_step0 = self.steps;
+        self.in_stage = true;
+        self.begin_epoch();
+    }
+
+    /// Whether the current phase has run all its epochs.
+    pub fn phase_done(&self) -> bool {
+        self.epoch >= self.phase_epoch0 + self.phase.epochs
+    }
+
+    /// Optimizer steps taken in the current phase.
+    pub fn phase_steps(&self) -> u64 {
+        self.steps - self.phase_step0
+    }
+
+    /// Whether the recipe's own epochs are done (stages may still be running).
+    pub fn training_done(&self) -> bool {
+        self.in_stage || self.phase_done()
+    }
+
+    /// The test inputs on the device.
+    pub fn test_inputs(&self) -> &Tensor {
+        &self.test_x
+    }
+
+    /// Index of the compression stage in progress, if any.
+    pub fn current_stage(&self) -> Option<usize> {
+        if !self.training_done() {
+            return None;
+        }
+        self.pipeline.as_ref().and_then(|p| p.current())
     }
 
     pub fn batches_per_epoch(&self) -> usize {
@@ -243,8 +362,9 @@ impl Trainer {
         self.recipe.training.epochs
     }
 
+    /// True when the initial training and every compression stage are done.
     pub fn done(&self) -> bool {
-        self.epoch >= self.total_epochs()
+        self.training_done() && self.pipeline.as_ref().is_none_or(|p| p.finished())
     }
 
     /// Optimizer steps taken so far.
@@ -260,9 +380,8 @@ impl Trainer {
         self.loss_sum = None;
         self.correct_sum = None;
         self.epoch_started = now_seconds();
-        if self.recipe.training.schedule.interval == Interval::Epoch {
-            let total = self.total_epochs();
-            self.opt.apply_schedule(&self.recipe.training.schedule, self.epoch, total);
+        if self.phase.schedule.interval == Interval::Epoch {
+            self.apply_schedule(self.epoch - self.phase_epoch0, self.phase.epochs);
         }
     }
 
@@ -271,19 +390,21 @@ impl Trainer {
         let bs = self.recipe.training.batch_size;
         let lo = self.batch * bs;
         let hi = (lo + bs).min(self.order.len());
-        let idx = &self.order[lo..hi];
-        if self.recipe.training.schedule.interval == Interval::Step {
-            let total = self.batches_per_epoch() as u64 * self.total_epochs() as u64;
+        if self.phase.schedule.interval == Interval::Step {
+            let total = self.batches_per_epoch() as u64 * self.phase.epochs as u64;
             let total = total.min(u32::MAX as u64) as u32;
-            self.opt.apply_schedule(&self.recipe.training.schedule, self.steps as u32, total);
+            self.apply_schedule(self.phase_steps().min(u32::MAX as u64) as u32, total);
         }
+        let idx = &self.order[lo..hi];
         let x = self.train_x.index_select(idx)?;
         let y = self.train_y.index_select(idx)?;
         let logits = self.model.forward(&x)?;
         let loss = cross_entropy(&logits, &y, self.recipe.training.label_smoothing)?;
         self.opt.zero_grad();
         loss.backward()?;
+        self.masks.mask_grads()?;
         self.opt.step()?;
+        self.masks.apply()?;
         no_grad(|| -> Result<()> {
             let weighted = loss.detach().scale(idx.len() as f32)?;
             add_opt(&mut self.loss_sum, weighted)?;
@@ -293,15 +414,34 @@ impl Trainer {
         self.window_batches += 1;
         self.batch += 1;
         self.steps += 1;
-        Ok(())
+        self.take_snapshot()
     }
 
     /// Trains up to `max_batches` mini-batches, stopping at the end of an epoch (where it evaluates
-    /// on the test split). Reads the loss back only when `metrics_every` steps have passed, at the end
-    /// of an epoch, or when asked to with `max_batches == 0`.
+    /// on the test split); once the initial epochs are done, runs the compression stages the same
+    /// way (`StepInfo.stage` says which, `StepInfo.stage_end` carries each stage's report). Reads the
+    /// loss back only when `metrics_every` steps have passed, at the end of an epoch, or when asked
+    /// to with `max_batches == 0`.
     pub async fn step(&mut self, max_batches: usize) -> Result<StepInfo> {
-        if self.done() {
-            return Ok(self.info(None, None));
+        if !self.training_done() {
+            let (loss, end) = self.train(max_batches).await?;
+            return Ok(self.info(loss, end));
+        }
+        let Some(mut p) = self.pipeline.take() else { return Ok(self.info(None, None)) };
+        let r = p.step(self, max_batches).await;
+        self.pipeline = Some(p);
+        let s = r?;
+        let mut info = self.info(s.loss, s.epoch_end);
+        info.stage = s.stage;
+        info.stage_end = s.stage_end;
+        Ok(info)
+    }
+
+    /// Trains up to `max_batches` mini-batches of the current phase, stopping at the end of an
+    /// epoch; returns the loss (when a read was due) and the finished epoch's metrics.
+    pub async fn train(&mut self, max_batches: usize) -> Result<(Option<f32>, Option<EpochMetrics>)> {
+        if self.phase_done() {
+            return Ok((None, None));
         }
         for _ in 0..max_batches {
             self.train_batch()?;
@@ -322,7 +462,7 @@ impl Trainer {
             None
         };
         let end = if epoch_end { Some(self.finish_epoch().await?) } else { None };
-        Ok(self.info(loss, end))
+        Ok((loss, end))
     }
 
     fn info(&self, loss: Option<f32>, epoch_end: Option<EpochMetrics>) -> StepInfo {
@@ -332,6 +472,8 @@ impl Trainer {
             batches_per_epoch: self.batches_per_epoch(),
             loss,
             epoch_end,
+            stage: None,
+            stage_end: None,
             done: self.done(),
         }
     }
@@ -356,8 +498,10 @@ impl Trainer {
             lr: self.opt.lr(),
             seconds: now_seconds() - self.epoch_started,
         };
-        self.history.push(m.clone());
-        if !self.done() {
+        if !self.in_stage {
+            self.history.push(m.clone());
+        }
+        if !self.phase_done() {
             self.begin_epoch();
         }
         Ok(m)
@@ -442,7 +586,7 @@ impl Trainer {
                 confusion,
             },
             model: ModelSize { params, bytes: state * 4 },
-            stages: Vec::new(),
+            stages: self.pipeline.as_ref().map(|p| p.reports.clone()).unwrap_or_default(),
         })
     }
 }

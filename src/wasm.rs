@@ -119,6 +119,9 @@ impl Run {
     }
 
     /// Trains up to `n` mini-batches; resolves to `{epoch, batch, batchesPerEpoch, loss, epochEnd, done}`.
+    /// After the recipe's epochs it runs the compression stages the same way, adding
+    /// `stage: {index, count, kind, detail}` and, on the call that finishes a stage, `stageEnd` (the
+    /// stage's report, as in `report().stages`); `done` turns true after the last stage.
     pub fn step(&self, n: u32) -> Promise {
         let t = self.trainer.clone();
         future_to_promise(async move {

@@ -86,6 +86,44 @@ fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// One line summarizing a stage report: accuracy, sparsity, parameters, bytes.
+fn stage_row(r: &serde_json::Value) -> String {
+    let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    let u = |k: &str| r[k].as_u64().unwrap_or(0);
+    let b = |k: &str| r["bytes"][k].as_u64().unwrap_or(0);
+    let layers: Vec<String> = r["layers"]
+        .as_array()
+        .map(|ls| {
+            ls.iter()
+                .map(|l| {
+                    format!(
+                        "{} {:.1}%",
+                        l["name"].as_str().unwrap_or("?"),
+                        100.0 * l["sparsity"].as_f64().unwrap_or(0.0)
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "  stage {} {:<11} test acc {:>6.2}% ({:+.2}), weight sparsity {:.1}% [{}], {} params ({} nonzero), \
+         bytes {} dense / {} bitmask / {} CSR / {} sparse ({:.1}x)",
+        u("index") + 1,
+        r["kind"].as_str().unwrap_or("?"),
+        100.0 * f("test_accuracy"),
+        100.0 * f("accuracy_change"),
+        100.0 * f("weight_sparsity"),
+        layers.join(", "),
+        u("params"),
+        u("nonzero_params"),
+        b("dense"),
+        b("bitmask"),
+        b("csr"),
+        b("sparse"),
+        f("compression_ratio"),
+    )
+}
+
 fn run_recipe(args: &[String]) -> Result<(), String> {
     let mut recipe: Option<Recipe> = None;
     let (mut out, mut csv_path, mut quiet, mut save) = (None, None, false, None);
@@ -169,20 +207,39 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
             m.seconds
         );
     };
+    let mut announced = None;
     while !trainer.done() {
         let info = pollster::block_on(trainer.step(8)).map_err(|e| e.to_string())?;
-        if let Some(m) = &info.epoch_end {
-            if !quiet {
-                print_row(m);
+        if let Some(st) = info.stage.as_ref().filter(|st| announced != Some(st.index) && !quiet) {
+            if tty {
+                eprint!("\r\x1b[2K");
             }
-        } else if tty {
+            let stage = &trainer.recipe.compression[st.index];
+            eprintln!(
+                "stage {}/{}: {}",
+                st.index + 1,
+                st.count,
+                serde_json::to_string(stage).unwrap_or_default()
+            );
+            announced = Some(st.index);
+        }
+        if let Some(m) = info.epoch_end.as_ref().filter(|_| !quiet) {
+            print_row(m);
+        }
+        if let Some(r) = info.stage_end.as_ref().filter(|_| !quiet) {
+            if tty {
+                eprint!("\r\x1b[2K");
+            }
+            eprintln!("{}", stage_row(r));
+        } else if info.epoch_end.is_none() && tty {
             let frac = info.batch as f64 / info.batches_per_epoch as f64;
             let filled = (frac * 30.0) as usize;
+            let stage = info.stage.as_ref().map(|s| format!("  {} {}", s.kind, s.detail)).unwrap_or_default();
             eprint!(
-                "\r\x1b[2K{:>5}  [{}{}] {:>3.0}%",
+                "\r\x1b[2K{:>5}  [{}{}] {:>3.0}%{stage}",
                 info.epoch + 1,
-                "#".repeat(filled),
-                "-".repeat(30 - filled),
+                "#".repeat(filled.min(30)),
+                "-".repeat(30 - filled.min(30)),
                 frac * 100.0
             );
             let _ = std::io::stderr().flush();

@@ -1,0 +1,437 @@
+//! The compression pipeline: runs a recipe's `compression` stages in order after the initial
+//! training, a few batches per call (so the page never freezes), and writes one report per stage
+//! (accuracy, sparsity, parameter count, dense and sparse bytes, compression ratio vs the first
+//! dense model). A new stage kind is one variant of [`Stage`] and one arm in each match below.
+
+use crate::nn::{Module, Sequential};
+use crate::prune::{self, PlanCtx, TensorBytes, prunable_weights, tensor_bytes};
+use crate::recipe::{MAX_EPOCHS, Recipe, Stage};
+use crate::schedule::LrSchedule;
+use crate::trainer::{EpochMetrics, Phase, Trainer, now_seconds};
+use crate::{Error, Result, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Training inside a stage: `{"epochs": 2, "lr": 0.01, "schedule": {...}}`. `lr` defaults to the
+/// recipe's base learning rate, `schedule` to a constant rate. Also the `finetune` stage itself:
+/// `{"kind": "finetune", "epochs": 2, "lr": 0.005}`. Masks stay applied throughout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finetune {
+    pub epochs: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<LrSchedule>,
+}
+
+impl Finetune {
+    pub fn validate(&self, p: &str) -> Result<()> {
+        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
+            bail!("{p}.epochs = {}: must be in [1, {MAX_EPOCHS}]", self.epochs);
+        }
+        if let Some(lr) = self.lr {
+            if !(lr > 0.0 && lr <= 10.0) {
+                bail!("{p}.lr = {lr}: must be in (0, 10]");
+            }
+        }
+        if let Some(s) = &self.schedule {
+            s.validate(&format!("{p}.schedule"))?;
+        }
+        Ok(())
+    }
+
+    /// The training phase this describes, for `t`'s recipe.
+    pub fn phase(&self, t: &Trainer) -> Phase {
+        Phase {
+            epochs: self.epochs,
+            lr: self.lr.unwrap_or(t.recipe.training.optimizer.lr()),
+            schedule: self.schedule.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl Stage {
+    /// The stage's `kind` as written in a recipe.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Stage::Finetune(_) => "finetune",
+            Stage::Magnitude(_) => "magnitude",
+            Stage::Structured(_) => "structured",
+            Stage::NM(_) => "n_m",
+            Stage::Gradual(_) => "gradual",
+            Stage::Iterative(_) => "iterative",
+            Stage::Lottery(_) => "lottery",
+            Stage::Sensitivity(_) => "sensitivity",
+        }
+    }
+
+    /// Range checks; `p` is the field path (`compression[1]`).
+    pub fn validate(&self, p: &str) -> Result<()> {
+        match self {
+            Stage::Finetune(s) => s.validate(p),
+            Stage::Magnitude(s) => s.validate(p),
+            Stage::Structured(s) => s.validate(p),
+            Stage::NM(s) => s.validate(p),
+            Stage::Gradual(s) => s.validate(p),
+            Stage::Iterative(s) => s.validate(p),
+            Stage::Lottery(s) => s.validate(p),
+            Stage::Sensitivity(s) => s.validate(p),
+        }
+    }
+
+    /// Checks against the built model (layer names, schedules that fit), before training starts.
+    pub fn check(&self, p: &str, c: &PlanCtx) -> Result<()> {
+        match self {
+            Stage::Finetune(_) => Ok(()),
+            Stage::Magnitude(s) => s.check(p, c),
+            Stage::Structured(s) => s.check(p, c),
+            Stage::NM(s) => s.check(p, c),
+            Stage::Gradual(s) => s.check(p, c),
+            Stage::Iterative(s) => s.check(p, c),
+            Stage::Lottery(s) => s.check(p, c),
+            Stage::Sensitivity(s) => s.check(p, c),
+        }
+    }
+}
+
+/// What one call into a running stage did.
+#[derive(Debug, Default)]
+pub struct Advance {
+    /// Mean training loss since the last read, when one was due.
+    pub loss: Option<f32>,
+    pub epoch_end: Option<EpochMetrics>,
+    /// Progress within the stage, for display ("round 2/3").
+    pub detail: String,
+    /// The stage's own report details, on the call that finished it.
+    pub done: Option<Value>,
+}
+
+impl Advance {
+    /// The last call of a stage, with its report details.
+    pub fn finished(details: Value) -> Advance {
+        Advance { done: Some(details), ..Advance::default() }
+    }
+}
+
+/// Per-stage bookkeeping shared by the runners.
+pub struct StageCtx {
+    pub index: usize,
+    /// Field path of the stage in the recipe, for error messages (`compression[1]`).
+    pub prefix: String,
+    /// Epochs trained by this stage so far.
+    pub epochs: Vec<EpochMetrics>,
+    /// Test accuracy of the dense model after the initial training.
+    pub baseline_accuracy: f32,
+    started: f64,
+}
+
+impl StageCtx {
+    /// An error prefixed with the stage's field path.
+    pub fn err(&self, e: impl std::fmt::Display) -> Error {
+        Error(format!("{}: {e}", self.prefix))
+    }
+
+    /// Trains up to `budget` batches of the current phase, recording finished epochs.
+    pub async fn train(&mut self, t: &mut Trainer, budget: usize) -> Result<Advance> {
+        let (loss, epoch_end) = t.train(budget).await?;
+        if let Some(m) = &epoch_end {
+            self.epochs.push(m.clone());
+        }
+        Ok(Advance { loss, epoch_end, ..Advance::default() })
+    }
+}
+
+/// The running state of one stage: one variant per kind that needs more than one call.
+enum Runner {
+    /// Work already done at the start; the details wait to be reported.
+    Finished(Value),
+    Finetune,
+    Gradual(prune::GradualRun),
+    Iterative(prune::IterativeRun),
+    Lottery(prune::LotteryRun),
+    Sensitivity(prune::SensitivityRun),
+}
+
+/// Where the pipeline is, for [`crate::trainer::StepInfo`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageProgress {
+    /// Index in `recipe.compression`.
+    pub index: usize,
+    pub count: usize,
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+/// What [`Pipeline::step`] returns to the trainer.
+#[derive(Debug, Default)]
+pub struct PipelineStep {
+    pub loss: Option<f32>,
+    pub epoch_end: Option<EpochMetrics>,
+    pub stage: Option<StageProgress>,
+    pub stage_end: Option<Value>,
+}
+
+/// Sizes and sparsity of a model, measured from its tensors.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelStats {
+    /// Trainable scalars (zeros included).
+    pub params: usize,
+    pub nonzero_params: usize,
+    /// Zero fraction over all linear and conv weights.
+    pub weight_sparsity: f64,
+    /// Zero fraction over all parameters.
+    pub param_sparsity: f64,
+    pub layers: Vec<LayerStats>,
+    pub bytes: Bytes,
+}
+
+/// One linear or conv weight's sparsity.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerStats {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub zeros: usize,
+    pub sparsity: f64,
+}
+
+/// Bytes of parameters and buffers in each format; `sparse` lets each tensor take its cheapest
+/// format (dense, bitmask or CSR), the honest size of a sparse model.
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct Bytes {
+    pub dense: usize,
+    pub bitmask: usize,
+    pub csr: usize,
+    pub sparse: usize,
+}
+
+/// Reads every parameter and buffer back and measures sparsity and bytes.
+pub async fn model_stats(model: &Sequential) -> Result<ModelStats> {
+    let weights: Vec<String> = prunable_weights(model).into_iter().map(|w| w.name).collect();
+    let (mut params, mut nonzero, mut wz, mut wn) = (0, 0, 0, 0);
+    let mut layers = Vec::new();
+    let mut bytes = Bytes::default();
+    let params_list = model.parameters();
+    let n_params = params_list.len();
+    for (i, (name, t)) in params_list.into_iter().chain(model.buffers()).enumerate() {
+        let v = t.to_vec().await?;
+        let b: TensorBytes = tensor_bytes(&v, t.shape());
+        let zeros = v.iter().filter(|&&x| x == 0.0).count();
+        if i < n_params {
+            bytes.bitmask += b.bitmask;
+            bytes.csr += b.csr;
+            bytes.sparse += b.best();
+            params += v.len();
+            nonzero += v.len() - zeros;
+        } else {
+            // Buffers (running statistics) are stored dense in every format.
+            bytes.bitmask += b.dense;
+            bytes.csr += b.dense;
+            bytes.sparse += b.dense;
+        }
+        bytes.dense += b.dense;
+        if weights.contains(&name) {
+            wz += zeros;
+            wn += v.len();
+            layers.push(LayerStats {
+                name,
+                shape: t.shape().to_vec(),
+                zeros,
+                sparsity: zeros as f64 / v.len().max(1) as f64,
+            });
+        }
+    }
+    Ok(ModelStats {
+        params,
+        nonzero_params: nonzero,
+        weight_sparsity: wz as f64 / wn.max(1) as f64,
+        param_sparsity: (params - nonzero) as f64 / params.max(1) as f64,
+        layers,
+        bytes,
+    })
+}
+
+/// The report of one stage, as it appears in `Report.stages`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    pub index: usize,
+    pub kind: &'static str,
+    pub test_accuracy: f32,
+    /// `test_accuracy` minus the dense model's (after the initial training).
+    pub accuracy_change: f32,
+    #[serde(flatten)]
+    pub stats: ModelStats,
+    /// Dense bytes of the first dense model over `bytes.sparse` now.
+    pub compression_ratio: f64,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub epochs: Vec<EpochMetrics>,
+    /// Kind-specific results (the AGP schedule, the lottery comparison, the sensitivity matrix...).
+    pub details: Value,
+}
+
+struct Baseline {
+    accuracy: f32,
+    dense_bytes: usize,
+}
+
+/// Runs `recipe.compression` after the initial training. Owned by the [`Trainer`], which calls
+/// [`Pipeline::step`] from its own `step` once the initial epochs are done.
+pub struct Pipeline {
+    stages: Vec<Stage>,
+    cursor: usize,
+    running: Option<(Runner, StageCtx)>,
+    baseline: Option<Baseline>,
+    /// One JSON report per finished stage.
+    pub reports: Vec<Value>,
+}
+
+/// The initial training's optimizer steps.
+pub fn initial_steps(recipe: &Recipe, batches_per_epoch: usize) -> u64 {
+    recipe.training.epochs as u64 * batches_per_epoch as u64
+}
+
+impl Pipeline {
+    /// Checks every stage against the built model; errors name the stage's field path.
+    pub fn new(recipe: &Recipe, model: &Sequential, batches_per_epoch: usize) -> Result<Pipeline> {
+        let mut removed_before = false;
+        for (i, s) in recipe.compression.iter().enumerate() {
+            let p = format!("compression[{i}]");
+            s.validate(&p)?;
+            let ctx = PlanCtx {
+                model,
+                batches_per_epoch,
+                initial_steps: initial_steps(recipe, batches_per_epoch),
+                removed_before,
+            };
+            s.check(&p, &ctx)?;
+            removed_before |= matches!(s, Stage::Structured(st) if st.remove);
+        }
+        Ok(Pipeline {
+            stages: recipe.compression.clone(),
+            cursor: 0,
+            running: None,
+            baseline: None,
+            reports: Vec::new(),
+        })
+    }
+
+    /// Steps of the initial training at which the trainer must keep a copy of the weights
+    /// (lottery rewind points).
+    pub fn snapshot_steps(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .stages
+            .iter()
+            .filter_map(|s| match s {
+                Stage::Lottery(l) => Some(l.rewind_step),
+                _ => None,
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    pub fn finished(&self) -> bool {
+        self.cursor >= self.stages.len()
+    }
+
+    /// Index of the stage in progress (or next), `None` when all are done.
+    pub fn current(&self) -> Option<usize> {
+        (!self.finished()).then_some(self.cursor)
+    }
+
+    /// Advances the pipeline by at most `budget` training batches (or one evaluation cell).
+    pub async fn step(&mut self, t: &mut Trainer, budget: usize) -> Result<PipelineStep> {
+        if self.finished() {
+            return Ok(PipelineStep::default());
+        }
+        if self.baseline.is_none() {
+            let (accuracy, _) = t.evaluate_test().await?;
+            let dense_bytes = t.model.state().iter().map(|(_, x)| 4 * x.numel()).sum();
+            self.baseline = Some(Baseline { accuracy, dense_bytes });
+        }
+        let baseline_accuracy = self.baseline.as_ref().map(|b| b.accuracy).unwrap_or(0.0);
+        let index = self.cursor;
+        if self.running.is_none() {
+            let mut ctx = StageCtx {
+                index,
+                prefix: format!("compression[{index}]"),
+                epochs: Vec::new(),
+                baseline_accuracy,
+                started: now_seconds(),
+            };
+            let runner = begin(&self.stages[index], t, &mut ctx).await?;
+            self.running = Some((runner, ctx));
+        }
+        let Some((runner, ctx)) = self.running.as_mut() else { bail!("internal: no stage running") };
+        let adv = match runner {
+            Runner::Finished(v) => Advance::finished(std::mem::take(v)),
+            Runner::Finetune => {
+                let mut a = ctx.train(t, budget).await?;
+                a.detail = format!("epoch {}", ctx.epochs.len() + usize::from(a.epoch_end.is_none()));
+                if t.phase_done() {
+                    a.done = Some(Value::Object(Default::default()));
+                }
+                a
+            }
+            Runner::Gradual(r) => r.advance(t, budget, ctx).await?,
+            Runner::Iterative(r) => r.advance(t, budget, ctx).await?,
+            Runner::Lottery(r) => r.advance(t, budget, ctx).await?,
+            Runner::Sensitivity(r) => r.advance(t, budget, ctx).await?,
+        };
+        let progress = StageProgress {
+            index,
+            count: self.stages.len(),
+            kind: self.stages[index].kind(),
+            detail: adv.detail.clone(),
+        };
+        let mut out =
+            PipelineStep { loss: adv.loss, epoch_end: adv.epoch_end, stage: Some(progress), stage_end: None };
+        if let Some(details) = adv.done {
+            let Some((_, ctx)) = self.running.take() else { bail!("internal: no stage running") };
+            let report = self.report(t, &ctx, details).await?;
+            self.reports.push(report.clone());
+            out.stage_end = Some(report);
+            self.cursor += 1;
+        }
+        Ok(out)
+    }
+
+    async fn report(&self, t: &Trainer, ctx: &StageCtx, details: Value) -> Result<Value> {
+        let (acc, _) = t.evaluate_test().await?;
+        let stats = model_stats(&t.model).await?;
+        let (base_acc, base_bytes) =
+            self.baseline.as_ref().map(|b| (b.accuracy, b.dense_bytes)).unwrap_or((acc, stats.bytes.dense));
+        let r = StageReport {
+            index: ctx.index,
+            kind: self.stages[ctx.index].kind(),
+            test_accuracy: acc,
+            accuracy_change: acc - base_acc,
+            compression_ratio: base_bytes as f64 / stats.bytes.sparse.max(1) as f64,
+            stats,
+            seconds: now_seconds() - ctx.started,
+            epochs: ctx.epochs.clone(),
+            details,
+        };
+        Ok(serde_json::to_value(r)?)
+    }
+}
+
+/// Starts a stage: one-shot stages do all their work here.
+async fn begin(stage: &Stage, t: &mut Trainer, ctx: &mut StageCtx) -> Result<Runner> {
+    Ok(match stage {
+        Stage::Finetune(f) => {
+            t.start_phase(f.phase(t));
+            Runner::Finetune
+        }
+        Stage::Magnitude(s) => Runner::Finished(prune::run_magnitude(s, t, ctx).await?),
+        Stage::Structured(s) => Runner::Finished(prune::run_structured(s, t, ctx).await?),
+        Stage::NM(s) => Runner::Finished(prune::run_n_m(s, t, ctx).await?),
+        Stage::Gradual(s) => Runner::Gradual(prune::GradualRun::begin(s, t, ctx)?),
+        Stage::Iterative(s) => Runner::Iterative(prune::IterativeRun::begin(s, t, ctx)?),
+        Stage::Lottery(s) => Runner::Lottery(prune::LotteryRun::begin(s, t, ctx)?),
+        Stage::Sensitivity(s) => Runner::Sensitivity(prune::SensitivityRun::begin(s, t, ctx)?),
+    })
+}
