@@ -411,6 +411,9 @@ impl Trainer {
             add_opt(&mut self.window_loss, loss.detach())?;
             add_opt(&mut self.correct_sum, count_correct(&logits.detach(), &y)?)
         })?;
+        // One submit per step on the GPU (a no-op on the CPU): the step's kernels start while the
+        // host encodes the next one, and the pending encoder never pins a whole epoch's buffers.
+        self.device.flush();
         self.window_batches += 1;
         self.batch += 1;
         self.steps += 1;

@@ -38,3 +38,39 @@ fn optimizers_match_pytorch() {
 fn schedules_match_pytorch() {
     harness::schedules_match_pytorch();
 }
+
+/// The same fixtures on the WGSL backend (lavapipe natively). Skips with a printed reason where
+/// no adapter exists.
+mod gpu {
+    use super::harness;
+
+    fn device() -> Option<minnow::Device> {
+        match pollster::block_on(minnow::backend::gpu::GpuDevice::new()) {
+            Ok(d) => Some(minnow::Device::Gpu(d)),
+            Err(e) => {
+                assert!(std::env::var("MINNOW_REQUIRE_GPU").is_err(), "no GPU adapter: {e}");
+                println!("SKIPPED: no GPU adapter ({e})");
+                None
+            }
+        }
+    }
+
+    macro_rules! on_gpu {
+        ($($name:ident),*) => {$(
+            #[test]
+            fn $name() {
+                if let Some(d) = device() {
+                    harness::on_device(d, harness::$name);
+                }
+            }
+        )*};
+    }
+
+    on_gpu!(
+        ops_match_pytorch,
+        dropout_mask_is_counter_based,
+        losses_match_pytorch,
+        layers_match_pytorch,
+        optimizers_match_pytorch
+    );
+}

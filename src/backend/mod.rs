@@ -308,6 +308,14 @@ impl Device {
         }
     }
 
+    /// Submits recorded GPU work without waiting (nothing to do on the CPU).
+    pub fn flush(&self) {
+        #[cfg(feature = "gpu")]
+        if let Device::Gpu(d) = self {
+            d.flush();
+        }
+    }
+
     pub fn upload(&self, data: &[f32]) -> Result<Storage> {
         Ok(match self {
             Device::Cpu => Storage::Cpu(cpu::CpuStorage::upload(&(), data)?),
