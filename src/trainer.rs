@@ -458,7 +458,9 @@ impl Trainer {
     /// during a stage ends the run with a message instead.
     fn fall_back_to_cpu(&mut self, cause: &crate::Error) -> Result<String> {
         if self.in_stage {
-            bail!("the GPU was lost during a compression stage ({cause}); run the recipe again with backend cpu");
+            bail!(
+                "the GPU was lost during a compression stage ({cause}); run the recipe again with backend cpu"
+            );
         }
         let (epoch, state) = self.host_state.take().unwrap_or((0, Vec::new()));
         let model = self.recipe.build_model(&self.data.input_shape, self.data.classes, &Device::Cpu)?;
@@ -472,7 +474,8 @@ impl Trainer {
             self.epoch + 1
         );
         let history: Vec<EpochMetrics> = self.history.iter().take(epoch as usize).cloned().collect();
-        let mut t = Self::assemble(self.recipe.clone(), self.data.clone(), model, Device::Cpu, notice.clone())?;
+        let mut t =
+            Self::assemble(self.recipe.clone(), self.data.clone(), model, Device::Cpu, notice.clone())?;
         t.epoch = epoch;
         t.steps = epoch as u64 * t.batches_per_epoch() as u64;
         t.history = history;
