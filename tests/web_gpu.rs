@@ -9,18 +9,3 @@ use wasm_bindgen_test::*;
 mod checks;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-#[wasm_bindgen_test]
-async fn ops_match_cpu_on_webgpu() {
-    checks::ops_match_cpu_on_webgpu().await;
-}
-
-#[wasm_bindgen_test]
-async fn short_training_on_webgpu() {
-    checks::short_training_on_webgpu().await;
-}
-
-#[wasm_bindgen_test]
-async fn auto_falls_back_without_webgpu() {
-    checks::auto_falls_back_without_webgpu().await;
-}

@@ -9,6 +9,7 @@ use minnow::recipe::{BackendChoice, preset};
 use minnow::rng::Rng;
 use minnow::trainer::{Trainer, select_device};
 use minnow::{Device, Result, Tensor};
+use wasm_bindgen_test::*;
 
 type Case = (&'static str, Vec<Vec<usize>>, fn(&[Tensor]) -> Result<Tensor>);
 
@@ -96,7 +97,8 @@ async fn run_case(case: &Case, dev: &Device) -> Result<(Vec<f32>, Vec<Vec<f32>>)
 }
 
 /// Every case on WebGPU against the CPU.
-pub async fn ops_match_cpu_on_webgpu() {
+#[wasm_bindgen_test]
+async fn ops_match_cpu_on_webgpu() {
     let gpu = Device::Gpu(GpuDevice::new().await.expect("WebGPU adapter (see webdriver.json flags)"));
     let mut failures = Vec::new();
     for case in cases() {
@@ -115,7 +117,8 @@ pub async fn ops_match_cpu_on_webgpu() {
 }
 
 /// The spiral preset trains on WebGPU as on the CPU.
-pub async fn short_training_on_webgpu() {
+#[wasm_bindgen_test]
+async fn short_training_on_webgpu() {
     let mut r = preset("spiral-mlp").unwrap();
     r.training.epochs = 25;
     r.backend = BackendChoice::Gpu;
@@ -130,7 +133,8 @@ pub async fn short_training_on_webgpu() {
 }
 
 /// With `navigator.gpu` hidden, `auto` runs on the CPU and says why; `gpu` is refused clearly.
-pub async fn auto_falls_back_without_webgpu() {
+#[wasm_bindgen_test]
+async fn auto_falls_back_without_webgpu() {
     let global = js_sys::global();
     let navigator = js_sys::Reflect::get(&global, &"navigator".into()).unwrap();
     let desc = js_sys::Object::new();
