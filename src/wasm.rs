@@ -103,6 +103,17 @@ impl Run {
         Ok(self.trainer.try_borrow().map_err(|_| busy())?.device.name().to_string())
     }
 
+    /// The GPU adapter's name, backend and device type as wgpu reports them ("" on the CPU).
+    #[wasm_bindgen(getter)]
+    pub fn adapter(&self) -> Result<String, JsValue> {
+        let tr = self.trainer.try_borrow().map_err(|_| busy())?;
+        Ok(match &tr.device {
+            #[cfg(feature = "gpu")]
+            crate::backend::Device::Gpu(g) => g.adapter_info(),
+            _ => String::new(),
+        })
+    }
+
     /// Why the run fell back to the CPU ("" when it did not).
     #[wasm_bindgen(getter, js_name = backendNote)]
     pub fn backend_note(&self) -> Result<String, JsValue> {

@@ -161,6 +161,25 @@ export function sizePoints(stages) {
     }
   });
   for (const i of paretoFront(out)) out[i].pareto = true;
+  return mergeCoincident(out);
+}
+
+/**
+ * Joins points at the same accuracy and size (a scan that changes nothing) into one, labels
+ * joined with " = ".
+ * @param {SizePoint[]} points
+ * @returns {SizePoint[]}
+ */
+export function mergeCoincident(points) {
+  /** @type {SizePoint[]} */
+  const out = [];
+  for (const p of points) {
+    const same = p.kind !== 'sweep' && out.find((q) => q.kind !== 'sweep' && q.bytes === p.bytes && q.accuracy === p.accuracy);
+    if (same) {
+      same.label = `${same.label} = ${p.label}`;
+      same.pareto ||= p.pareto;
+    } else out.push({ ...p });
+  }
   return out;
 }
 
@@ -207,6 +226,46 @@ export function logTicks(min, max) {
   const kept = ticks.slice(first, last + 1);
   lo = kept[0];
   return { min: lo, max: kept[kept.length - 1], ticks: kept };
+}
+
+/**
+ * Ticks for a bytes axis on a log scale: powers of two (1 KB, 2 KB, 4 KB…), every 2^k-th one so
+ * that about `target` fit; the range is widened to the outer ticks.
+ * @param {number} min > 0
+ * @param {number} max > 0
+ * @param {number} [target]
+ * @returns {{min: number, max: number, ticks: number[]}}
+ */
+export function byteTicks(min, max, target = 5) {
+  if (!(min > 0) || !(max > 0)) return { min: 1, max: 2, ticks: [1, 2] };
+  if (min > max) [min, max] = [max, min];
+  const lo = Math.floor(Math.log2(min) + 1e-9);
+  let hi = Math.ceil(Math.log2(max) - 1e-9);
+  if (hi === lo) hi = lo + 1;
+  const stride = Math.max(1, Math.ceil((hi - lo) / Math.max(1, target)));
+  const start = Math.floor(lo / stride) * stride;
+  const end = Math.ceil(hi / stride) * stride;
+  /** @type {number[]} */
+  const ticks = [];
+  for (let e = start; e <= end; e += stride) ticks.push(2 ** e);
+  return { min: ticks[0], max: ticks[ticks.length - 1], ticks };
+}
+
+/**
+ * A byte count for an axis tick, without trailing zeros: 512 B, 1 KB, 1.5 KB, 64 KB, 2 MB.
+ * @param {number} bytes
+ * @returns {string}
+ */
+export function formatByteTick(bytes) {
+  if (!Number.isFinite(bytes)) return '';
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number(v.toPrecision(3))} ${units[i]}`;
 }
 
 /**

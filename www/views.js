@@ -1,11 +1,11 @@
 // Canvas views of the compression playground: the weight histogram (pruned spike and quantization
-// grid), the sparsity map of a weight matrix, and the accuracy-versus-bytes plot on a log axis.
+// grid), the sparsity map of a weight matrix, and the accuracy-versus-bytes plot on a log-2 axis.
 // The arithmetic lives in www/weights.js and www/compress.js (tested); this file only draws.
 
 import { fitCanvas, linearScale, niceTicks } from './plot.js';
-import { formatBytes, formatCount, formatPercent, formatTick } from './format.js';
+import { formatCount, formatPercent, formatTick } from './format.js';
 import { PRUNED_RGB, cellColor, heatCells, rgbText } from './weights.js';
-import { logScale, logTicks } from './compress.js';
+import { byteTicks, formatByteTick, logScale } from './compress.js';
 
 /** @typedef {import('./weights.js').Histogram} Histogram */
 /** @typedef {import('./weights.js').Layout} Layout */
@@ -141,8 +141,10 @@ export function drawSparsityMap(canvas, spec) {
   }
   const dpr = globalThis.devicePixelRatio || 1;
   const { layout } = spec;
-  // One cell per weight while that leaves at least a device pixel each; else merge blocks.
-  const cell = Math.min(width / layout.cols, height / layout.rows, 24);
+  // One cell per weight while that leaves at least a device pixel each; else merge blocks. Cells
+  // are square unless that would leave a few-row matrix a thin strip: rows then grow taller.
+  const cellW = Math.min(width / layout.cols, 24);
+  const cellH = Math.min(height / layout.rows, 24, Math.max(cellW, (0.45 * height) / layout.rows));
   const maxCols = Math.floor(width * dpr);
   const maxRows = Math.floor(height * dpr);
   const cells = heatCells(spec.values, spec.mask, layout, maxRows, maxCols);
@@ -152,8 +154,8 @@ export function drawSparsityMap(canvas, spec) {
     const [r, g, b] = Number.isNaN(m) ? [255, 255, 255] : cellColor(m, cells.pruned[j]);
     image.data.set([r, g, b, Number.isNaN(m) ? 0 : 255], j * 4);
   }
-  const drawW = cells.cols === layout.cols ? layout.cols * cell : width;
-  const drawH = cells.rows === layout.rows ? layout.rows * cell : height;
+  const drawW = cells.cols === layout.cols ? layout.cols * cellW : width;
+  const drawH = cells.rows === layout.rows ? layout.rows * cellH : height;
   const scaledW = Math.min(width, Math.max(drawW, 1));
   const scaledH = Math.min(height, Math.max(drawH, 1));
   const off = new OffscreenCanvas(cells.cols, cells.rows);
@@ -187,7 +189,7 @@ export function drawSizePlot(canvas, { points, colors }) {
   const plotH = Math.max(10, height - pad.top - pad.bottom);
   const bytes = points.map((p) => p.bytes);
   const acc = points.map((p) => p.accuracy);
-  const xt = logTicks(Math.min(...bytes) / 1.15, Math.max(...bytes) * 1.15);
+  const xt = byteTicks(Math.min(...bytes) / 1.15, Math.max(...bytes) * 1.15, Math.max(2, Math.round(plotW / 70)));
   const lo = Math.min(...acc);
   const yt = niceTicks(Math.max(0, lo - 0.05), Math.min(1, Math.max(...acc) + 0.02), 4);
   const sx = logScale([xt.min, xt.max], [pad.left, pad.left + plotW]);
@@ -216,11 +218,12 @@ export function drawSizePlot(canvas, { points, colors }) {
     ctx.moveTo(x, pad.top);
     ctx.lineTo(x, pad.top + plotH);
     ctx.stroke();
-    const text = formatBytes(t);
+    const text = formatByteTick(t);
     const w = ctx.measureText(text).width;
-    if (x - w / 2 > lastRight + 6) {
-      ctx.fillText(text, x, pad.top + plotH + 6);
-      lastRight = x + w / 2;
+    const cx = Math.min(x, width - w / 2 - 1);
+    if (cx - w / 2 > lastRight + 6) {
+      ctx.fillText(text, cx, pad.top + plotH + 6);
+      lastRight = cx + w / 2;
     }
   }
   ctx.strokeStyle = INK.axis;

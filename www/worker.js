@@ -114,6 +114,27 @@ async function safeReport() {
   }
 }
 
+/** The browser's own words for its WebGPU adapter ("google swiftshader"), or "". */
+async function browserAdapter() {
+  try {
+    const a = await /** @type {any} */ (navigator).gpu?.requestAdapter();
+    const i = a?.info;
+    return i ? [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The adapter as wgpu names it, or the browser's description when wgpu got no name.
+ * @param {string} wgpuInfo
+ * @param {string} browserInfo
+ */
+function adapterName(wgpuInfo, browserInfo) {
+  if (!wgpuInfo || wgpuInfo.startsWith('unnamed adapter')) return browserInfo || wgpuInfo || 'WebGPU';
+  return wgpuInfo;
+}
+
 async function stopTraining() {
   training = false;
   await loopDone;
@@ -146,6 +167,7 @@ const handlers = {
     run = await wasm.Run.create(json, csv ?? undefined);
     const info = {
       backend: run.backend,
+      adapter: run.backend === 'gpu' ? adapterName(run.adapter, await browserAdapter()) : '',
       backendNote: run.backendNote,
       totalEpochs: run.totalEpochs,
       is2d: run.is2d,
