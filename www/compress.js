@@ -197,38 +197,6 @@ export function settingsText(settings) {
 }
 
 /**
- * Ticks for a log-10 axis covering [min, max]: whole decades, plus 2 and 5 between them when the
- * range spans fewer than three decades. The range is widened to the outer ticks.
- * @param {number} min > 0
- * @param {number} max > 0
- * @returns {{min: number, max: number, ticks: number[]}}
- */
-export function logTicks(min, max) {
-  if (!(min > 0) || !(max > 0)) return { min: 1, max: 10, ticks: [1, 10] };
-  if (min > max) [min, max] = [max, min];
-  let lo = Math.floor(Math.log10(min) + 1e-9);
-  let hi = Math.ceil(Math.log10(max) - 1e-9);
-  if (hi === lo) hi = lo + 1;
-  const fine = hi - lo < 3;
-  /** @type {number[]} */
-  const ticks = [];
-  for (let e = lo; e <= hi; e++) {
-    for (const m of fine ? [1, 2, 5] : [1]) {
-      const v = m * 10 ** e;
-      if (e === hi && m > 1) break;
-      ticks.push(Number(v.toPrecision(12)));
-    }
-  }
-  // Trim ticks far outside the data, keeping one on each side.
-  const first = Math.max(0, ticks.findIndex((t) => t > min) - 1);
-  let last = ticks.length - 1;
-  while (last > first + 1 && ticks[last - 1] >= max) last--;
-  const kept = ticks.slice(first, last + 1);
-  lo = kept[0];
-  return { min: lo, max: kept[kept.length - 1], ticks: kept };
-}
-
-/**
  * Ticks for a bytes axis on a log scale: powers of two (1 KB, 2 KB, 4 KB…), every 2^k-th one so
  * that about `target` fit; the range is widened to the outer ticks.
  * @param {number} min > 0
