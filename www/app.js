@@ -17,7 +17,7 @@ import {
 import { formatBytes, formatCount, formatLoss, formatPercent, formatRate, formatSeconds } from './format.js';
 import { drawChart } from './plot.js';
 import { classCss, drawBoundary } from './boundary.js';
-import { honestBytes, plannedEpochs, sizePoints, stageLabel, stageProgressText } from './compress.js';
+import { honestBytes, plannedEpochs, sizePoints, softTargetSamples, stageLabel, stageProgressText } from './compress.js';
 import { ACCURACY_STOPS, histogram, lerpStops, matrixLayout, quantLevels, rgbText, weightRange } from './weights.js';
 import { drawHistogram, drawSizePlot, drawSparsityMap } from './views.js';
 
@@ -604,6 +604,7 @@ function renderStageDetails() {
     const title = `${(r.index ?? 0) + 1} · ${stageLabel(r.kind)}`;
     if (Array.isArray(d.accuracy) && Array.isArray(d.sparsities)) ui.stageDetails.append(sensitivityBlock(title, d));
     if (Number.isFinite(d.ticket_accuracy) || Number.isFinite(d.control_accuracy)) ui.stageDetails.append(lotteryBlock(title, d));
+    if (Number.isFinite(d.teacher?.test_accuracy) || Number.isFinite(d.distilled?.test_accuracy)) ui.stageDetails.append(distillBlock(title, d));
     if (d.soft_targets) ui.stageDetails.append(softTargetsBlock(title, d.soft_targets, d.temperature));
   }
   ui.detailsCard.hidden = ui.stageDetails.childElementCount === 0;
@@ -722,36 +723,31 @@ function barRow(label, value, cls, text = formatPercent(value)) {
 }
 
 /**
- * Soft targets of a distillation stage: per sample, the teacher's (and student's, if given)
- * class probabilities at temperature T as small column charts. Accepts `[{label, teacher,
- * student}]` or `{temperature, samples: [...]}`; anything else is skipped.
+ * Soft targets of a distillation stage: per sample, each model's class probabilities at
+ * temperature T as a small column chart (see `softTargetSamples` for the accepted forms).
  * @param {string} title
  * @param {any} st
  * @param {number} [temperature]
  */
 function softTargetsBlock(title, st, temperature) {
   const section = detailBlock(title);
-  const samples = Array.isArray(st) ? st : Array.isArray(st?.samples) ? st.samples : [];
+  const samples = softTargetSamples(st);
   const T = Number.isFinite(st?.temperature) ? st.temperature : temperature;
   const grid = document.createElement('div');
   grid.className = 'soft-grid';
-  for (const sample of samples.slice(0, 6)) {
-    const series = [
-      ['teacher', sample?.teacher ?? sample?.soft ?? sample?.probs ?? (Array.isArray(sample) ? sample : null)],
-      ['student', sample?.student],
-    ].filter(([, v]) => Array.isArray(v) && v.length);
-    if (!series.length) continue;
+  const models = [...new Set(samples.flatMap((x) => x.series.map(([m]) => m)))];
+  for (const sample of samples) {
     const fig = document.createElement('figure');
     fig.className = 'soft';
     const bars = document.createElement('div');
     bars.className = 'soft-bars';
-    const classes = Math.max(...series.map(([, v]) => v.length));
+    const classes = Math.max(...sample.series.map(([, v]) => v.length));
     for (let k = 0; k < classes; k++) {
       const col = document.createElement('div');
       col.className = 'soft-col';
-      for (const [who, v] of series) {
+      for (const [who, v] of sample.series) {
         const b = document.createElement('span');
-        b.className = `soft-bar ${who}`;
+        b.className = `soft-bar m${models.indexOf(who)}`;
         const p = Number(v[k]) || 0;
         b.style.height = `${Math.max(0, Math.min(1, p)) * 100}%`;
         b.title = `class ${k}, ${who}: ${formatPercent(p)}`;
@@ -760,16 +756,39 @@ function softTargetsBlock(title, st, temperature) {
       bars.append(col);
     }
     const cap = document.createElement('figcaption');
-    cap.textContent = sample?.label !== undefined ? `label ${sample.label}` : '';
+    cap.textContent = sample.label !== undefined ? `label ${sample.label}` : '';
     fig.append(bars, cap);
     grid.append(fig);
   }
   const note = document.createElement('p');
   note.className = 'hint';
-  note.textContent = grid.childElementCount
-    ? `Class probabilities at temperature ${T ?? '?'}: teacher (dark)${samples.some((x) => Array.isArray(x?.student)) ? ' and student (light)' : ''}, one chart per sample.`
+  const shades = ['dark', 'light', 'grey', 'pale'];
+  note.textContent = samples.length
+    ? `Class probabilities at temperature ${T ?? '?'}, one chart per test sample: ${models.map((m, i) => `${m} (${shades[i] ?? ''})`).join(', ')}.`
     : 'This stage reported soft targets in a form the page does not know.';
   section.append(grid, note);
+  return section;
+}
+
+/**
+ * Accuracy bars of a distillation: teacher, distilled student, the student trained alone.
+ * @param {string} title
+ * @param {any} d
+ */
+function distillBlock(title, d) {
+  const section = detailBlock(title);
+  const rows = [
+    ['teacher', d.teacher?.test_accuracy, 'dense'],
+    ['distilled student', d.distilled?.test_accuracy, 'ticket'],
+    ['student alone', d.alone?.test_accuracy, 'control'],
+  ];
+  for (const [label, acc, cls] of rows) if (Number.isFinite(acc)) section.append(barRow(label, acc, cls));
+  if (Number.isFinite(d.margin)) {
+    const note = document.createElement('p');
+    note.className = 'hint';
+    note.textContent = `Distillation ${d.margin >= 0 ? 'adds' : 'costs'} ${(Math.abs(d.margin) * 100).toFixed(1)} pt over training the student alone${Number.isFinite(d.temperature) ? ` (T = ${d.temperature}${Number.isFinite(d.alpha) ? `, α = ${d.alpha}` : ''})` : ''}.`;
+    section.append(note);
+  }
   return section;
 }
 
@@ -1050,6 +1069,17 @@ function onEngineEvent(ev) {
       renderStats();
       scheduleDraw();
       refreshWeights();
+      break;
+    case 'notice':
+      // The run moved (GPU lost → CPU) and resumes at `ev.epoch`: drop what came after it.
+      showNotice('warn', 'The run moved to the CPU.', ev.message);
+      if (app.run) Object.assign(app.run, { backend: ev.backend, backendNote: ev.backendNote, adapter: '' });
+      renderBackendBadge();
+      app.epochs = app.epochs.filter((e) => e.epoch <= ev.epoch);
+      app.steps = app.steps.filter(([x]) => x <= ev.epoch);
+      for (const tr of ui.epochsBody.querySelectorAll('tr')) if (Number(/** @type {HTMLElement} */ (tr).dataset.epoch) > ev.epoch) tr.remove();
+      renderStats();
+      scheduleDraw();
       break;
     case 'stage':
       app.stageReports.push(ev.report);

@@ -12,7 +12,42 @@
  *   epochs?: any[], details?: any}} StageReport
  * @typedef {{label: string, accuracy: number, bytes: number, kind: 'baseline' | 'stage' | 'sweep',
  *   pareto: boolean}} SizePoint
+ * @typedef {{label: number | string | undefined, series: [string, number[]][]}} SoftSample
+ *   one sample's class probabilities, per model ("teacher", "distilled", ...)
  */
+
+/** Models whose soft targets a distill stage may report, in drawing order. */
+const SOFT_MODELS = ['teacher', 'distilled', 'student', 'alone'];
+
+/**
+ * Normalizes a distill stage's `soft_targets` to one entry per sample. Accepts the column form
+ * `{labels: [..], teacher: [[p..], ..], distilled: [[..]], alone: [[..]]}` and the row form
+ * `[{label, teacher: [p..], student: [p..]}]` (also under `samples`); drops what it cannot read.
+ * @param {any} st
+ * @param {number} [max] at most this many samples
+ * @returns {SoftSample[]}
+ */
+export function softTargetSamples(st, max = 6) {
+  const isProbs = (/** @type {unknown} */ v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number');
+  /** @type {SoftSample[]} */
+  const out = [];
+  const rows = Array.isArray(st) ? st : Array.isArray(st?.samples) && st.samples.some((x) => x && typeof x === 'object') ? st.samples : null;
+  if (rows) {
+    for (const r of rows) {
+      /** @type {[string, number[]][]} */
+      const series = SOFT_MODELS.filter((m) => isProbs(r?.[m])).map((m) => [m, r[m]]);
+      if (series.length) out.push({ label: r?.label, series });
+    }
+  } else if (st && typeof st === 'object') {
+    const n = Math.max(0, ...SOFT_MODELS.map((m) => (Array.isArray(st[m]) ? st[m].length : 0)));
+    for (let i = 0; i < n; i++) {
+      /** @type {[string, number[]][]} */
+      const series = SOFT_MODELS.filter((m) => isProbs(st[m]?.[i])).map((m) => [m, st[m][i]]);
+      if (series.length) out.push({ label: Array.isArray(st.labels) ? st.labels[i] : undefined, series });
+    }
+  }
+  return out.slice(0, max);
+}
 
 /** @type {Record<string, string>} */
 const STAGE_LABELS = {
@@ -155,8 +190,10 @@ export function sizePoints(stages) {
     const points = s?.details?.points;
     if (Array.isArray(points)) {
       for (const p of points) {
-        if (!Number.isFinite(p?.accuracy) || !Number.isFinite(p?.bytes)) continue;
-        out.push({ label: `${label}: ${settingsText(p.settings)}`, accuracy: p.accuracy, bytes: p.bytes, kind: 'sweep', pareto: false });
+        const accuracy = p?.accuracy ?? p?.test_accuracy;
+        const size = typeof p?.bytes === 'number' ? p.bytes : honestBytes(p?.bytes);
+        if (!Number.isFinite(accuracy) || !Number.isFinite(size)) continue;
+        out.push({ label: `${label}: ${settingsText(p.settings)}`, accuracy, bytes: /** @type {number} */ (size), kind: 'sweep', pareto: false });
       }
     }
   });

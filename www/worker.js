@@ -12,6 +12,8 @@
  *   `epoch + batch / batchesPerEpoch` is the position on the epoch axis. `stage`: the compression
  *   stage running, null during the initial training.
  * @typedef {{event: 'stage', report: any}} StageEvent a stage finished; its report
+ * @typedef {{event: 'notice', message: string, epoch: number, backend: string, backendNote: string}} NoticeEvent
+ *   the engine has news for the user (the GPU was lost and the run resumed on the CPU at `epoch`)
  * @typedef {{event: 'epoch', epochEnd: {epoch: number, train_loss: number, train_accuracy: number,
  *   test_accuracy: number, lr: number, seconds: number}}} EpochEvent
  * @typedef {{event: 'grid', data: Float32Array, res: number, classes: number}} GridEvent
@@ -85,6 +87,7 @@ async function trainLoop() {
     post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: n, ms, stage: r.stage ?? null });
     if (ms < STEP_TARGET_MS / 2) n = Math.min(n * 2, 1024);
     else if (ms > STEP_TARGET_MS * 2 && n > 1) n = Math.max(1, n >> 1);
+    if (r.notice) post({ event: 'notice', message: r.notice, epoch: r.epoch, backend: run.backend, backendNote: run.backendNote });
     if (r.epochEnd) post({ event: 'epoch', epochEnd: r.epochEnd, stage: r.stage ?? null });
     if (r.stageEnd) post({ event: 'stage', report: r.stageEnd });
     if (r.epochEnd || r.stageEnd) {

@@ -13,6 +13,7 @@ import {
   plannedEpochs,
   settingsText,
   sizePoints,
+  softTargetSamples,
   stageLabel,
   stageProgressText,
 } from '../../www/compress.js';
@@ -120,4 +121,22 @@ test('logScale maps decades evenly', () => {
   assert.equal(s(10), 0);
   assert.equal(s(100), 50);
   assert.equal(s(1000), 100);
+});
+
+test('softTargetSamples reads the column and the row forms', () => {
+  const columns = { temperature: 4, samples: [0, 1], labels: [3, 1], teacher: [[0.1, 0.9], [0.6, 0.4]], distilled: [[0.2, 0.8]], alone: [] };
+  assert.deepEqual(softTargetSamples(columns), [
+    { label: 3, series: [['teacher', [0.1, 0.9]], ['distilled', [0.2, 0.8]]] },
+    { label: 1, series: [['teacher', [0.6, 0.4]]] },
+  ]);
+  const rows = [{ label: 0, teacher: [1, 0], student: [0.5, 0.5] }, { label: 1 }];
+  assert.deepEqual(softTargetSamples(rows), [{ label: 0, series: [['teacher', [1, 0]], ['student', [0.5, 0.5]]] }]);
+  assert.deepEqual(softTargetSamples({ samples: rows }).length, 1);
+  assert.deepEqual(softTargetSamples('nonsense'), []);
+  assert.deepEqual(softTargetSamples(null), []);
+});
+
+test('sweep points may carry test_accuracy and a bytes object', () => {
+  const pts = sizePoints([{ index: 0, kind: 'sweep', details: { points: [{ settings: { bits: 8 }, test_accuracy: 0.9, bytes: 800 }, { test_accuracy: 0.8, bytes: { dense: 900, sparse: 300 } }] } }]);
+  assert.deepEqual(pts.map((p) => [p.accuracy, p.bytes]), [[0.9, 800], [0.8, 300]]);
 });
