@@ -103,6 +103,7 @@ const ui = {
   weightsNote: byId('weights-note'),
   compressRow: byId('compress-row'),
   sizeChart: /** @type {HTMLCanvasElement} */ (byId('size-chart')),
+  sweepLegend: byId('sweep-legend'),
   detailsCard: byId('details-card'),
   stageDetails: byId('stage-details'),
   finalCard: byId('final-card'),
@@ -342,7 +343,8 @@ function addEpochRow(e) {
   if (app.stage) {
     const tag = document.createElement('span');
     tag.className = 'tag';
-    tag.textContent = stageLabel(app.stage.kind);
+    tag.textContent = app.stage.kind.replace(/_/g, ' ');
+    tag.title = `stage ${app.stage.index + 1}: ${stageLabel(app.stage.kind)}`;
     first.append(' ', tag);
   }
   tr.append(first);
@@ -438,8 +440,10 @@ function drawViews() {
   const hasStages = (app.recipe?.compression?.length ?? 0) > 0 || app.stageReports.length > 0;
   ui.compressRow.hidden = !(run && hasStages);
   if (!ui.compressRow.hidden) {
+    const points = sizePoints(app.stageReports);
+    ui.sweepLegend.hidden = !points.some((p) => p.kind === 'sweep');
     drawSizePlot(ui.sizeChart, {
-      points: sizePoints(app.stageReports),
+      points,
       colors: { front: cssVar('--series-front'), stage: cssVar('--accent'), sweep: cssVar('--series-sweep'), baseline: cssVar('--series-epoch') },
     });
   }

@@ -255,24 +255,26 @@ export function drawSizePlot(canvas, { points, colors }) {
       ctx.stroke();
     }
   }
-  // Labels for the dense model and the stages, kept inside the plot and off each other.
+  // Labels for the dense model and the stages: the first of right / left / above / below of the
+  // point that stays inside the plot and clear of the other labels and points.
   ctx.fillStyle = INK.text;
   ctx.textBaseline = 'middle';
+  ctx.textAlign = 'left';
   /** @type {[number, number, number, number][]} */
-  const boxes = [];
+  const boxes = points.map((p) => {
+    const [x, y] = [sx(p.bytes), sy(p.accuracy)];
+    return [x - 5, y - 5, x + 5, y + 5];
+  });
+  const clear = (/** @type {number[]} */ [a, b, c, d]) =>
+    a >= pad.left && c <= pad.left + plotW && b >= pad.top - 4 && d <= pad.top + plotH &&
+    !boxes.some(([e, f, g, h]) => a < g && c > e && b < h && d > f);
   for (const p of points) {
     if (p.kind === 'sweep') continue;
-    const x = sx(p.bytes);
-    const y = sy(p.accuracy);
-    const text = p.label;
-    const w = ctx.measureText(text).width;
-    const leftSide = x + 8 + w > pad.left + plotW;
-    const bx = leftSide ? x - 8 - w : x + 8;
-    let by = y - 6;
-    for (let tries = 0; tries < 6 && boxes.some(([a, b, c, d]) => bx < c && bx + w > a && by < d && by + 12 > b); tries++) by += 12;
-    if (by + 12 > pad.top + plotH) by = y - 18;
-    boxes.push([bx, by, bx + w, by + 12]);
-    ctx.textAlign = 'left';
-    ctx.fillText(text, bx, by + 6);
+    const [x, y] = [sx(p.bytes), sy(p.accuracy)];
+    const w = ctx.measureText(p.label).width;
+    const spots = [[x + 8, y - 6], [x - 8 - w, y - 6], [x - w / 2, y - 20], [x - w / 2, y + 8], [x + 8, y - 18], [x - 8 - w, y + 6]];
+    const spot = spots.find(([bx, by]) => clear([bx, by, bx + w, by + 12])) ?? spots[0];
+    boxes.push([spot[0], spot[1], spot[0] + w, spot[1] + 12]);
+    ctx.fillText(p.label, spot[0], spot[1] + 6);
   }
 }
