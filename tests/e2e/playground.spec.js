@@ -202,6 +202,6 @@ test('a pruning recipe runs its stages and shows them with the weights', async (
   expect(await paintedPixels(page, '#sparsity-map')).toBeGreaterThan(500);
   expect(await paintedPixels(page, '#size-chart')).toBeGreaterThan(500);
   // The epoch table tags the fine-tuning epoch.
-  await expect(page.locator('#epochs tbody tr').first()).toContainText('fine-tuning');
+  await expect(page.locator('#epochs tbody tr').first()).toContainText('finetune');
   expect(errors).toEqual([]);
 });
