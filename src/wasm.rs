@@ -171,7 +171,9 @@ impl Run {
                 return Err(js_err(format!("the model has no linear or conv weight named {name}")));
             };
             let tensor = tr.model.parameters().into_iter().find(|(n, _)| *n == name).map(|(_, t)| t);
-            let Some(tensor) = tensor else { return Err(js_err(format!("the model has no parameter {name}"))) };
+            let Some(tensor) = tensor else {
+                return Err(js_err(format!("the model has no parameter {name}")));
+            };
             let values = tensor.to_vec().await.map_err(js_err)?;
             let o = to_js(&info)?;
             Reflect::set(&o, &"values".into(), &Float32Array::from(values.as_slice()).into())?;
