@@ -130,6 +130,11 @@ pub async fn select_device(choice: BackendChoice) -> Result<(Device, String)> {
         }
         #[cfg(feature = "gpu")]
         BackendChoice::Auto => match crate::backend::gpu::GpuDevice::new().await {
+            Ok(d) if d.is_software() => {
+                d.destroy();
+                let note = "the only GPU adapter is a software renderer, slower than the CPU backend: running on the CPU";
+                Ok((Device::Cpu, note.to_string()))
+            }
             Ok(d) => Ok((Device::Gpu(d), String::new())),
             Err(e) => Ok((Device::Cpu, format!("WebGPU unavailable ({e}); running on the CPU"))),
         },

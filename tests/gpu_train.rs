@@ -93,3 +93,16 @@ fn a_lost_device_hands_the_run_to_the_cpu() {
     let last = t.history.last().unwrap();
     assert!(last.train_loss < before[0], "training went on: {} vs {}", last.train_loss, before[0]);
 }
+
+#[test]
+fn auto_prefers_the_cpu_over_a_software_adapter() {
+    let Some(g) = gpu() else { return };
+    let (dev, note) =
+        pollster::block_on(minnow::trainer::select_device(minnow::recipe::BackendChoice::Auto)).unwrap();
+    if g.is_software() {
+        assert_eq!(dev.name(), "cpu");
+        assert!(note.contains("software"), "{note}");
+    } else {
+        assert_eq!(dev.name(), "gpu", "{note}");
+    }
+}

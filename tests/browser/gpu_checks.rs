@@ -149,3 +149,14 @@ async fn auto_falls_back_without_webgpu() {
     let refused = refused.expect("backend gpu accepted without WebGPU");
     assert!(refused.to_lowercase().contains("webgpu") || refused.contains("adapter"), "{refused}");
 }
+
+/// Headless Chromium's WebGPU adapter is SwiftShader, a software renderer: `auto` prefers the CPU
+/// backend over it and says so; `gpu` still uses it.
+#[wasm_bindgen_test]
+async fn auto_prefers_the_cpu_over_a_software_adapter() {
+    let (dev, note) = select_device(BackendChoice::Auto).await.unwrap();
+    assert_eq!(dev.name(), "cpu");
+    assert!(note.contains("software"), "{note}");
+    let (dev, _) = select_device(BackendChoice::Gpu).await.unwrap();
+    assert_eq!(dev.name(), "gpu");
+}
