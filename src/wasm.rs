@@ -54,6 +54,22 @@ pub fn validate_recipe(json: &str) -> Result<JsValue, JsValue> {
     to_js(&Recipe::from_json(json).map_err(js_err)?)
 }
 
+/// The built-in image set (`"digits"` or `"mnist"`) a recipe needs and this module does not hold
+/// yet, or `undefined`: the worker then fetches `data/<name>.bin.gz` and calls [`provide_dataset`].
+#[wasm_bindgen(js_name = datasetNeeded)]
+pub fn dataset_needed(json: &str) -> Result<Option<String>, JsValue> {
+    let r = Recipe::from_json(json).map_err(js_err)?;
+    Ok(crate::data::builtin_needed(&r.dataset)
+        .filter(|n| !crate::data::builtin_available(n))
+        .map(String::from))
+}
+
+/// Hands over the bytes of `data/<name>.bin.gz` (checked by decoding them).
+#[wasm_bindgen(js_name = provideDataset)]
+pub fn provide_dataset(name: &str, bytes: Vec<u8>) -> Result<(), JsValue> {
+    crate::data::provide_builtin(name, bytes).map_err(js_err)
+}
+
 /// A training run in progress.
 #[wasm_bindgen]
 pub struct Run {

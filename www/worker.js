@@ -138,6 +138,20 @@ function adapterName(wgpuInfo, browserInfo) {
   return wgpuInfo;
 }
 
+/**
+ * Fetches the built-in image set a recipe needs (digits, MNIST): they stay out of the wasm, which
+ * would otherwise be several times larger for every visitor.
+ * @param {string} json the recipe
+ */
+async function provideData(json) {
+  const name = wasm.datasetNeeded(json);
+  if (!name) return;
+  const url = new URL(`../data/${name}.bin.gz`, import.meta.url);
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot load the ${name} images from ${url.pathname} (HTTP ${res.status})`);
+  wasm.provideDataset(name, new Uint8Array(await res.arrayBuffer()));
+}
+
 async function stopTraining() {
   training = false;
   await loopDone;
@@ -167,6 +181,7 @@ const handlers = {
       await exclusive(() => run.free());
       run = null;
     }
+    await provideData(json);
     run = await wasm.Run.create(json, csv ?? undefined);
     const info = {
       backend: run.backend,
