@@ -228,7 +228,7 @@ fn string_or_index<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Optio
 
 /// The recipe's `dataset` object. Absent fields take the documented defaults; unknown fields are
 /// refused. A field that does not apply to the chosen dataset must be absent (or equal its default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetSpec {
     /// Which dataset.
@@ -255,6 +255,35 @@ pub struct DatasetSpec {
     /// default: the last column.
     #[serde(default, deserialize_with = "string_or_index", skip_serializing_if = "Option::is_none")]
     pub csv_label_column: Option<String>,
+}
+
+/// Writes only the fields that apply to the chosen dataset (no `samples` or `noise` on MNIST), so a
+/// saved recipe or a shared link reads as its author meant it; absent fields parse back to the
+/// same defaults.
+impl Serialize for DatasetSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let generated = self.name.is_generated();
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", &self.name)?;
+        if generated {
+            m.serialize_entry("samples", &self.samples)?;
+            m.serialize_entry("noise", &self.noise)?;
+        }
+        if generated || self.classes != DEFAULT_CLASSES {
+            m.serialize_entry("classes", &self.classes)?;
+        }
+        if self.name != DatasetName::Mnist {
+            m.serialize_entry("test_fraction", &self.test_fraction)?;
+        }
+        if let Some(l) = self.train_limit {
+            m.serialize_entry("train_limit", &l)?;
+        }
+        if let Some(c) = &self.csv_label_column {
+            m.serialize_entry("csv_label_column", c)?;
+        }
+        m.end()
+    }
 }
 
 impl Default for DatasetSpec {
