@@ -178,6 +178,9 @@ pub struct Trainer {
     snapshots: Vec<(u64, Vec<(String, Storage)>)>,
     /// The compression stages; taken out while one of them runs.
     pipeline: Option<Pipeline>,
+    /// While a distillation stage trains its student: the teacher and the loss that replaces
+    /// cross-entropy in [`Trainer::step`].
+    pub distill: Option<crate::distill::Objective>,
 }
 
 fn shaped(n: usize, per_sample: &[usize]) -> Vec<usize> {
@@ -281,9 +284,11 @@ impl Trainer {
             snapshot_steps: Vec::new(),
             snapshots: Vec::new(),
             pipeline: None,
+            distill: None,
         };
         if !t.recipe.compression.is_empty() {
-            let p = Pipeline::new(&t.recipe, &t.model, t.batches_per_epoch())?;
+            let shape = (t.data.input_shape.as_slice(), t.data.classes);
+            let p = Pipeline::new(&t.recipe, &t.model, shape, t.batches_per_epoch())?;
             t.snapshot_steps = p.snapshot_steps();
             t.pipeline = Some(p);
             t.take_snapshot()?;
@@ -324,6 +329,17 @@ impl Trainer {
         self.phase_step0 = self.steps;
         self.in_stage = true;
         self.begin_epoch();
+    }
+
+    /// Puts `model` in place of the current one (a distillation student, a sweep's restored
+    /// snapshot): masks are dropped and the optimizer starts afresh on its parameters plus `extra`.
+    pub fn replace_model(&mut self, model: Sequential, extra: Vec<Tensor>) -> Result<()> {
+        let mut params: Vec<Tensor> = model.parameters().into_iter().map(|(_, t)| t).collect();
+        params.extend(extra);
+        self.opt = Optimizer::new(self.recipe.training.optimizer.clone(), params)?;
+        self.masks.clear();
+        self.model = model;
+        Ok(())
     }
 
     /// Whether the current phase has run all its epochs.
@@ -398,8 +414,14 @@ impl Trainer {
         let idx = &self.order[lo..hi];
         let x = self.train_x.index_select(idx)?;
         let y = self.train_y.index_select(idx)?;
-        let logits = self.model.forward(&x)?;
-        let loss = cross_entropy(&logits, &y, self.recipe.training.label_smoothing)?;
+        let (logits, loss) = match &self.distill {
+            Some(d) => d.forward_loss(&self.model, &x, &y)?,
+            None => {
+                let logits = self.model.forward(&x)?;
+                let loss = cross_entropy(&logits, &y, self.recipe.training.label_smoothing)?;
+                (logits, loss)
+            }
+        };
         self.opt.zero_grad();
         loss.backward()?;
         self.masks.mask_grads()?;
