@@ -134,13 +134,13 @@ fn stage_extra(r: &serde_json::Value) -> Vec<String> {
             let who =
                 |k: &str| format!("{k} {:.2}% ({} params)", acc(&d[k]), d[k]["params"].as_u64().unwrap_or(0));
             vec![format!(
-                "    {}, {}, {}: distillation margin {:+.2} points (T = {}, α = {})",
+                "    {}, {}, {}: distillation margin {:+.2} points (T = {:.3}, α = {:.3})",
                 who("teacher"),
                 who("distilled"),
                 who("alone"),
                 100.0 * d["margin"].as_f64().unwrap_or(f64::NAN),
-                d["temperature"],
-                d["alpha"]
+                d["temperature"].as_f64().unwrap_or(f64::NAN),
+                d["alpha"].as_f64().unwrap_or(f64::NAN)
             )]
         }
         Some("sweep") => {
