@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod data;
+pub mod distill;
 pub mod error;
 pub mod export;
 pub mod rng;
@@ -18,6 +19,7 @@ pub mod optim;
 pub mod pipeline;
 pub mod prune;
 pub mod recipe;
+pub mod sweep;
 pub mod tensor;
 pub mod trainer;
 

@@ -383,6 +383,53 @@ impl Sequential {
         v.extend(self.buffers());
         v
     }
+
+    /// An independent copy on the same device (new storage for every tensor, device-side copies),
+    /// e.g. a sweep's starting snapshot or a distillation teacher.
+    pub fn deep_copy(&self) -> Result<Sequential> {
+        let copy = |t: &Tensor| -> Result<Tensor> {
+            let s = t.storage();
+            let c = s.device().full(s.len(), 0.0)?;
+            c.copy_from(&s)?;
+            let out = Tensor::from_storage(c, t.shape())?;
+            if t.requires_grad() {
+                out.set_requires_grad(true)?;
+            }
+            Ok(out)
+        };
+        let bias = |b: &Option<Tensor>| b.as_ref().map(copy).transpose();
+        let layers = self.layers.iter().map(|l| {
+            Ok(match l {
+                Layer::Linear(l) => Layer::Linear(Linear { weight: copy(&l.weight)?, bias: bias(&l.bias)? }),
+                Layer::Conv2d(c) => Layer::Conv2d(Conv2d {
+                    weight: copy(&c.weight)?,
+                    bias: bias(&c.bias)?,
+                    stride: c.stride,
+                    padding: c.padding,
+                }),
+                Layer::BatchNorm(b) => Layer::BatchNorm(BatchNorm {
+                    weight: copy(&b.weight)?,
+                    bias: copy(&b.bias)?,
+                    running_mean: copy(&b.running_mean)?,
+                    running_var: copy(&b.running_var)?,
+                    momentum: b.momentum,
+                    eps: b.eps,
+                    training: Cell::new(b.training.get()),
+                }),
+                Layer::Dropout(d) => Layer::Dropout(Dropout {
+                    p: d.p,
+                    seed: d.seed,
+                    offset: Cell::new(d.offset.get()),
+                    training: Cell::new(d.training.get()),
+                }),
+                Layer::Activation(a) => Layer::Activation(*a),
+                Layer::Flatten => Layer::Flatten,
+                Layer::MaxPool2d { kernel, stride } => Layer::MaxPool2d { kernel: *kernel, stride: *stride },
+                Layer::AvgPool2d { kernel, stride } => Layer::AvgPool2d { kernel: *kernel, stride: *stride },
+            })
+        });
+        Ok(Sequential::new(layers.collect::<Result<_>>()?))
+    }
 }
 
 impl Module for Sequential {

@@ -63,6 +63,8 @@ impl Stage {
             Stage::Iterative(_) => "iterative",
             Stage::Lottery(_) => "lottery",
             Stage::Sensitivity(_) => "sensitivity",
+            Stage::Distill(_) => "distill",
+            Stage::Sweep(_) => "sweep",
         }
     }
 
@@ -77,13 +79,16 @@ impl Stage {
             Stage::Iterative(s) => s.validate(p),
             Stage::Lottery(s) => s.validate(p),
             Stage::Sensitivity(s) => s.validate(p),
+            Stage::Distill(s) => s.validate(p),
+            Stage::Sweep(s) => s.validate(p),
         }
     }
 
     /// Checks against the built model (layer names, schedules that fit), before training starts.
+    /// Distill and sweep, which change or restore the model, are checked by [`check_stages`].
     pub fn check(&self, p: &str, c: &PlanCtx) -> Result<()> {
         match self {
-            Stage::Finetune(_) => Ok(()),
+            Stage::Finetune(_) | Stage::Distill(_) | Stage::Sweep(_) => Ok(()),
             Stage::Magnitude(s) => s.check(p, c),
             Stage::Structured(s) => s.check(p, c),
             Stage::NM(s) => s.check(p, c),
@@ -123,10 +128,23 @@ pub struct StageCtx {
     pub epochs: Vec<EpochMetrics>,
     /// Test accuracy of the dense model after the initial training.
     pub baseline_accuracy: f32,
+    /// Dense bytes of that model (the denominator-free end of every compression ratio).
+    pub baseline_bytes: usize,
     started: f64,
 }
 
 impl StageCtx {
+    pub fn new(index: usize, prefix: String, baseline_accuracy: f32, baseline_bytes: usize) -> StageCtx {
+        StageCtx {
+            index,
+            prefix,
+            epochs: Vec::new(),
+            baseline_accuracy,
+            baseline_bytes,
+            started: now_seconds(),
+        }
+    }
+
     /// An error prefixed with the stage's field path.
     pub fn err(&self, e: impl std::fmt::Display) -> Error {
         Error(format!("{}: {e}", self.prefix))
@@ -143,7 +161,7 @@ impl StageCtx {
 }
 
 /// The running state of one stage: one variant per kind that needs more than one call.
-enum Runner {
+pub(crate) enum Runner {
     /// Work already done at the start; the details wait to be reported.
     Finished(Value),
     Finetune,
@@ -151,6 +169,8 @@ enum Runner {
     Iterative(prune::IterativeRun),
     Lottery(prune::LotteryRun),
     Sensitivity(prune::SensitivityRun),
+    Distill(crate::distill::DistillRun),
+    Sweep(crate::sweep::SweepRun),
 }
 
 /// Where the pipeline is, for [`crate::trainer::StepInfo`].
@@ -276,6 +296,43 @@ struct Baseline {
     dense_bytes: usize,
 }
 
+/// What a sequence of stages is planned against: the recipe, the model it starts from, the data shape.
+pub struct PlanEnv<'a> {
+    pub recipe: &'a Recipe,
+    pub model: &'a Sequential,
+    pub input_shape: &'a [usize],
+    pub classes: usize,
+    pub batches_per_epoch: usize,
+}
+
+/// Checks `stages` (with their field paths) in order, following the model through them: after a
+/// distill stage the later ones are checked against its student (built on the CPU), and a sweep's
+/// points against the model it starts from. `removed_before`: an earlier stage changed the shapes.
+pub fn check_stages(stages: &[(String, Stage)], env: &PlanEnv, removed_before: &mut bool) -> Result<()> {
+    let mut student: Option<Sequential> = None;
+    for (p, s) in stages {
+        let model = student.as_ref().unwrap_or(env.model);
+        let ctx = PlanCtx {
+            model,
+            batches_per_epoch: env.batches_per_epoch,
+            initial_steps: initial_steps(env.recipe, env.batches_per_epoch),
+            removed_before: *removed_before,
+        };
+        match s {
+            Stage::Distill(d) => {
+                let st = d.build_student(env.recipe, env.input_shape, env.classes, &crate::Device::Cpu)?;
+                d.check(p, &ctx, &st).map_err(|e| Error(format!("{p}.student: {e}")))?;
+                student = Some(st);
+                *removed_before = true;
+            }
+            Stage::Sweep(w) => w.check(p, &PlanEnv { model, ..*env }, *removed_before)?,
+            _ => s.check(p, &ctx)?,
+        }
+        *removed_before |= matches!(s, Stage::Structured(st) if st.remove);
+    }
+    Ok(())
+}
+
 /// Runs `recipe.compression` after the initial training. Owned by the [`Trainer`], which calls
 /// [`Pipeline::step`] from its own `step` once the initial epochs are done.
 pub struct Pipeline {
@@ -293,21 +350,25 @@ pub fn initial_steps(recipe: &Recipe, batches_per_epoch: usize) -> u64 {
 }
 
 impl Pipeline {
-    /// Checks every stage against the built model; errors name the stage's field path.
-    pub fn new(recipe: &Recipe, model: &Sequential, batches_per_epoch: usize) -> Result<Pipeline> {
-        let mut removed_before = false;
-        for (i, s) in recipe.compression.iter().enumerate() {
-            let p = format!("compression[{i}]");
-            s.validate(&p)?;
-            let ctx = PlanCtx {
-                model,
-                batches_per_epoch,
-                initial_steps: initial_steps(recipe, batches_per_epoch),
-                removed_before,
-            };
-            s.check(&p, &ctx)?;
-            removed_before |= matches!(s, Stage::Structured(st) if st.remove);
+    /// Checks every stage against the built model (`shape`: per-sample input shape and classes);
+    /// errors name the stage's field path.
+    pub fn new(
+        recipe: &Recipe,
+        model: &Sequential,
+        shape: (&[usize], usize),
+        batches_per_epoch: usize,
+    ) -> Result<Pipeline> {
+        let stages: Vec<(String, Stage)> = recipe
+            .compression
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("compression[{i}]"), s.clone()))
+            .collect();
+        for (p, s) in &stages {
+            s.validate(p)?;
         }
+        let env = PlanEnv { recipe, model, input_shape: shape.0, classes: shape.1, batches_per_epoch };
+        check_stages(&stages, &env, &mut false)?;
         Ok(Pipeline {
             stages: recipe.compression.clone(),
             cursor: 0,
@@ -352,35 +413,17 @@ impl Pipeline {
             let dense_bytes = t.model.state().iter().map(|(_, x)| 4 * x.numel()).sum();
             self.baseline = Some(Baseline { accuracy, dense_bytes });
         }
-        let baseline_accuracy = self.baseline.as_ref().map(|b| b.accuracy).unwrap_or(0.0);
+        let (baseline_accuracy, baseline_bytes) =
+            self.baseline.as_ref().map(|b| (b.accuracy, b.dense_bytes)).unwrap_or((0.0, 0));
         let index = self.cursor;
         if self.running.is_none() {
-            let mut ctx = StageCtx {
-                index,
-                prefix: format!("compression[{index}]"),
-                epochs: Vec::new(),
-                baseline_accuracy,
-                started: now_seconds(),
-            };
+            let mut ctx =
+                StageCtx::new(index, format!("compression[{index}]"), baseline_accuracy, baseline_bytes);
             let runner = begin(&self.stages[index], t, &mut ctx).await?;
             self.running = Some((runner, ctx));
         }
         let Some((runner, ctx)) = self.running.as_mut() else { bail!("internal: no stage running") };
-        let adv = match runner {
-            Runner::Finished(v) => Advance::finished(std::mem::take(v)),
-            Runner::Finetune => {
-                let mut a = ctx.train(t, budget).await?;
-                a.detail = format!("epoch {}", ctx.epochs.len() + usize::from(a.epoch_end.is_none()));
-                if t.phase_done() {
-                    a.done = Some(Value::Object(Default::default()));
-                }
-                a
-            }
-            Runner::Gradual(r) => r.advance(t, budget, ctx).await?,
-            Runner::Iterative(r) => r.advance(t, budget, ctx).await?,
-            Runner::Lottery(r) => r.advance(t, budget, ctx).await?,
-            Runner::Sensitivity(r) => r.advance(t, budget, ctx).await?,
-        };
+        let adv = advance_runner(runner, t, budget, ctx).await?;
         let progress = StageProgress {
             index,
             count: self.stages.len(),
@@ -419,8 +462,34 @@ impl Pipeline {
     }
 }
 
+/// Advances a running stage by at most `budget` training batches.
+pub(crate) async fn advance_runner(
+    runner: &mut Runner,
+    t: &mut Trainer,
+    budget: usize,
+    ctx: &mut StageCtx,
+) -> Result<Advance> {
+    Ok(match runner {
+        Runner::Finished(v) => Advance::finished(std::mem::take(v)),
+        Runner::Finetune => {
+            let mut a = ctx.train(t, budget).await?;
+            a.detail = format!("epoch {}", ctx.epochs.len() + usize::from(a.epoch_end.is_none()));
+            if t.phase_done() {
+                a.done = Some(Value::Object(Default::default()));
+            }
+            a
+        }
+        Runner::Gradual(r) => r.advance(t, budget, ctx).await?,
+        Runner::Iterative(r) => r.advance(t, budget, ctx).await?,
+        Runner::Lottery(r) => r.advance(t, budget, ctx).await?,
+        Runner::Sensitivity(r) => r.advance(t, budget, ctx).await?,
+        Runner::Distill(r) => r.advance(t, budget, ctx).await?,
+        Runner::Sweep(r) => r.advance(t, budget, ctx).await?,
+    })
+}
+
 /// Starts a stage: one-shot stages do all their work here.
-async fn begin(stage: &Stage, t: &mut Trainer, ctx: &mut StageCtx) -> Result<Runner> {
+pub(crate) async fn begin(stage: &Stage, t: &mut Trainer, ctx: &mut StageCtx) -> Result<Runner> {
     Ok(match stage {
         Stage::Finetune(f) => {
             t.start_phase(f.phase(t));
@@ -433,5 +502,7 @@ async fn begin(stage: &Stage, t: &mut Trainer, ctx: &mut StageCtx) -> Result<Run
         Stage::Iterative(s) => Runner::Iterative(prune::IterativeRun::begin(s, t, ctx)?),
         Stage::Lottery(s) => Runner::Lottery(prune::LotteryRun::begin(s, t, ctx)?),
         Stage::Sensitivity(s) => Runner::Sensitivity(prune::SensitivityRun::begin(s, t, ctx)?),
+        Stage::Distill(s) => Runner::Distill(crate::distill::DistillRun::begin(s, t, ctx).await?),
+        Stage::Sweep(s) => Runner::Sweep(crate::sweep::SweepRun::begin(s, t, ctx)?),
     })
 }

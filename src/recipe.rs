@@ -97,6 +97,51 @@ pub enum ModelSpec {
     },
 }
 
+impl ModelSpec {
+    /// Range checks; `p` is the field path (`model`, `compression[2].student`).
+    pub fn validate(&self, p: &str) -> Result<()> {
+        match self {
+            ModelSpec::Mlp { hidden, dropout, .. } => {
+                if hidden.len() > MAX_LAYERS {
+                    bail!("{p}.hidden has {} layers: at most {MAX_LAYERS}", hidden.len());
+                }
+                for (i, &w) in hidden.iter().enumerate() {
+                    check_width(&format!("{p}.hidden[{i}]"), w)?;
+                }
+                check_dropout(&format!("{p}.dropout"), *dropout)?;
+            }
+            ModelSpec::Cnn { conv, hidden, dropout, .. } => {
+                if conv.is_empty() || conv.len() > MAX_LAYERS {
+                    bail!("{p}.conv has {} blocks: must be 1 to {MAX_LAYERS}", conv.len());
+                }
+                for (i, b) in conv.iter().enumerate() {
+                    check_width(&format!("{p}.conv[{i}].channels"), b.channels)?;
+                    if b.kernel == 0 || b.kernel > 11 {
+                        bail!("{p}.conv[{i}].kernel = {}: must be in [1, 11]", b.kernel);
+                    }
+                    if b.padding > b.kernel / 2 {
+                        bail!("{p}.conv[{i}].padding = {}: must be in [0, {}]", b.padding, b.kernel / 2);
+                    }
+                    if b.stride == 0 || b.stride > 4 {
+                        bail!("{p}.conv[{i}].stride = {}: must be in [1, 4]", b.stride);
+                    }
+                    if b.pool == 0 || b.pool > 4 {
+                        bail!("{p}.conv[{i}].pool = {}: must be in [1, 4]", b.pool);
+                    }
+                }
+                if hidden.len() > MAX_LAYERS {
+                    bail!("{p}.hidden has {} layers: at most {MAX_LAYERS}", hidden.len());
+                }
+                for (i, &w) in hidden.iter().enumerate() {
+                    check_width(&format!("{p}.hidden[{i}]"), w)?;
+                }
+                check_dropout(&format!("{p}.dropout"), *dropout)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn default_metrics_every() -> u32 {
     20
 }
@@ -141,6 +186,10 @@ pub enum Stage {
     Lottery(LotteryStage),
     /// Per-layer sensitivity analysis (no finetuning; the model is unchanged).
     Sensitivity(SensitivityStage),
+    /// Knowledge distillation into a smaller student, with a student-alone control.
+    Distill(crate::distill::DistillStage),
+    /// A grid of settings of one stage template, each point from the same starting model.
+    Sweep(crate::sweep::SweepStage),
 }
 
 /// A whole run.
@@ -220,44 +269,7 @@ impl Recipe {
         }
         t.optimizer.validate("training.optimizer")?;
         t.schedule.validate("training.schedule")?;
-        match &self.model {
-            ModelSpec::Mlp { hidden, dropout, .. } => {
-                if hidden.len() > MAX_LAYERS {
-                    bail!("model.hidden has {} layers: at most {MAX_LAYERS}", hidden.len());
-                }
-                for (i, &w) in hidden.iter().enumerate() {
-                    check_width(&format!("model.hidden[{i}]"), w)?;
-                }
-                check_dropout("model.dropout", *dropout)?;
-            }
-            ModelSpec::Cnn { conv, hidden, dropout, .. } => {
-                if conv.is_empty() || conv.len() > MAX_LAYERS {
-                    bail!("model.conv has {} blocks: must be 1 to {MAX_LAYERS}", conv.len());
-                }
-                for (i, b) in conv.iter().enumerate() {
-                    check_width(&format!("model.conv[{i}].channels"), b.channels)?;
-                    if b.kernel == 0 || b.kernel > 11 {
-                        bail!("model.conv[{i}].kernel = {}: must be in [1, 11]", b.kernel);
-                    }
-                    if b.padding > b.kernel / 2 {
-                        bail!("model.conv[{i}].padding = {}: must be in [0, {}]", b.padding, b.kernel / 2);
-                    }
-                    if b.stride == 0 || b.stride > 4 {
-                        bail!("model.conv[{i}].stride = {}: must be in [1, 4]", b.stride);
-                    }
-                    if b.pool == 0 || b.pool > 4 {
-                        bail!("model.conv[{i}].pool = {}: must be in [1, 4]", b.pool);
-                    }
-                }
-                if hidden.len() > MAX_LAYERS {
-                    bail!("model.hidden has {} layers: at most {MAX_LAYERS}", hidden.len());
-                }
-                for (i, &w) in hidden.iter().enumerate() {
-                    check_width(&format!("model.hidden[{i}]"), w)?;
-                }
-                check_dropout("model.dropout", *dropout)?;
-            }
-        }
+        self.model.validate("model")?;
         if self.compression.len() > MAX_STAGES {
             bail!("compression has {} stages: at most {MAX_STAGES}", self.compression.len());
         }
@@ -377,6 +389,9 @@ pub const PRESETS: &[Preset] = &[
     Preset { name: "mnist-cnn", json: include_str!("../presets/mnist-cnn.json") },
     Preset { name: "spiral-prune", json: include_str!("../presets/spiral-prune.json") },
     Preset { name: "mnist-prune", json: include_str!("../presets/mnist-prune.json") },
+    Preset { name: "digits-distill", json: include_str!("../presets/digits-distill.json") },
+    Preset { name: "digits-sweep", json: include_str!("../presets/digits-sweep.json") },
+    Preset { name: "mnist-deep-compression", json: include_str!("../presets/mnist-deep-compression.json") },
 ];
 
 /// The preset called `name`, parsed.

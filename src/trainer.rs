@@ -189,6 +189,9 @@ pub struct Trainer {
     /// On the GPU: the model state read back at the last epoch end of the initial training, with
     /// that epoch count, so a lost device can hand the run to the CPU.
     host_state: Option<(u32, Vec<(String, Vec<f32>)>)>,
+    /// While a distillation stage trains its student: the teacher and the loss that replaces
+    /// cross-entropy in [`Trainer::step`].
+    pub distill: Option<crate::distill::Objective>,
 }
 
 fn shaped(n: usize, per_sample: &[usize]) -> Vec<usize> {
@@ -293,9 +296,11 @@ impl Trainer {
             snapshots: Vec::new(),
             pipeline: None,
             host_state: None,
+            distill: None,
         };
         if !t.recipe.compression.is_empty() {
-            let p = Pipeline::new(&t.recipe, &t.model, t.batches_per_epoch())?;
+            let shape = (t.data.input_shape.as_slice(), t.data.classes);
+            let p = Pipeline::new(&t.recipe, &t.model, shape, t.batches_per_epoch())?;
             t.snapshot_steps = p.snapshot_steps();
             t.pipeline = Some(p);
             t.take_snapshot()?;
@@ -336,6 +341,17 @@ impl Trainer {
         self.phase_step0 = self.steps;
         self.in_stage = true;
         self.begin_epoch();
+    }
+
+    /// Puts `model` in place of the current one (a distillation student, a sweep's restored
+    /// snapshot): masks are dropped and the optimizer starts afresh on its parameters plus `extra`.
+    pub fn replace_model(&mut self, model: Sequential, extra: Vec<Tensor>) -> Result<()> {
+        let mut params: Vec<Tensor> = model.parameters().into_iter().map(|(_, t)| t).collect();
+        params.extend(extra);
+        self.opt = Optimizer::new(self.recipe.training.optimizer.clone(), params)?;
+        self.masks.clear();
+        self.model = model;
+        Ok(())
     }
 
     /// Whether the current phase has run all its epochs.
@@ -386,7 +402,10 @@ impl Trainer {
 
     fn begin_epoch(&mut self) {
         let mut order: Vec<u32> = (0..self.data.n_train() as u32).collect();
-        Rng::new(self.recipe.seed, 1000 + self.epoch).shuffle(&mut order);
+        // Keyed by the epoch within the phase: two stage phases of the same length (a distilled
+        // student and its control trained alone) see the same batches in the same order.
+        let stream = if self.in_stage { 5000 } else { 1000 } + (self.epoch - self.phase_epoch0);
+        Rng::new(self.recipe.seed, stream).shuffle(&mut order);
         self.order = order;
         self.batch = 0;
         self.loss_sum = None;
@@ -410,8 +429,14 @@ impl Trainer {
         let idx = &self.order[lo..hi];
         let x = self.train_x.index_select(idx)?;
         let y = self.train_y.index_select(idx)?;
-        let logits = self.model.forward(&x)?;
-        let loss = cross_entropy(&logits, &y, self.recipe.training.label_smoothing)?;
+        let (logits, loss) = match &self.distill {
+            Some(d) => d.forward_loss(&self.model, &x, &y)?,
+            None => {
+                let logits = self.model.forward(&x)?;
+                let loss = cross_entropy(&logits, &y, self.recipe.training.label_smoothing)?;
+                (logits, loss)
+            }
+        };
         self.opt.zero_grad();
         loss.backward()?;
         self.masks.mask_grads()?;

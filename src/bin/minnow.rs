@@ -124,6 +124,49 @@ fn stage_row(r: &serde_json::Value) -> String {
     )
 }
 
+/// Extra lines for distill (teacher / distilled / alone and the margin) and sweep (the points, `*`
+/// on the accuracy-vs-bytes Pareto front).
+fn stage_extra(r: &serde_json::Value) -> Vec<String> {
+    let d = &r["details"];
+    let acc = |v: &serde_json::Value| 100.0 * v["test_accuracy"].as_f64().unwrap_or(f64::NAN);
+    match r["kind"].as_str() {
+        Some("distill") => {
+            let who =
+                |k: &str| format!("{k} {:.2}% ({} params)", acc(&d[k]), d[k]["params"].as_u64().unwrap_or(0));
+            vec![format!(
+                "    {}, {}, {}: distillation margin {:+.2} points (T = {:.3}, α = {:.3})",
+                who("teacher"),
+                who("distilled"),
+                who("alone"),
+                100.0 * d["margin"].as_f64().unwrap_or(f64::NAN),
+                d["temperature"].as_f64().unwrap_or(f64::NAN),
+                d["alpha"].as_f64().unwrap_or(f64::NAN)
+            )]
+        }
+        Some("sweep") => {
+            let mut v =
+                vec![format!("    {:<40} {:>9} {:>10} {:>8}", "point", "test acc", "bytes", "seconds")];
+            for p in d["points"].as_array().into_iter().flatten() {
+                let settings: Vec<String> = p["settings"]
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, x)| format!("{k}={x}")).collect())
+                    .unwrap_or_default();
+                v.push(format!(
+                    "  {} {:<40} {:>8.2}% {:>10} {:>8.2}",
+                    if p["pareto"] == true { "*" } else { " " },
+                    settings.join(", "),
+                    acc(p),
+                    p["bytes"].as_u64().unwrap_or(0),
+                    p["seconds"].as_f64().unwrap_or(0.0)
+                ));
+            }
+            v.push("    (* = Pareto front; the model was restored to the sweep's starting point)".into());
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn run_recipe(args: &[String]) -> Result<(), String> {
     let mut recipe: Option<Recipe> = None;
     let (mut out, mut csv_path, mut quiet, mut save) = (None, None, false, None);
@@ -231,6 +274,9 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
                 eprint!("\r\x1b[2K");
             }
             eprintln!("{}", stage_row(r));
+            for line in stage_extra(r) {
+                eprintln!("{line}");
+            }
         } else if info.epoch_end.is_none() && tty {
             let frac = info.batch as f64 / info.batches_per_epoch as f64;
             let filled = (frac * 30.0) as usize;
