@@ -17,6 +17,7 @@ pub mod ops;
 pub mod optim;
 pub mod pipeline;
 pub mod prune;
+pub mod quant;
 pub mod recipe;
 pub mod tensor;
 pub mod trainer;

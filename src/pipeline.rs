@@ -5,6 +5,7 @@
 
 use crate::nn::{Module, Sequential};
 use crate::prune::{self, PlanCtx, TensorBytes, prunable_weights, tensor_bytes};
+use crate::quant;
 use crate::recipe::{MAX_EPOCHS, Recipe, Stage};
 use crate::schedule::LrSchedule;
 use crate::trainer::{EpochMetrics, Phase, Trainer, now_seconds};
@@ -63,6 +64,8 @@ impl Stage {
             Stage::Iterative(_) => "iterative",
             Stage::Lottery(_) => "lottery",
             Stage::Sensitivity(_) => "sensitivity",
+            Stage::Quantize(_) => "quantize",
+            Stage::Qat(_) => "qat",
         }
     }
 
@@ -77,6 +80,8 @@ impl Stage {
             Stage::Iterative(s) => s.validate(p),
             Stage::Lottery(s) => s.validate(p),
             Stage::Sensitivity(s) => s.validate(p),
+            Stage::Quantize(s) => s.validate(p),
+            Stage::Qat(s) => s.validate(p),
         }
     }
 
@@ -91,6 +96,8 @@ impl Stage {
             Stage::Iterative(s) => s.check(p, c),
             Stage::Lottery(s) => s.check(p, c),
             Stage::Sensitivity(s) => s.check(p, c),
+            Stage::Quantize(s) => s.check(p, c),
+            Stage::Qat(s) => s.check(p, c),
         }
     }
 }
@@ -151,6 +158,7 @@ enum Runner {
     Iterative(prune::IterativeRun),
     Lottery(prune::LotteryRun),
     Sensitivity(prune::SensitivityRun),
+    Qat(quant::QatRun),
 }
 
 /// Where the pipeline is, for [`crate::trainer::StepInfo`].
@@ -380,6 +388,7 @@ impl Pipeline {
             Runner::Iterative(r) => r.advance(t, budget, ctx).await?,
             Runner::Lottery(r) => r.advance(t, budget, ctx).await?,
             Runner::Sensitivity(r) => r.advance(t, budget, ctx).await?,
+            Runner::Qat(r) => r.advance(t, budget, ctx).await?,
         };
         let progress = StageProgress {
             index,
@@ -433,5 +442,7 @@ async fn begin(stage: &Stage, t: &mut Trainer, ctx: &mut StageCtx) -> Result<Run
         Stage::Iterative(s) => Runner::Iterative(prune::IterativeRun::begin(s, t, ctx)?),
         Stage::Lottery(s) => Runner::Lottery(prune::LotteryRun::begin(s, t, ctx)?),
         Stage::Sensitivity(s) => Runner::Sensitivity(prune::SensitivityRun::begin(s, t, ctx)?),
+        Stage::Quantize(s) => Runner::Finished(quant::run_quantize(s, t, ctx).await?),
+        Stage::Qat(s) => Runner::Qat(quant::QatRun::begin(s, t, ctx).await?),
     })
 }

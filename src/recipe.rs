@@ -9,6 +9,7 @@ use crate::pipeline::Finetune;
 use crate::prune::{
     GradualStage, IterativeStage, LotteryStage, MagnitudeStage, NmStage, SensitivityStage, StructuredStage,
 };
+use crate::quant::{QatStage, QuantizeStage};
 use crate::rng::{self, Rng};
 use crate::schedule::LrSchedule;
 use crate::{Device, Error, Result, bail};
@@ -141,6 +142,10 @@ pub enum Stage {
     Lottery(LotteryStage),
     /// Per-layer sensitivity analysis (no finetuning; the model is unchanged).
     Sensitivity(SensitivityStage),
+    /// Post-training quantization (weights, or weights and activations with calibration).
+    Quantize(QuantizeStage),
+    /// Quantization-aware training from the trained model.
+    Qat(QatStage),
 }
 
 /// A whole run.
