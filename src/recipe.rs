@@ -382,6 +382,8 @@ pub const PRESETS: &[Preset] = &[
     Preset { name: "mnist-cnn", json: include_str!("../presets/mnist-cnn.json") },
     Preset { name: "spiral-prune", json: include_str!("../presets/spiral-prune.json") },
     Preset { name: "mnist-prune", json: include_str!("../presets/mnist-prune.json") },
+    Preset { name: "digits-quant", json: include_str!("../presets/digits-quant.json") },
+    Preset { name: "mnist-qat", json: include_str!("../presets/mnist-qat.json") },
 ];
 
 /// The preset called `name`, parsed.
