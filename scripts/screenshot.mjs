@@ -1,28 +1,36 @@
-// Takes a headless-Chromium screenshot of the served playground after training a preset for a few
-// seconds: `node scripts/screenshot.mjs [preset] [out.png] [seconds]`. Used for README images and
-// for looking at the page before calling UI work done. Needs www/pkg (make wasm).
+// Takes a full-page headless-Chromium screenshot of the served playground after training a preset:
+// `node scripts/screenshot.mjs [preset | recipe.json] [out.png] [seconds | done] [width]` (a .json
+// path is loaded through the URL fragment; "done" waits for the
+// run and its compression stages to finish, up to 5 minutes; width defaults to 1400 CSS px).
+// Used for README images and for looking at the page before calling UI work done. Needs www/pkg.
 import { chromium } from '@playwright/test';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { encodeFragment } from '../www/state.js';
 
-const [preset = 'spiral-mlp', out = 'screenshot.png', seconds = '6'] = process.argv.slice(2);
+const [preset = 'spiral-mlp', out = 'screenshot.png', seconds = '6', width = '1400'] = process.argv.slice(2);
 const port = 8765 + Math.floor(Math.random() * 1000);
 const server = spawn('node', ['scripts/serve.mjs', '--port', String(port)], { stdio: 'ignore' });
 await new Promise((r) => setTimeout(r, 600));
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
-  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic', '--no-first-run',
+  ignoreDefaultArgs: ['--headless'],
+  args: ['--enable-unsafe-webgpu', '--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await browser.newPage({ viewport: { width: Number(width), height: 1000 }, deviceScaleFactor: Number(width) < 600 ? 2 : 1 });
   page.on('console', (m) => console.log('[page]', m.text()));
-  await page.goto(`http://127.0.0.1:${port}/`);
+  const fromFile = preset.endsWith('.json');
+  const hash = fromFile ? encodeFragment(JSON.parse(readFileSync(preset, 'utf8'))) : '';
+  await page.goto(`http://127.0.0.1:${port}/${hash}`);
   await page.waitForTimeout(1000);
-  const select = page.locator('select').first();
-  await select.selectOption(preset).catch(() => {});
+  if (!fromFile) await page.locator('#preset').selectOption(preset).catch(() => {});
   await page.waitForTimeout(500);
   await page.getByRole('button', { name: /train/i }).first().click();
-  await page.waitForTimeout(Number(seconds) * 1000);
+  if (seconds === 'done') await page.waitForSelector('body[data-status="done"]', { timeout: 300_000 });
+  else await page.waitForTimeout(Number(seconds) * 1000);
+  await page.waitForTimeout(800); // the last weights read and redraw
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);
 } finally {

@@ -39,8 +39,57 @@ const GEN_STREAM: u32 = 0x4441_0001;
 /// Rng stream for the train/test split permutation.
 const SPLIT_STREAM: u32 = 0x4441_0002;
 
-static DIGITS_GZ: &[u8] = include_bytes!("../data/digits.bin.gz");
-static MNIST_GZ: &[u8] = include_bytes!("../data/mnist.bin.gz");
+/// The packed image files (data/*.bin.gz). Native builds embed them. The wasm build leaves them
+/// out, since they would be most of its download, and the page hands them over with
+/// [`provide_builtin`] after fetching them, only when a recipe needs one.
+#[cfg(not(target_arch = "wasm32"))]
+fn builtin(name: &str) -> Result<std::borrow::Cow<'static, [u8]>> {
+    match name {
+        "digits" => Ok(include_bytes!("../data/digits.bin.gz").as_slice().into()),
+        "mnist" => Ok(include_bytes!("../data/mnist.bin.gz").as_slice().into()),
+        _ => Err(Error::new(format!("no built-in data set called {name}"))),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    static PROVIDED: std::cell::RefCell<std::collections::HashMap<String, Vec<u8>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+#[cfg(target_arch = "wasm32")]
+fn builtin(name: &str) -> Result<std::borrow::Cow<'static, [u8]>> {
+    PROVIDED.with(|p| p.borrow().get(name).map(|v| v.clone().into())).ok_or_else(|| {
+        Error::new(format!(
+            "the {name} images are not loaded: fetch data/{name}.bin.gz and provide them first"
+        ))
+    })
+}
+
+/// The built-in image set a dataset spec needs (`"digits"` or `"mnist"`), if any.
+pub fn builtin_needed(spec: &DatasetSpec) -> Option<&'static str> {
+    match spec.name {
+        DatasetName::Digits => Some("digits"),
+        DatasetName::Mnist => Some("mnist"),
+        _ => None,
+    }
+}
+
+/// Whether the built-in image set `name` can be loaded now (always true natively).
+pub fn builtin_available(name: &str) -> bool {
+    builtin(name).is_ok()
+}
+
+/// Hands the wasm build the bytes of data/`name`.bin.gz (checked by decoding them once).
+pub fn provide_builtin(name: &str, bytes: Vec<u8>) -> Result<()> {
+    if !matches!(name, "digits" | "mnist") {
+        return Err(Error::new(format!("no built-in data set called {name}")));
+    }
+    decode_images(name, &bytes)?;
+    #[cfg(target_arch = "wasm32")]
+    PROVIDED.with(|p| p.borrow_mut().insert(name.to_string(), bytes));
+    Ok(())
+}
 
 /// A loaded dataset, split into train and test parts.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,7 +228,7 @@ fn string_or_index<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Optio
 
 /// The recipe's `dataset` object. Absent fields take the documented defaults; unknown fields are
 /// refused. A field that does not apply to the chosen dataset must be absent (or equal its default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetSpec {
     /// Which dataset.
@@ -206,6 +255,35 @@ pub struct DatasetSpec {
     /// default: the last column.
     #[serde(default, deserialize_with = "string_or_index", skip_serializing_if = "Option::is_none")]
     pub csv_label_column: Option<String>,
+}
+
+/// Writes only the fields that apply to the chosen dataset (no `samples` or `noise` on MNIST), so a
+/// saved recipe or a shared link reads as its author meant it; absent fields parse back to the
+/// same defaults.
+impl Serialize for DatasetSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let generated = self.name.is_generated();
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", &self.name)?;
+        if generated {
+            m.serialize_entry("samples", &self.samples)?;
+            m.serialize_entry("noise", &self.noise)?;
+        }
+        if generated || self.classes != DEFAULT_CLASSES {
+            m.serialize_entry("classes", &self.classes)?;
+        }
+        if self.name != DatasetName::Mnist {
+            m.serialize_entry("test_fraction", &self.test_fraction)?;
+        }
+        if let Some(l) = self.train_limit {
+            m.serialize_entry("train_limit", &l)?;
+        }
+        if let Some(c) = &self.csv_label_column {
+            m.serialize_entry("csv_label_column", c)?;
+        }
+        m.end()
+    }
 }
 
 impl Default for DatasetSpec {
@@ -320,8 +398,8 @@ pub fn load(spec: &DatasetSpec, seed: u64, csv: Option<&str>) -> Result<Dataset>
             Some(text) => parse_csv(text, spec, seed)?,
             None => bail!("dataset.name = csv: no CSV file was given"),
         },
-        DatasetName::Digits => load_images(spec, seed, "digits", DIGITS_GZ, 8, 16.0)?,
-        DatasetName::Mnist => load_images(spec, seed, "mnist", MNIST_GZ, 28, 255.0)?,
+        DatasetName::Digits => load_images(spec, seed, "digits", &builtin("digits")?, 8, 16.0)?,
+        DatasetName::Mnist => load_images(spec, seed, "mnist", &builtin("mnist")?, 28, 255.0)?,
         _ => generate(spec, seed),
     };
     apply_train_limit(&mut ds, spec.train_limit);
@@ -996,10 +1074,10 @@ mod tests {
 
     #[test]
     fn embedded_files_decode() {
-        let d = decode_images("digits", DIGITS_GZ).unwrap();
+        let d = decode_images("digits", &builtin("digits").unwrap()).unwrap();
         assert_eq!((d.count, d.rows, d.cols), (1797, 8, 8));
         assert!(d.pixels.iter().all(|&p| p <= 16));
-        let m = decode_images("mnist", MNIST_GZ).unwrap();
+        let m = decode_images("mnist", &builtin("mnist").unwrap()).unwrap();
         assert_eq!((m.count, m.rows, m.cols), (10_000, 28, 28));
     }
 }

@@ -61,6 +61,9 @@ pub struct StepInfo {
     pub stage_end: Option<serde_json::Value>,
     /// True when the initial training and every stage are done.
     pub done: bool,
+    /// Something the user should be told, e.g. that the GPU was lost and the run moved to the CPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// A stretch of training: the recipe's epochs, or a compression stage's (re)training. The learning
@@ -127,6 +130,11 @@ pub async fn select_device(choice: BackendChoice) -> Result<(Device, String)> {
         }
         #[cfg(feature = "gpu")]
         BackendChoice::Auto => match crate::backend::gpu::GpuDevice::new().await {
+            Ok(d) if d.is_software() => {
+                d.destroy();
+                let note = "the only GPU adapter is a software renderer, slower than the CPU backend: running on the CPU";
+                Ok((Device::Cpu, note.to_string()))
+            }
             Ok(d) => Ok((Device::Gpu(d), String::new())),
             Err(e) => Ok((Device::Cpu, format!("WebGPU unavailable ({e}); running on the CPU"))),
         },
@@ -178,6 +186,9 @@ pub struct Trainer {
     snapshots: Vec<(u64, Vec<(String, Storage)>)>,
     /// The compression stages; taken out while one of them runs.
     pipeline: Option<Pipeline>,
+    /// On the GPU: the model state read back at the last epoch end of the initial training, with
+    /// that epoch count, so a lost device can hand the run to the CPU.
+    host_state: Option<(u32, Vec<(String, Vec<f32>)>)>,
 }
 
 fn shaped(n: usize, per_sample: &[usize]) -> Vec<usize> {
@@ -281,6 +292,7 @@ impl Trainer {
             snapshot_steps: Vec::new(),
             snapshots: Vec::new(),
             pipeline: None,
+            host_state: None,
         };
         if !t.recipe.compression.is_empty() {
             let p = Pipeline::new(&t.recipe, &t.model, t.batches_per_epoch())?;
@@ -431,6 +443,58 @@ impl Trainer {
     /// loss back only when `metrics_every` steps have passed, at the end of an epoch, or when asked
     /// to with `max_batches == 0`.
     pub async fn step(&mut self, max_batches: usize) -> Result<StepInfo> {
+        match self.step_on_device(max_batches).await {
+            Err(e) if self.device_lost() => {
+                let notice = self.fall_back_to_cpu(&e)?;
+                let mut info = self.info(None, None);
+                info.notice = Some(notice);
+                Ok(info)
+            }
+            r => r,
+        }
+    }
+
+    fn device_lost(&self) -> bool {
+        match &self.device {
+            #[cfg(feature = "gpu")]
+            Device::Gpu(d) => d.is_lost(),
+            _ => false,
+        }
+    }
+
+    /// Moves a run whose GPU was lost to the CPU: rebuilds the model there from the state read back
+    /// at the last epoch end (or from the seed's initialization when none was read yet) and resumes
+    /// at that epoch. Stages keep device state of their own (masks, teachers, snapshots), so a loss
+    /// during a stage ends the run with a message instead.
+    fn fall_back_to_cpu(&mut self, cause: &crate::Error) -> Result<String> {
+        if self.in_stage {
+            bail!(
+                "the GPU was lost during a compression stage ({cause}); run the recipe again with backend cpu"
+            );
+        }
+        let (epoch, state) = self.host_state.take().unwrap_or((0, Vec::new()));
+        let model = self.recipe.build_model(&self.data.input_shape, self.data.classes, &Device::Cpu)?;
+        for (name, t) in model.state() {
+            if let Some((_, v)) = state.iter().find(|(n, _)| *n == name) {
+                t.set_storage(Device::Cpu.upload(v)?)?;
+            }
+        }
+        let notice = format!(
+            "The GPU was lost during epoch {} ({cause}); continuing on the CPU from the weights of epoch {epoch}.",
+            self.epoch + 1
+        );
+        let history: Vec<EpochMetrics> = self.history.iter().take(epoch as usize).cloned().collect();
+        let mut t =
+            Self::assemble(self.recipe.clone(), self.data.clone(), model, Device::Cpu, notice.clone())?;
+        t.epoch = epoch;
+        t.steps = epoch as u64 * t.batches_per_epoch() as u64;
+        t.history = history;
+        t.begin_epoch();
+        *self = t;
+        Ok(notice)
+    }
+
+    async fn step_on_device(&mut self, max_batches: usize) -> Result<StepInfo> {
         if !self.training_done() {
             let (loss, end) = self.train(max_batches).await?;
             return Ok(self.info(loss, end));
@@ -483,6 +547,7 @@ impl Trainer {
             stage: None,
             stage_end: None,
             done: self.done(),
+            notice: None,
         }
     }
 
@@ -508,6 +573,13 @@ impl Trainer {
         };
         if !self.in_stage {
             self.history.push(m.clone());
+            if !matches!(self.device, Device::Cpu) {
+                let mut state = Vec::new();
+                for (name, t) in self.model.state() {
+                    state.push((name, t.to_vec().await?));
+                }
+                self.host_state = Some((self.epoch, state));
+            }
         }
         if !self.phase_done() {
             self.begin_epoch();

@@ -3,6 +3,8 @@
 //! engine's message; nothing panics across the boundary (a panic hook logs if one ever does).
 
 use crate::export;
+use crate::nn::Module;
+use crate::prune::prunable_weights;
 use crate::recipe::{self, PRESETS, Recipe};
 use crate::trainer::Trainer;
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint8Array, Uint32Array};
@@ -50,6 +52,22 @@ pub fn presets() -> Result<Array, JsValue> {
 #[wasm_bindgen(js_name = validateRecipe)]
 pub fn validate_recipe(json: &str) -> Result<JsValue, JsValue> {
     to_js(&Recipe::from_json(json).map_err(js_err)?)
+}
+
+/// The built-in image set (`"digits"` or `"mnist"`) a recipe needs and this module does not hold
+/// yet, or `undefined`: the worker then fetches `data/<name>.bin.gz` and calls [`provide_dataset`].
+#[wasm_bindgen(js_name = datasetNeeded)]
+pub fn dataset_needed(json: &str) -> Result<Option<String>, JsValue> {
+    let r = Recipe::from_json(json).map_err(js_err)?;
+    Ok(crate::data::builtin_needed(&r.dataset)
+        .filter(|n| !crate::data::builtin_available(n))
+        .map(String::from))
+}
+
+/// Hands over the bytes of `data/<name>.bin.gz` (checked by decoding them).
+#[wasm_bindgen(js_name = provideDataset)]
+pub fn provide_dataset(name: &str, bytes: Vec<u8>) -> Result<(), JsValue> {
+    crate::data::provide_builtin(name, bytes).map_err(js_err)
 }
 
 /// A training run in progress.
@@ -101,6 +119,17 @@ impl Run {
         Ok(self.trainer.try_borrow().map_err(|_| busy())?.device.name().to_string())
     }
 
+    /// The GPU adapter's name, backend and device type as wgpu reports them ("" on the CPU).
+    #[wasm_bindgen(getter)]
+    pub fn adapter(&self) -> Result<String, JsValue> {
+        let tr = self.trainer.try_borrow().map_err(|_| busy())?;
+        Ok(match &tr.device {
+            #[cfg(feature = "gpu")]
+            crate::backend::Device::Gpu(g) => g.adapter_info(),
+            _ => String::new(),
+        })
+    }
+
     /// Why the run fell back to the CPU ("" when it did not).
     #[wasm_bindgen(getter, js_name = backendNote)]
     pub fn backend_note(&self) -> Result<String, JsValue> {
@@ -137,6 +166,44 @@ impl Run {
         future_to_promise(async move {
             let tr = t.try_borrow().map_err(|_| busy())?;
             to_js(&tr.report().await.map_err(js_err)?)
+        })
+    }
+
+    /// `[{name, kind, shape, masked}]`: every linear and conv weight in model order (what pruning and
+    /// quantization act on). Shapes shrink after a structured stage removes units: ask again then.
+    pub fn layers(&self) -> Result<JsValue, JsValue> {
+        let tr = self.trainer.try_borrow().map_err(|_| busy())?;
+        to_js(&layer_infos(&tr))
+    }
+
+    /// Resolves to `{name, kind, shape, values: Float32Array, mask: Float32Array | null,
+    /// quant: {bits, per_channel, axis, scale, zero_point, qmin, qmax} | null}` for the weight
+    /// `name` (as in `layers()`); `mask` holds 1 for kept and 0 for pruned entries.
+    pub fn weights(&self, name: String) -> Promise {
+        let t = self.trainer.clone();
+        future_to_promise(async move {
+            let tr = t.try_borrow().map_err(|_| busy())?;
+            let Some(info) = layer_infos(&tr).into_iter().find(|l| l.name == name) else {
+                return Err(js_err(format!("the model has no linear or conv weight named {name}")));
+            };
+            let tensor = tr.model.parameters().into_iter().find(|(n, _)| *n == name).map(|(_, t)| t);
+            let Some(tensor) = tensor else {
+                return Err(js_err(format!("the model has no parameter {name}")));
+            };
+            let values = tensor.to_vec().await.map_err(js_err)?;
+            let o = to_js(&info)?;
+            Reflect::set(&o, &"values".into(), &Float32Array::from(values.as_slice()).into())?;
+            let mask: JsValue = match tr.masks.get(&name) {
+                Some(m) => Float32Array::from(m).into(),
+                None => JsValue::NULL,
+            };
+            Reflect::set(&o, &"mask".into(), &mask)?;
+            let quant = match quant_grid(&tr, &name) {
+                Some(q) => to_js(&q)?,
+                None => JsValue::NULL,
+            };
+            Reflect::set(&o, &"quant".into(), &quant)?;
+            Ok(o)
         })
     }
 
@@ -181,6 +248,39 @@ impl Run {
             Ok(Float32Array::from(p.as_slice()).into())
         })
     }
+}
+
+/// One linear or conv weight, as `Run.layers()` lists it.
+#[derive(Serialize)]
+struct LayerInfo {
+    /// `state_dict` name (`"0.weight"`), the key for `Run.weights`.
+    name: String,
+    /// `"linear"` or `"conv2d"`.
+    kind: &'static str,
+    /// `[out, in]` or `[out, in, kh, kw]`.
+    shape: Vec<usize>,
+    /// Whether a pruning mask is on it.
+    masked: bool,
+}
+
+fn layer_infos(tr: &Trainer) -> Vec<LayerInfo> {
+    prunable_weights(&tr.model)
+        .into_iter()
+        .map(|w| LayerInfo {
+            kind: tr.model.layers[w.layer].kind(),
+            masked: tr.masks.get(&w.name).is_some(),
+            name: w.name,
+            shape: w.shape,
+        })
+        .collect()
+}
+
+/// The quantization grid of a weight, when a quantization stage has put one on it:
+/// `{bits, per_channel, axis, scale: [..], zero_point: [..], qmin, qmax}` (one scale and zero point
+/// per tensor, or per channel along `axis`); level `q` sits at `scale · (q − zero_point)`.
+/// `None` until src/quant.rs exposes its grids.
+fn quant_grid(_tr: &Trainer, _name: &str) -> Option<serde_json::Value> {
+    None
 }
 
 fn two_d(tr: &Trainer) -> Result<(), JsValue> {

@@ -65,3 +65,44 @@ fn a_step_is_one_submit_and_no_readback() {
     let (before, _) = (g.stats(), pollster::block_on(t.step(0)).unwrap());
     assert_eq!(g.stats().readbacks - before.readbacks, 1, "a metrics read is one readback");
 }
+
+#[test]
+fn a_lost_device_hands_the_run_to_the_cpu() {
+    let Some(g) = gpu() else { return };
+    let mut r = preset("spiral-mlp").unwrap();
+    r.training.epochs = 12;
+    let mut t = Trainer::with_device(r, None, Device::Gpu(g.clone()), String::new()).unwrap();
+    while t.history.len() < 3 {
+        pollster::block_on(t.step(64)).unwrap();
+    }
+    let before: Vec<f32> = t.history.iter().map(|m| m.train_loss).collect();
+    pollster::block_on(t.step(3)).unwrap(); // part of epoch 4, then the device goes away
+    g.destroy();
+    let mut notices = Vec::new();
+    while !t.done() {
+        let info = pollster::block_on(t.step(64)).unwrap();
+        notices.extend(info.notice);
+    }
+    assert_eq!(t.device.name(), "cpu");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("epoch 4") && notices[0].contains("weights of epoch 3"), "{}", notices[0]);
+    assert!(t.backend_note.contains("GPU was lost"), "{}", t.backend_note);
+    assert_eq!(t.history.len(), 12);
+    let kept: Vec<f32> = t.history[..3].iter().map(|m| m.train_loss).collect();
+    assert_eq!(kept, before, "epochs before the loss are kept as they were");
+    let last = t.history.last().unwrap();
+    assert!(last.train_loss < before[0], "training went on: {} vs {}", last.train_loss, before[0]);
+}
+
+#[test]
+fn auto_prefers_the_cpu_over_a_software_adapter() {
+    let Some(g) = gpu() else { return };
+    let (dev, note) =
+        pollster::block_on(minnow::trainer::select_device(minnow::recipe::BackendChoice::Auto)).unwrap();
+    if g.is_software() {
+        assert_eq!(dev.name(), "cpu");
+        assert!(note.contains("software"), "{note}");
+    } else {
+        assert_eq!(dev.name(), "gpu", "{note}");
+    }
+}

@@ -5,8 +5,8 @@
 
 use wasm_bindgen_test::*;
 
-#[path = "reference/harness.rs"]
-mod harness;
+#[path = "browser/engine.rs"]
+mod engine;
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
@@ -31,55 +31,4 @@ async fn webgpu_adapter_is_available() {
     let promise: js_sys::Promise = request.call0(&gpu).unwrap().unchecked_into();
     let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
     assert!(!adapter.is_null(), "navigator.gpu.requestAdapter() returned null");
-}
-
-// The PyTorch fixtures, in a dedicated worker.
-
-#[wasm_bindgen_test]
-fn ops_match_pytorch() {
-    harness::ops_match_pytorch();
-}
-
-#[wasm_bindgen_test]
-fn every_op_has_a_fixture() {
-    harness::every_op_has_a_fixture();
-}
-
-#[wasm_bindgen_test]
-fn dropout_mask_is_counter_based() {
-    harness::dropout_mask_is_counter_based();
-}
-
-#[wasm_bindgen_test]
-fn losses_match_pytorch() {
-    harness::losses_match_pytorch();
-}
-
-#[wasm_bindgen_test]
-fn layers_match_pytorch() {
-    harness::layers_match_pytorch();
-}
-
-#[wasm_bindgen_test]
-fn optimizers_match_pytorch() {
-    harness::optimizers_match_pytorch();
-}
-
-#[wasm_bindgen_test]
-fn schedules_match_pytorch() {
-    harness::schedules_match_pytorch();
-}
-
-/// A tiny training run through the same Trainer the page uses: the loss falls and the spiral is learnt.
-#[wasm_bindgen_test]
-async fn tiny_spiral_run_learns() {
-    let mut recipe = minnow::recipe::preset("spiral-mlp").unwrap();
-    recipe.backend = minnow::recipe::BackendChoice::Cpu;
-    recipe.training.epochs = 30;
-    let mut t = minnow::trainer::Trainer::new(recipe, None).await.unwrap();
-    let report = t.run(|_| {}).await.unwrap();
-    let first = report.epochs.first().unwrap().train_loss;
-    let last = report.epochs.last().unwrap().train_loss;
-    assert!(last < 0.5 * first, "loss {first} -> {last}");
-    assert!(report.final_metrics.test_accuracy > 0.9, "accuracy {}", report.final_metrics.test_accuracy);
 }

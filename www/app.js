@@ -1,6 +1,7 @@
 // The playground page's controller: wires the DOM (preset picker, recipe editor, Train / Pause /
-// Reset, stats, epoch table, charts, decision boundary) to the training worker (www/worker.js),
-// and keeps the recipe in the URL fragment (www/state.js). It never runs the engine itself.
+// Reset, stats, epoch table, charts, decision boundary, compression stages, weight views) to the
+// training worker (www/worker.js), and keeps the recipe in the URL fragment (www/state.js).
+// It never runs the engine itself.
 // `document.body.dataset.status` mirrors the run state for the end-to-end test.
 
 import {
@@ -16,17 +17,29 @@ import {
 import { formatBytes, formatCount, formatLoss, formatPercent, formatRate, formatSeconds } from './format.js';
 import { drawChart } from './plot.js';
 import { classCss, drawBoundary } from './boundary.js';
+import { honestBytes, plannedEpochs, sizePoints, softTargetSamples, stageLabel, stageProgressText } from './compress.js';
+import { ACCURACY_STOPS, histogram, lerpStops, matrixLayout, quantLevels, rgbText, weightRange } from './weights.js';
+import { drawHistogram, drawSizePlot, drawSparsityMap } from './views.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
 /** @typedef {{epoch: number, train_loss: number, train_accuracy: number, test_accuracy: number,
  *   lr: number, seconds: number}} EpochEnd */
+/** @typedef {import('./compress.js').StageReport} StageReport */
+/** @typedef {{index: number, count: number, kind: string, detail: string}} StageProgress */
+/** @typedef {{name: string, kind: string, shape: number[], masked: boolean}} LayerInfo */
+/** @typedef {LayerInfo & {values: Float32Array, mask: Float32Array | null,
+ *   quant: import('./weights.js').QuantGrid | null}} LayerWeights */
 /** @typedef {'loading' | 'idle' | 'creating' | 'training' | 'paused' | 'done' | 'failed' | 'broken'} Status */
-/** @typedef {{backend: string, backendNote: string, totalEpochs: number, is2d: boolean, report: any,
+/** @typedef {{backend: string, adapter?: string, backendNote: string, totalEpochs: number, is2d: boolean, report: any,
  *   bounds: [number, number, number, number] | null, points: {x: Float32Array, y: Uint32Array} | null}} RunInfo */
 
 /** Validation waits this long after the last keystroke. */
 const VALIDATE_DELAY_MS = 200;
+/** At most this often a new read of the shown layer's weights while training. */
+const WEIGHTS_EVERY_MS = 700;
+/** Bins of the weight histogram. */
+const HIST_BINS = 60;
 
 // ---------------------------------------------------------------------------------------------
 // DOM
@@ -57,6 +70,7 @@ const ui = {
   pause: /** @type {HTMLButtonElement} */ (byId('pause')),
   reset: /** @type {HTMLButtonElement} */ (byId('reset')),
   progressBar: byId('progress-bar'),
+  phase: byId('phase'),
   statEpoch: byId('stat-epoch'),
   statLoss: byId('stat-loss'),
   statTrainAcc: byId('stat-train-acc'),
@@ -77,6 +91,21 @@ const ui = {
   epochsBody: /** @type {HTMLTableSectionElement} */ (byId('epochs').querySelector('tbody')),
   epochsEmpty: byId('epochs-empty'),
   downloadReport: /** @type {HTMLButtonElement} */ (byId('download-report')),
+  stagesCard: byId('stages-card'),
+  stagesNote: byId('stages-note'),
+  stagesBody: /** @type {HTMLTableSectionElement} */ (byId('stages').querySelector('tbody')),
+  stagesEmpty: byId('stages-empty'),
+  weightsCard: byId('weights-card'),
+  layerSelect: /** @type {HTMLSelectElement} */ (byId('layer-select')),
+  weightHist: /** @type {HTMLCanvasElement} */ (byId('weight-hist')),
+  sparsityMap: /** @type {HTMLCanvasElement} */ (byId('sparsity-map')),
+  gridLegend: byId('grid-legend'),
+  weightsNote: byId('weights-note'),
+  compressRow: byId('compress-row'),
+  sizeChart: /** @type {HTMLCanvasElement} */ (byId('size-chart')),
+  sweepLegend: byId('sweep-legend'),
+  detailsCard: byId('details-card'),
+  stageDetails: byId('stage-details'),
   finalCard: byId('final-card'),
   finalSummary: byId('final-summary'),
   confusion: byId('confusion'),
@@ -158,6 +187,24 @@ const app = {
   trainMs: 0,
   /** @type {any} final report */
   report: null,
+  /** Epochs the recipe trains, stages included (the x axis' length). */
+  planned: 0,
+  /** @type {StageProgress | null} the stage running now */
+  stage: null,
+  /** @type {StageReport[]} finished stages' reports */
+  stageReports: [],
+  /** Where each stage starts on the epoch axis (stages that start together share a mark,
+   * `first`..`index`). @type {{x: number, label: string, index: number, first: number}[]} */
+  marks: [],
+  /** @type {LayerInfo[]} */
+  layers: [],
+  /** Name of the layer shown in the weight views. */
+  layerName: '',
+  /** @type {LayerWeights | null} */
+  weights: null,
+  weightsBusy: false,
+  weightsAgain: false,
+  weightsAt: 0,
   /** The fragment this page wrote last; a hashchange to anything else is a new link. */
   lastHash: '',
   validateSeq: 0,
@@ -172,6 +219,7 @@ function setStatus(status) {
   app.status = status;
   document.body.dataset.status = status;
   renderButtons();
+  renderStats();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,7 +255,10 @@ function renderBackendBadge() {
     setBadge('ready', `engine ready · ${webgpu}`);
     return;
   }
-  if (run.backend === 'gpu') setBadge('gpu', 'gpu · WebGPU', 'Training on the GPU through WebGPU');
+  if (run.backend === 'gpu') {
+    const adapter = run.adapter || 'WebGPU';
+    setBadge('gpu', `gpu · ${adapter}`, `Training on the GPU through WebGPU: ${adapter}`);
+  }
   else if (run.backendNote) setBadge('fallback', `cpu · ${run.backendNote}`, `Fell back to the CPU: ${run.backendNote}`);
   else setBadge('cpu', 'cpu · wasm SIMD', 'Training on the CPU (WebAssembly with SIMD)');
 }
@@ -235,8 +286,8 @@ function renderStats() {
   const run = app.run;
   const last = app.lastStep;
   const lastEpoch = app.epochs.at(-1);
-  const total = run?.totalEpochs ?? 0;
-  const position = last ? last.epoch + (last.batchesPerEpoch ? last.batch / last.batchesPerEpoch : 0) : 0;
+  const position = stepPosition(last);
+  const total = Math.max(app.planned || run?.totalEpochs || 0, Math.ceil(position));
   const done = app.status === 'done';
   ui.statEpoch.textContent = run ? `${app.epochs.length} / ${total}` : '–';
   ui.statLoss.textContent = formatLoss(last?.loss);
@@ -245,10 +296,41 @@ function renderStats() {
   ui.statTestAcc.textContent = formatPercent(lastEpoch?.test_accuracy);
   ui.statTime.textContent = app.trainMs ? formatSeconds(app.trainMs / 1000) : '–';
   const model = run?.report?.model;
-  ui.statModel.textContent = model ? formatBytes(model.bytes) : '–';
-  ui.statModel.title = model ? `${formatCount(model.params)} parameters, ${formatBytes(model.bytes)}` : '';
+  const lastStage = app.stageReports.at(-1);
+  const compressed = honestBytes(lastStage?.bytes);
+  if (model && compressed !== undefined) {
+    ui.statModel.textContent = formatBytes(compressed);
+    ui.statModel.title = `${formatBytes(model.bytes)} dense → ${formatBytes(compressed)} after stage ${app.stageReports.length}`;
+  } else {
+    ui.statModel.textContent = model ? formatBytes(model.bytes) : '–';
+    ui.statModel.title = model ? `${formatCount(model.params)} parameters, ${formatBytes(model.bytes)}` : '';
+  }
   const fraction = total ? Math.min(1, done ? 1 : position / total) : 0;
   ui.progressBar.style.width = `${(fraction * 100).toFixed(2)}%`;
+  ui.phase.textContent = phaseText(position);
+}
+
+/**
+ * The position of a step on the epoch axis.
+ * @param {{epoch: number, batch: number, batchesPerEpoch: number} | null} step
+ */
+function stepPosition(step) {
+  if (!step) return 0;
+  // At the end of a phase `batch` stays at batchesPerEpoch while `epoch` already counts that epoch.
+  const within = step.batchesPerEpoch && step.batch < step.batchesPerEpoch ? step.batch / step.batchesPerEpoch : 0;
+  return step.epoch + within;
+}
+
+/** @param {number} position */
+function phaseText(position) {
+  const s = app.status;
+  const stages = app.recipe?.compression?.length ?? 0;
+  if (!app.run || s === 'creating') return '';
+  if (s === 'done') return stages ? `done · training and ${stages} stage${stages === 1 ? '' : 's'}` : 'done';
+  const prefix = s === 'paused' ? 'paused · ' : s === 'failed' ? 'stopped · ' : '';
+  if (app.stage) return prefix + stageProgressText(app.stage);
+  const initial = app.run.totalEpochs;
+  return `${prefix}training · epoch ${Math.min(initial, Math.floor(position) + (s === 'training' ? 1 : 0))}/${initial}${stages ? ` · then ${stages} stage${stages === 1 ? '' : 's'}` : ''}`;
 }
 
 /** @param {EpochEnd} e */
@@ -256,8 +338,17 @@ function addEpochRow(e) {
   const tr = document.createElement('tr');
   tr.dataset.epoch = String(e.epoch);
   tr.dataset.trainLoss = String(e.train_loss);
+  const first = document.createElement('td');
+  first.textContent = String(e.epoch);
+  if (app.stage) {
+    const tag = document.createElement('span');
+    tag.className = 'tag';
+    tag.textContent = app.stage.kind.replace(/_/g, ' ');
+    tag.title = `stage ${app.stage.index + 1}: ${stageLabel(app.stage.kind)}`;
+    first.append(' ', tag);
+  }
+  tr.append(first);
   for (const text of [
-    String(e.epoch),
     formatLoss(e.train_loss),
     formatPercent(e.train_accuracy),
     formatPercent(e.test_accuracy),
@@ -281,9 +372,16 @@ function clearViews() {
   app.lastStep = null;
   app.trainMs = 0;
   app.report = null;
+  app.stage = null;
+  app.stageReports = [];
+  app.marks = [];
+  app.layers = [];
+  app.weights = null;
   ui.epochsBody.replaceChildren();
   ui.epochsEmpty.hidden = false;
   ui.finalCard.hidden = true;
+  renderStages();
+  renderLayerSelect();
   renderStats();
   scheduleDraw();
 }
@@ -304,9 +402,11 @@ function scheduleDraw() {
 }
 
 function drawViews() {
-  const total = app.run?.totalEpochs;
+  const seen = Math.max(stepPosition(app.lastStep), app.epochs.at(-1)?.epoch ?? 0);
+  const total = Math.max(app.planned || app.run?.totalEpochs || 0, seen);
   /** @type {[number, number] | undefined} */
   const xDomain = total ? [0, total] : undefined;
+  const marks = app.marks;
   const empty = app.status === 'creating' ? 'starting…' : 'press Train to start';
   drawChart(ui.lossChart, {
     series: [
@@ -317,6 +417,7 @@ function drawViews() {
     yIncludesZero: true,
     xLabel: 'epoch',
     empty,
+    marks,
   });
   drawChart(ui.accChart, {
     series: [
@@ -328,12 +429,371 @@ function drawViews() {
     yFormat: (v) => `${Math.round(v * 100)}%`,
     xLabel: 'epoch',
     empty,
+    marks,
   });
   const run = app.run;
   ui.boundaryCard.hidden = !(run && run.is2d && run.bounds && run.points);
   if (run && run.is2d && run.bounds && run.points) {
     drawBoundary(ui.boundary, { bounds: run.bounds, points: run.points, grid: app.grid });
   }
+  drawWeights();
+  const hasStages = (app.recipe?.compression?.length ?? 0) > 0 || app.stageReports.length > 0;
+  ui.compressRow.hidden = !(run && hasStages);
+  if (!ui.compressRow.hidden) {
+    const points = sizePoints(app.stageReports);
+    ui.sweepLegend.hidden = !points.some((p) => p.kind === 'sweep');
+    drawSizePlot(ui.sizeChart, {
+      points,
+      colors: { front: cssVar('--series-front'), stage: cssVar('--accent'), sweep: cssVar('--series-sweep'), baseline: cssVar('--series-epoch') },
+    });
+  }
+}
+
+/** The histogram and sparsity map of the chosen layer, from the last weights read. */
+function drawWeights() {
+  ui.weightsCard.hidden = !app.run;
+  if (ui.weightsCard.hidden) return;
+  const w = app.weights;
+  if (!w) {
+    drawHistogram(ui.weightHist, { hist: null, empty: app.status === 'creating' ? 'starting…' : 'reading weights…' });
+    drawSparsityMap(ui.sparsityMap, null);
+    ui.weightsNote.textContent = '';
+    ui.gridLegend.hidden = true;
+    return;
+  }
+  const levels = quantLevels(w.quant);
+  const range = weightRange(w.values, w.mask, levels);
+  const hist = histogram(w.values, w.mask, HIST_BINS, range);
+  drawHistogram(ui.weightHist, { hist, levels });
+  const layout = matrixLayout(w.shape);
+  drawSparsityMap(ui.sparsityMap, { values: w.values, mask: w.mask, layout });
+  ui.gridLegend.hidden = levels.length === 0;
+  const zeros = hist.pruned;
+  const n = w.values.length;
+  const map = layout.tiled
+    ? `filters down, input channels across (${w.shape[2]}×${w.shape[3]} tiles)`
+    : layout.transposed
+      ? 'units across, inputs down'
+      : 'units down, inputs across';
+  const quant = w.quant
+    ? ` · ${w.quant.bits ?? '?'}-bit grid${w.quant.per_channel ? `, per channel (${Array.isArray(w.quant.scale) ? w.quant.scale.length : '?'} scales; channel 0 drawn)` : ', per tensor'}`
+    : '';
+  ui.weightsNote.textContent = `${w.name} · ${w.kind} [${w.shape.join(' × ')}] · ${formatCount(n)} weights, ${formatPercent(zeros / Math.max(1, n))} pruned${quant} · map: ${map}.`;
+}
+
+function renderLayerSelect() {
+  const names = app.layers.map((l) => l.name);
+  const current = [...ui.layerSelect.options].map((o) => o.value);
+  if (names.join() !== current.join()) {
+    ui.layerSelect.replaceChildren(
+      ...app.layers.map((l) => new Option(`${l.name} · ${l.kind} ${l.shape.join('×')}`, l.name)),
+    );
+  } else {
+    // Shapes shrink after a structured stage: keep the labels current.
+    app.layers.forEach((l, i) => (ui.layerSelect.options[i].text = `${l.name} · ${l.kind} ${l.shape.join('×')}`));
+  }
+  if (app.layerName && names.includes(app.layerName)) ui.layerSelect.value = app.layerName;
+}
+
+/**
+ * Reads the chosen layer's weights from the worker; at most one read in flight, and while training
+ * at most one every WEIGHTS_EVERY_MS unless `now`.
+ * @param {boolean} [now]
+ */
+async function refreshWeights(now = false) {
+  if (!app.run) return;
+  if (app.weightsBusy) {
+    app.weightsAgain = true;
+    return;
+  }
+  if (!now && performance.now() - app.weightsAt < WEIGHTS_EVERY_MS) return;
+  app.weightsBusy = true;
+  const run = app.run;
+  try {
+    const r = await engine.call('weights', { name: app.layerName });
+    if (run !== app.run || !r) return;
+    app.layers = r.layers ?? [];
+    app.weights = r.weights ?? null;
+    if (app.weights) app.layerName = app.weights.name;
+    renderLayerSelect();
+    scheduleDraw();
+  } catch (e) {
+    ui.weightsNote.textContent = `Could not read the weights: ${errorText(e)}`;
+  } finally {
+    app.weightsAt = performance.now();
+    app.weightsBusy = false;
+    if (app.weightsAgain) {
+      app.weightsAgain = false;
+      refreshWeights(true);
+    }
+  }
+}
+
+/** The Stages card: one row per finished stage, plus the running one. */
+function renderStages() {
+  const stages = app.recipe?.compression ?? [];
+  ui.stagesCard.hidden = !(app.run && (stages.length || app.stageReports.length));
+  ui.stagesBody.replaceChildren();
+  for (const r of app.stageReports) ui.stagesBody.append(stageRow(r));
+  if (app.stage && app.status !== 'done' && !app.stageReports.some((r) => r.index === app.stage?.index)) {
+    const tr = document.createElement('tr');
+    tr.className = 'running';
+    const cells = [String(app.stage.index + 1), stageLabel(app.stage.kind), app.stage.detail || 'running…'];
+    for (const text of cells) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    /** @type {HTMLTableCellElement} */ (tr.lastElementChild).colSpan = 7;
+    ui.stagesBody.append(tr);
+  }
+  ui.stagesEmpty.hidden = ui.stagesBody.childElementCount > 0;
+  const first = app.stageReports[0];
+  const last = app.stageReports.at(-1);
+  if (first && last && Number.isFinite(last.compression_ratio)) {
+    const dense = /** @type {number} */ (first.compression_ratio) * /** @type {number} */ (honestBytes(first.bytes));
+    ui.stagesNote.textContent = `dense ${formatBytes(dense)} → ${formatBytes(honestBytes(last.bytes))} (${formatRatio(last.compression_ratio)})`;
+  } else {
+    ui.stagesNote.textContent = stages.length ? `${stages.length} stage${stages.length === 1 ? '' : 's'} after the training` : '';
+  }
+  renderStageDetails();
+}
+
+/** @param {number | undefined} r */
+function formatRatio(r) {
+  if (r === undefined || !Number.isFinite(r)) return '–';
+  return `${r < 10 ? r.toFixed(2) : r.toFixed(1)}×`;
+}
+
+/**
+ * @param {StageReport} r
+ * @returns {HTMLTableRowElement}
+ */
+function stageRow(r) {
+  const tr = document.createElement('tr');
+  tr.dataset.kind = r.kind ?? '';
+  tr.dataset.sparsity = String(r.weight_sparsity ?? '');
+  const change = r.accuracy_change;
+  const sparse = honestBytes(r.bytes);
+  const cells = [
+    [String((r.index ?? 0) + 1), ''],
+    [stageLabel(r.kind), ''],
+    [formatPercent(r.test_accuracy), ''],
+    [change === undefined || !Number.isFinite(change) ? '–' : `${change >= 0 ? '+' : '−'}${(Math.abs(change) * 100).toFixed(1)} pt`, change === undefined ? '' : change < -0.005 ? 'down' : change > 0.005 ? 'up' : ''],
+    [formatPercent(r.weight_sparsity), ''],
+    [r.params === undefined ? '–' : `${formatCount(r.nonzero_params)} / ${formatCount(r.params)}`, ''],
+    [r.bytes?.dense === undefined ? '–' : `${formatBytes(r.bytes.dense)} → ${formatBytes(sparse)}`, ''],
+    [formatRatio(r.compression_ratio), ''],
+    [r.seconds === undefined ? '–' : formatSeconds(r.seconds), ''],
+  ];
+  for (const [text, cls] of cells) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.append(td);
+  }
+  const layers = Array.isArray(r.layers) ? r.layers : [];
+  if (layers.length) tr.title = layers.map((l) => `${l.name}: ${formatPercent(l.sparsity)} zeros`).join('\n');
+  const bytes = r.bytes ?? {};
+  tr.cells[6].title = Object.entries(bytes).map(([k, v]) => `${k}: ${formatBytes(v)}`).join('\n');
+  return tr;
+}
+
+/** Kind-specific views of finished stages: sensitivity heatmap, lottery comparison, soft targets. */
+function renderStageDetails() {
+  ui.stageDetails.replaceChildren();
+  for (const r of app.stageReports) {
+    const d = r.details;
+    if (!d || typeof d !== 'object') continue;
+    const title = `${(r.index ?? 0) + 1} · ${stageLabel(r.kind)}`;
+    if (Array.isArray(d.accuracy) && Array.isArray(d.sparsities)) ui.stageDetails.append(sensitivityBlock(title, d));
+    if (Number.isFinite(d.ticket_accuracy) || Number.isFinite(d.control_accuracy)) ui.stageDetails.append(lotteryBlock(title, d));
+    if (Number.isFinite(d.teacher?.test_accuracy) || Number.isFinite(d.distilled?.test_accuracy)) ui.stageDetails.append(distillBlock(title, d));
+    if (d.soft_targets) ui.stageDetails.append(softTargetsBlock(title, d.soft_targets, d.temperature));
+  }
+  ui.detailsCard.hidden = ui.stageDetails.childElementCount === 0;
+}
+
+/**
+ * @param {string} title
+ * @returns {HTMLElement}
+ */
+function detailBlock(title) {
+  const section = document.createElement('section');
+  section.className = 'detail';
+  const h = document.createElement('h3');
+  h.textContent = title;
+  section.append(h);
+  return section;
+}
+
+/**
+ * The sensitivity matrix: test accuracy per (layer, sparsity), coloured from the worst to the best cell.
+ * @param {string} title
+ * @param {{layers?: string[], sparsities: number[], accuracy: number[][]}} d
+ */
+function sensitivityBlock(title, d) {
+  const section = detailBlock(title);
+  const all = d.accuracy.flat().filter(Number.isFinite);
+  const lo = Math.min(...all);
+  const hi = Math.max(...all);
+  const table = document.createElement('table');
+  table.className = 'heat';
+  const head = document.createElement('tr');
+  const corner = document.createElement('th');
+  corner.textContent = 'layer \\ sparsity';
+  head.append(corner);
+  for (const sp of d.sparsities) {
+    const th = document.createElement('th');
+    th.textContent = `${Math.round(sp * 100)}%`;
+    head.append(th);
+  }
+  const thead = document.createElement('thead');
+  thead.append(head);
+  const body = document.createElement('tbody');
+  d.accuracy.forEach((row, i) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.textContent = d.layers?.[i] ?? String(i);
+    tr.append(th);
+    d.sparsities.forEach((sp, j) => {
+      const td = document.createElement('td');
+      const a = row?.[j];
+      td.textContent = Number.isFinite(a) ? (a * 100).toFixed(1) : '–';
+      if (Number.isFinite(a)) td.style.background = rgbText(lerpStops(ACCURACY_STOPS, hi > lo ? (a - lo) / (hi - lo) : 1));
+      td.title = `${th.textContent} pruned to ${Math.round(sp * 100)}%: ${formatPercent(a)} test accuracy`;
+      tr.append(td);
+    });
+    body.append(tr);
+  });
+  table.append(thead, body);
+  const wrap = document.createElement('div');
+  wrap.className = 'table-wrap';
+  wrap.append(table);
+  const note = document.createElement('p');
+  note.className = 'hint';
+  note.textContent = 'Test accuracy (%) with one layer pruned at a time; the others untouched.';
+  section.append(wrap, note);
+  return section;
+}
+
+/**
+ * Horizontal bars: dense, winning ticket, random re-initialization with the same mask.
+ * @param {string} title
+ * @param {any} d
+ */
+function lotteryBlock(title, d) {
+  const section = detailBlock(title);
+  const rows = [
+    ['dense', d.dense_accuracy, 'dense'],
+    ['ticket (rewound)', d.ticket_accuracy, 'ticket'],
+    ['random re-init', d.control_accuracy, 'control'],
+  ];
+  for (const [label, acc, cls] of rows) {
+    if (!Number.isFinite(acc)) continue;
+    section.append(barRow(label, acc, cls));
+  }
+  const note = document.createElement('p');
+  note.className = 'hint';
+  const rounds = Array.isArray(d.rounds) ? d.rounds.length : Number.isFinite(d.rounds) ? d.rounds : 0;
+  note.textContent = `Sparsity ${formatPercent(d.sparsity)}${rounds ? ` after ${rounds} round${rounds === 1 ? '' : 's'}` : ''}${Number.isFinite(d.rewind_step) ? `, rewound to step ${d.rewind_step}` : ''}: same mask, trained from the early weights vs. from fresh random ones.`;
+  section.append(note);
+  return section;
+}
+
+/**
+ * @param {string} label
+ * @param {number} value in [0, 1]
+ * @param {string} cls
+ * @param {string} [text]
+ */
+function barRow(label, value, cls, text = formatPercent(value)) {
+  const row = document.createElement('div');
+  row.className = `bar-row ${cls}`;
+  const name = document.createElement('span');
+  name.className = 'bar-label';
+  name.textContent = label;
+  const track = document.createElement('span');
+  track.className = 'bar-track';
+  const fill = document.createElement('span');
+  fill.className = 'bar-fill';
+  fill.style.width = `${Math.max(0, Math.min(1, value)) * 100}%`;
+  track.append(fill);
+  const num = document.createElement('span');
+  num.className = 'bar-value';
+  num.textContent = text;
+  row.append(name, track, num);
+  return row;
+}
+
+/**
+ * Soft targets of a distillation stage: per sample, each model's class probabilities at
+ * temperature T as a small column chart (see `softTargetSamples` for the accepted forms).
+ * @param {string} title
+ * @param {any} st
+ * @param {number} [temperature]
+ */
+function softTargetsBlock(title, st, temperature) {
+  const section = detailBlock(title);
+  const samples = softTargetSamples(st);
+  const T = Number.isFinite(st?.temperature) ? st.temperature : temperature;
+  const grid = document.createElement('div');
+  grid.className = 'soft-grid';
+  const models = [...new Set(samples.flatMap((x) => x.series.map(([m]) => m)))];
+  for (const sample of samples) {
+    const fig = document.createElement('figure');
+    fig.className = 'soft';
+    const bars = document.createElement('div');
+    bars.className = 'soft-bars';
+    const classes = Math.max(...sample.series.map(([, v]) => v.length));
+    for (let k = 0; k < classes; k++) {
+      const col = document.createElement('div');
+      col.className = 'soft-col';
+      for (const [who, v] of sample.series) {
+        const b = document.createElement('span');
+        b.className = `soft-bar m${models.indexOf(who)}`;
+        const p = Number(v[k]) || 0;
+        b.style.height = `${Math.max(0, Math.min(1, p)) * 100}%`;
+        b.title = `class ${k}, ${who}: ${formatPercent(p)}`;
+        col.append(b);
+      }
+      bars.append(col);
+    }
+    const cap = document.createElement('figcaption');
+    cap.textContent = sample.label !== undefined ? `label ${sample.label}` : '';
+    fig.append(bars, cap);
+    grid.append(fig);
+  }
+  const note = document.createElement('p');
+  note.className = 'hint';
+  const shades = ['dark', 'light', 'grey', 'pale'];
+  note.textContent = samples.length
+    ? `Class probabilities at temperature ${T ?? '?'}, one chart per test sample: ${models.map((m, i) => `${m} (${shades[i] ?? ''})`).join(', ')}.`
+    : 'This stage reported soft targets in a form the page does not know.';
+  section.append(grid, note);
+  return section;
+}
+
+/**
+ * Accuracy bars of a distillation: teacher, distilled student, the student trained alone.
+ * @param {string} title
+ * @param {any} d
+ */
+function distillBlock(title, d) {
+  const section = detailBlock(title);
+  const rows = [
+    ['teacher', d.teacher?.test_accuracy, 'dense'],
+    ['distilled student', d.distilled?.test_accuracy, 'ticket'],
+    ['student alone', d.alone?.test_accuracy, 'control'],
+  ];
+  for (const [label, acc, cls] of rows) if (Number.isFinite(acc)) section.append(barRow(label, acc, cls));
+  if (Number.isFinite(d.margin)) {
+    const note = document.createElement('p');
+    note.className = 'hint';
+    note.textContent = `Distillation ${d.margin >= 0 ? 'adds' : 'costs'} ${(Math.abs(d.margin) * 100).toFixed(1)} pt over training the student alone${Number.isFinite(d.temperature) ? ` (T = ${d.temperature}${Number.isFinite(d.alpha) ? `, α = ${d.alpha}` : ''})` : ''}.`;
+    section.append(note);
+  }
+  return section;
 }
 
 function renderFinal() {
@@ -553,6 +1013,12 @@ async function startOrResume() {
       app.run = info;
       app.runKey = key;
       app.grid = info.grid ?? null;
+      app.planned = plannedEpochs(app.recipe);
+      app.layers = info.layers ?? [];
+      if (!app.layers.some((l) => l.name === app.layerName)) app.layerName = app.layers[0]?.name ?? '';
+      renderLayerSelect();
+      renderStages();
+      refreshWeights(true);
       renderBackendBadge();
       renderStats();
       scheduleDraw();
@@ -587,10 +1053,15 @@ async function reset() {
 function onEngineEvent(ev) {
   switch (ev.event) {
     case 'step': {
+      if (ev.stage && ev.stage.index !== app.stage?.index) startStage(ev.stage);
+      else if (ev.stage && app.stage && ev.stage.detail !== app.stage.detail) {
+        app.stage = ev.stage;
+        renderStages();
+      }
       // The engine reads the loss back only every `metrics_every` steps; keep the last one shown.
       app.lastStep = Number.isFinite(ev.loss) ? ev : { ...ev, loss: app.lastStep?.loss ?? NaN };
       app.trainMs += ev.ms;
-      const x = ev.epoch + (ev.batchesPerEpoch ? ev.batch / ev.batchesPerEpoch : 0);
+      const x = stepPosition(ev);
       if (Number.isFinite(ev.loss)) app.steps.push([x, ev.loss]);
       renderStats();
       scheduleDraw();
@@ -601,6 +1072,25 @@ function onEngineEvent(ev) {
       addEpochRow(ev.epochEnd);
       renderStats();
       scheduleDraw();
+      refreshWeights();
+      break;
+    case 'notice':
+      // The run moved (GPU lost → CPU) and resumes at `ev.epoch`: drop what came after it.
+      showNotice('warn', 'The run moved to the CPU.', ev.message);
+      if (app.run) Object.assign(app.run, { backend: ev.backend, backendNote: ev.backendNote, adapter: '' });
+      renderBackendBadge();
+      app.epochs = app.epochs.filter((e) => e.epoch <= ev.epoch);
+      app.steps = app.steps.filter(([x]) => x <= ev.epoch);
+      for (const tr of ui.epochsBody.querySelectorAll('tr')) if (Number(/** @type {HTMLElement} */ (tr).dataset.epoch) > ev.epoch) tr.remove();
+      renderStats();
+      scheduleDraw();
+      break;
+    case 'stage':
+      app.stageReports.push(ev.report);
+      renderStages();
+      renderStats();
+      scheduleDraw();
+      refreshWeights(true);
       break;
     case 'grid':
       app.grid = { data: ev.data, res: ev.res, classes: ev.classes };
@@ -608,9 +1098,14 @@ function onEngineEvent(ev) {
       break;
     case 'done':
       app.report = ev.report;
+      app.stage = null;
+      if (Array.isArray(ev.report?.stages) && ev.report.stages.length >= app.stageReports.length) app.stageReports = ev.report.stages;
       setStatus('done');
       renderStats();
+      renderStages();
       renderFinal();
+      refreshWeights(true);
+      scheduleDraw();
       break;
     case 'failed':
       setStatus('failed');
@@ -619,6 +1114,24 @@ function onEngineEvent(ev) {
     default:
       break;
   }
+}
+
+/**
+ * A new compression stage began: remember where on the epoch axis (the end of what ran before),
+ * merging the labels of stages that start at the same place (a scan that trains nothing).
+ * @param {StageProgress} stage
+ */
+function startStage(stage) {
+  app.stage = stage;
+  const x = stepPosition(app.lastStep);
+  const prev = app.marks.at(-1);
+  if (prev && Math.abs(prev.x - x) < 1e-9) {
+    prev.label = `${prev.first + 1}–${stage.index + 1} · ${stageLabel(stage.kind)}`;
+    prev.index = stage.index;
+  } else {
+    app.marks.push({ x, label: `${stage.index + 1} · ${stageLabel(stage.kind)}`, index: stage.index, first: stage.index });
+  }
+  renderStages();
 }
 
 async function downloadReport() {
@@ -640,6 +1153,10 @@ function wire() {
   ui.reset.addEventListener('click', reset);
   ui.noticeClose.addEventListener('click', hideNotice);
   ui.downloadReport.addEventListener('click', downloadReport);
+  ui.layerSelect.addEventListener('change', () => {
+    app.layerName = ui.layerSelect.value;
+    refreshWeights(true);
+  });
 
   ui.preset.addEventListener('change', async () => {
     const preset = app.presets.find((p) => p.name === ui.preset.value);
@@ -689,7 +1206,7 @@ function wire() {
   });
 
   const observer = new ResizeObserver(() => scheduleDraw());
-  for (const canvas of [ui.lossChart, ui.accChart, ui.boundary]) observer.observe(canvas);
+  for (const canvas of [ui.lossChart, ui.accChart, ui.boundary, ui.weightHist, ui.sparsityMap, ui.sizeChart]) observer.observe(canvas);
   matchMedia(`(resolution: ${devicePixelRatio}dppx)`).addEventListener?.('change', scheduleDraw);
 }
 

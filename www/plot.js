@@ -9,8 +9,9 @@ import { formatTick } from './format.js';
  * @typedef {{label: string, color: string, points: Point[], dashed?: boolean, markers?: boolean}} Series
  * @typedef {{series: Series[], xLabel?: string, yLabel?: string, xDomain?: [number, number],
  *   yDomain?: [number, number], yIncludesZero?: boolean, yFormat?: (v: number, step: number) => string,
- *   empty?: string}} ChartSpec
+ *   empty?: string, marks?: {x: number, label: string}[]}} ChartSpec
  *   xDomain / yDomain: fixed ranges; otherwise the range of the data, widened to nice ticks.
+ *   marks: labelled vertical lines (where each compression stage starts).
  */
 
 /**
@@ -145,9 +146,43 @@ const THEME = {
   axis: '#c9ced6',
   grid: '#eef0f3',
   text: '#5b6472',
+  mark: '#8b93a1',
   font: '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
   pad: { left: 46, right: 12, top: 12, bottom: 28 },
 };
+
+/**
+ * Dashed vertical lines with a small label at the top, each label cut short before the next mark.
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {{x: number, label: string}[]} marks
+ * @param {(v: number) => number} sx
+ * @param {number} top
+ * @param {number} height
+ * @param {number} right the plot's right edge
+ */
+function drawMarks(ctx, marks, sx, top, height, right) {
+  const xs = marks.map((m) => Math.round(sx(m.x)) + 0.5);
+  ctx.save();
+  ctx.strokeStyle = THEME.mark;
+  ctx.fillStyle = THEME.mark;
+  ctx.setLineDash([3, 3]);
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'top';
+  marks.forEach((m, i) => {
+    const x = xs[i];
+    if (x > right + 1) return;
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + height);
+    ctx.stroke();
+    const room = (i + 1 < xs.length ? Math.min(xs[i + 1], right) : right) - x - 6;
+    if (room < 14) return;
+    let text = m.label;
+    while (text.length > 1 && ctx.measureText(text).width > room) text = text.slice(0, -2) + '…';
+    ctx.fillText(text, x + 3, top + 2);
+  });
+  ctx.restore();
+}
 
 /**
  * Draws a line chart filling the canvas: grid, axes with nice ticks and the series (the legend is
@@ -210,6 +245,8 @@ export function drawChart(canvas, spec) {
     ctx.textBaseline = 'bottom';
     ctx.fillText(spec.xLabel, pad.left + plotW, height - 1);
   }
+
+  drawMarks(ctx, spec.marks ?? [], sx, pad.top, plotH, pad.left + plotW);
 
   if (!ext) {
     ctx.textAlign = 'center';

@@ -1,15 +1,19 @@
 // The training worker (a module Web Worker): owns the wasm module and the one live `Run`, answers
-// requests from the page (init, validate, create, train, pause, reset, report, grid), and streams
+// requests from the page (init, validate, create, train, pause, reset, report, grid, weights), and streams
 // progress while training, so the page's main thread never waits on the engine.
 // Protocol: request {id, type, ...} -> reply {id, ok: true, result} | {id, ok: false, error}; events {event, ...}.
 
 /**
  * Events pushed to the page while training (no `id`):
  * @typedef {{event: 'step', epoch: number, batch: number, batchesPerEpoch: number, loss: number,
- *   batches: number, ms: number}} StepEvent
+ *   batches: number, ms: number, stage: {index: number, count: number, kind: string, detail: string} | null}} StepEvent
  *   One `run.step(n)` call: `loss` is the mean over its `batches`; `epoch` counts completed epochs
- *   and `batch` the batches done in the current one, so `epoch + batch / batchesPerEpoch` is the
- *   position on the epoch axis.
+ *   (stages' epochs included) and `batch` the batches done in the current one, so
+ *   `epoch + batch / batchesPerEpoch` is the position on the epoch axis. `stage`: the compression
+ *   stage running, null during the initial training.
+ * @typedef {{event: 'stage', report: any}} StageEvent a stage finished; its report
+ * @typedef {{event: 'notice', message: string, epoch: number, backend: string, backendNote: string}} NoticeEvent
+ *   the engine has news for the user (the GPU was lost and the run resumed on the CPU at `epoch`)
  * @typedef {{event: 'epoch', epochEnd: {epoch: number, train_loss: number, train_accuracy: number,
  *   test_accuracy: number, lr: number, seconds: number}}} EpochEvent
  * @typedef {{event: 'grid', data: Float32Array, res: number, classes: number}} GridEvent
@@ -80,12 +84,15 @@ async function trainLoop() {
     const t0 = performance.now();
     const r = await exclusive(() => run.step(n));
     const ms = performance.now() - t0;
-    post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: n, ms });
+    post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: n, ms, stage: r.stage ?? null });
     if (ms < STEP_TARGET_MS / 2) n = Math.min(n * 2, 1024);
     else if (ms > STEP_TARGET_MS * 2 && n > 1) n = Math.max(1, n >> 1);
-    if (r.epochEnd) {
-      post({ event: 'epoch', epochEnd: r.epochEnd });
-      if (run.is2d && (r.done || performance.now() - lastGrid > GRID_EVERY_MS)) {
+    if (r.notice) post({ event: 'notice', message: r.notice, epoch: r.epoch, backend: run.backend, backendNote: run.backendNote });
+    if (r.epochEnd) post({ event: 'epoch', epochEnd: r.epochEnd, stage: r.stage ?? null });
+    if (r.stageEnd) post({ event: 'stage', report: r.stageEnd });
+    if (r.epochEnd || r.stageEnd) {
+      // A stage that prunes without training changes the boundary too: redraw after every stage.
+      if (run.is2d && (r.done || r.stageEnd || performance.now() - lastGrid > GRID_EVERY_MS)) {
         const grid = await computeGrid();
         post({ event: 'grid', ...grid }, [grid.data.buffer]);
         lastGrid = performance.now();
@@ -108,6 +115,41 @@ async function safeReport() {
   } catch {
     return null;
   }
+}
+
+/** The browser's own words for its WebGPU adapter ("google swiftshader"), or "". */
+async function browserAdapter() {
+  try {
+    const a = await /** @type {any} */ (navigator).gpu?.requestAdapter();
+    const i = a?.info;
+    return i ? [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The adapter as wgpu names it, or the browser's description when wgpu got no name.
+ * @param {string} wgpuInfo
+ * @param {string} browserInfo
+ */
+function adapterName(wgpuInfo, browserInfo) {
+  if (!wgpuInfo || wgpuInfo.startsWith('unnamed adapter')) return browserInfo || wgpuInfo || 'WebGPU';
+  return wgpuInfo;
+}
+
+/**
+ * Fetches the built-in image set a recipe needs (digits, MNIST): they stay out of the wasm, which
+ * would otherwise be several times larger for every visitor.
+ * @param {string} json the recipe
+ */
+async function provideData(json) {
+  const name = wasm.datasetNeeded(json);
+  if (!name) return;
+  const url = new URL(`../data/${name}.bin.gz`, import.meta.url);
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot load the ${name} images from ${url.pathname} (HTTP ${res.status})`);
+  wasm.provideDataset(name, new Uint8Array(await res.arrayBuffer()));
 }
 
 async function stopTraining() {
@@ -139,13 +181,16 @@ const handlers = {
       await exclusive(() => run.free());
       run = null;
     }
+    await provideData(json);
     run = await wasm.Run.create(json, csv ?? undefined);
     const info = {
       backend: run.backend,
+      adapter: run.backend === 'gpu' ? adapterName(run.adapter, await browserAdapter()) : '',
       backendNote: run.backendNote,
       totalEpochs: run.totalEpochs,
       is2d: run.is2d,
       report: await safeReport(),
+      layers: run.layers(),
       bounds: null,
       points: null,
       grid: null,
@@ -190,6 +235,17 @@ const handlers = {
   async grid({ res }) {
     return run && run.is2d ? computeGrid(res) : null;
   },
+
+  /** The weight layers, and `name`'s values, mask and quantization grid (the first layer's when
+   * `name` is gone, e.g. after a structured stage renamed nothing but shrank shapes). */
+  async weights({ name }) {
+    if (!run) return null;
+    const layers = await exclusive(() => run.layers());
+    const pick = layers.find((/** @type {any} */ l) => l.name === name) ?? layers[0];
+    if (!pick) return { layers, weights: null };
+    const weights = await exclusive(() => run.weights(pick.name));
+    return { layers, weights };
+  },
 };
 
 self.addEventListener('message', async (/** @type {MessageEvent} */ ev) => {
@@ -201,7 +257,7 @@ self.addEventListener('message', async (/** @type {MessageEvent} */ ev) => {
   }
   try {
     const result = await handler(req);
-    const transfer = result?.grid?.data ? [result.grid.data.buffer] : [];
+    const transfer = result?.grid?.data ? [result.grid.data.buffer] : result?.weights?.values ? [result.weights.values.buffer] : [];
     post({ id: req.id, ok: true, result }, transfer);
   } catch (e) {
     post({ id: req.id, ok: false, error: message(e) });

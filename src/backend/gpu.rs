@@ -120,6 +120,8 @@ struct DeviceInner {
     device: wgpu::Device,
     queue: wgpu::Queue,
     info: String,
+    /// The adapter reports itself as a CPU (software) device.
+    software: bool,
     limits: wgpu::Limits,
     /// Set by the device-lost callback: the reason.
     lost: Arc<Mutex<Option<String>>>,
@@ -208,10 +210,12 @@ impl GpuDevice {
         } else {
             format!("{name} ({:?}, {:?}, {})", a.backend, a.device_type, a.driver_info)
         };
+        let software = a.device_type == wgpu::DeviceType::Cpu;
         Ok(GpuDevice(Rc::new(DeviceInner {
             device,
             queue,
             info,
+            software,
             limits: required,
             lost,
             error,
@@ -220,6 +224,12 @@ impl GpuDevice {
             state: RefCell::new(State { encoder: None, free: HashMap::new(), parked: Vec::new() }),
             stats: Cell::new(GpuStats::default()),
         })))
+    }
+
+    /// Whether the adapter is a software rasterizer (lavapipe, SwiftShader): correct, but slower
+    /// than minnow's own CPU backend, so `auto` does not pick it.
+    pub fn is_software(&self) -> bool {
+        self.0.software
     }
 
     /// Adapter name, backend, device type and driver, for display.

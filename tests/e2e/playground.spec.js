@@ -1,6 +1,7 @@
 // End-to-end test of the playground in headless Chromium: the page loads the wasm engine in its
 // worker, trains the spiral preset for a few epochs and shows a falling loss; the recipe survives
-// a round trip through the URL fragment; a bad link shows a message and falls back to a preset.
+// a round trip through the URL fragment; a bad link shows a message and falls back to a preset;
+// a small pruning recipe runs its stages, reports them in the Stages card and draws the weights.
 
 import { test, expect } from '@playwright/test';
 import { startServer } from '../../scripts/serve.mjs';
@@ -141,4 +142,66 @@ test('pasting a new link into the address bar loads it (hashchange)', async ({ p
   const recipe = { ...(await editorRecipe(page)), seed: 31337 };
   await page.evaluate((hash) => (location.hash = hash), `v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`);
   await expect.poll(async () => (await editorRecipe(page)).seed).toBe(31337);
+});
+
+/**
+ * Counts pixels of a canvas that are not transparent (the views clear to transparent).
+ * @param {import('@playwright/test').Page} page
+ * @param {string} selector
+ */
+function paintedPixels(page, selector) {
+  return page.locator(selector).evaluate((/** @type {HTMLCanvasElement} */ c) => {
+    const data = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d')).getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+    return n;
+  });
+}
+
+test('a pruning recipe runs its stages and shows them with the weights', async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors = collectErrors(page);
+  const recipe = {
+    version: 1,
+    dataset: { name: 'spiral', samples: 200, noise: 0.1, classes: 2 },
+    model: { kind: 'mlp', hidden: [16, 16], activation: 'tanh' },
+    training: { epochs: 3, batch_size: 50, optimizer: { kind: 'adam', lr: 0.02 } },
+    compression: [
+      { kind: 'magnitude', amount: 0.6, scope: 'global' },
+      { kind: 'finetune', epochs: 1 },
+    ],
+    seed: 5,
+    backend: 'auto',
+  };
+  await page.goto(`${server.url}#v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`);
+  await waitForStatus(page, ['idle']);
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+  await page.click('#train');
+  await waitForStatus(page, ['done'], 150_000);
+
+  // The badge names the GPU adapter, or says why it fell back to the CPU.
+  const badge = page.locator('#backend-badge');
+  const state = await badge.getAttribute('data-state');
+  expect(['gpu', 'cpu', 'fallback']).toContain(state);
+  if (state === 'gpu') await expect(badge).toContainText(/gpu · \S/);
+  if (state === 'fallback') await expect(badge).toContainText(/cpu · \S/);
+
+  // One row per stage; the magnitude stage pruned 60 % of the weights.
+  const rows = page.locator('#stages tbody tr');
+  await expect(rows).toHaveCount(2);
+  const magnitude = page.locator('#stages tbody tr[data-kind="magnitude"]');
+  const sparsity = Number(await magnitude.getAttribute('data-sparsity'));
+  expect(sparsity).toBeGreaterThan(0.5);
+  await expect(magnitude).toContainText('magnitude pruning');
+  await expect(page.locator('#phase')).toContainText('done');
+
+  // The weight views and the accuracy-vs-size plot are drawn.
+  await expect(page.locator('#weights-card')).toBeVisible();
+  await expect(page.locator('#weights-note')).toContainText('pruned');
+  await expect.poll(() => paintedPixels(page, '#weight-hist')).toBeGreaterThan(500);
+  expect(await paintedPixels(page, '#sparsity-map')).toBeGreaterThan(500);
+  expect(await paintedPixels(page, '#size-chart')).toBeGreaterThan(500);
+  // The epoch table tags the fine-tuning epoch.
+  await expect(page.locator('#epochs tbody tr').first()).toContainText('finetune');
+  expect(errors).toEqual([]);
 });

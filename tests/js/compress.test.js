@@ -1,0 +1,142 @@
+// Unit tests for www/compress.js: stage labels and progress text, planned epochs, honest bytes,
+// the Pareto front, the accuracy-versus-bytes points and the bytes axis. Run with `node --test tests/js/`.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  byteTicks,
+  formatByteTick,
+  honestBytes,
+  logScale,
+  mergeCoincident,
+  paretoFront,
+  plannedEpochs,
+  settingsText,
+  sizePoints,
+  softTargetSamples,
+  stageLabel,
+  stageProgressText,
+} from '../../www/compress.js';
+
+test('stage kinds read as words, unknown ones too', () => {
+  assert.equal(stageLabel('magnitude'), 'magnitude pruning');
+  assert.equal(stageLabel('n_m'), 'N:M pruning');
+  assert.equal(stageLabel('some_new_kind'), 'some new kind');
+  assert.equal(stageLabel(undefined), 'stage');
+  assert.equal(stageProgressText({ index: 1, count: 3, kind: 'magnitude', detail: '' }), 'stage 2/3 · magnitude pruning');
+  assert.equal(stageProgressText({ index: 2, count: 3, kind: 'lottery', detail: 'round 1/2' }), 'stage 3/3 · lottery ticket · round 1/2');
+});
+
+test('plannedEpochs adds every stage that trains to the initial epochs', () => {
+  const recipe = {
+    training: { epochs: 10 },
+    compression: [
+      { kind: 'sensitivity', sparsities: [0.5] },
+      { kind: 'magnitude', amount: 0.5 },
+      { kind: 'finetune', epochs: 3 },
+      { kind: 'gradual', final_sparsity: 0.9, train: { epochs: 5 } },
+      { kind: 'iterative', sparsity: 0.8, cycles: 2, finetune: { epochs: 4 } },
+      { kind: 'lottery', sparsity: 0.8, rounds: 2, train: { epochs: 6 } }, // 2 rounds + control
+      { kind: 'lottery', sparsity: 0.8, control: false }, // 1 round of the initial 10
+      { kind: 'qat', epochs: 2 }, // a kind this file does not know, with an epochs field
+    ],
+  };
+  assert.equal(plannedEpochs(recipe), 10 + 3 + 5 + 8 + 18 + 10 + 2);
+  assert.equal(plannedEpochs({ training: { epochs: 7 } }), 7);
+  assert.equal(plannedEpochs(null), 0);
+});
+
+test('honestBytes takes the smallest real format, else dense', () => {
+  assert.equal(honestBytes({ dense: 1000, bitmask: 400, csr: 300, sparse: 300 }), 300);
+  assert.equal(honestBytes({ dense: 1000, sparse: 300, quantized: 120 }), 120);
+  assert.equal(honestBytes({ dense: 1000 }), 1000);
+  assert.equal(honestBytes(undefined), undefined);
+});
+
+test('paretoFront keeps the points no other beats on both size and accuracy', () => {
+  const pts = [
+    { accuracy: 0.9, bytes: 1000 },
+    { accuracy: 0.8, bytes: 500 },
+    { accuracy: 0.7, bytes: 600 }, // beaten by the 500-byte point
+    { accuracy: 0.95, bytes: 4000 },
+    { accuracy: 0.9, bytes: 2000 }, // as accurate as the 1000-byte point, larger
+    { accuracy: NaN, bytes: 10 },
+  ];
+  assert.deepEqual(paretoFront(pts), [1, 0, 3]);
+  assert.deepEqual(paretoFront([]), []);
+});
+
+test('sizePoints: the dense model, each stage and each sweep point, with the front marked', () => {
+  const stages = [
+    { index: 0, kind: 'magnitude', test_accuracy: 0.9, accuracy_change: -0.05, bytes: { dense: 4000, sparse: 2000 }, compression_ratio: 2 },
+    {
+      index: 1,
+      kind: 'sweep',
+      test_accuracy: 0.85,
+      bytes: { dense: 4000, sparse: 1000 },
+      details: { points: [{ settings: { bits: 4 }, accuracy: 0.88, bytes: 500 }, { settings: { bits: 2 }, accuracy: 0.5, bytes: 600 }, { accuracy: 'x' }] },
+    },
+  ];
+  const pts = sizePoints(stages);
+  assert.deepEqual(
+    pts.map((p) => [p.kind, p.bytes, Number(p.accuracy.toFixed(2)), p.pareto]),
+    [
+      ['baseline', 4000, 0.95, true],
+      ['stage', 2000, 0.9, true],
+      ['stage', 1000, 0.85, false],
+      ['sweep', 500, 0.88, true],
+      ['sweep', 600, 0.5, false],
+    ],
+  );
+  assert.equal(pts[3].label, '2 · sweep: bits 4');
+  assert.deepEqual(sizePoints([]), []);
+  assert.deepEqual(sizePoints([{ kind: 'magnitude' }]), [], 'reports without numbers are skipped');
+});
+
+test('mergeCoincident joins stage points at the same place', () => {
+  const p = (/** @type {string} */ label, /** @type {any} */ kind = 'stage') => ({ label, accuracy: 0.5, bytes: 10, kind, pareto: false });
+  const out = mergeCoincident([p('dense', 'baseline'), p('1 · sensitivity scan'), p('a', 'sweep')]);
+  assert.deepEqual(out.map((x) => x.label), ['dense = 1 · sensitivity scan', 'a']);
+});
+
+test('settingsText lists a sweep point settings', () => {
+  assert.equal(settingsText({ bits: 4, sparsity: 0.5 }), 'bits 4, sparsity 0.5');
+  assert.equal(settingsText(null), '');
+  assert.equal(settingsText(3), '3');
+});
+
+test('byteTicks are powers of two around the data; formatByteTick is short', () => {
+  assert.deepEqual(byteTicks(1000, 5000, 5), { min: 512, max: 8192, ticks: [512, 1024, 2048, 4096, 8192] });
+  const wide = byteTicks(100, 4e6, 4);
+  assert.ok(wide.ticks.length <= 6 && wide.min <= 100 && wide.max >= 4e6);
+  assert.deepEqual(byteTicks(0, 10).ticks, [1, 2]);
+  assert.equal(formatByteTick(512), '512 B');
+  assert.equal(formatByteTick(1024), '1 KB');
+  assert.equal(formatByteTick(1536), '1.5 KB');
+  assert.equal(formatByteTick(2 * 1024 * 1024), '2 MB');
+});
+
+test('logScale maps decades evenly', () => {
+  const s = logScale([10, 1000], [0, 100]);
+  assert.equal(s(10), 0);
+  assert.equal(s(100), 50);
+  assert.equal(s(1000), 100);
+});
+
+test('softTargetSamples reads the column and the row forms', () => {
+  const columns = { temperature: 4, samples: [0, 1], labels: [3, 1], teacher: [[0.1, 0.9], [0.6, 0.4]], distilled: [[0.2, 0.8]], alone: [] };
+  assert.deepEqual(softTargetSamples(columns), [
+    { label: 3, series: [['teacher', [0.1, 0.9]], ['distilled', [0.2, 0.8]]] },
+    { label: 1, series: [['teacher', [0.6, 0.4]]] },
+  ]);
+  const rows = [{ label: 0, teacher: [1, 0], student: [0.5, 0.5] }, { label: 1 }];
+  assert.deepEqual(softTargetSamples(rows), [{ label: 0, series: [['teacher', [1, 0]], ['student', [0.5, 0.5]]] }]);
+  assert.deepEqual(softTargetSamples({ samples: rows }).length, 1);
+  assert.deepEqual(softTargetSamples('nonsense'), []);
+  assert.deepEqual(softTargetSamples(null), []);
+});
+
+test('sweep points may carry test_accuracy and a bytes object', () => {
+  const pts = sizePoints([{ index: 0, kind: 'sweep', details: { points: [{ settings: { bits: 8 }, test_accuracy: 0.9, bytes: 800 }, { test_accuracy: 0.8, bytes: { dense: 900, sparse: 300 } }] } }]);
+  assert.deepEqual(pts.map((p) => [p.accuracy, p.bytes]), [[0.9, 800], [0.8, 300]]);
+});

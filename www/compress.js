@@ -1,0 +1,286 @@
+// Pure helpers for the compression views: stage names and progress text, the planned length of a
+// recipe (initial epochs plus every stage's training), the points and Pareto front of the
+// accuracy-versus-bytes plot, and log-scale ticks. No DOM; tested by tests/js/compress.test.js.
+
+/**
+ * A stage report as the engine writes it (src/pipeline.rs StageReport); every field may be absent
+ * in a report from another version, so readers check before use.
+ * @typedef {{index?: number, kind?: string, test_accuracy?: number, accuracy_change?: number,
+ *   params?: number, nonzero_params?: number, weight_sparsity?: number, param_sparsity?: number,
+ *   layers?: {name: string, shape: number[], zeros: number, sparsity: number}[],
+ *   bytes?: Record<string, number>, compression_ratio?: number, seconds?: number,
+ *   epochs?: any[], details?: any}} StageReport
+ * @typedef {{label: string, accuracy: number, bytes: number, kind: 'baseline' | 'stage' | 'sweep',
+ *   pareto: boolean}} SizePoint
+ * @typedef {{label: number | string | undefined, series: [string, number[]][]}} SoftSample
+ *   one sample's class probabilities, per model ("teacher", "distilled", ...)
+ */
+
+/** Models whose soft targets a distill stage may report, in drawing order. */
+const SOFT_MODELS = ['teacher', 'distilled', 'student', 'alone'];
+
+/**
+ * Normalizes a distill stage's `soft_targets` to one entry per sample. Accepts the column form
+ * `{labels: [..], teacher: [[p..], ..], distilled: [[..]], alone: [[..]]}` and the row form
+ * `[{label, teacher: [p..], student: [p..]}]` (also under `samples`); drops what it cannot read.
+ * @param {any} st
+ * @param {number} [max] at most this many samples
+ * @returns {SoftSample[]}
+ */
+export function softTargetSamples(st, max = 6) {
+  const isProbs = (/** @type {unknown} */ v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number');
+  /** @type {SoftSample[]} */
+  const out = [];
+  const rows = Array.isArray(st) ? st : Array.isArray(st?.samples) && st.samples.some((x) => x && typeof x === 'object') ? st.samples : null;
+  if (rows) {
+    for (const r of rows) {
+      /** @type {[string, number[]][]} */
+      const series = SOFT_MODELS.filter((m) => isProbs(r?.[m])).map((m) => [m, r[m]]);
+      if (series.length) out.push({ label: r?.label, series });
+    }
+  } else if (st && typeof st === 'object') {
+    const n = Math.max(0, ...SOFT_MODELS.map((m) => (Array.isArray(st[m]) ? st[m].length : 0)));
+    for (let i = 0; i < n; i++) {
+      /** @type {[string, number[]][]} */
+      const series = SOFT_MODELS.filter((m) => isProbs(st[m]?.[i])).map((m) => [m, st[m][i]]);
+      if (series.length) out.push({ label: Array.isArray(st.labels) ? st.labels[i] : undefined, series });
+    }
+  }
+  return out.slice(0, max);
+}
+
+/** @type {Record<string, string>} */
+const STAGE_LABELS = {
+  finetune: 'fine-tuning',
+  magnitude: 'magnitude pruning',
+  structured: 'structured pruning',
+  n_m: 'N:M pruning',
+  gradual: 'gradual pruning',
+  iterative: 'iterative pruning',
+  lottery: 'lottery ticket',
+  sensitivity: 'sensitivity scan',
+  quantize: 'quantization',
+  ptq: 'post-training quantization',
+  qat: 'quantization-aware training',
+  distill: 'distillation',
+  sweep: 'sweep',
+};
+
+/**
+ * A stage kind in words: "magnitude" -> "magnitude pruning"; unknown kinds get their underscores
+ * replaced.
+ * @param {string | undefined} kind
+ * @returns {string}
+ */
+export function stageLabel(kind) {
+  if (!kind) return 'stage';
+  return STAGE_LABELS[kind] ?? kind.replace(/_/g, ' ');
+}
+
+/**
+ * The progress line: "stage 2/3 · magnitude pruning · round 1/2".
+ * @param {{index: number, count: number, kind: string, detail?: string}} stage
+ * @returns {string}
+ */
+export function stageProgressText(stage) {
+  const parts = [`stage ${stage.index + 1}/${stage.count}`, stageLabel(stage.kind)];
+  if (stage.detail) parts.push(stage.detail);
+  return parts.join(' · ');
+}
+
+/**
+ * Epochs a stage trains for, from its recipe entry; 0 for stages that only prune or evaluate.
+ * Unknown kinds count an `epochs`, `train.epochs` or `finetune.epochs` field when they have one.
+ * @param {any} stage an entry of `recipe.compression`
+ * @param {number} initialEpochs the recipe's `training.epochs` (lottery retrains that long by default)
+ * @returns {number}
+ */
+export function stageEpochs(stage, initialEpochs) {
+  if (!stage || typeof stage !== 'object') return 0;
+  const n = (/** @type {unknown} */ v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+  switch (stage.kind) {
+    case 'sensitivity':
+    case 'magnitude':
+    case 'structured':
+    case 'n_m':
+      return n(stage.finetune?.epochs);
+    case 'iterative':
+      return n(stage.cycles) * n(stage.finetune?.epochs);
+    case 'lottery': {
+      const each = n(stage.train?.epochs) || initialEpochs;
+      return (n(stage.rounds) || 1) * each + (stage.control === false ? 0 : each);
+    }
+    default:
+      return n(stage.epochs) || n(stage.train?.epochs) || n(stage.finetune?.epochs);
+  }
+}
+
+/**
+ * All the epochs a recipe will train: its own plus every stage's.
+ * @param {any} recipe
+ * @returns {number}
+ */
+export function plannedEpochs(recipe) {
+  const initial = Number(recipe?.training?.epochs) || 0;
+  const stages = Array.isArray(recipe?.compression) ? recipe.compression : [];
+  return stages.reduce((sum, s) => sum + stageEpochs(s, initial), initial);
+}
+
+/**
+ * The honest size of a model after a stage: the smallest of the formats that store the same
+ * numbers (sparse, quantized, packed), else the dense size.
+ * @param {Record<string, number> | undefined} bytes
+ * @returns {number | undefined}
+ */
+export function honestBytes(bytes) {
+  if (!bytes || typeof bytes !== 'object') return undefined;
+  const sizes = ['sparse', 'quantized', 'packed', 'compressed']
+    .map((k) => bytes[k])
+    .filter((v) => typeof v === 'number' && Number.isFinite(v) && v > 0);
+  if (sizes.length) return Math.min(...sizes);
+  return typeof bytes.dense === 'number' ? bytes.dense : undefined;
+}
+
+/**
+ * Indices of the points on the Pareto front (no other point is at least as accurate and at least as
+ * small, and strictly better in one), sorted by bytes.
+ * @param {{accuracy: number, bytes: number}[]} points
+ * @returns {number[]}
+ */
+export function paretoFront(points) {
+  const order = points
+    .map((p, i) => i)
+    .filter((i) => Number.isFinite(points[i].accuracy) && Number.isFinite(points[i].bytes))
+    .sort((a, b) => points[a].bytes - points[b].bytes || points[b].accuracy - points[a].accuracy);
+  /** @type {number[]} */
+  const front = [];
+  let best = -Infinity;
+  for (const i of order) {
+    if (points[i].accuracy > best) {
+      front.push(i);
+      best = points[i].accuracy;
+    }
+  }
+  return front;
+}
+
+/**
+ * The accuracy-versus-bytes points of a run: the dense model before the stages (recovered from the
+ * first report's accuracy change and compression ratio), one point per stage, and one per sweep
+ * point a stage reports in `details.points`. `pareto` marks the front over all of them.
+ * @param {StageReport[]} stages
+ * @returns {SizePoint[]}
+ */
+export function sizePoints(stages) {
+  /** @type {SizePoint[]} */
+  const out = [];
+  const first = stages.find((s) => Number.isFinite(s?.test_accuracy) && Number.isFinite(honestBytes(s?.bytes)));
+  if (first) {
+    const acc = /** @type {number} */ (first.test_accuracy) - (first.accuracy_change ?? 0);
+    const ratio = first.compression_ratio;
+    const bytes = Number.isFinite(ratio) ? /** @type {number} */ (ratio) * /** @type {number} */ (honestBytes(first.bytes)) : first.bytes?.dense;
+    if (Number.isFinite(acc) && Number.isFinite(bytes)) out.push({ label: 'dense', accuracy: acc, bytes: /** @type {number} */ (bytes), kind: 'baseline', pareto: false });
+  }
+  stages.forEach((s, i) => {
+    const bytes = honestBytes(s?.bytes);
+    const label = `${(s?.index ?? i) + 1} · ${stageLabel(s?.kind)}`;
+    if (Number.isFinite(s?.test_accuracy) && bytes !== undefined && Number.isFinite(bytes)) {
+      out.push({ label, accuracy: /** @type {number} */ (s.test_accuracy), bytes, kind: 'stage', pareto: false });
+    }
+    const points = s?.details?.points;
+    if (Array.isArray(points)) {
+      for (const p of points) {
+        const accuracy = p?.accuracy ?? p?.test_accuracy;
+        const size = typeof p?.bytes === 'number' ? p.bytes : honestBytes(p?.bytes);
+        if (!Number.isFinite(accuracy) || !Number.isFinite(size)) continue;
+        out.push({ label: `${label}: ${settingsText(p.settings)}`, accuracy, bytes: /** @type {number} */ (size), kind: 'sweep', pareto: false });
+      }
+    }
+  });
+  for (const i of paretoFront(out)) out[i].pareto = true;
+  return mergeCoincident(out);
+}
+
+/**
+ * Joins points at the same accuracy and size (a scan that changes nothing) into one, labels
+ * joined with " = ".
+ * @param {SizePoint[]} points
+ * @returns {SizePoint[]}
+ */
+export function mergeCoincident(points) {
+  /** @type {SizePoint[]} */
+  const out = [];
+  for (const p of points) {
+    const same = p.kind !== 'sweep' && out.find((q) => q.kind !== 'sweep' && q.bytes === p.bytes && q.accuracy === p.accuracy);
+    if (same) {
+      same.label = `${same.label} = ${p.label}`;
+      same.pareto ||= p.pareto;
+    } else out.push({ ...p });
+  }
+  return out;
+}
+
+/**
+ * A sweep point's settings in a few words: {bits: 4, sparsity: 0.5} -> "bits 4, sparsity 0.5".
+ * @param {unknown} settings
+ * @returns {string}
+ */
+export function settingsText(settings) {
+  if (settings === null || settings === undefined) return '';
+  if (typeof settings !== 'object') return String(settings);
+  return Object.entries(settings)
+    .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`)
+    .join(', ');
+}
+
+/**
+ * Ticks for a bytes axis on a log scale: powers of two (1 KB, 2 KB, 4 KB…), every 2^k-th one so
+ * that about `target` fit; the range is widened to the outer ticks.
+ * @param {number} min > 0
+ * @param {number} max > 0
+ * @param {number} [target]
+ * @returns {{min: number, max: number, ticks: number[]}}
+ */
+export function byteTicks(min, max, target = 5) {
+  if (!(min > 0) || !(max > 0)) return { min: 1, max: 2, ticks: [1, 2] };
+  if (min > max) [min, max] = [max, min];
+  const lo = Math.floor(Math.log2(min) + 1e-9);
+  let hi = Math.ceil(Math.log2(max) - 1e-9);
+  if (hi === lo) hi = lo + 1;
+  const stride = Math.max(1, Math.ceil((hi - lo) / Math.max(1, target)));
+  const start = Math.floor(lo / stride) * stride;
+  const end = Math.ceil(hi / stride) * stride;
+  /** @type {number[]} */
+  const ticks = [];
+  for (let e = start; e <= end; e += stride) ticks.push(2 ** e);
+  return { min: ticks[0], max: ticks[ticks.length - 1], ticks };
+}
+
+/**
+ * A byte count for an axis tick, without trailing zeros: 512 B, 1 KB, 1.5 KB, 64 KB, 2 MB.
+ * @param {number} bytes
+ * @returns {string}
+ */
+export function formatByteTick(bytes) {
+  if (!Number.isFinite(bytes)) return '';
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number(v.toPrecision(3))} ${units[i]}`;
+}
+
+/**
+ * A log-10 map from `domain` (both > 0) to `range`.
+ * @param {[number, number]} domain
+ * @param {[number, number]} range
+ * @returns {(v: number) => number}
+ */
+export function logScale([d0, d1], [r0, r1]) {
+  const l0 = Math.log10(d0);
+  const span = Math.log10(d1) - l0;
+  return (v) => r0 + (span === 0 ? 0 : ((Math.log10(v) - l0) / span) * (r1 - r0));
+}

@@ -1,0 +1,219 @@
+// Pure helpers for the weight views: histogram binning with pruned weights counted apart, the
+// levels of a quantization grid, the 2-D layout of a linear or conv weight (filters tiled) and its
+// reduction to a heatmap of |w| and pruned share, plus the colour maps. Tested by tests/js/weights.test.js.
+
+/**
+ * @typedef {{bits?: number, per_channel?: boolean, axis?: number, scale?: number[] | number,
+ *   zero_point?: number[] | number, qmin?: number, qmax?: number}} QuantGrid
+ *   Level q of channel c sits at scale[c] · (q − zero_point[c]), q in [qmin, qmax].
+ * @typedef {{lo: number, hi: number, counts: number[], pruned: number, kept: number}} Histogram
+ * @typedef {{rows: number, cols: number, transposed: boolean, tiled: boolean, at: (r: number, c: number) => number}} Layout
+ *   `at` gives the flat index of the weight drawn at (r, c), or -1 for a gap between tiles.
+ */
+
+/**
+ * Whether entry i was pruned: its mask is 0, or (without a mask) it is exactly 0.
+ * @param {ArrayLike<number>} values
+ * @param {ArrayLike<number> | null | undefined} mask
+ * @param {number} i
+ */
+export function isPruned(values, mask, i) {
+  return mask ? mask[i] === 0 : values[i] === 0;
+}
+
+/**
+ * A range symmetric about 0 that holds every kept weight and the quantization grid, if any.
+ * @param {ArrayLike<number>} values
+ * @param {ArrayLike<number> | null | undefined} mask
+ * @param {number[]} [levels] quantization levels to include
+ * @returns {[number, number]}
+ */
+export function weightRange(values, mask, levels = []) {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (isPruned(values, mask, i)) continue;
+    const a = Math.abs(values[i]);
+    if (a > m && Number.isFinite(a)) m = a;
+  }
+  for (const l of levels) if (Math.abs(l) > m) m = Math.abs(l);
+  if (m === 0) m = 1;
+  return [-m, m];
+}
+
+/**
+ * Counts the kept weights in `bins` equal bins over [lo, hi] (values outside go to the end bins);
+ * pruned weights are counted apart.
+ * @param {ArrayLike<number>} values
+ * @param {ArrayLike<number> | null | undefined} mask
+ * @param {number} bins
+ * @param {[number, number]} range
+ * @returns {Histogram}
+ */
+export function histogram(values, mask, bins, [lo, hi]) {
+  const counts = new Array(Math.max(1, bins)).fill(0);
+  const width = (hi - lo) / counts.length;
+  let pruned = 0;
+  let kept = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (isPruned(values, mask, i)) {
+      pruned++;
+      continue;
+    }
+    const v = values[i];
+    if (!Number.isFinite(v)) continue;
+    const b = width > 0 ? Math.floor((v - lo) / width) : 0;
+    counts[Math.min(counts.length - 1, Math.max(0, b))]++;
+    kept++;
+  }
+  return { lo, hi, counts, pruned, kept };
+}
+
+/**
+ * The values of a quantization grid's levels for one channel (channel 0 of a per-channel grid
+ * unless told), in increasing order; [] when the grid is incomplete.
+ * @param {QuantGrid | null | undefined} q
+ * @param {number} [channel]
+ * @returns {number[]}
+ */
+export function quantLevels(q, channel = 0) {
+  if (!q) return [];
+  const pick = (/** @type {number[] | number | undefined} */ v) => (Array.isArray(v) ? v[Math.min(channel, v.length - 1)] : v);
+  const scale = pick(q.scale);
+  const zero = pick(q.zero_point) ?? 0;
+  let { qmin, qmax } = q;
+  if ((qmin === undefined || qmax === undefined) && q.bits) {
+    qmin = -(2 ** (q.bits - 1));
+    qmax = 2 ** (q.bits - 1) - 1;
+  }
+  if (!(typeof scale === 'number' && scale > 0) || qmin === undefined || qmax === undefined || qmax < qmin || qmax - qmin > 65535) return [];
+  const out = [];
+  for (let k = qmin; k <= qmax; k++) out.push(scale * (k - zero));
+  return out;
+}
+
+/**
+ * How a weight is laid out as an image. Linear [out, in]: one row per output unit, transposed
+ * when that makes the image wider than tall. Conv [out, in, kh, kw]: one kh×kw tile per (filter,
+ * input channel), filters down, channels across, with 1-pixel gaps. Other shapes: one row.
+ * @param {number[]} shape
+ * @returns {Layout}
+ */
+export function matrixLayout(shape) {
+  if (shape.length === 4) {
+    const [o, i, kh, kw] = shape;
+    const rows = o * (kh + 1) - 1;
+    const cols = i * (kw + 1) - 1;
+    return {
+      rows,
+      cols,
+      transposed: false,
+      tiled: true,
+      at: (r, c) => {
+        const fo = Math.floor(r / (kh + 1));
+        const y = r % (kh + 1);
+        const fi = Math.floor(c / (kw + 1));
+        const x = c % (kw + 1);
+        if (y === kh || x === kw) return -1;
+        return ((fo * i + fi) * kh + y) * kw + x;
+      },
+    };
+  }
+  if (shape.length === 2) {
+    const [o, i] = shape;
+    if (o > i) return { rows: i, cols: o, transposed: true, tiled: false, at: (r, c) => c * i + r };
+    return { rows: o, cols: i, transposed: false, tiled: false, at: (r, c) => r * i + c };
+  }
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { rows: 1, cols: n, transposed: false, tiled: false, at: (_r, c) => c };
+}
+
+/**
+ * Shrinks a layout to at most `maxRows × maxCols` cells: each cell holds the mean |w| of its kept
+ * weights (over `scale`, so in [0, 1]), the share of its weights that were pruned, and whether it
+ * is all gap (NaN magnitude).
+ * @param {ArrayLike<number>} values
+ * @param {ArrayLike<number> | null | undefined} mask
+ * @param {Layout} layout
+ * @param {number} maxRows
+ * @param {number} maxCols
+ * @returns {{rows: number, cols: number, magnitude: Float32Array, pruned: Float32Array}}
+ */
+export function heatCells(values, mask, layout, maxRows, maxCols) {
+  const rows = Math.max(1, Math.min(layout.rows, maxRows));
+  const cols = Math.max(1, Math.min(layout.cols, maxCols));
+  let scale = 0;
+  for (let i = 0; i < values.length; i++) if (!isPruned(values, mask, i)) scale = Math.max(scale, Math.abs(values[i]));
+  scale = scale || 1;
+  const magnitude = new Float32Array(rows * cols);
+  const pruned = new Float32Array(rows * cols);
+  for (let R = 0; R < rows; R++) {
+    const r0 = Math.floor((R * layout.rows) / rows);
+    const r1 = Math.max(r0 + 1, Math.floor(((R + 1) * layout.rows) / rows));
+    for (let C = 0; C < cols; C++) {
+      const c0 = Math.floor((C * layout.cols) / cols);
+      const c1 = Math.max(c0 + 1, Math.floor(((C + 1) * layout.cols) / cols));
+      let sum = 0;
+      let kept = 0;
+      let cut = 0;
+      for (let r = r0; r < r1; r++) {
+        for (let c = c0; c < c1; c++) {
+          const k = layout.at(r, c);
+          if (k < 0) continue;
+          if (isPruned(values, mask, k)) cut++;
+          else {
+            sum += Math.abs(values[k]);
+            kept++;
+          }
+        }
+      }
+      const j = R * cols + C;
+      magnitude[j] = kept + cut === 0 ? NaN : kept ? sum / kept / scale : 0;
+      pruned[j] = kept + cut === 0 ? 0 : cut / (kept + cut);
+    }
+  }
+  return { rows, cols, magnitude, pruned };
+}
+
+/** @typedef {[number, number, number]} Rgb */
+
+/**
+ * Linear interpolation through colour stops spread evenly over [0, 1].
+ * @param {Rgb[]} stops
+ * @param {number} t clamped to [0, 1]
+ * @returns {Rgb}
+ */
+export function lerpStops(stops, t) {
+  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x));
+  const f = x - i;
+  const [a, b] = [stops[i], stops[i + 1]];
+  return [0, 1, 2].map((k) => Math.round(a[k] + (b[k] - a[k]) * f));
+}
+
+/** |w| from 0 (page white) to the largest weight (deep ink blue). */
+export const MAGNITUDE_STOPS = /** @type {Rgb[]} */ ([[247, 249, 252], [147, 197, 253], [37, 99, 235], [23, 37, 84]]);
+/** Pruned entries in the sparsity map and the pruned spike in the histogram. */
+export const PRUNED_RGB = /** @type {Rgb} */ ([244, 114, 98]);
+/** Accuracy from poor (rose tint) through middling (sand) to good (teal). */
+export const ACCURACY_STOPS = /** @type {Rgb[]} */ ([[253, 226, 228], [254, 243, 199], [153, 246, 228], [13, 148, 136]]);
+
+/**
+ * The colour of a heatmap cell: |w| on the magnitude scale, blended toward the pruned colour by the
+ * cell's pruned share.
+ * @param {number} magnitude in [0, 1]
+ * @param {number} prunedShare in [0, 1]
+ * @returns {Rgb}
+ */
+export function cellColor(magnitude, prunedShare) {
+  const base = lerpStops(MAGNITUDE_STOPS, Math.sqrt(Math.max(0, magnitude)));
+  const s = Math.min(1, Math.max(0, prunedShare));
+  return [0, 1, 2].map((k) => Math.round(base[k] + (PRUNED_RGB[k] - base[k]) * s));
+}
+
+/**
+ * `rgb(r, g, b)` text of a colour.
+ * @param {Rgb} c
+ */
+export function rgbText([r, g, b]) {
+  return `rgb(${r}, ${g}, ${b})`;
+}
