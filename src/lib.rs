@@ -18,6 +18,7 @@ pub mod ops;
 pub mod optim;
 pub mod pipeline;
 pub mod prune;
+pub mod quant;
 pub mod recipe;
 pub mod sweep;
 pub mod tensor;

@@ -365,11 +365,13 @@ impl Module for Layer {
 #[derive(Default)]
 pub struct Sequential {
     pub layers: Vec<Layer>,
+    /// Fake quantization of weights and layer inputs (QAT and simulated PTQ), see [`crate::quant`].
+    pub quant: Option<crate::quant::FakeQuantModel>,
 }
 
 impl Sequential {
     pub fn new(layers: Vec<Layer>) -> Self {
-        Sequential { layers }
+        Sequential { layers, quant: None }
     }
 
     /// Number of trainable scalars.
@@ -436,7 +438,11 @@ impl Module for Sequential {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = x.clone();
         for (i, l) in self.layers.iter().enumerate() {
-            h = l.forward(&h).map_err(|e| crate::Error(format!("layer {i} ({}): {e}", l.kind())))?;
+            let y = match &self.quant {
+                Some(q) => q.forward_layer(i, l, &h),
+                None => l.forward(&h),
+            };
+            h = y.map_err(|e| crate::Error(format!("layer {i} ({}): {e}", l.kind())))?;
         }
         Ok(h)
     }

@@ -4,7 +4,7 @@
 //!
 //! The op list is [`OPS`]; the fixture tests fail when an op in it has no PyTorch case.
 
-use crate::backend::{BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, Storage, UnaryOp};
+use crate::backend::{BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, Storage, UnaryOp};
 use crate::tensor::{Tensor, fmt_shape};
 use crate::{Result, bail};
 
@@ -29,6 +29,7 @@ pub const OPS: &[&str] = &[
     "tanh",
     "gelu",
     "fake_quant",
+    "fake_quant_channel",
     "matmul",
     "transpose",
     "reshape",
@@ -205,6 +206,48 @@ impl Tensor {
             bail!("fake_quant needs scale > 0 and qmin < qmax, got scale {scale}, range [{qmin}, {qmax}]");
         }
         self.unary(UnaryOp::FakeQuant(scale, zero_point as f32, qmin as f32, qmax as f32))
+    }
+    /// Per-channel fake quantization along `axis` (torch `fake_quantize_per_channel_affine`):
+    /// `y = (clamp(round_half_even(x·(1/s_c)) + z_c, qmin, qmax) − z_c) · s_c`, with the
+    /// straight-through gradient (`dy` where the unclamped level lies in `[qmin, qmax]`, else 0).
+    pub fn fake_quant_channel(
+        &self,
+        scales: &[f32],
+        zero_points: &[i32],
+        axis: usize,
+        qmin: i32,
+        qmax: i32,
+    ) -> Result<Tensor> {
+        let Some(&channels) = self.shape().get(axis) else {
+            bail!("fake_quant_channel: axis {axis} out of range for shape {}", fmt_shape(self.shape()))
+        };
+        if scales.len() != channels || zero_points.len() != channels {
+            bail!(
+                "fake_quant_channel: {} scales and {} zero points for {channels} channels",
+                scales.len(),
+                zero_points.len()
+            );
+        }
+        if qmin >= qmax || scales.iter().any(|s| !(*s > 0.0) || !s.is_finite()) {
+            bail!("fake_quant_channel needs finite scales > 0 and qmin < qmax, range [{qmin}, {qmax}]");
+        }
+        if self.numel() == 0 {
+            return Ok(self.clone());
+        }
+        let table: Vec<f32> =
+            scales.iter().zip(zero_points).flat_map(|(&s, &z)| [s, 1.0 / s, z as f32]).collect();
+        let qp = self.device().upload(&table)?;
+        let q = ChannelQuant {
+            channels,
+            inner: self.shape()[axis + 1..].iter().product(),
+            qmin: qmin as f32,
+            qmax: qmax as f32,
+        };
+        let x = self.storage();
+        let y = x.fake_quant_channel(&qp, q)?;
+        Tensor::from_op(y, self.shape().to_vec(), "fake_quant_channel", &[self], move |g| {
+            Ok(vec![Some(x.fake_quant_channel_backward(&qp, g, q)?)])
+        })
     }
 
     /// Matrix product over the last two axes: `[.., m, k] · [.., k, n]`. Rank 2 or 3 each; a rank-2

@@ -5,6 +5,7 @@
 
 use crate::nn::{Module, Sequential};
 use crate::prune::{self, PlanCtx, TensorBytes, prunable_weights, tensor_bytes};
+use crate::quant;
 use crate::recipe::{MAX_EPOCHS, Recipe, Stage};
 use crate::schedule::LrSchedule;
 use crate::trainer::{EpochMetrics, Phase, Trainer, now_seconds};
@@ -65,6 +66,8 @@ impl Stage {
             Stage::Sensitivity(_) => "sensitivity",
             Stage::Distill(_) => "distill",
             Stage::Sweep(_) => "sweep",
+            Stage::Quantize(_) => "quantize",
+            Stage::Qat(_) => "qat",
         }
     }
 
@@ -81,6 +84,8 @@ impl Stage {
             Stage::Sensitivity(s) => s.validate(p),
             Stage::Distill(s) => s.validate(p),
             Stage::Sweep(s) => s.validate(p),
+            Stage::Quantize(s) => s.validate(p),
+            Stage::Qat(s) => s.validate(p),
         }
     }
 
@@ -96,6 +101,8 @@ impl Stage {
             Stage::Iterative(s) => s.check(p, c),
             Stage::Lottery(s) => s.check(p, c),
             Stage::Sensitivity(s) => s.check(p, c),
+            Stage::Quantize(s) => s.check(p, c),
+            Stage::Qat(s) => s.check(p, c),
         }
     }
 }
@@ -171,6 +178,7 @@ pub(crate) enum Runner {
     Sensitivity(prune::SensitivityRun),
     Distill(crate::distill::DistillRun),
     Sweep(crate::sweep::SweepRun),
+    Qat(quant::QatRun),
 }
 
 /// Where the pipeline is, for [`crate::trainer::StepInfo`].
@@ -485,6 +493,7 @@ pub(crate) async fn advance_runner(
         Runner::Sensitivity(r) => r.advance(t, budget, ctx).await?,
         Runner::Distill(r) => r.advance(t, budget, ctx).await?,
         Runner::Sweep(r) => r.advance(t, budget, ctx).await?,
+        Runner::Qat(r) => r.advance(t, budget, ctx).await?,
     })
 }
 
@@ -504,5 +513,7 @@ pub(crate) async fn begin(stage: &Stage, t: &mut Trainer, ctx: &mut StageCtx) ->
         Stage::Sensitivity(s) => Runner::Sensitivity(prune::SensitivityRun::begin(s, t, ctx)?),
         Stage::Distill(s) => Runner::Distill(crate::distill::DistillRun::begin(s, t, ctx).await?),
         Stage::Sweep(s) => Runner::Sweep(crate::sweep::SweepRun::begin(s, t, ctx)?),
+        Stage::Quantize(s) => Runner::Finished(quant::run_quantize(s, t, ctx).await?),
+        Stage::Qat(s) => Runner::Qat(quant::QatRun::begin(s, t, ctx).await?),
     })
 }

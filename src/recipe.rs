@@ -9,6 +9,7 @@ use crate::pipeline::Finetune;
 use crate::prune::{
     GradualStage, IterativeStage, LotteryStage, MagnitudeStage, NmStage, SensitivityStage, StructuredStage,
 };
+use crate::quant::{QatStage, QuantizeStage};
 use crate::rng::{self, Rng};
 use crate::schedule::LrSchedule;
 use crate::{Device, Error, Result, bail};
@@ -190,6 +191,10 @@ pub enum Stage {
     Distill(crate::distill::DistillStage),
     /// A grid of settings of one stage template, each point from the same starting model.
     Sweep(crate::sweep::SweepStage),
+    /// Post-training quantization (weights, or weights and activations with calibration).
+    Quantize(QuantizeStage),
+    /// Quantization-aware training from the trained model.
+    Qat(QatStage),
 }
 
 /// A whole run.
@@ -392,6 +397,8 @@ pub const PRESETS: &[Preset] = &[
     Preset { name: "digits-distill", json: include_str!("../presets/digits-distill.json") },
     Preset { name: "digits-sweep", json: include_str!("../presets/digits-sweep.json") },
     Preset { name: "mnist-deep-compression", json: include_str!("../presets/mnist-deep-compression.json") },
+    Preset { name: "digits-quant", json: include_str!("../presets/digits-quant.json") },
+    Preset { name: "mnist-qat", json: include_str!("../presets/mnist-qat.json") },
 ];
 
 /// The preset called `name`, parsed.

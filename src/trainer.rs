@@ -369,6 +369,11 @@ impl Trainer {
         self.in_stage || self.phase_done()
     }
 
+    /// The training inputs on the device (in dataset order).
+    pub fn train_inputs(&self) -> &Tensor {
+        &self.train_x
+    }
+
     /// The test inputs on the device.
     pub fn test_inputs(&self) -> &Tensor {
         &self.test_x

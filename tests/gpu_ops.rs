@@ -10,7 +10,7 @@
 use minnow::backend::cpu::CpuStorage;
 use minnow::backend::gpu::{GpuDevice, GpuStorage};
 use minnow::backend::{
-    AdamHyper, BackendStorage, BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
+    AdamHyper, BackendStorage, BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
 };
 use minnow::rng::Rng;
 
@@ -223,6 +223,8 @@ const CASES: &[Case] = &[
     (Group::Elementwise, "unary_backward", case_unary_backward),
     (Group::Elementwise, "unary", case_fake_quant_ties),
     (Group::Elementwise, "unary", case_saturating_unary),
+    (Group::Elementwise, "fake_quant_channel", case_fake_quant_channel),
+    (Group::Elementwise, "fake_quant_channel_backward", case_fake_quant_channel),
     (Group::Elementwise, "binary", case_binary),
     (Group::Reduce, "reduce", case_reduce),
     (Group::Reduce, "max_backward", case_max_backward),
@@ -496,6 +498,34 @@ fn case_fake_quant_ties(ctx: &mut Ctx) {
             &format!("fake_quant ties backward {op:?}"),
             c.unary_backward(op, &y, &cd),
             g.unary_backward(op, &gy, &gd),
+            Tol::Exact,
+        );
+    }
+}
+
+/// Per-channel fake quantization and its STE mask, with exact ties, bit for bit.
+fn case_fake_quant_channel(ctx: &mut Ctx) {
+    let x: Vec<f32> = (-48..48).map(|k| (k as f32 + 0.5) * 0.125).collect();
+    for (scales, zeros, qmin, qmax, inner) in [
+        ([0.25f32, 0.125, 0.1], [0.0f32, 0.0, 0.0], -8.0, 7.0, 8),
+        ([0.05, 0.5, 0.3], [128.0, 3.0, 0.0], 0.0, 255.0, 4),
+    ] {
+        let qp: Vec<f32> = scales.iter().zip(zeros).flat_map(|(&s, z)| [s, 1.0 / s, z]).collect();
+        let q = ChannelQuant { channels: 3, inner, qmin, qmax };
+        let (cx, gx) = ctx.up(&x);
+        let (cq, gq) = ctx.up(&qp);
+        ctx.check_result(
+            &format!("fake_quant_channel {q:?}"),
+            cx.fake_quant_channel(&cq, q),
+            gx.fake_quant_channel(&gq, q),
+            Tol::Exact,
+        );
+        let dy: Vec<f32> = (0..x.len()).map(|i| i as f32 - 3.0).collect();
+        let (cd, gd) = ctx.up(&dy);
+        ctx.check_result(
+            &format!("fake_quant_channel_backward {q:?}"),
+            cx.fake_quant_channel_backward(&cq, &cd, q),
+            gx.fake_quant_channel_backward(&gq, &gd, q),
             Tol::Exact,
         );
     }

@@ -2,7 +2,9 @@
 //! Rust loops that the compiler vectorizes (SIMD128 on wasm32, AVX2 natively). Buffers are shared,
 //! interior-mutable `Rc<RefCell<Vec<f32>>>` so optimizer steps update parameters in place as on the GPU.
 
-use super::{AdamHyper, BackendStorage, BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp};
+use super::{
+    AdamHyper, BackendStorage, BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
+};
 use crate::{Result, bail, rng};
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
@@ -67,7 +69,7 @@ fn for_each_strided(out: &[usize], st: &[usize], mut f: impl FnMut(usize, usize)
     }
 }
 
-fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
+pub(crate) fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
     if got != want {
         bail!("{what}: buffer has {got} elements, expected {want}");
     }
@@ -685,6 +687,50 @@ impl BackendStorage for CpuStorage {
         }
         Ok(())
     }
+
+    fn fake_quant_channel(&self, qp: &Self, q: ChannelQuant) -> Result<Self> {
+        let (x, p) = (self.data(), qp.data());
+        check_channel_quant(x.len(), p.len(), q)?;
+        let out = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let c = 3 * ((i / q.inner) % q.channels);
+                let (s, inv, z) = (p[c], p[c + 1], p[c + 2]);
+                (((v * inv).round_ties_even() + z).max(q.qmin).min(q.qmax) - z) * s
+            })
+            .collect();
+        Ok(Self::from_vec(out))
+    }
+
+    fn fake_quant_channel_backward(&self, qp: &Self, dy: &Self, q: ChannelQuant) -> Result<Self> {
+        let (x, p, d) = (self.data(), qp.data(), dy.data());
+        check_channel_quant(x.len(), p.len(), q)?;
+        check_len("fake_quant_channel_backward dy", d.len(), x.len())?;
+        let out = x
+            .iter()
+            .zip(d.iter())
+            .enumerate()
+            .map(|(i, (&v, &g))| {
+                let c = 3 * ((i / q.inner) % q.channels);
+                let level = (v * p[c + 1]).round_ties_even() + p[c + 2];
+                if level >= q.qmin && level <= q.qmax { g } else { 0.0 }
+            })
+            .collect();
+        Ok(Self::from_vec(out))
+    }
+}
+
+/// Sizes of a per-channel fake quantization: `x` a whole number of channel runs, 3 qparams each.
+pub fn check_channel_quant(n: usize, qp_len: usize, q: ChannelQuant) -> Result<()> {
+    if q.channels == 0 || q.inner == 0 || n % (q.channels * q.inner) != 0 {
+        bail!(
+            "fake_quant_channel: {n} elements are not runs of {} channels × {} values",
+            q.channels,
+            q.inner
+        );
+    }
+    check_len("fake_quant_channel qparams", qp_len, 3 * q.channels)
 }
 
 /// `c += a · b` for row-major `a: m×k`, `b: k×n`, `c: m×n`: a k-blocked i-k-j loop whose inner

@@ -40,6 +40,7 @@ pub(crate) enum Family {
     Layout,
     Random,
     Optim,
+    Quant,
 }
 
 const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
@@ -54,6 +55,7 @@ impl Family {
             Family::Layout => "layout",
             Family::Random => "random",
             Family::Optim => "optim",
+            Family::Quant => "quant",
         }
     }
 
@@ -66,6 +68,7 @@ impl Family {
             Family::Layout => include_str!("../../shaders/layout.wgsl"),
             Family::Random => include_str!("../../shaders/random.wgsl"),
             Family::Optim => include_str!("../../shaders/optim.wgsl"),
+            Family::Quant => include_str!("../../shaders/quant.wgsl"),
         }
     }
 

@@ -274,6 +274,25 @@ pub trait BackendStorage: Sized + Clone {
     /// One in-place Adam/AdamW step: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
     /// `p ← p − lr · (m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)`.
     fn adam_step(&self, grad: &Self, m: &Self, v: &Self, h: AdamHyper) -> Result<()>;
+    /// Per-channel fake quantization (torch `fake_quantize_per_channel_affine`): element `i` belongs
+    /// to channel `c = (i / inner) % channels`, and `qp` holds `[s_c, 1/s_c, z_c]` per channel (the
+    /// inverse computed on the host in f32, as torch does); `y = (clamp(round_half_even(x·(1/s_c)) +
+    /// z_c, qmin, qmax) − z_c) · s_c`.
+    fn fake_quant_channel(&self, qp: &Self, q: ChannelQuant) -> Result<Self>;
+    /// Straight-through gradient of [`BackendStorage::fake_quant_channel`]: `dx = dy` where
+    /// `qmin ≤ round_half_even(x·(1/s_c)) + z_c ≤ qmax`, else 0.
+    fn fake_quant_channel_backward(&self, qp: &Self, dy: &Self, q: ChannelQuant) -> Result<Self>;
+}
+
+/// Layout and integer range of a per-channel fake quantization (see
+/// [`BackendStorage::fake_quant_channel`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelQuant {
+    pub channels: usize,
+    /// Elements per channel run (product of the axes after the channel axis).
+    pub inner: usize,
+    pub qmin: f32,
+    pub qmax: f32,
 }
 
 /// A buffer on whichever backend the run chose.
@@ -540,6 +559,29 @@ impl Storage {
             #[allow(unreachable_patterns)]
             _ => Err(mixed()),
         }
+    }
+
+    pub fn fake_quant_channel(&self, qp: &Storage, q: ChannelQuant) -> Result<Storage> {
+        Ok(pair!(self, qp, x, p => x.fake_quant_channel(p, q)))
+    }
+
+    pub fn fake_quant_channel_backward(
+        &self,
+        qp: &Storage,
+        dy: &Storage,
+        q: ChannelQuant,
+    ) -> Result<Storage> {
+        Ok(match (self, qp, dy) {
+            (Storage::Cpu(x), Storage::Cpu(p), Storage::Cpu(d)) => {
+                Storage::Cpu(x.fake_quant_channel_backward(p, d, q)?)
+            }
+            #[cfg(feature = "gpu")]
+            (Storage::Gpu(x), Storage::Gpu(p), Storage::Gpu(d)) => {
+                Storage::Gpu(x.fake_quant_channel_backward(p, d, q)?)
+            }
+            #[allow(unreachable_patterns)]
+            _ => return Err(mixed()),
+        })
     }
 
     pub fn adam_step(&self, grad: &Storage, m: &Storage, v: &Storage, h: AdamHyper) -> Result<()> {

@@ -86,8 +86,45 @@ fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// One line summarizing a stage report: accuracy, sparsity, parameters, bytes.
+/// One line summarizing a stage report: accuracy, sparsity, parameters, bytes; quantization stages
+/// add one line per bit width (accuracy, packed and gzip bytes, per-layer SQNR).
 fn stage_row(r: &serde_json::Value) -> String {
+    let mut row = prune_row(r);
+    let d = &r["details"];
+    let points: Vec<&serde_json::Value> = match d["points"].as_array() {
+        Some(ps) => ps.iter().collect(),
+        None if d["qat_accuracy"].is_number() => vec![&d["ptq"]],
+        None => Vec::new(),
+    };
+    let line = |label: &str, acc: f64, bytes: &serde_json::Value, layers: &serde_json::Value| {
+        let sqnr: Vec<String> = layers
+            .as_array()
+            .map(|ls| {
+                ls.iter().map(|l| format!("{:.1}", l["sqnr_db"].as_f64().unwrap_or(f64::NAN))).collect()
+            })
+            .unwrap_or_default();
+        format!(
+            "\n    {label:<10} test acc {:>6.2}%, {} bytes quantized ({} gzip, {} f32), SQNR dB [{}]",
+            100.0 * acc,
+            bytes["quantized"],
+            bytes["gzip"],
+            bytes["f32"],
+            sqnr.join(", ")
+        )
+    };
+    for p in points {
+        let label =
+            if d["qat_accuracy"].is_number() { "PTQ".to_string() } else { format!("{} bits", p["bits"]) };
+        row += &line(&label, p["test_accuracy"].as_f64().unwrap_or(f64::NAN), &p["bytes"], &p["layers"]);
+    }
+    if let Some(q) = d["qat_accuracy"].as_f64() {
+        row += &line("QAT", q, &d["quant_bytes"], &d["layers"]);
+    }
+    row
+}
+
+/// The pruning summary of a stage report.
+fn prune_row(r: &serde_json::Value) -> String {
     let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
     let u = |k: &str| r[k].as_u64().unwrap_or(0);
     let b = |k: &str| r["bytes"][k].as_u64().unwrap_or(0);

@@ -203,6 +203,24 @@ def op_cases():
             "asymmetric 4-bit range with zero point 3; near-ties of x/0.1 and values clamped on both sides")
     fq_case("fake_quant_int8", 0.02, 0, -128, 127, normal(6, 7, scale=1.5), "int8 range, many values clamped")
 
+    # --- fake_quant_channel: per output channel (axis 0), ties of x/scale_c, clamping, STE mask ---
+    def fqc_case(name, scales, zps, qmin, qmax, x, note):
+        s = torch.tensor(scales, dtype=torch.float32)
+        z = torch.tensor(zps, dtype=torch.int32)
+        fn = lambda t: torch.fake_quantize_per_channel_affine(t, s, z, 0, qmin, qmax)
+        args = {"scales": [f32_scalar(v) for v in s.tolist()], "zero_points": zps, "qmin": qmin, "qmax": qmax}
+        add(name, "fake_quant_channel", fn, [x], args, exact=True, note=note)
+
+    # Drawn from their own stream (restored afterwards) so the cases after these keep their data.
+    global rng
+    main_rng, rng = rng, np.random.default_rng(6)
+    chx = torch.cat([(torch.arange(-6, 6, dtype=torch.float32) + 0.5) * 0.25, normal(12, scale=1.5)])
+    fqc_case("fake_quant_channel_int4_ties", [0.25, 0.125, 0.5], [0, 0, 0], -8, 7, chx.reshape(3, 8),
+             "symmetric 4-bit per channel; channel 0 holds exact .5 ties of x/scale")
+    fqc_case("fake_quant_channel_uint8_conv", [0.02, 0.05], [128, 7], 0, 255, normal(2, 3, 2, 2, scale=2.0),
+             "affine 8-bit per output channel of a conv weight [2,3,2,2]")
+    rng = main_rng
+
     # --- matmul ------------------------------------------------------------------------------
     add("matmul_1x1", "matmul", torch.matmul, [normal(1, 1), normal(1, 1)])
     add("matmul_37x129_129x65", "matmul", torch.matmul, [normal(37, 129), normal(129, 65)])

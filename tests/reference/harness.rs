@@ -288,6 +288,12 @@ fn apply(op: &str, a: &Value, x: &[Tensor]) -> minnow::Result<Tensor> {
             int_arg(a, "qmin") as i32,
             int_arg(a, "qmax") as i32,
         )?,
+        "fake_quant_channel" => {
+            let scales: Vec<f32> =
+                a["scales"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let zps: Vec<i32> = ints(a, "zero_points").into_iter().map(|v| v as i32).collect();
+            x[0].fake_quant_channel(&scales, &zps, 0, int_arg(a, "qmin") as i32, int_arg(a, "qmax") as i32)?
+        }
         "matmul" if a["rhs_transposed"].as_bool() == Some(true) => x[0].matmul_t(&x[1])?,
         "matmul" => x[0].matmul(&x[1])?,
         "transpose" => x[0].transpose(int_arg(a, "a0") as isize, int_arg(a, "a1") as isize)?,

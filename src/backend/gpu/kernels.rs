@@ -4,9 +4,9 @@
 //! to uploading index lists; nothing here waits on the GPU except `read`.
 
 use super::{BufKind, Family, GpuDevice, GpuStorage, grid, grid_1d};
-use crate::backend::cpu::strides;
+use crate::backend::cpu::{check_channel_quant, strides};
 use crate::backend::{
-    AdamHyper, BackendStorage, BinaryOp, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
+    AdamHyper, BackendStorage, BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
 };
 use crate::{Error, Result, bail};
 use bytemuck::{Pod, Zeroable};
@@ -29,6 +29,19 @@ struct EwParams {
     dims: [u32; 8],
     sa: [u32; 8],
     sb: [u32; 8],
+}
+
+/// `struct Params` of quant.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct QuantParams {
+    n: u32,
+    channels: u32,
+    inner: u32,
+    _pad0: u32,
+    qmin: f32,
+    qmax: f32,
+    _pad1: [f32; 2],
 }
 
 /// `struct Params` of reduce.wgsl.
@@ -861,5 +874,43 @@ impl BackendStorage for GpuStorage {
         };
         let binds = [(1, self.buf()), (2, grad.buf()), (3, m.buf()), (4, v.buf())];
         self.dev().dispatch(Family::Optim, "adam_step", &[], &p, &binds, grid_1d(n)?)
+    }
+
+    fn fake_quant_channel(&self, qp: &Self, q: ChannelQuant) -> Result<Self> {
+        self.quant_kernel("fake_quant_channel", qp, None, q)
+    }
+
+    fn fake_quant_channel_backward(&self, qp: &Self, dy: &Self, q: ChannelQuant) -> Result<Self> {
+        self.quant_kernel("fake_quant_channel_backward", qp, Some(dy), q)
+    }
+}
+
+impl GpuStorage {
+    /// A quant.wgsl kernel over `self` with per-channel qparams `qp` (and `dy`).
+    fn quant_kernel(&self, entry: &str, qp: &Self, dy: Option<&Self>, q: ChannelQuant) -> Result<Self> {
+        self.same_device(qp)?;
+        check_channel_quant(self.len(), qp.len(), q)?;
+        let n = self.len();
+        let dev = self.dev();
+        let out = dev.alloc(n)?;
+        let mut binds = vec![(1, self.buf()), (2, qp.buf())];
+        if let Some(dy) = dy {
+            self.same_device(dy)?;
+            check_len(entry, dy.len(), n)?;
+            binds.push((3, dy.buf()));
+        }
+        binds.push((4, out.buf()));
+        if n > 0 {
+            let p = QuantParams {
+                n: u32_of("element count", n)?,
+                channels: u32_of("channels", q.channels)?,
+                inner: u32_of("channel run", q.inner)?,
+                qmin: q.qmin,
+                qmax: q.qmax,
+                ..Zeroable::zeroed()
+            };
+            dev.dispatch(Family::Quant, entry, &[], &p, &binds, grid_1d(n)?)?;
+        }
+        Ok(out)
     }
 }
