@@ -466,7 +466,14 @@ impl Pipeline {
             epochs: ctx.epochs.clone(),
             details,
         };
-        Ok(serde_json::to_value(r)?)
+        let mut v = serde_json::to_value(r)?;
+        // A quantization stage leaves the model quantized: its honest size is the packed integers
+        // (with sparsity) the stage measured, and the cumulative ratio follows that size.
+        if let Some(q) = v["details"]["quant_bytes"]["quantized"].as_u64() {
+            v["bytes"]["quantized"] = q.into();
+            v["compression_ratio"] = (base_bytes as f64 / q.max(1) as f64).into();
+        }
+        Ok(v)
     }
 }
 

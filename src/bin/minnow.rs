@@ -144,7 +144,7 @@ fn prune_row(r: &serde_json::Value) -> String {
         .unwrap_or_default();
     format!(
         "  stage {} {:<11} test acc {:>6.2}% ({:+.2}), weight sparsity {:.1}% [{}], {} params ({} nonzero), \
-         bytes {} dense / {} bitmask / {} CSR / {} sparse ({:.1}x)",
+         bytes {} dense / {} bitmask / {} CSR / {} sparse{} ({:.1}x)",
         u("index") + 1,
         r["kind"].as_str().unwrap_or("?"),
         100.0 * f("test_accuracy"),
@@ -157,6 +157,7 @@ fn prune_row(r: &serde_json::Value) -> String {
         b("bitmask"),
         b("csr"),
         b("sparse"),
+        if b("quantized") > 0 { format!(" / {} quantized", b("quantized")) } else { String::new() },
         f("compression_ratio"),
     )
 }
