@@ -277,10 +277,22 @@ fn layer_infos(tr: &Trainer) -> Vec<LayerInfo> {
 
 /// The quantization grid of a weight, when a quantization stage has put one on it:
 /// `{bits, per_channel, axis, scale: [..], zero_point: [..], qmin, qmax}` (one scale and zero point
-/// per tensor, or per channel along `axis`); level `q` sits at `scale · (q − zero_point)`.
-/// `None` until src/quant.rs exposes its grids.
-fn quant_grid(_tr: &Trainer, _name: &str) -> Option<serde_json::Value> {
-    None
+/// per tensor, or per output channel along `axis` 0); level `q` sits at `scale · (q − zero_point)`.
+fn quant_grid(tr: &Trainer, name: &str) -> Option<serde_json::Value> {
+    let fq = tr.model.quant.as_ref()?;
+    let index: usize = name.split('.').next()?.parse().ok()?;
+    let layers = fq.layers.borrow();
+    let lq = layers.get(index)?.as_ref()?;
+    let w = &lq.weight;
+    Some(serde_json::json!({
+        "bits": lq.bits,
+        "per_channel": w.scale.len() > 1,
+        "axis": 0,
+        "scale": w.scale,
+        "zero_point": w.zero_point,
+        "qmin": w.qmin,
+        "qmax": w.qmax,
+    }))
 }
 
 fn two_d(tr: &Trainer) -> Result<(), JsValue> {
