@@ -46,6 +46,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a result on stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn print_out(text: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 fn read_file(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
 }
@@ -61,22 +66,27 @@ fn run(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         "presets" => {
+            let width = PRESETS.iter().map(|p| p.name.len()).max().unwrap_or(0);
+            let mut out = std::io::stdout().lock();
             for p in PRESETS {
                 let r = recipe::preset(p.name).map_err(|e| e.to_string())?;
-                println!("{:<16} {}", p.name, r.description);
+                // A closed pipe (`minnow presets | head`) ends the listing quietly.
+                if writeln!(out, "{:<width$}  {}", p.name, r.description).is_err() {
+                    break;
+                }
             }
             Ok(())
         }
         "show" => {
             let name = args.get(1).ok_or("show needs a preset name")?;
             let r = recipe::preset(name).map_err(|e| e.to_string())?;
-            println!("{}", r.to_json());
+            print_out(&r.to_json());
             Ok(())
         }
         "validate" => {
             let path = args.get(1).ok_or("validate needs a recipe file")?;
             let r = Recipe::from_json(&read_file(path)?).map_err(|e| format!("{path}: {e}"))?;
-            println!("{}", r.to_json());
+            print_out(&r.to_json());
             eprintln!("{path}: ok");
             Ok(())
         }
@@ -341,7 +351,7 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
     }
     match out {
         Some(path) => std::fs::write(&path, json + "\n").map_err(|e| format!("cannot write {path}: {e}"))?,
-        None => println!("{json}"),
+        None => print_out(&json),
     }
     if let Some(path) = save {
         let (tr, data) = (&trainer, &trainer.data);
@@ -398,6 +408,6 @@ fn eval_model(args: &[String]) -> Result<(), String> {
     let rows = if head == 0 { usize::MAX } else { head };
     let logits_head: Vec<&[f32]> = logits.chunks(trainer.data.classes.max(1)).take(rows).collect();
     let json = serde_json::json!({ "test_accuracy": test_accuracy, "logits_head": logits_head });
-    println!("{json}");
+    print_out(&json);
     Ok(())
 }
