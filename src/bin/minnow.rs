@@ -408,6 +408,6 @@ fn eval_model(args: &[String]) -> Result<(), String> {
     let rows = if head == 0 { usize::MAX } else { head };
     let logits_head: Vec<&[f32]> = logits.chunks(trainer.data.classes.max(1)).take(rows).collect();
     let json = serde_json::json!({ "test_accuracy": test_accuracy, "logits_head": logits_head });
-    print_out(&json);
+    print_out(&json.to_string());
     Ok(())
 }
