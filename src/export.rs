@@ -526,3 +526,64 @@ pub fn save_test_split(data: &Dataset) -> Result<Vec<u8>> {
     safetensors::serialize([("x", encode(&x)), ("y", encode(&y))], Some(meta))
         .map_err(|e| Error(format!("writing safetensors: {e}")))
 }
+
+/// The tensors that describe a run's compression, for [`save`]: each pruning mask as
+/// `<param>_mask` (U8, 1 = kept), and for each quantized layer whose integers fit in i8 (signed
+/// schemes, ≤ 8 bits) the weight's levels `q = clamp(round(w / s) + z, qmin, qmax)` as
+/// `<layer>.weight.int8` with `.scale` (F32) and `.zero_point` (I32), per tensor (`[]`) or per output
+/// channel (`[out]`).
+pub async fn compression_extras(t: &Trainer) -> Result<Vec<(String, ExtraTensor)>> {
+    let state = t.model.state();
+    let shape_of = |name: &str| state.iter().find(|(n, _)| n == name).map(|(_, t)| t.shape().to_vec());
+    let mut out = Vec::new();
+    for (name, mask) in t.masks.iter() {
+        let Some(shape) = shape_of(name) else { continue };
+        let data = mask.iter().map(|&m| u8::from(m != 0.0)).collect();
+        out.push((format!("{name}{MASK_SUFFIX}"), ExtraTensor::U8 { shape, data }));
+    }
+    let Some(fq) = &t.model.quant else { return Ok(out) };
+    let layers: Vec<(usize, crate::quant::QParams)> = fq
+        .layers
+        .borrow()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.as_ref().map(|l| (i, l.weight.clone())))
+        .collect();
+    for (i, qp) in layers {
+        if qp.qmin < -128 || qp.qmax > 127 || qp.scale.is_empty() {
+            continue;
+        }
+        let name = format!("{i}.weight");
+        let Some((_, w)) = state.iter().find(|(n, _)| *n == name) else { continue };
+        let shape = w.shape().to_vec();
+        let values = w.to_vec().await?;
+        let channels = qp.scale.len();
+        let per = values.len() / channels.max(1);
+        let data = values
+            .iter()
+            .enumerate()
+            .map(|(j, &x)| {
+                let c = (j / per.max(1)).min(channels - 1);
+                let q = crate::backend::cpu::quant_level(x, qp.scale[c], qp.zero_point[c] as f32);
+                q.clamp(qp.qmin as f32, qp.qmax as f32) as i8
+            })
+            .collect();
+        let qshape = if channels == 1 { Vec::new() } else { vec![channels] };
+        out.push((format!("{name}{INT8_SUFFIX}"), ExtraTensor::I8 { shape, data }));
+        out.push((
+            format!("{name}{SCALE_SUFFIX}"),
+            ExtraTensor::F32 { shape: qshape.clone(), data: qp.scale.clone() },
+        ));
+        out.push((
+            format!("{name}{ZERO_POINT_SUFFIX}"),
+            ExtraTensor::I32 { shape: qshape, data: qp.zero_point.clone() },
+        ));
+    }
+    Ok(out)
+}
+
+/// [`save`] for a run: its current model with [`compression_extras`].
+pub async fn save_trainer(t: &Trainer) -> Result<Vec<u8>> {
+    let extras = compression_extras(t).await?;
+    save(&t.model, &t.recipe, &t.data.input_shape, t.data.classes, &extras).await
+}

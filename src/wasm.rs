@@ -105,10 +105,7 @@ impl Run {
         let t = self.trainer.clone();
         future_to_promise(async move {
             let tr = t.try_borrow().map_err(|_| busy())?;
-            let (data, recipe) = (&tr.data, &tr.recipe);
-            let bytes = export::save(&tr.model, recipe, &data.input_shape, data.classes, &[])
-                .await
-                .map_err(js_err)?;
+            let bytes = export::save_trainer(&tr).await.map_err(js_err)?;
             Ok(Uint8Array::from(bytes.as_slice()).into())
         })
     }

@@ -501,3 +501,39 @@ fn pytorch_rebuilds_the_same_model() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A run's compression travels with its weights: pruning masks as `<param>_mask` and quantized
+/// layers as int8 levels with their scales and zero points, which dequantize to within half a step
+/// of the float weights.
+#[test]
+fn saved_runs_carry_masks_and_int8_weights() {
+    use minnow::export::{ExtraTensor, ModelFile, save_trainer};
+    let mut r = minnow::recipe::preset("digits-quant").unwrap();
+    r.backend = minnow::recipe::BackendChoice::Cpu;
+    r.training.epochs = 2;
+    r.compression.insert(0, serde_json::from_str(r#"{"kind": "magnitude", "amount": 0.5}"#).unwrap());
+    let mut t = pollster::block_on(minnow::trainer::Trainer::new(r, None)).unwrap();
+    pollster::block_on(t.run(|_| {})).unwrap();
+    let file = ModelFile::from_bytes(&pollster::block_on(save_trainer(&t)).unwrap()).unwrap();
+    let Some(ExtraTensor::U8 { data: mask, .. }) = file.get("1.weight_mask") else { panic!("no mask") };
+    let kept = mask.iter().filter(|&&m| m == 1).count();
+    assert_eq!(kept * 2, mask.len(), "half the weights are kept");
+    let Some(ExtraTensor::F32 { data: w, .. }) = file.get("1.weight") else { panic!("no weight") };
+    let Some(ExtraTensor::I8 { data: q, .. }) = file.get("1.weight.int8") else { panic!("no int8") };
+    let Some(ExtraTensor::F32 { data: s, .. }) = file.get("1.weight.scale") else { panic!("no scale") };
+    let Some(ExtraTensor::I32 { data: z, .. }) = file.get("1.weight.zero_point") else {
+        panic!("no zero point")
+    };
+    let per = w.len() / s.len();
+    for (j, (&x, &qv)) in w.iter().zip(q).enumerate() {
+        let c = j / per;
+        let back = (qv as i32 - z[c]) as f32 * s[c];
+        assert!(
+            (back - x).abs() <= 0.5 * s[c] * 1.0001 || qv == i8::MAX || qv == i8::MIN,
+            "weight {j}: {x} vs {back}"
+        );
+        if mask[j] == 0 {
+            assert_eq!(qv as i32, z[c], "a pruned weight quantizes to the zero point");
+        }
+    }
+}

@@ -354,10 +354,7 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
         None => print_out(&json),
     }
     if let Some(path) = save {
-        let (tr, data) = (&trainer, &trainer.data);
-        let bytes =
-            pollster::block_on(export::save(&tr.model, &tr.recipe, &data.input_shape, data.classes, &[]))
-                .map_err(|e| e.to_string())?;
+        let bytes = pollster::block_on(export::save_trainer(&trainer)).map_err(|e| e.to_string())?;
         std::fs::write(&path, bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
         if !quiet {
             eprintln!("saved the model to {path}");
