@@ -106,3 +106,43 @@ fn auto_prefers_the_cpu_over_a_software_adapter() {
         assert_eq!(dev.name(), "gpu", "{note}");
     }
 }
+
+/// Pruning on the GPU: the masks equal the CPU's for the same weights (the initial training barely
+/// moves them, so both backends prune the same magnitudes), and masked training keeps every pruned
+/// weight exactly zero on the device.
+#[test]
+fn gpu_pruning_masks_match_the_cpu_and_stay_zero() {
+    let Some(g) = gpu() else { return };
+    let mut r = preset("spiral-mlp").unwrap();
+    r.training.epochs = 1;
+    r.training.optimizer = serde_json::from_str(r#"{"kind": "sgd", "lr": 1e-6}"#).unwrap();
+    r.compression = serde_json::from_str(
+        r#"[{"kind": "magnitude", "amount": 0.8, "scope": "global"},
+            {"kind": "finetune", "epochs": 2, "lr": 0.05}]"#,
+    )
+    .unwrap();
+    let run = |dev: Device| {
+        let mut t = Trainer::with_device(r.clone(), None, dev, String::new()).unwrap();
+        pollster::block_on(t.run(|_| {})).unwrap();
+        t
+    };
+    let (cpu, gpu_run) = (run(Device::Cpu), run(Device::Gpu(g)));
+    let mut compared = 0;
+    for (name, mask) in cpu.masks.iter() {
+        let other = gpu_run.masks.get(name).expect("the GPU run has the same masked parameters");
+        assert_eq!(mask, other, "{name}: masks differ");
+        let w = minnow::nn::Module::parameters(&gpu_run.model)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1
+            .to_vec_blocking()
+            .unwrap();
+        assert!(
+            w.iter().zip(mask).all(|(&x, &m)| m != 0.0 || x == 0.0),
+            "{name}: a pruned weight moved on the GPU"
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, 3, "every linear weight is masked");
+}
