@@ -4,7 +4,7 @@
 //! int8 fake quantization (`model.quant`), which reproduces its arithmetic up to f32 summation order.
 
 use crate::nn::{Activation, Layer, Sequential};
-use crate::quant::{LayerQuant, Scheme};
+use crate::quant::{LayerQuant, QParams, Scheme};
 use crate::{Result, bail};
 
 /// Lanes of i16 per SIMD step; operand rows are zero-padded to a multiple of it.
@@ -285,20 +285,40 @@ pub struct IntModel {
     input_shape: Vec<usize>,
 }
 
-fn gemm_of(lq: &LayerQuant, w: &[f32], bias: Option<Vec<f32>>, n: usize, what: &str) -> Result<IntGemm> {
+/// What a layer's quantizer holds, copied out of the `RefCell` before any await.
+struct QuantSnap {
+    bits: u32,
+    scheme: Scheme,
+    weight: QParams,
+    /// Input bits and calibrated qparams, when activations are quantized.
+    input: Option<(u32, Option<QParams>)>,
+}
+
+impl QuantSnap {
+    fn of(lq: &LayerQuant) -> QuantSnap {
+        QuantSnap {
+            bits: lq.bits,
+            scheme: lq.scheme,
+            weight: lq.weight.clone(),
+            input: lq.input.as_ref().map(|a| (a.bits, a.qparams.clone())),
+        }
+    }
+}
+
+fn gemm_of(lq: &QuantSnap, w: &[f32], bias: Option<Vec<f32>>, n: usize, what: &str) -> Result<IntGemm> {
     if lq.scheme != Scheme::Symmetric || lq.weight.zero_point.iter().any(|&z| z != 0) {
         bail!("{what}: integer inference needs symmetric weights (zero point 0)");
     }
     if lq.bits > 8 || lq.weight.qmin < -128 || lq.weight.qmax > 127 {
         bail!("{what}: integer inference needs signed weights of at most 8 bits, got {} bits", lq.bits);
     }
-    let Some(act) = lq.input.as_ref() else {
+    let Some((act_bits, act)) = lq.input.as_ref() else {
         bail!("{what}: integer inference needs quantized activations (\"activations\": true)")
     };
-    let Some(aq) = act.qparams.as_ref() else { bail!("{what}: activation quantizer not calibrated") };
+    let Some(aq) = act.as_ref() else { bail!("{what}: activation quantizer not calibrated") };
     let offset = if aq.qmax > 127 { 128 } else { 0 };
-    if act.bits > 8 || aq.qmin - offset < -128 || aq.qmax - offset > 127 {
-        bail!("{what}: integer inference needs activations of at most 8 bits, got {}", act.bits);
+    if *act_bits > 8 || aq.qmin - offset < -128 || aq.qmax - offset > 127 {
+        bail!("{what}: integer inference needs activations of at most 8 bits, got {act_bits}");
     }
     let input =
         InputQuant { scale: aq.scale[0], zero: aq.zero_point[0], qmin: aq.qmin, qmax: aq.qmax, offset };
@@ -330,7 +350,8 @@ impl IntModel {
         let Some(fq) = model.quant.as_ref() else {
             bail!("integer inference needs quantization installed on the model (a quantize stage)")
         };
-        let quant = fq.layers.borrow();
+        let quant: Vec<Option<QuantSnap>> =
+            fq.layers.borrow().iter().map(|l| l.as_ref().map(QuantSnap::of)).collect();
         let mut layers = Vec::new();
         for (i, layer) in model.layers.iter().enumerate() {
             let what = format!("layer {i} ({})", layer.kind());
