@@ -12,6 +12,7 @@ pub mod schedule;
 
 pub use backend::{Device, Storage};
 pub use error::{Error, Result};
+pub mod int8;
 pub mod loss;
 pub mod nn;
 pub mod ops;

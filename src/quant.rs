@@ -691,11 +691,21 @@ pub async fn install(t: &mut Trainer, c: &QuantConfig, batches: usize) -> Result
     Ok(())
 }
 
-/// One sweep point: width, accuracy, bytes and per-layer errors.
+/// One sweep point: width, accuracy, bytes and per-layer errors; with int8 weights and activations,
+/// `int8_agreement`: the share of test samples where integer inference ([`crate::int8::IntModel`])
+/// predicts the fake-quant model's class (null when the point has no integer model).
 async fn point(t: &Trainer, bits: u32) -> Result<Value> {
-    let (acc, _) = t.evaluate_test().await?;
+    let (acc, pred) = t.evaluate_test().await?;
     let (bytes, layers) = measure(&t.model).await?;
-    Ok(json!({ "bits": bits, "test_accuracy": acc, "bytes": bytes, "layers": layers }))
+    let mut agreement = Value::Null;
+    if let Ok(im) = crate::int8::IntModel::build(&t.model, &t.data.input_shape).await {
+        let int_pred = im.predict(&t.data.test_x, pred.len())?;
+        let same = int_pred.iter().zip(&pred).filter(|(a, b)| a == b).count();
+        agreement = json!(same as f64 / pred.len().max(1) as f64);
+    }
+    Ok(
+        json!({ "bits": bits, "test_accuracy": acc, "bytes": bytes, "layers": layers, "int8_agreement": agreement }),
+    )
 }
 
 /// Runs a `quantize` stage: one point per bit width; the model keeps the last width's quantization.
@@ -713,6 +723,7 @@ pub async fn run_quantize(s: &QuantizeStage, t: &mut Trainer, ctx: &StageCtx) ->
         "observer": s.observer,
         "bits": last["bits"],
         "quant_bytes": last["bytes"],
+        "int8_agreement": last["int8_agreement"],
         "layers": last["layers"],
         "points": points,
     }))

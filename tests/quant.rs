@@ -206,6 +206,9 @@ fn digits_quant_int8_holds_and_the_sweep_trades_bytes_for_accuracy() {
         int8["details"]["quant_bytes"]
     );
     assert!(dense - acc(&int8["test_accuracy"]) <= 0.005 + 1e-6, "int8 PTQ lost more than half a point");
+    let agreement = acc(&int8["details"]["int8_agreement"]);
+    eprintln!("  integer inference agrees with fake quant on {:.2}% of the test set", 100.0 * agreement);
+    assert!(agreement >= 0.999, "integer inference disagrees with fake quant: {agreement}");
     let points = rep.stages[1]["details"]["points"].as_array().unwrap().clone();
     assert_eq!(points.len(), 5);
     let mut last_bytes = u64::MAX;

@@ -1,0 +1,112 @@
+//! int8 ÷ f32 speed on the presets' layer shapes: minnow's f32 CPU matmul (`Tensor::matmul_t`)
+//! against the int8 GEMM (`minnow::int8::gemm_i8`, i32 accumulation) in the same run, medians of
+//! several repetitions; torch's single-threaded f32 `F.linear` alongside when python3 has torch.
+//! Run: `cargo run --release --example quant_bench`.
+
+use minnow::backend::Device;
+use minnow::int8;
+use minnow::rng::Rng;
+use minnow::{Tensor, no_grad};
+use std::process::Command;
+use std::time::Instant;
+
+/// One GEMM `[m×k] · [n×k]ᵀ` standing for a layer.
+struct Case {
+    name: &'static str,
+    m: usize,
+    k: usize,
+    n: usize,
+}
+
+fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(|a, b| a.total_cmp(b));
+    t[reps / 2]
+}
+
+/// Medians (ms) of torch's `F.linear` for each case, or None when torch is missing.
+fn torch_ms(cases: &[Case], reps: usize) -> Option<Vec<f64>> {
+    let shapes: Vec<String> = cases.iter().map(|c| format!("({},{},{})", c.m, c.k, c.n)).collect();
+    let script = format!(
+        "import time, torch, torch.nn.functional as F\ntorch.set_num_threads(1)\n\
+         for m, k, n in [{}]:\n  x, w = torch.randn(m, k), torch.randn(n, k)\n  F.linear(x, w)\n  ts = []\n\
+         \x20 for _ in range({reps}):\n    s = time.perf_counter(); F.linear(x, w); ts.append(time.perf_counter() - s)\n\
+         \x20 print(sorted(ts)[len(ts) // 2] * 1e3)\n",
+        shapes.join(",")
+    );
+    let out = Command::new("python3").args(["-c", &script]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let v: Vec<f64> =
+        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
+    (v.len() == cases.len()).then_some(v)
+}
+
+fn main() -> minnow::Result<()> {
+    let cases = [
+        Case { name: "LeNet-300-100 fc1 784→300, batch 64", m: 64, k: 784, n: 300 },
+        Case { name: "LeNet-300-100 fc2 300→100, batch 64", m: 64, k: 300, n: 100 },
+        Case { name: "LeNet-300-100 fc3 100→10, batch 64", m: 64, k: 100, n: 10 },
+        Case { name: "LeNet-300-100 fc1 784→300, batch 256", m: 256, k: 784, n: 300 },
+        Case { name: "LeNet-300-100 fc2 300→100, batch 256", m: 256, k: 300, n: 100 },
+        Case { name: "LeNet-300-100 fc3 100→10, batch 256", m: 256, k: 100, n: 10 },
+        Case { name: "LeNet-5 conv1 1→6 5×5 28×28 (im2col), batch 64", m: 64 * 28 * 28, k: 25, n: 6 },
+        Case { name: "LeNet-5 conv2 6→16 5×5 14×14 (im2col), batch 64", m: 64 * 10 * 10, k: 150, n: 16 },
+    ];
+    let reps = 21;
+    let mut rng = Rng::new(1, 0);
+    println!(
+        "int8 GEMM path: {}; f32: minnow CPU matmul_t; medians of {reps} runs, single thread",
+        int8::simd_path()
+    );
+    let torch = torch_ms(&cases, reps);
+    if torch.is_none() {
+        println!("(python3 with torch not found: torch column skipped)");
+    }
+    println!(
+        "\n| layer | m×k·n | f32 ms | int8 ms | int8 ÷ f32 speed |{}",
+        if torch.is_some() { " torch f32 ms |" } else { "" }
+    );
+    println!("|---|---|---:|---:|---:|{}", if torch.is_some() { "---:|" } else { "" });
+    for (ci, c) in cases.iter().enumerate() {
+        let xf: Vec<f32> = (0..c.m * c.k).map(|_| rng.range(-1.0, 1.0)).collect();
+        let wf: Vec<f32> = (0..c.n * c.k).map(|_| rng.range(-1.0, 1.0)).collect();
+        let x = Tensor::new(&xf, &[c.m, c.k], &Device::Cpu)?;
+        let w = Tensor::new(&wf, &[c.n, c.k], &Device::Cpu)?;
+        let xq: Vec<i8> = xf.iter().map(|v| (v * 127.0).round() as i8).collect();
+        let wq: Vec<i8> = wf.iter().map(|v| (v * 127.0).round() as i8).collect();
+        let mut acc = vec![0i32; c.m * c.n];
+        let mut err = None;
+        let f32_ms = median_ms(reps, || {
+            if let Err(e) = no_grad(|| x.matmul_t(&w)) {
+                err = Some(e);
+            }
+        });
+        let i8_ms = median_ms(reps, || {
+            if let Err(e) = int8::gemm_i8(&xq, &wq, c.m, c.k, c.n, &mut acc) {
+                err = Some(e);
+            }
+        });
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let torch_col = torch.as_ref().map(|t| format!(" {:.3} |", t[ci])).unwrap_or_default();
+        println!(
+            "| {} | {}×{}·{} | {f32_ms:.3} | {i8_ms:.3} | {:.2}× |{torch_col}",
+            c.name,
+            c.m,
+            c.k,
+            c.n,
+            f32_ms / i8_ms
+        );
+    }
+    Ok(())
+}
