@@ -19,11 +19,18 @@ const DIRECTIONS: u32 = 3;
 const KINK_GAP: f32 = 0.15;
 
 /// Ops whose gradient is not the derivative of their forward, with the reason.
-const EXEMPT: &[(&str, &str)] = &[(
-    "fake_quant",
-    "straight-through estimator: the forward is piecewise constant and the gradient is by definition \
-     the mask, not its derivative; tests/fixtures.rs compares it bit for bit with torch",
-)];
+const EXEMPT: &[(&str, &str)] = &[
+    (
+        "fake_quant",
+        "straight-through estimator: the forward is piecewise constant and the gradient is by definition \
+         the mask, not its derivative; tests/fixtures.rs compares it bit for bit with torch",
+    ),
+    (
+        "fake_quant_channel",
+        "straight-through estimator, per channel: as fake_quant; tests/fixtures.rs and tests/quant.rs \
+         compare it with torch's fake_quantize_per_channel_affine",
+    ),
+];
 
 /// How an input is drawn.
 #[derive(Clone, Copy)]
