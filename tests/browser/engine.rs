@@ -1,6 +1,6 @@
 //! The engine's browser tests, shared by tests/web.rs (page) and tests/web_worker.rs (dedicated
 //! worker): every PyTorch fixture (tests/reference/harness.rs) and a tiny training run through the
-//! Trainer the playground uses.
+//! Trainer the playground uses, plus the WebGPU adapter that webdriver.json's flags must expose.
 
 use wasm_bindgen_test::*;
 
@@ -56,4 +56,27 @@ async fn tiny_spiral_run_learns() {
     let last = report.epochs.last().unwrap().train_loss;
     assert!(last < 0.5 * first, "loss {first} -> {last}");
     assert!(report.final_metrics.test_accuracy > 0.9, "accuracy {}", report.final_metrics.test_accuracy);
+}
+
+#[wasm_bindgen_test]
+fn rng_uniform_is_in_unit_interval() {
+    for counter in 0..1000 {
+        let u = minnow::rng::uniform(2, counter);
+        assert!((0.0..1.0).contains(&u), "uniform(2, {counter}) = {u}");
+    }
+}
+
+/// Proves the browser flags in webdriver.json: without `--enable-unsafe-webgpu` headless Chromium
+/// has no `navigator.gpu` or returns a null adapter, and the GPU backend would silently fall back.
+#[wasm_bindgen_test]
+async fn webgpu_adapter_is_available() {
+    use wasm_bindgen::JsCast;
+    let get = |obj: &wasm_bindgen::JsValue, key: &str| js_sys::Reflect::get(obj, &key.into()).unwrap();
+    let navigator = get(&js_sys::global().into(), "navigator");
+    let gpu = get(&navigator, "gpu");
+    assert!(!gpu.is_undefined(), "navigator.gpu is missing: is --enable-unsafe-webgpu in webdriver.json?");
+    let request: js_sys::Function = get(&gpu, "requestAdapter").unchecked_into();
+    let promise: js_sys::Promise = request.call0(&gpu).unwrap().unchecked_into();
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+    assert!(!adapter.is_null(), "navigator.gpu.requestAdapter() returned null");
 }
