@@ -1,6 +1,6 @@
 //! Browser tests of the model-file entry points (`Run.exportModel`, `Run.importModel`): a run
 //! exported and imported in wasm32 predicts exactly as the original; a bad file is a JS Error.
-//! Native `cargo test` compiles this file to nothing; tests/export.rs covers the format itself.
+//! Native `cargo test` compiles this file to nothing; tests/native/export.rs covers the format itself.
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Float32Array, Uint8Array};

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference fixtures for minnow: builds every case in torch (CPU, float32) and writes its
 inputs, outputs, the fixed random upstream gradient R and the gradient of (out * R).sum() w.r.t. every
-float input into tests/reference/<family>.json, which tests/fixtures.rs replays against minnow.
+float input into tests/reference/<family>.json, which tests/native/fixtures.rs replays against minnow.
 Run `python3 tests/reference/generate.py` from the repository root (see README.md)."""
 
 import json

@@ -1,6 +1,6 @@
 """Writes tests/reference/prune.json: masks from torch.nn.utils.prune (l1_unstructured,
 global_unstructured, ln_structured with n = 1, 2 and dims 0, 1) and a few SGD-with-momentum steps on
-a pruned linear layer, for tests/prune.rs. Inputs are continuous random draws (no ties).
+a pruned linear layer, for tests/native/prune.rs. Inputs are continuous random draws (no ties).
 
     python3 tests/reference/generate_prune.py   # needs torch (CPU); CI only reads the JSON
 """

@@ -1,4 +1,4 @@
-"""Writes tests/reference/quant.json for tests/quant.rs: torch.fake_quantize_per_tensor_affine and
+"""Writes tests/reference/quant.json for tests/native/quant.rs: torch.fake_quantize_per_tensor_affine and
 torch.fake_quantize_per_channel_affine outputs for bits 2-8, symmetric (signed) and affine (unsigned),
 with exact .5 ties of x/scale; observer qparams (MinMaxObserver, MovingAverageMinMaxObserver,
 PerChannelMinMaxObserver); and FakeQuantize forward + straight-through gradients.

@@ -44,7 +44,7 @@ fn digits(compression: Value) -> Recipe {
 
 #[test]
 fn distillation_loss_and_student_gradient_match_torch() {
-    let f: Value = serde_json::from_str(include_str!("reference/losses.json")).unwrap();
+    let f: Value = serde_json::from_str(include_str!("../reference/losses.json")).unwrap();
     let mut bad = Vec::new();
     let mut seen = 0;
     for c in f["cases"].as_array().unwrap().iter().filter(|c| c["loss"] == "distillation") {

@@ -1,7 +1,7 @@
 //! Native run of the PyTorch fixtures (tests/reference/harness.rs holds the cases and the checks;
 //! tests/web.rs and tests/web_worker.rs run the same harness in headless Chromium).
 
-#[path = "reference/harness.rs"]
+#[path = "../reference/harness.rs"]
 mod harness;
 
 #[test]

@@ -23,11 +23,11 @@ const EXEMPT: &[(&str, &str)] = &[
     (
         "fake_quant",
         "straight-through estimator: the forward is piecewise constant and the gradient is by definition \
-         the mask, not its derivative; tests/fixtures.rs compares it bit for bit with torch",
+         the mask, not its derivative; tests/native/fixtures.rs compares it bit for bit with torch",
     ),
     (
         "fake_quant_channel",
-        "straight-through estimator, per channel: as fake_quant; tests/fixtures.rs and tests/quant.rs \
+        "straight-through estimator, per channel: as fake_quant; tests/native/fixtures.rs and tests/native/quant.rs \
          compare it with torch's fake_quantize_per_channel_affine",
     ),
 ];

@@ -254,7 +254,7 @@ const CASES: &[Case] = &[
 
 /// Method names declared in `pub trait BackendStorage { … }` of src/backend/mod.rs.
 fn trait_methods() -> Vec<String> {
-    let src = include_str!("../src/backend/mod.rs");
+    let src = include_str!("../../src/backend/mod.rs");
     let start = src.find("pub trait BackendStorage").expect("trait BackendStorage in src/backend/mod.rs");
     let body = &src[start..];
     let end = body.find("\n}").expect("end of the trait block");

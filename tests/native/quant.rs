@@ -10,7 +10,7 @@ use minnow::trainer::Trainer;
 use serde_json::{Value, json};
 
 fn fixtures() -> Value {
-    serde_json::from_str(include_str!("reference/quant.json")).unwrap()
+    serde_json::from_str(include_str!("../reference/quant.json")).unwrap()
 }
 
 fn floats(v: &Value) -> Vec<f32> {

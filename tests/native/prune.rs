@@ -14,7 +14,7 @@ use minnow::trainer::Trainer;
 use serde_json::{Value, json};
 
 fn fixtures() -> Value {
-    serde_json::from_str(include_str!("reference/prune.json")).expect("prune.json parses")
+    serde_json::from_str(include_str!("../reference/prune.json")).expect("prune.json parses")
 }
 
 fn floats(v: &Value) -> Vec<f32> {
