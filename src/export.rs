@@ -24,15 +24,25 @@
 //!
 //! Metadata (strings): `minnow_format` = "1", `recipe` = the recipe JSON, `input_shape` = the
 //! per-sample input shape as a JSON array (`[1,8,8]`), `classes` = the number of classes (`10`),
-//! and `format` = "pt" (the tag PyTorch-side tools look for).
+//! and `format` = "pt" (the tag PyTorch-side tools look for). Optional: `quantization` = a JSON
+//! array of [`QuantRecord`]s (the fake quantization the model was evaluated with: loading reinstalls
+//! it, so a quantized model evaluates as it did in its run) and `source_recipe` = the recipe of the
+//! run that produced the model, for provenance only.
+//!
+//! The `recipe` describes the model *as saved*: [`save_trainer`] writes the architecture the run
+//! ended with (thinned widths after structured removal, the student after distillation, see
+//! [`spec_of`]) and no compression stages, because their effect is in the tensors; loading a file
+//! never re-runs them. The run's own recipe, stages included, is `source_recipe`.
 
 use crate::data::Dataset;
-use crate::nn::Sequential;
-use crate::recipe::{BackendChoice, MAX_PARAMS, MAX_WIDTH, Recipe};
+use crate::nn::{Activation, Layer, Sequential};
+use crate::quant::{ActQuant, FakeQuantModel, Granularity, LayerQuant, QParams, Scheme};
+use crate::recipe::{BackendChoice, ConvBlock, MAX_PARAMS, MAX_WIDTH, ModelSpec, Recipe};
 use crate::tensor::{MAX_RANK, Tensor, fmt_shape};
 use crate::trainer::{Trainer, select_device};
 use crate::{Device, Error, Result, bail};
 use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -195,6 +205,10 @@ pub struct ModelFile {
     pub classes: usize,
     /// Every tensor, sorted by name.
     pub tensors: Vec<(String, ExtraTensor)>,
+    /// The fake quantization the model was evaluated with (empty: a float model).
+    pub quantization: Vec<QuantRecord>,
+    /// The JSON recipe of the run that produced the model (stages included), if recorded.
+    pub source_recipe: Option<String>,
 }
 
 impl ModelFile {
@@ -231,6 +245,16 @@ impl ModelFile {
             Ok(c) if (1..=MAX_WIDTH).contains(&c) => c,
             _ => bail!("metadata `classes` = {text:?}: must be a whole number in [1, {MAX_WIDTH}]"),
         };
+        let metadata = header.metadata().clone().unwrap_or_default();
+        let quantization = match metadata.get("quantization") {
+            None => Vec::new(),
+            Some(text) => {
+                let de = &mut serde_json::Deserializer::from_str(text);
+                serde_path_to_error::deserialize(de)
+                    .map_err(|e| Error(format!("metadata `quantization` at `{}`: {}", e.path(), e.inner())))?
+            }
+        };
+        let source_recipe = metadata.get("source_recipe").cloned();
         let mut tensors = Vec::new();
         for (name, view) in st.iter() {
             tensors.push((
@@ -239,7 +263,7 @@ impl ModelFile {
             ));
         }
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(ModelFile { recipe, input_shape, classes, tensors })
+        Ok(ModelFile { recipe, input_shape, classes, tensors, quantization, source_recipe })
     }
 
     /// Serializes to safetensors bytes. Checks names and data lengths only; [`save`] also checks
@@ -259,13 +283,19 @@ impl ModelFile {
             encoded.push((name.clone(), e));
         }
         let input_shape = serde_json::to_string(&self.input_shape)?;
-        let meta = [
+        let mut meta = vec![
             ("minnow_format", FORMAT_VERSION.to_string()),
             ("format", "pt".to_string()),
             ("recipe", serde_json::to_string(&self.recipe)?),
             ("input_shape", input_shape),
             ("classes", self.classes.to_string()),
         ];
+        if !self.quantization.is_empty() {
+            meta.push(("quantization", serde_json::to_string(&self.quantization)?));
+        }
+        if let Some(r) = &self.source_recipe {
+            meta.push(("source_recipe", r.clone()));
+        }
         let meta = meta.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         safetensors::serialize(encoded, Some(meta)).map_err(|e| Error(format!("writing safetensors: {e}")))
     }
@@ -278,8 +308,9 @@ impl ModelFile {
     /// Builds the recipe's model for the file's input shape and classes on `dev` and loads the
     /// file's tensors into it.
     pub fn build(&self, dev: &Device) -> Result<Sequential> {
-        let model = self.recipe.build_model(&self.input_shape, self.classes, dev)?;
+        let mut model = self.recipe.build_model(&self.input_shape, self.classes, dev)?;
         self.assign(&model)?;
+        model.quant = install_quantization(&model, &self.quantization)?;
         Ok(model)
     }
 
@@ -418,12 +449,24 @@ fn shapes_of(state: &[(String, Tensor)]) -> Vec<(String, Vec<usize>)> {
 }
 
 /// Serializes `model` with its recipe and data shape (`input_shape` per sample, `classes`) and the
-/// `extra` tensors (masks, quantized values; names as in the module docs). Reads the weights back
-/// from the device, hence async. Refuses a model that does not match its recipe and extras that
-/// would not load back, so every file minnow writes, it can read.
+/// `extra` tensors (masks, quantized values; names as in the module docs), plus the model's fake
+/// quantization as [`QuantRecord`]s. Reads the weights back from the device, hence async. Refuses a
+/// model that does not match its recipe and extras that would not load back, so every file minnow
+/// writes, it can read.
 pub async fn save(
     model: &Sequential,
     recipe: &Recipe,
+    input_shape: &[usize],
+    classes: usize,
+    extra: &[(String, ExtraTensor)],
+) -> Result<Vec<u8>> {
+    save_with_source(model, recipe, None, input_shape, classes, extra).await
+}
+
+async fn save_with_source(
+    model: &Sequential,
+    recipe: &Recipe,
+    source: Option<&Recipe>,
     input_shape: &[usize],
     classes: usize,
     extra: &[(String, ExtraTensor)],
@@ -448,9 +491,192 @@ pub async fn save(
     }
     tensors.extend(extra.iter().cloned());
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let file = ModelFile { recipe: recipe.clone(), input_shape: input_shape.to_vec(), classes, tensors };
+    let file = ModelFile {
+        recipe: recipe.clone(),
+        input_shape: input_shape.to_vec(),
+        classes,
+        tensors,
+        quantization: quant_records(model),
+        source_recipe: source.map(|r| serde_json::to_string(r)).transpose()?,
+    };
     file.resolve(&shapes_of(&state))?;
+    install_quantization(model, &file.quantization)?;
     file.to_bytes()
+}
+
+/// One layer's fake quantization in a model file (metadata `quantization`): weights quantized with
+/// `weight` (`ŵ = (clamp(round(w / s) + z, qmin, qmax) − z) · s`, per output channel when `scale`
+/// has one entry per row) and, when `input` is present, the layer's input with its per-tensor
+/// qparams (none: not calibrated, the input passes unchanged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantRecord {
+    /// Index in the model's layers (a linear or conv layer).
+    pub layer: usize,
+    pub bits: u32,
+    pub scheme: Scheme,
+    pub granularity: Granularity,
+    pub weight: QParams,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputQuantRecord>,
+}
+
+/// A layer input's fake quantization in a model file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputQuantRecord {
+    pub bits: u32,
+    pub scheme: Scheme,
+    pub qparams: Option<QParams>,
+}
+
+/// The records of `model.quant` (empty for a float model).
+fn quant_records(model: &Sequential) -> Vec<QuantRecord> {
+    let Some(fq) = &model.quant else { return Vec::new() };
+    fq.layers
+        .borrow()
+        .iter()
+        .enumerate()
+        .filter_map(|(layer, l)| {
+            let l = l.as_ref()?;
+            Some(QuantRecord {
+                layer,
+                bits: l.bits,
+                scheme: l.scheme,
+                granularity: l.granularity,
+                weight: l.weight.clone(),
+                input: l.input.as_ref().map(|a| InputQuantRecord {
+                    bits: a.bits,
+                    scheme: a.scheme,
+                    qparams: a.qparams.clone(),
+                }),
+            })
+        })
+        .collect()
+}
+
+/// Checks one record's qparams: `n` scales (1, or `rows` per channel), finite positive scales,
+/// zero points inside `[qmin, qmax]`, a range of at most 16 bits.
+fn check_qparams(p: &str, q: &QParams, rows: Option<usize>) -> Result<()> {
+    let n = q.scale.len();
+    if n != 1 && Some(n) != rows {
+        match rows {
+            Some(r) => bail!("{p}.scale has {n} entries: 1 (per tensor) or {r} (one per output channel)"),
+            None => bail!("{p}.scale has {n} entries: an input is quantized per tensor (1)"),
+        }
+    }
+    if q.zero_point.len() != n {
+        bail!("{p}.zero_point has {} entries, its scale {n}", q.zero_point.len());
+    }
+    if !(q.qmin < q.qmax && q.qmin >= -(1 << 15) && q.qmax < (1 << 16)) {
+        bail!("{p}: qmin = {}, qmax = {} is not an integer range of at most 16 bits", q.qmin, q.qmax);
+    }
+    if let Some(s) = q.scale.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+        bail!("{p}.scale holds {s}; scales must be finite and positive");
+    }
+    if let Some(z) = q.zero_point.iter().find(|z| !(q.qmin..=q.qmax).contains(*z)) {
+        bail!("{p}.zero_point holds {z}, outside [{}, {}]", q.qmin, q.qmax);
+    }
+    Ok(())
+}
+
+/// The fake quantization `records` describe, checked against `model` (None when there are none).
+/// Input observers are off: the qparams are the ones the run calibrated.
+fn install_quantization(model: &Sequential, records: &[QuantRecord]) -> Result<Option<FakeQuantModel>> {
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let mut layers: Vec<Option<LayerQuant>> = (0..model.layers.len()).map(|_| None).collect();
+    for (i, r) in records.iter().enumerate() {
+        let p = format!("metadata `quantization`[{i}]");
+        let rows = match model.layers.get(r.layer) {
+            Some(Layer::Linear(l)) => l.weight.shape()[0],
+            Some(Layer::Conv2d(l)) => l.weight.shape()[0],
+            _ => bail!("{p}.layer = {}: the model has no linear or conv layer there", r.layer),
+        };
+        if layers[r.layer].is_some() {
+            bail!("{p}.layer = {}: that layer is listed twice", r.layer);
+        }
+        if !(2..=16).contains(&r.bits) {
+            bail!("{p}.bits = {}: must be in [2, 16]", r.bits);
+        }
+        check_qparams(&format!("{p}.weight"), &r.weight, Some(rows))?;
+        let input = match &r.input {
+            None => None,
+            Some(a) => {
+                if !(2..=16).contains(&a.bits) {
+                    bail!("{p}.input.bits = {}: must be in [2, 16]", a.bits);
+                }
+                if let Some(q) = &a.qparams {
+                    check_qparams(&format!("{p}.input.qparams"), q, None)?;
+                }
+                Some(ActQuant::restored(a.bits, a.scheme, a.qparams.clone()))
+            }
+        };
+        layers[r.layer] = Some(LayerQuant {
+            bits: r.bits,
+            scheme: r.scheme,
+            granularity: r.granularity,
+            weight: r.weight.clone(),
+            input,
+        });
+    }
+    Ok(Some(FakeQuantModel { layers: std::cell::RefCell::new(layers) }))
+}
+
+/// The [`ModelSpec`] that builds `model`'s architecture as it is now, read from its layers: conv
+/// blocks (channels, kernel, stride, padding, the max pool after them), hidden widths, activation,
+/// batch norm and dropout. After structured removal the widths are the thinned ones; after a
+/// distillation stage it is the student. Errors for a layer sequence `build_model` cannot make.
+pub fn spec_of(model: &Sequential) -> Result<ModelSpec> {
+    let mut conv: Vec<ConvBlock> = Vec::new();
+    let mut widths: Vec<usize> = Vec::new();
+    let (mut activation, mut batch_norm, mut dropout) = (None::<Activation>, false, 0.0f32);
+    for (i, layer) in model.layers.iter().enumerate() {
+        match layer {
+            Layer::Conv2d(c) if widths.is_empty() => {
+                let s = c.weight.shape();
+                conv.push(ConvBlock {
+                    channels: s[0],
+                    kernel: s[2],
+                    padding: c.padding,
+                    stride: c.stride,
+                    pool: 1,
+                });
+            }
+            Layer::MaxPool2d { kernel, stride } if kernel == stride && widths.is_empty() => {
+                match conv.last_mut() {
+                    Some(b) if b.pool == 1 => b.pool = *kernel,
+                    _ => bail!("layer {i}: a max pool that does not follow a conv block"),
+                }
+            }
+            Layer::Linear(l) => widths.push(l.weight.shape()[0]),
+            Layer::BatchNorm(_) => batch_norm = true,
+            Layer::Dropout(d) => dropout = d.p,
+            Layer::Activation(a) => match activation {
+                Some(b) if b != *a => bail!("layer {i}: activations {b:?} and {a:?} mixed in one model"),
+                _ => activation = Some(*a),
+            },
+            Layer::Flatten => {}
+            other => bail!("layer {i} ({}): not a layer a recipe builds at that place", other.kind()),
+        }
+    }
+    if widths.pop().is_none() {
+        bail!("the model has no output layer");
+    }
+    let activation = activation.unwrap_or(Activation::Relu);
+    Ok(if conv.is_empty() {
+        ModelSpec::Mlp { hidden: widths, activation, batch_norm, dropout }
+    } else {
+        ModelSpec::Cnn { conv, hidden: widths, activation, batch_norm, dropout }
+    })
+}
+
+/// The recipe a saved run's model file carries: the run's recipe with the model as it is now
+/// ([`spec_of`]) and no compression stages (their effect is in the weights, masks and
+/// quantization the file holds).
+pub fn saved_recipe(t: &Trainer) -> Result<Recipe> {
+    Ok(Recipe { model: spec_of(&t.model)?, compression: Vec::new(), ..t.recipe.clone() })
 }
 
 /// Rebuilds the model a file describes on `dev`: the recipe from its metadata, the architecture
@@ -482,7 +708,7 @@ pub async fn trainer_from_file(
     }
     let (device, note) = select_device(recipe.backend).await?;
     let model = file.build(&device)?;
-    let trainer = Trainer::from_model(recipe, csv, model, device, note)?;
+    let mut trainer = Trainer::from_model(recipe, csv, model, device, note)?;
     if trainer.data.input_shape != file.input_shape || trainer.data.classes != file.classes {
         bail!(
             "the model was trained on inputs {} with {} classes, but the dataset gives {} with {}",
@@ -491,6 +717,16 @@ pub async fn trainer_from_file(
             fmt_shape(&trainer.data.input_shape),
             trainer.data.classes
         );
+    }
+    // Pruned weights stay pruned when training continues.
+    let state = trainer.model.state();
+    for (name, t) in &file.tensors {
+        let (Some(param), ExtraTensor::U8 { data, .. }) = (name.strip_suffix(MASK_SUFFIX), t) else {
+            continue;
+        };
+        if let Some((_, p)) = state.iter().find(|(n, _)| n == param) {
+            trainer.masks.set(param, p, data.iter().map(|&k| f32::from(k)).collect())?;
+        }
     }
     Ok(trainer)
 }
@@ -582,8 +818,10 @@ pub async fn compression_extras(t: &Trainer) -> Result<Vec<(String, ExtraTensor)
     Ok(out)
 }
 
-/// [`save`] for a run: its current model with [`compression_extras`].
+/// [`save`] for a run: its current model under [`saved_recipe`], with [`compression_extras`] and the
+/// run's own recipe as `source_recipe`.
 pub async fn save_trainer(t: &Trainer) -> Result<Vec<u8>> {
     let extras = compression_extras(t).await?;
-    save(&t.model, &t.recipe, &t.data.input_shape, t.data.classes, &extras).await
+    let recipe = saved_recipe(t)?;
+    save_with_source(&t.model, &recipe, Some(&t.recipe), &t.data.input_shape, t.data.classes, &extras).await
 }

@@ -47,7 +47,7 @@ pub fn qrange(bits: u32, scheme: Scheme) -> (i32, i32) {
 }
 
 /// Scales and zero points (one entry per tensor, or per channel) and the integer range.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QParams {
     pub scale: Vec<f32>,
     pub zero_point: Vec<i32>,
@@ -232,6 +232,14 @@ pub struct ActQuant {
     /// Record inputs in `forward` (calibration and QAT before freezing).
     pub observing: bool,
     recorded: Vec<Tensor>,
+}
+
+impl ActQuant {
+    /// An input quantizer with fixed qparams and its observer off (a model loaded from a file).
+    pub fn restored(bits: u32, scheme: Scheme, qparams: Option<QParams>) -> ActQuant {
+        let observer = Observer::new(ObserverKind::Minmax, 0.01, 99.9);
+        ActQuant { bits, scheme, observer, qparams, observing: false, recorded: Vec::new() }
+    }
 }
 
 /// Fake quantization of one linear or conv layer: its weight (re-quantized from the current weights

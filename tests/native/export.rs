@@ -402,6 +402,7 @@ fn torch_cases() -> Vec<(&'static str, String)> {
         ("spiral-tanh", spiral("tanh", "")),
         ("spiral-sigmoid-bn", spiral("sigmoid", r#", "batch_norm": true"#)),
         ("spiral-leaky-relu-dropout", spiral("leaky_relu", r#", "dropout": 0.3"#)),
+        ("cnn-thinned-static-int8", THINNED_INT8.to_string()),
     ]
 }
 
@@ -451,6 +452,7 @@ fn pytorch_rebuilds_the_same_model() {
                 quantize_in_file(&mut file, "12.weight", -5);
                 file.to_bytes().unwrap()
             }
+            "cnn-thinned-static-int8" => pollster::block_on(export::save_trainer(&t)).unwrap(),
             _ => save(&t, &[]),
         };
         let (model, split) = (tmp(&format!("{name}.safetensors")), tmp(&format!("{name}-test.safetensors")));
@@ -536,4 +538,88 @@ fn saved_runs_carry_masks_and_int8_weights() {
             assert_eq!(qv as i32, z[c], "a pruned weight quantizes to the zero point");
         }
     }
+}
+
+/// Runs `json` to the end, saves it as the page and the CLI do (`save_trainer`), loads the file and
+/// checks that the loaded model *is* the run's final model: same test accuracy and bit-identical
+/// test logits. Returns the file and the continued trainer.
+fn reload_equals_run(json: &str) -> (minnow::export::ModelFile, Trainer) {
+    let t = trained(json);
+    let bytes = pollster::block_on(export::save_trainer(&t)).expect("a compressed run saves");
+    let file = export::ModelFile::from_bytes(&bytes).unwrap();
+    assert!(file.recipe.compression.is_empty(), "the saved recipe lists no stages to re-run");
+    let source = Recipe::from_json(file.source_recipe.as_deref().expect("source_recipe")).unwrap();
+    assert_eq!(source, t.recipe, "the run's own recipe travels as source_recipe");
+    let loaded = pollster::block_on(export::trainer_from_file(&bytes, None, None)).expect("loads");
+    let want = pollster::block_on(t.evaluate_test()).unwrap().0;
+    let got = pollster::block_on(loaded.evaluate_test()).unwrap().0;
+    assert_eq!(got, want, "test accuracy after loading");
+    assert_eq!(test_logits(&loaded), test_logits(&t), "test logits after loading");
+    (file, loaded)
+}
+
+/// A CNN on the digits, half its filters and hidden units removed, finetuned, then int8 weights and
+/// activations (static quantization with calibration).
+const THINNED_INT8: &str = r#"{"version": 1, "seed": 3, "backend": "cpu",
+  "dataset": {"name": "digits", "classes": 10, "test_fraction": 0.2},
+  "model": {"kind": "cnn", "conv": [{"channels": 8, "kernel": 3, "padding": 1, "pool": 2}],
+            "hidden": [32], "activation": "relu", "batch_norm": true},
+  "training": {"epochs": 2, "batch_size": 32, "optimizer": {"kind": "adam", "lr": 0.003}},
+  "compression": [
+    {"kind": "structured", "amount": 0.5, "dim": 0, "remove": true},
+    {"kind": "finetune", "epochs": 1},
+    {"kind": "quantize", "bits": 8, "activations": true, "calibration_batches": 4}]}"#;
+
+/// Structured removal shrinks the layers: the file's recipe has the thinned widths (a CNN: conv
+/// channels and hidden units), and static int8 quantization of weights and activations comes back
+/// with the file, so the loaded model evaluates as the quantized run did.
+#[test]
+fn thinned_and_quantized_runs_reload_as_they_ended() {
+    let (file, _) = reload_equals_run(THINNED_INT8);
+    let minnow::recipe::ModelSpec::Cnn { conv, hidden, batch_norm, .. } = &file.recipe.model else {
+        panic!("a cnn: {:?}", file.recipe.model)
+    };
+    assert_eq!((conv[0].channels, hidden.clone(), *batch_norm), (4, vec![16], true), "thinned widths");
+    assert_eq!(file.quantization.len(), 3, "conv, hidden and output layers are quantized");
+    assert!(file.quantization.iter().all(|q| q.input.as_ref().is_some_and(|a| a.qparams.is_some())));
+}
+
+/// After distillation the run's model is the student: the file describes and holds the student.
+#[test]
+fn distilled_runs_save_the_student() {
+    let json = r#"{"version": 1, "seed": 2, "backend": "cpu",
+  "dataset": {"name": "spiral", "samples": 300, "classes": 3},
+  "model": {"kind": "mlp", "hidden": [48, 48], "activation": "tanh"},
+  "training": {"epochs": 3, "batch_size": 16, "optimizer": {"kind": "adam", "lr": 0.01}},
+  "compression": [{"kind": "distill", "student": {"kind": "mlp", "hidden": [8], "activation": "gelu"},
+                   "temperature": 2, "alpha": 0.5, "train": {"epochs": 2}}]}"#;
+    let (file, _) = reload_equals_run(json);
+    let want = minnow::recipe::ModelSpec::Mlp {
+        hidden: vec![8],
+        activation: minnow::nn::Activation::Gelu,
+        batch_norm: false,
+        dropout: 0.0,
+    };
+    assert_eq!(file.recipe.model, want);
+    assert!(file.quantization.is_empty());
+}
+
+/// Pruning masks come back as the trainer's masks: training on from a pruned file keeps every
+/// pruned weight at exactly zero.
+#[test]
+fn pruned_files_keep_their_zeros_when_training_continues() {
+    let (file, mut t) = reload_equals_run(
+        &spiral("relu", r#", "dropout": 0.1"#)
+            .replace(r#""training""#, r#""compression": [{"kind": "magnitude", "amount": 0.7}], "training""#),
+    );
+    let Some(ExtraTensor::U8 { data: mask, .. }) = file.get("0.weight_mask") else { panic!("no mask") };
+    let zeros = |t: &Trainer| -> Vec<usize> {
+        let w = t.model.state().into_iter().find(|(n, _)| n == "0.weight").unwrap().1;
+        w.to_vec_blocking().unwrap().iter().enumerate().filter(|(_, v)| **v == 0.0).map(|(i, _)| i).collect()
+    };
+    let pruned: Vec<usize> = mask.iter().enumerate().filter(|(_, m)| **m == 0).map(|(i, _)| i).collect();
+    assert!(pruned.len() > mask.len() / 2);
+    assert_eq!(zeros(&t), pruned);
+    loss_sequence(&mut t);
+    assert_eq!(zeros(&t), pruned, "continued training left the pruned weights at zero");
 }
