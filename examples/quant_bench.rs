@@ -1,6 +1,9 @@
 //! int8 ÷ f32 speed on the presets' layer shapes: minnow's f32 CPU matmul (`Tensor::matmul_t`)
 //! against the int8 GEMM (`minnow::int8::gemm_i8`, i32 accumulation) in the same run, medians of
 //! several repetitions; torch's single-threaded f32 `F.linear` alongside when python3 has torch.
+//! Then, when a GPU adapter exists, the same shapes on it: the f32 matmul kernel (`matmul_t` on a
+//! GPU tensor) against the int8 GEMM (`GpuDevice::gemm_i8_acc`), unpacked and `dot4I8Packed`, each
+//! timed from recording to the readback of its output (so submit and transfer latency included).
 //! Run: `cargo run --release --example quant_bench`.
 
 use minnow::backend::Device;
@@ -107,6 +110,71 @@ fn main() -> minnow::Result<()> {
             c.n,
             f32_ms / i8_ms
         );
+    }
+    #[cfg(feature = "gpu")]
+    gpu_table(&cases, &mut rng)?;
+    Ok(())
+}
+
+/// The GPU rows: f32 matmul kernel vs the int8 GEMM's two paths, each including its readback.
+#[cfg(feature = "gpu")]
+fn gpu_table(cases: &[Case], rng: &mut Rng) -> minnow::Result<()> {
+    use minnow::backend::gpu::{GpuDevice, Int8Path, PackedI8};
+    let dev = match pollster::block_on(GpuDevice::new()) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("\n(no GPU adapter: {e}; GPU table skipped)");
+            return Ok(());
+        }
+    };
+    let reps = 7;
+    println!(
+        "\nGPU adapter: {}; medians of {reps} runs, each to the readback of its output",
+        dev.adapter_info()
+    );
+    if dev.is_software() {
+        println!(
+            "(a software adapter: these figures time the CPU emulating a GPU and say little about GPU speed)"
+        );
+    }
+    let mut paths = vec![Int8Path::Unpacked];
+    if dev.has_packed_dot4() {
+        paths.push(Int8Path::Packed);
+    } else {
+        println!("(packed_4x8_integer_dot_product not offered: dot4I8Packed column skipped)");
+    }
+    let heads: Vec<String> = paths.iter().map(|p| format!(" int8 {} ms | f32 ÷ int8 |", p.name())).collect();
+    println!("\n| layer | m×k·n | GPU f32 ms |{}", heads.concat());
+    println!("|---|---|---:|{}", "---:|---:|".repeat(paths.len()));
+    let gpu = Device::Gpu(dev.clone());
+    for c in cases {
+        let xf: Vec<f32> = (0..c.m * c.k).map(|_| rng.range(-1.0, 1.0)).collect();
+        let wf: Vec<f32> = (0..c.n * c.k).map(|_| rng.range(-1.0, 1.0)).collect();
+        let x = Tensor::new(&xf, &[c.m, c.k], &gpu)?;
+        let w = Tensor::new(&wf, &[c.n, c.k], &gpu)?;
+        let xq: Vec<i8> = xf.iter().map(|v| (v * 127.0).round() as i8).collect();
+        let wq: Vec<i8> = wf.iter().map(|v| (v * 127.0).round() as i8).collect();
+        let (pa, pw) = (PackedI8::upload(&dev, &xq, c.m, c.k)?, PackedI8::upload(&dev, &wq, c.n, c.k)?);
+        let mut err = None;
+        let f32_ms = median_ms(reps, || {
+            if let Err(e) = no_grad(|| x.matmul_t(&w)).and_then(|y| y.to_vec_blocking()) {
+                err = Some(e);
+            }
+        });
+        let mut cols = String::new();
+        for &path in &paths {
+            let ms = median_ms(reps, || {
+                let r = dev.gemm_i8_acc(&pa, &pw, path).and_then(|acc| pollster::block_on(acc.read()));
+                if let Err(e) = r {
+                    err = Some(e);
+                }
+            });
+            cols.push_str(&format!(" {ms:.3} | {:.2}× |", f32_ms / ms));
+        }
+        if let Some(e) = err {
+            return Err(e);
+        }
+        println!("| {} | {}×{}·{} | {f32_ms:.3} |{cols}", c.name, c.m, c.k, c.n);
     }
     Ok(())
 }

@@ -2,6 +2,13 @@
 //! int8 GEMM (`out = A · Bᵀ`, one dot product per output) with AVX2, wasm SIMD128 and scalar paths
 //! that give identical integers, and [`IntModel`], the integer twin of a [`Sequential`] carrying
 //! int8 fake quantization (`model.quant`), which reproduces its arithmetic up to f32 summation order.
+//! [`IntModel::forward`] runs on the CPU (the default); [`IntModel::to_gpu`] makes a
+//! [`GpuIntModel`] that runs the same arithmetic in WGSL (`int8/gpu.rs`, `shaders/int8.wgsl`).
+
+#[cfg(feature = "gpu")]
+mod gpu;
+#[cfg(feature = "gpu")]
+pub use gpu::GpuIntModel;
 
 use crate::nn::{Activation, Layer, Sequential};
 use crate::quant::{LayerQuant, QParams, Scheme};
@@ -416,20 +423,36 @@ impl IntModel {
     /// Predicted class (argmax of the logits, first on ties) of each of `n` samples.
     pub fn predict(&self, x: &[f32], n: usize) -> Result<Vec<u32>> {
         let (logits, _) = self.forward(x, n)?;
-        let classes = logits.len() / n.max(1);
-        Ok(logits
-            .chunks(classes.max(1))
-            .map(|r| {
-                let mut best = 0;
-                for (j, &v) in r.iter().enumerate() {
-                    if v > r[best] {
-                        best = j;
-                    }
-                }
-                best as u32
-            })
-            .collect())
+        Ok(argmax_rows(&logits, n))
     }
+
+    /// [`IntModel::predict`] on `dev`: the CPU path, or on a GPU the model uploaded with the
+    /// device's preferred kernel ([`IntModel::to_gpu`] with `int8_path()`; keep that
+    /// [`GpuIntModel`] instead to upload the weights once for many calls) and one readback.
+    pub async fn predict_on(&self, dev: &crate::Device, x: &[f32], n: usize) -> Result<Vec<u32>> {
+        match dev {
+            crate::Device::Cpu => self.predict(x, n),
+            #[cfg(feature = "gpu")]
+            crate::Device::Gpu(g) => self.to_gpu(g, g.int8_path())?.predict(x, n).await,
+        }
+    }
+}
+
+/// Index of the largest value of each of the `n` rows of `logits` (the first on ties).
+fn argmax_rows(logits: &[f32], n: usize) -> Vec<u32> {
+    let classes = logits.len() / n.max(1);
+    logits
+        .chunks(classes.max(1))
+        .map(|r| {
+            let mut best = 0;
+            for (j, &v) in r.iter().enumerate() {
+                if v > r[best] {
+                    best = j;
+                }
+            }
+            best as u32
+        })
+        .collect()
 }
 
 fn apply(l: &IntLayer, h: Vec<f32>, shape: Vec<usize>) -> Result<(Vec<f32>, Vec<usize>)> {

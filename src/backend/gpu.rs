@@ -1,7 +1,8 @@
 //! The WebGPU backend (wgpu: WebGPU in the browser, Vulkan/Metal/DX12 natively). This file owns the
 //! device: adapter and limits, the one pending command encoder every primitive records into, the
 //! buffer pool, the pipeline cache and `read`. The primitives themselves (one WGSL kernel each, in
-//! `shaders/`) are in `gpu/kernels.rs`.
+//! `shaders/`) are in `gpu/kernels.rs`; the integer-inference kernels (int8 GEMM, device-side
+//! activation quantization) are in `gpu/int8.rs`.
 //!
 //! Submission model: primitives only record compute passes; nothing reaches the queue until
 //! [`GpuDevice::flush`] or [`BackendStorage::read`], so a training step costs one submit and no
@@ -9,7 +10,10 @@
 //! pending encoder is parked until that encoder is submitted, because `queue.write_buffer` on a
 //! reused buffer would otherwise run before the recorded commands that still read the old contents.
 
+mod int8;
 mod kernels;
+
+pub use int8::{ActQuant, I32Buffer, Int8Path, PackedI8, Requant};
 
 use super::BackendStorage;
 use crate::{Error, Result};
@@ -41,6 +45,11 @@ pub(crate) enum Family {
     Random,
     Optim,
     Quant,
+    /// `shaders/int8.wgsl` without its `dot4I8Packed` section: portable WGSL.
+    Int8,
+    /// `shaders/int8.wgsl` whole, behind `requires packed_4x8_integer_dot_product;`; compiled only
+    /// when the instance reports that language extension.
+    Int8Dot4,
 }
 
 const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
@@ -56,6 +65,8 @@ impl Family {
             Family::Random => "random",
             Family::Optim => "optim",
             Family::Quant => "quant",
+            Family::Int8 => "int8",
+            Family::Int8Dot4 => "int8_dot4",
         }
     }
 
@@ -69,13 +80,40 @@ impl Family {
             Family::Random => include_str!("../../shaders/random.wgsl"),
             Family::Optim => include_str!("../../shaders/optim.wgsl"),
             Family::Quant => include_str!("../../shaders/quant.wgsl"),
+            Family::Int8 | Family::Int8Dot4 => include_str!("../../shaders/int8.wgsl"),
         }
     }
 
-    /// The WGSL the device compiles: the common prelude, a newline, the family.
+    /// The WGSL the device compiles: the common prelude, a newline, the family. `Int8` cuts the
+    /// section between the `@packed-dot4-begin` / `-end` markers out of int8.wgsl; `Int8Dot4` keeps
+    /// it and opens with the `requires` directive (directives must precede every declaration).
     fn source(self) -> String {
-        format!("{COMMON_WGSL}\n{}", self.body())
+        match self {
+            Family::Int8 => format!("{COMMON_WGSL}\n{}", int8::without_packed_section(self.body())),
+            Family::Int8Dot4 => format!("{}\n{COMMON_WGSL}\n{}", int8::REQUIRES_DOT4, self.body()),
+            _ => format!("{COMMON_WGSL}\n{}", self.body()),
+        }
     }
+
+    const ALL: [Family; 10] = [
+        Family::Elementwise,
+        Family::Reduce,
+        Family::Matmul,
+        Family::Conv,
+        Family::Layout,
+        Family::Random,
+        Family::Optim,
+        Family::Quant,
+        Family::Int8,
+        Family::Int8Dot4,
+    ];
+}
+
+/// Every WGSL module the device may compile, as (module name, source) exactly as it is handed to
+/// `create_shader_module` (common prelude included; `int8` and `int8_dot4` are the two builds of
+/// `shaders/int8.wgsl`). For validation in tests; needs no device.
+pub fn wgsl_modules() -> Vec<(&'static str, String)> {
+    Family::ALL.iter().map(|f| (f.name(), f.source())).collect()
 }
 
 /// Work counters since the device was created (see [`GpuDevice::stats`]).
@@ -122,6 +160,8 @@ struct DeviceInner {
     info: String,
     /// The adapter reports itself as a CPU (software) device.
     software: bool,
+    /// The instance reports WGSL's `packed_4x8_integer_dot_product` (`dot4I8Packed`).
+    packed_dot4: bool,
     limits: wgpu::Limits,
     /// Set by the device-lost callback: the reason.
     lost: Arc<Mutex<Option<String>>>,
@@ -211,11 +251,15 @@ impl GpuDevice {
             format!("{name} ({:?}, {:?}, {})", a.backend, a.device_type, a.driver_info)
         };
         let software = a.device_type == wgpu::DeviceType::Cpu;
+        let packed_dot4 = instance
+            .wgsl_language_features()
+            .contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct);
         Ok(GpuDevice(Rc::new(DeviceInner {
             device,
             queue,
             info,
             software,
+            packed_dot4,
             limits: required,
             lost,
             error,
@@ -543,8 +587,9 @@ impl GpuStorage {
     }
 
     /// Submits the pending work plus a copy to a mappable buffer, and maps it (async on the web;
-    /// natively the device is polled until the copy is done).
-    async fn read_impl(&self) -> Result<Vec<f32>> {
+    /// natively the device is polled until the copy is done). `T` is how the 4-byte words are read
+    /// (f32 for tensors, i32 or u32 for the int8 kernels' integer buffers).
+    async fn read_impl<T: bytemuck::Pod>(&self) -> Result<Vec<T>> {
         let dev = self.dev().clone();
         dev.check()?;
         let bytes = self.0.len as u64 * 4;
@@ -581,7 +626,7 @@ impl GpuStorage {
                 .slice(..)
                 .get_mapped_range()
                 .map_err(|e| Error(format!("GPU readback failed: {e}")))?;
-            bytemuck::pod_collect_to_vec::<u8, f32>(&view)
+            bytemuck::pod_collect_to_vec::<u8, T>(&view)
         };
         staging.unmap();
         dev.check()?;

@@ -9,7 +9,7 @@ use minnow::recipe::{self, Recipe};
 use minnow::rng::Rng;
 use minnow::trainer::Trainer;
 
-fn random_i8(n: usize, rng: &mut Rng) -> Vec<i8> {
+pub(crate) fn random_i8(n: usize, rng: &mut Rng) -> Vec<i8> {
     // Every fourth value an extreme, so −128·−128 products appear.
     (0..n)
         .map(|i| match i % 4 {
@@ -50,7 +50,7 @@ fn gemm_paths_agree_exactly() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
-fn trained(base: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Trainer {
+pub(crate) fn trained(base: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Trainer {
     let mut v = serde_json::to_value(recipe::preset(base).unwrap()).unwrap();
     v["backend"] = serde_json::json!("cpu");
     v["compression"] = serde_json::json!([]);
@@ -61,7 +61,7 @@ fn trained(base: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Trainer {
     t
 }
 
-fn config(activation_scheme: Scheme) -> QuantConfig {
+pub(crate) fn config(activation_scheme: Scheme) -> QuantConfig {
     QuantConfig {
         bits: 8,
         scheme: Scheme::Symmetric,

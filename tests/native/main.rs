@@ -14,6 +14,7 @@ mod gpu_ops;
 mod gpu_train;
 mod gradcheck;
 mod int8;
+mod int8_gpu;
 mod presets;
 mod prune;
 mod quant;

@@ -1,6 +1,9 @@
 //! Parses and validates every `shaders/*.wgsl` kernel family with naga, with `common.wgsl` prepended
 //! exactly as `backend::gpu` composes them at run time. Needs no GPU: a shader that does not compile
-//! fails here with naga's annotated message rather than as a device error in the browser.
+//! fails here with naga's annotated message rather than as a device error in the browser. Also
+//! validates the modules exactly as the runtime builds them (`backend::gpu::wgsl_modules`): int8.wgsl
+//! gives two, the portable `int8` (its `dot4I8Packed` section cut out) and `int8_dot4` (behind
+//! `requires packed_4x8_integer_dot_product;`, which must open the module, before common.wgsl).
 
 use std::path::Path;
 
@@ -63,4 +66,41 @@ fn common_prelude_declares_no_bindings_or_entry_points() {
     for forbidden in ["@binding", "@compute", "var<storage", "var<uniform"] {
         assert!(!common.contains(forbidden), "common.wgsl contains `{forbidden}`");
     }
+}
+
+/// The modules the device compiles, from the runtime's own composition: each validates, the
+/// portable int8 module never names `dot4I8Packed`, the packed one opens with its directive.
+#[cfg(feature = "gpu")]
+#[test]
+fn runtime_modules_validate_including_both_int8_builds() {
+    let modules = minnow::backend::gpu::wgsl_modules();
+    let mut failures = Vec::new();
+    let mut entries = std::collections::HashMap::new();
+    for (name, src) in &modules {
+        match validate(name, src) {
+            Ok(e) => {
+                entries.insert(*name, e);
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(failures.is_empty(), "{} module(s) failed:\n{}", failures.len(), failures.join("\n"));
+    let src = |name: &str| &modules.iter().find(|(n, _)| *n == name).expect("module").1;
+    // Code lines only: the comments may name the extension.
+    let code = |name: &str| -> Vec<String> {
+        src(name)
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or("").to_string())
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    };
+    assert!(
+        code("int8").iter().all(|l| !l.contains("dot4I8Packed") && !l.trim_start().starts_with("requires")),
+        "the portable int8 module must neither use dot4I8Packed nor require extensions"
+    );
+    assert!(code("int8_dot4").iter().any(|l| l.contains("dot4I8Packed")));
+    assert!(src("int8_dot4").starts_with("requires packed_4x8_integer_dot_product;"));
+    let has = |m: &str, e: &str| entries[m].iter().any(|x| x == e);
+    assert!(has("int8", "gemm_i8") && has("int8", "quantize_i8") && !has("int8", "gemm_i8_dot4"));
+    assert!(has("int8_dot4", "gemm_i8_dot4") && has("int8_dot4", "gemm_i8"));
 }

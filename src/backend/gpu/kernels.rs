@@ -160,7 +160,7 @@ fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
 }
 
 /// Element counts and offsets travel as u32 in the shaders.
-fn u32_of(what: &str, v: usize) -> Result<u32> {
+pub(super) fn u32_of(what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error(format!("{what} = {v} does not fit the GPU's 32-bit indexing")))
 }
 
@@ -476,7 +476,7 @@ impl BackendStorage for GpuStorage {
     }
 
     async fn read(&self) -> Result<Vec<f32>> {
-        self.read_impl().await
+        self.read_impl::<f32>().await
     }
 
     fn unary(&self, op: UnaryOp) -> Result<Self> {
