@@ -1,4 +1,4 @@
-//! WebGPU checks shared by tests/web_gpu.rs (page) and tests/web_gpu_worker.rs (dedicated worker):
+//! WebGPU checks shared by tests/web.rs (page) and tests/web_worker.rs (dedicated worker):
 //! ops forward and backward on the browser's WebGPU adapter against the CPU backend, a short
 //! training run, and the `auto` fallback when WebGPU is missing. Reads are async: a blocking read
 //! would never resolve in a browser.

@@ -1,15 +1,12 @@
-//! Browser tests of the model-file entry points (`Run.exportModel`, `Run.importModel`): a run
-//! exported and imported in wasm32 predicts exactly as the original; a bad file is a JS Error.
-//! Native `cargo test` compiles this file to nothing; tests/native/export.rs covers the format itself.
-#![cfg(target_arch = "wasm32")]
+//! Browser tests of the model-file entry points (`Run.exportModel`, `Run.importModel`), a module
+//! of tests/web.rs: a run exported and imported in wasm32 predicts exactly as the original; a bad
+//! file is a JS Error. tests/native/export.rs covers the format itself.
 
 use js_sys::{Float32Array, Uint8Array};
 use minnow::wasm::Run;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-
-wasm_bindgen_test_configure!(run_in_browser);
 
 const SPIRAL: &str = r#"{"version": 1, "seed": 2, "backend": "cpu",
   "dataset": {"name": "spiral", "samples": 200, "classes": 2},

@@ -1,7 +1,5 @@
-//! The int8 GEMM in wasm: built with `+simd128` (`RUSTFLAGS="-C target-feature=+simd128" cargo test
-//! --target wasm32-unknown-unknown --test web_int8`) it takes the SIMD128 path, which must give the
-//! scalar path's integers. Runs in Node (no browser needed). Native `cargo test` compiles it to nothing.
-#![cfg(target_arch = "wasm32")]
+//! The int8 GEMM in wasm, a module of tests/web.rs: built with `+simd128` (as `make test-wasm`
+//! builds it) it takes the SIMD128 path, which must give the scalar path's integers.
 
 use minnow::int8;
 use wasm_bindgen_test::*;
