@@ -4,7 +4,7 @@
 //! would never resolve in a browser.
 #![allow(dead_code)]
 
-use minnow::backend::gpu::GpuDevice;
+use minnow::backend::gpu::{GpuDevice, Int8Path};
 use minnow::recipe::{BackendChoice, preset};
 use minnow::rng::Rng;
 use minnow::trainer::{Trainer, select_device};
@@ -114,6 +114,33 @@ async fn ops_match_cpu_on_webgpu() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The WGSL int8 GEMM on the browser's WebGPU gives the scalar CPU GEMM's i32 sums bit for bit, on
+/// the unpacked kernel and on `dot4I8Packed` when the browser offers it.
+#[wasm_bindgen_test]
+async fn int8_gemm_matches_cpu_on_webgpu() {
+    let g = GpuDevice::new().await.expect("WebGPU adapter (see webdriver.json flags)");
+    let mut paths = vec![Int8Path::Unpacked];
+    if g.has_packed_dot4() {
+        paths.push(Int8Path::Packed);
+    }
+    let mut failures = Vec::new();
+    for &(m, k, n) in &[(1, 1, 1), (5, 17, 7), (37, 129, 65), (70, 300, 66)] {
+        let a: Vec<i8> = (0..m * k).map(|i| [-128, 127, (i * 37 % 256) as i32 - 128][i % 3] as i8).collect();
+        let b: Vec<i8> = (0..n * k).map(|i| [127, -128, (i * 91 % 256) as i32 - 128][i % 3] as i8).collect();
+        let mut want = vec![0; m * n];
+        minnow::int8::gemm_i8_scalar(&a, &b, m, k, n, &mut want).unwrap();
+        for &path in &paths {
+            match g.gemm_i8(&a, &b, m, k, n, path).await {
+                Ok(got) if got == want => {}
+                Ok(_) => failures.push(format!("{}: {m}×{k}·{n} differs", path.name())),
+                Err(e) => failures.push(format!("{}: {m}×{k}·{n}: {e}", path.name())),
+            }
+        }
+    }
+    let names: Vec<&str> = paths.iter().map(|p| p.name()).collect();
+    assert!(failures.is_empty(), "paths {names:?}: {}", failures.join("\n"));
 }
 
 /// The spiral preset trains on WebGPU as on the CPU.
