@@ -1,7 +1,10 @@
 //! Quantization as `torch.ao.quantization` defines it: quantization parameters from observed ranges
-//! (min-max, moving-average min-max, per-channel min-max, percentile), per-tensor and per-channel fake
-//! quantization installed on a [`Sequential`] ([`FakeQuantModel`]), honest byte counts, and the two
-//! recipe stages that use them: post-training quantization (`quantize`) and quantization-aware training (`qat`).
+//! (min-max, moving-average min-max, per-channel min-max, percentile, and the histogram observer's
+//! L2-minimizing range, [`histogram`]), per-tensor and per-channel fake quantization installed on a
+//! [`Sequential`] ([`FakeQuantModel`]), honest byte counts, and the two recipe stages that use them:
+//! post-training quantization (`quantize`) and quantization-aware training (`qat`).
+
+pub mod histogram;
 
 use crate::nn::{Layer, Module, Sequential};
 use crate::pipeline::{Advance, Finetune, StageCtx};
@@ -9,6 +12,7 @@ use crate::prune::{PlanCtx, prunable_weights};
 use crate::tensor::Tensor;
 use crate::trainer::Trainer;
 use crate::{Result, bail};
+pub use histogram::Histogram;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::cell::RefCell;
@@ -133,8 +137,8 @@ pub fn channel_ranges(x: &[f32], channels: usize) -> (Vec<f32>, Vec<f32>) {
         .unzip()
 }
 
-/// Range observers for activations, as torch's.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+/// Range observers for activations, as torch's. In a recipe, one of [`ObserverKind::NAMES`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ObserverKind {
     /// `MinMaxObserver`: the running minimum and maximum.
@@ -146,9 +150,43 @@ pub enum ObserverKind {
     /// The `percentile` and `100 − percentile` percentiles of each batch, averaged over batches:
     /// outliers do not stretch the range.
     Percentile,
+    /// `HistogramObserver`: a running histogram of `histogram_bins` (2048) bins over the observed
+    /// range, and the range within it that minimizes the L2 error of 8-bit quantization of the
+    /// histogram ([`Histogram::search`]); qparams from that range as min-max's. As in torch, the
+    /// search targets 256 levels (the 8-bit storage type) also when `activation_bits` is lower.
+    Histogram,
 }
 
-/// An observer's state.
+impl ObserverKind {
+    /// Every observer by its recipe name.
+    pub const NAMES: [(&str, ObserverKind); 4] = [
+        ("minmax", ObserverKind::Minmax),
+        ("moving_average", ObserverKind::MovingAverage),
+        ("percentile", ObserverKind::Percentile),
+        ("histogram", ObserverKind::Histogram),
+    ];
+}
+
+/// By name, with an error that names the field: stages are internally tagged, so serde's own
+/// "unknown variant" message would reach the user without the field path.
+impl<'de> Deserialize<'de> for ObserverKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        match ObserverKind::NAMES.iter().find(|(n, _)| *n == name) {
+            Some(&(_, k)) => Ok(k),
+            None => {
+                let names: Vec<String> = ObserverKind::NAMES.iter().map(|(n, _)| format!("`{n}`")).collect();
+                Err(serde::de::Error::custom(format!(
+                    "observer = {name:?}: must be one of {}",
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+}
+
+/// An observer's state: `min`, `max` the running range (for the histogram observer, the
+/// histogram's range, as torch's `min_val`, `max_val`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observer {
     pub kind: ObserverKind,
@@ -156,6 +194,8 @@ pub struct Observer {
     pub percentile: f32,
     pub min: f32,
     pub max: f32,
+    /// The histogram observer's state (None for the other kinds).
+    pub histogram: Option<Histogram>,
     batches: u32,
 }
 
@@ -178,14 +218,31 @@ impl Observer {
             percentile,
             min: f32::INFINITY,
             max: f32::NEG_INFINITY,
+            histogram: (kind == ObserverKind::Histogram).then(|| Histogram::new(histogram::DEFAULT_BINS)),
             batches: 0,
         }
     }
 
-    /// Folds one batch of values in.
+    /// The histogram observer with `bins` bins instead of 2048 (no effect on other kinds); before
+    /// the first batch.
+    pub fn with_bins(mut self, bins: usize) -> Observer {
+        if self.histogram.is_some() {
+            self.histogram = Some(Histogram::new(bins));
+        }
+        self
+    }
+
+    /// Folds one batch of values in (non-finite values are skipped; torch's histogram observer
+    /// skips infinities).
     pub fn observe(&mut self, x: &[f32]) {
         let finite: Vec<f32> = x.iter().copied().filter(|v| v.is_finite()).collect();
         if finite.is_empty() {
+            return;
+        }
+        if let Some(h) = &mut self.histogram {
+            h.observe(&finite);
+            (self.min, self.max) = (h.min, h.max);
+            self.batches += 1;
             return;
         }
         let (lo, hi) = match self.kind {
@@ -213,6 +270,7 @@ impl Observer {
                 self.min = (self.min * n + lo) / (n + 1.0);
                 self.max = (self.max * n + hi) / (n + 1.0);
             }
+            ObserverKind::Histogram => {} // folded into `histogram` above
         }
         self.batches += 1;
     }
@@ -220,10 +278,32 @@ impl Observer {
     pub fn observed(&self) -> bool {
         self.batches > 0
     }
+
+    /// The range to quantize: the observed one, or the histogram observer's searched one
+    /// (`O(bins)` per candidate range, so worth calling only when the qparams are needed).
+    pub fn range(&self) -> (f32, f32) {
+        match self.histogram.as_ref().and_then(Histogram::search) {
+            Some(r) => r,
+            None => (self.min, self.max),
+        }
+    }
+
+    /// Per-tensor qparams of [`Observer::range`] (torch's `calculate_qparams`).
+    pub fn qparams(&self, bits: u32, scheme: Scheme) -> QParams {
+        let (lo, hi) = self.range();
+        QParams::from_ranges(&[lo], &[hi], bits, scheme)
+    }
+
+    /// Whether computing the qparams is cheap enough to do after every batch (all but the
+    /// histogram observer, whose search is deferred to the end of calibration).
+    pub fn cheap_qparams(&self) -> bool {
+        self.histogram.is_none()
+    }
 }
 
 /// Fake quantization of one layer's input (per tensor): an observer, the qparams in use, and the
-/// inputs recorded since the last [`FakeQuantModel::update_observers`].
+/// inputs recorded since the last [`FakeQuantModel::update_observers`] or
+/// [`FakeQuantModel::fold_observers`].
 pub struct ActQuant {
     pub bits: u32,
     pub scheme: Scheme,
@@ -272,6 +352,8 @@ pub struct QuantConfig {
     pub observer: ObserverKind,
     pub averaging_constant: f32,
     pub percentile: f32,
+    /// Bins of the histogram observer (torch's default 2048).
+    pub histogram_bins: usize,
 }
 
 impl FakeQuantModel {
@@ -284,7 +366,8 @@ impl FakeQuantModel {
             let input = c.activation_bits.map(|bits| ActQuant {
                 bits,
                 scheme: c.activation_scheme,
-                observer: Observer::new(c.observer, c.averaging_constant, c.percentile),
+                observer: Observer::new(c.observer, c.averaging_constant, c.percentile)
+                    .with_bins(c.histogram_bins),
                 qparams: None,
                 observing: true,
                 recorded: Vec::new(),
@@ -333,6 +416,26 @@ impl FakeQuantModel {
 
     /// Folds the recorded inputs into the observers and recomputes the input qparams.
     pub async fn update_observers(&self) -> Result<()> {
+        self.fold(true).await
+    }
+
+    /// Folds the recorded inputs into the observers and recomputes the input qparams whose
+    /// observers make that cheap ([`Observer::cheap_qparams`]); [`FakeQuantModel::refresh_inputs`]
+    /// computes the rest. Calibration folds every batch and refreshes once at the end.
+    pub async fn fold_observers(&self) -> Result<()> {
+        self.fold(false).await
+    }
+
+    /// Recomputes every observed input's qparams from its observer.
+    pub fn refresh_inputs(&self) {
+        for a in self.layers.borrow_mut().iter_mut().flatten().filter_map(|l| l.input.as_mut()) {
+            if a.observer.observed() {
+                a.qparams = Some(a.observer.qparams(a.bits, a.scheme));
+            }
+        }
+    }
+
+    async fn fold(&self, all: bool) -> Result<()> {
         let recorded: Vec<(usize, Vec<Tensor>)> = self
             .layers
             .borrow_mut()
@@ -350,9 +453,8 @@ impl FakeQuantModel {
             for v in &host {
                 a.observer.observe(v);
             }
-            if a.observer.observed() {
-                a.qparams =
-                    Some(QParams::from_ranges(&[a.observer.min], &[a.observer.max], a.bits, a.scheme));
+            if a.observer.observed() && (all || a.observer.cheap_qparams()) {
+                a.qparams = Some(a.observer.qparams(a.bits, a.scheme));
             }
         }
         Ok(())
@@ -581,6 +683,9 @@ fn default_averaging() -> f32 {
 fn default_percentile() -> f32 {
     99.9
 }
+fn default_bins() -> usize {
+    histogram::DEFAULT_BINS
+}
 fn default_calibration() -> usize {
     10
 }
@@ -594,7 +699,8 @@ fn moving_average() -> ObserverKind {
 /// Post-training quantization: `{"kind": "quantize", "bits": 8, "scheme": "symmetric",
 /// "granularity": "per_channel", "activations": true, "observer": "minmax", "calibration_batches": 10}`.
 /// Weights are quantized from their min-max range; with `activations` each linear/conv input gets
-/// an `activation_bits` quantizer (affine by default) whose observer sees `calibration_batches`
+/// an `activation_bits` quantizer (affine by default) whose observer (`minmax`, `moving_average`,
+/// `percentile` or `histogram`, the last with `histogram_bins` bins) sees `calibration_batches`
 /// training batches. A `bits` list sweeps widths; the model keeps the last one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -617,11 +723,13 @@ pub struct QuantizeStage {
     pub averaging_constant: f32,
     #[serde(default = "default_percentile")]
     pub percentile: f32,
+    #[serde(default = "default_bins")]
+    pub histogram_bins: usize,
     #[serde(default = "default_calibration")]
     pub calibration_batches: usize,
 }
 
-fn validate_common(p: &str, act_bits: u32, c: f32, pct: f32, cal: usize) -> Result<()> {
+fn validate_common(p: &str, act_bits: u32, c: f32, pct: f32, bins: usize, cal: usize) -> Result<()> {
     if !(2..=8).contains(&act_bits) {
         bail!("{p}.activation_bits = {act_bits}: must be in [2, 8]");
     }
@@ -630,6 +738,9 @@ fn validate_common(p: &str, act_bits: u32, c: f32, pct: f32, cal: usize) -> Resu
     }
     if !(pct >= 50.0 && pct <= 100.0) {
         bail!("{p}.percentile = {pct}: must be in [50, 100]");
+    }
+    if !(64..=16384).contains(&bins) {
+        bail!("{p}.histogram_bins = {bins}: must be in [64, 16384]");
     }
     if cal == 0 || cal > 1000 {
         bail!("{p}.calibration_batches = {cal}: must be in [1, 1000]");
@@ -652,6 +763,7 @@ impl QuantizeStage {
             self.activation_bits,
             self.averaging_constant,
             self.percentile,
+            self.histogram_bins,
             self.calibration_batches,
         )
     }
@@ -670,12 +782,15 @@ impl QuantizeStage {
             observer: self.observer,
             averaging_constant: self.averaging_constant,
             percentile: self.percentile,
+            histogram_bins: self.histogram_bins,
         }
     }
 }
 
 /// Installs fake quantization for `c` on the trainer's model and calibrates the input observers
-/// on the first `batches` training batches (evaluation mode, no gradients).
+/// on the first `batches` training batches (evaluation mode, no gradients). Qparams of cheap
+/// observers are updated after each batch (later batches run through them); the histogram
+/// observer's search runs once, after the last batch (its batches run in float, as torch calibrates).
 pub async fn install(t: &mut Trainer, c: &QuantConfig, batches: usize) -> Result<()> {
     t.model.quant = None;
     let fq = FakeQuantModel::new(&t.model, c).await?;
@@ -689,11 +804,12 @@ pub async fn install(t: &mut Trainer, c: &QuantConfig, batches: usize) -> Result
             let len = bs.min(n - lo);
             t.logits(&x.narrow(0, lo, len)?)?;
             if let Some(fq) = &t.model.quant {
-                fq.update_observers().await?;
+                fq.fold_observers().await?;
             }
         }
     }
     if let Some(fq) = &t.model.quant {
+        fq.refresh_inputs();
         fq.set_observing(false);
     }
     Ok(())
@@ -764,6 +880,8 @@ pub struct QatStage {
     pub averaging_constant: f32,
     #[serde(default = "default_percentile")]
     pub percentile: f32,
+    #[serde(default = "default_bins")]
+    pub histogram_bins: usize,
     #[serde(default = "default_calibration")]
     pub calibration_batches: usize,
     pub train: Finetune,
@@ -779,6 +897,7 @@ impl QatStage {
             self.activation_bits,
             self.averaging_constant,
             self.percentile,
+            self.histogram_bins,
             self.calibration_batches,
         )?;
         self.train.validate(&format!("{p}.train"))
@@ -798,6 +917,7 @@ impl QatStage {
             observer: self.observer,
             averaging_constant: self.averaging_constant,
             percentile: self.percentile,
+            histogram_bins: self.histogram_bins,
         }
     }
 }

@@ -71,6 +71,7 @@ pub(crate) fn config(activation_scheme: Scheme) -> QuantConfig {
         observer: ObserverKind::Minmax,
         averaging_constant: 0.01,
         percentile: 99.99,
+        histogram_bins: 2048,
     }
 }
 

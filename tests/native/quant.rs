@@ -1,6 +1,7 @@
 //! Quantization against PyTorch (tests/reference/quant.json from generate_quant.py): fake
 //! quantization per tensor and per channel for bits 2-8 and both schemes, bit for bit; observer
-//! qparams; FakeQuantize's straight-through gradients. Then stage validation and the two presets.
+//! qparams, the histogram observer's included; FakeQuantize's straight-through gradients. Then stage
+//! validation, the two presets and int8 PTQ with the histogram observer.
 
 use minnow::backend::Device;
 use minnow::quant::{self, Observer, ObserverKind, QParams, Scheme};
@@ -118,6 +119,35 @@ fn observer_qparams_match_torch() {
     r.finish();
 }
 
+/// HistogramObserver: the running range, the searched range and the qparams for bits 2, 4, 8 and
+/// both schemes, all bit for bit.
+#[test]
+fn histogram_observer_matches_torch_bit_for_bit() {
+    let mut r = Report::default();
+    let cases = fixtures()["histogram"].as_array().unwrap().clone();
+    assert!(cases.len() >= 7);
+    for c in &cases {
+        let name = c["name"].as_str().unwrap();
+        let bins = c["bins"].as_u64().unwrap() as usize;
+        let mut o = Observer::new(ObserverKind::Histogram, 0.01, 99.9).with_bins(bins);
+        for b in c["batches"].as_array().unwrap() {
+            o.observe(&floats(b));
+        }
+        let f = |k: &str| c[k].as_f64().unwrap() as f32;
+        r.exact(&format!("{name} running range"), &[o.min, o.max], &[f("min"), f("max")]);
+        let (lo, hi) = o.range();
+        r.exact(&format!("{name} searched range"), &[lo, hi], &[f("search_min"), f("search_max")]);
+        for q in c["qparams"].as_array().unwrap() {
+            let what = format!("{name} b{} {}", q["bits"], q["scheme"].as_str().unwrap());
+            let qp = o.qparams(q["bits"].as_u64().unwrap() as u32, scheme(&q["scheme"]));
+            r.exact(&format!("{what} scale"), &qp.scale, &floats(&q["scale"]));
+            let zf = |v: &[i32]| v.iter().map(|&z| z as f32).collect::<Vec<_>>();
+            r.exact(&format!("{what} zero point"), &zf(&qp.zero_point), &zf(&ints(&q["zero_point"])));
+        }
+    }
+    r.finish();
+}
+
 #[test]
 fn fake_quantize_gradients_are_torchs_straight_through() {
     let mut r = Report::default();
@@ -164,6 +194,19 @@ fn bad_stages_name_their_field() {
         (json!([{"kind": "quantize", "bits": [8, 1]}]), "compression[0].bits[1] = 1"),
         (json!([{"kind": "quantize", "calibration_batches": 0}]), "compression[0].calibration_batches"),
         (json!([{"kind": "quantize", "percentile": 20}]), "compression[0].percentile"),
+        // The path stops at the (internally tagged) stage; the message names the field.
+        (
+            json!([{"kind": "quantize", "observer": "histogramm"}]),
+            "`compression[0]`: observer = \"histogramm\"",
+        ),
+        (
+            json!([{"kind": "qat", "bits": 4, "observer": "mse", "train": {"epochs": 1}}]),
+            "observer = \"mse\"",
+        ),
+        (
+            json!([{"kind": "quantize", "observer": "histogram", "histogram_bins": 8}]),
+            "compression[0].histogram_bins",
+        ),
         (json!([{"kind": "qat", "bits": 4, "train": {"epochs": 0}}]), "compression[0].train.epochs"),
         (json!([{"kind": "quantize", "bitz": 4}]), "bitz"),
     ];
@@ -181,6 +224,14 @@ fn bad_stages_name_their_field() {
         let r = recipe::preset(p).unwrap();
         assert_eq!(Recipe::from_json(&r.to_json()).unwrap(), r);
     }
+    let ok = json!([
+        {"kind": "quantize", "activations": true, "observer": "histogram"},
+        {"kind": "quantize", "activations": true, "observer": "histogram", "histogram_bins": 512},
+        {"kind": "qat", "bits": 4, "observer": "histogram", "train": {"epochs": 1}},
+    ]);
+    let r = recipe_with("digits-mlp", ok).unwrap();
+    assert_eq!(Recipe::from_json(&r.to_json()).unwrap(), r);
+    Trainer::with_device(r, None, Device::Cpu, String::new()).unwrap();
 }
 
 fn run_preset(name: &str) -> minnow::trainer::Report {
@@ -231,6 +282,33 @@ fn digits_quant_int8_holds_and_the_sweep_trades_bytes_for_accuracy() {
         "2 bits should cost accuracy"
     );
     assert!(points[0]["layers"][0]["sqnr_db"].as_f64().unwrap() > 30.0);
+}
+
+#[test]
+fn digits_int8_ptq_with_the_histogram_observer_holds() {
+    let stages = json!([{"kind": "quantize", "bits": 8, "scheme": "symmetric", "granularity": "per_channel",
+                         "activations": true, "observer": "histogram", "calibration_batches": 10}]);
+    let r = recipe_with("digits-quant", stages).unwrap();
+    let mut t = Trainer::with_device(r, None, Device::Cpu, String::new()).unwrap();
+    let rep = pollster::block_on(t.run(|_| {})).unwrap();
+    let dense = rep.epochs.last().unwrap().test_accuracy as f64;
+    let int8 = &rep.stages[0];
+    let d = &int8["details"];
+    eprintln!(
+        "digits-quant, histogram observer: f32 {:.2}%, int8 PTQ (w+a) {:.2}%, integer inference agrees on {:.2}%",
+        100.0 * dense,
+        100.0 * acc(&int8["test_accuracy"]),
+        100.0 * acc(&d["int8_agreement"])
+    );
+    assert_eq!(d["observer"], "histogram");
+    assert!(dense - acc(&int8["test_accuracy"]) <= 0.005 + 1e-6, "int8 PTQ lost more than half a point");
+    assert!(acc(&d["int8_agreement"]) >= 0.999);
+    // Every layer's input range is one the search picked: within the observed range, not empty.
+    for l in d["layers"].as_array().unwrap() {
+        let range = l["input_range"].as_array().unwrap();
+        eprintln!("  {}: input range [{}, {}]", l["name"], range[0], range[1]);
+        assert!(acc(&range[1]) > acc(&range[0]));
+    }
 }
 
 #[test]

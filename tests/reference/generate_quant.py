@@ -1,7 +1,12 @@
 """Writes tests/reference/quant.json for tests/native/quant.rs: torch.fake_quantize_per_tensor_affine and
 torch.fake_quantize_per_channel_affine outputs for bits 2-8, symmetric (signed) and affine (unsigned),
 with exact .5 ties of x/scale; observer qparams (MinMaxObserver, MovingAverageMinMaxObserver,
-PerChannelMinMaxObserver); and FakeQuantize forward + straight-through gradients.
+PerChannelMinMaxObserver); FakeQuantize forward + straight-through gradients; and HistogramObserver:
+running range, the range `_non_linear_param_search` picks and the qparams, for batch sequences whose
+range grows, with outliers, post-ReLU, constant, at bits 2/4/8 under both schemes.
+
+HistogramObserver's search compares f32 sums (torch.sum's cascade order depends on the CPU kernel's
+vector width: 8 lanes, AVX2, on the x86 machine that wrote quant.json); minnow replays that order.
 
     python3 tests/reference/generate_quant.py   # needs torch (CPU); CI only reads the JSON
 """
@@ -10,7 +15,8 @@ import json
 import os
 
 import torch
-from torch.ao.quantization import FakeQuantize, MinMaxObserver, MovingAverageMinMaxObserver, PerChannelMinMaxObserver
+from torch.ao.quantization import (FakeQuantize, HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver,
+                                   PerChannelMinMaxObserver)
 
 torch.manual_seed(6)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -96,9 +102,44 @@ for bits, scheme in [(4, "symmetric"), (8, "affine"), (3, "affine")]:
                 "scale": [float(fq.scale)], "zero_point": [int(fq.zero_point)], "out": flat(y),
                 "upstream": flat(r), "grad": flat(gx)})
 
+# HistogramObserver (sampled after everything above, so the older cases keep their values). The search
+# does not depend on bits or scheme (dst_nbins = 2 ** 8 for quint8 and qint8 whatever quant_min/max
+# are), so each batch sequence runs through one observer per (bits, scheme) and is stored once.
+constant = torch.full((64,), 0.7)
+outliers = sample((512,), 1.0)
+outliers[[3, 100, 400]] = torch.tensor([40.0, -25.0, 60.0])
+scenarios = [
+    ("growing", 2048, [sample((256,), 1.0), sample((256,), 2.0, 0.5), sample((256,), 0.5, -0.3),
+                       sample((256,), 3.0, 1.0)]),
+    ("outliers", 2048, [sample((512,), 1.0), outliers, sample((512,), 1.0)]),
+    ("relu", 2048, [sample((512,), 1.0).relu(), sample((512,), 1.5).relu()]),
+    ("constant", 2048, [constant]),
+    ("constant_then_wider", 2048, [constant, sample((256,), 1.0), constant]),
+    ("shifted", 2048, [sample((200,), 0.5, -3.0), sample((200,), 0.5, 4.0), sample((200,), 2.0)]),
+    ("bins_512", 512, [sample((256,), 1.0), sample((256,), 2.0, 0.5)]),
+]
+histogram = []
+for name, bins, batches in scenarios:
+    case = {"name": name, "bins": bins, "batches": [flat(b) for b in batches], "qparams": []}
+    for bits in [2, 4, 8]:
+        for scheme in ["symmetric", "affine"]:
+            obs = HistogramObserver(bins=bins, **observer_args(bits, scheme))
+            for b in batches:
+                obs(b)
+            lo, hi = obs._non_linear_param_search()
+            sc, zp = obs.calculate_qparams()
+            seen = {"min": float(obs.min_val), "max": float(obs.max_val),
+                    "search_min": float(lo), "search_max": float(hi)}
+            assert all(case.get(k, v) == v for k, v in seen.items()), "the range search ignores bits and scheme"
+            case.update(seen)
+            case["qparams"].append({"bits": bits, "scheme": scheme, "scale": flat(sc.reshape(-1)),
+                                    "zero_point": [int(v) for v in zp.reshape(-1)]})
+    histogram.append(case)
+
 doc = {"generator": "tests/reference/generate_quant.py", "torch": torch.__version__,
-       "fake_quant": fake_quant, "observers": observers, "ste": ste}
+       "fake_quant": fake_quant, "observers": observers, "ste": ste, "histogram": histogram}
 with open(os.path.join(HERE, "quant.json"), "w") as f:
     json.dump(doc, f, indent=1)
     f.write("\n")
-print(f"quant.json: {len(fake_quant)} fake-quant, {len(observers)} observer, {len(ste)} STE cases")
+print(f"quant.json: {len(fake_quant)} fake-quant, {len(observers)} observer, {len(ste)} STE, "
+      f"{len(histogram)} histogram-observer cases")
