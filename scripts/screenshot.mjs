@@ -1,14 +1,15 @@
 // Takes a full-page headless-Chromium screenshot of the served playground after training a preset:
-// `node scripts/screenshot.mjs [preset | recipe.json] [out.png] [seconds | done] [width]` (a .json
-// path is loaded through the URL fragment; "done" waits for the
-// run and its compression stages to finish, up to 5 minutes; width defaults to 1400 CSS px).
+// `node scripts/screenshot.mjs [preset | recipe.json] [out.png] [seconds | done] [width] [reopen]` (a
+// .json path is loaded through the URL fragment; "done" waits for the
+// run and its compression stages to finish, up to 5 minutes; width defaults to 1400 CSS px;
+// "reopen" then clicks Download model and opens the downloaded file again before the shot).
 // Used for README images and for looking at the page before calling UI work done. Needs www/pkg.
 import { chromium } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { encodeFragment } from '../www/state.js';
 
-const [preset = 'spiral-mlp', out = 'screenshot.png', seconds = '6', width = '1400'] = process.argv.slice(2);
+const [preset = 'spiral-mlp', out = 'screenshot.png', seconds = '6', width = '1400', reopen = ''] = process.argv.slice(2);
 const port = 8765 + Math.floor(Math.random() * 1000);
 const server = spawn('node', ['scripts/serve.mjs', '--port', String(port)], { stdio: 'ignore' });
 await new Promise((r) => setTimeout(r, 600));
@@ -30,6 +31,14 @@ try {
   await page.getByRole('button', { name: /train/i }).first().click();
   if (seconds === 'done') await page.waitForSelector('body[data-status="done"]', { timeout: 300_000 });
   else await page.waitForTimeout(Number(seconds) * 1000);
+  if (reopen === 'reopen') {
+    if (seconds !== 'done') await page.getByRole('button', { name: 'Pause' }).click();
+    await page.waitForSelector('body:not([data-status="training"])');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-model')]);
+    const buffer = readFileSync(/** @type {string} */ (await download.path()));
+    await page.setInputFiles('#model-file', { name: download.suggestedFilename(), mimeType: 'application/octet-stream', buffer });
+    await page.waitForSelector('body[data-status="loaded"]', { timeout: 60_000 });
+  }
   await page.waitForTimeout(800); // the last weights read and redraw
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);

@@ -70,6 +70,35 @@ pub fn provide_dataset(name: &str, bytes: Vec<u8>) -> Result<(), JsValue> {
     crate::data::provide_builtin(name, bytes).map_err(js_err)
 }
 
+/// What a model file (from `Run.exportModel` or `minnow run --save`) holds, read without building
+/// the model: `{recipe, sourceRecipe, quantized, masked, inputShape, classes, tensors}`. `recipe` is
+/// the JSON text of the file's recipe (normalized; the architecture as saved, no compression
+/// stages), `sourceRecipe` the recorded recipe of the run that produced it (stages included) or
+/// null, `quantized` whether it carries fake quantization or int8 tensors, `masked` whether it
+/// carries pruning masks, `tensors` how many tensors it holds. Throws an Error naming what is wrong
+/// with a malformed, truncated or foreign file; the worker asks this before `Run.importModel`, to
+/// fetch the images the recipe needs and to refuse a CSV model without its CSV.
+#[wasm_bindgen(js_name = modelFileInfo)]
+pub fn model_file_info(bytes: &[u8]) -> Result<JsValue, JsValue> {
+    let file = export::ModelFile::from_bytes(bytes).map_err(js_err)?;
+    let mut quantized = !file.quantization.is_empty();
+    let mut masked = false;
+    for (name, _) in &file.tensors {
+        quantized |= name.ends_with(export::INT8_SUFFIX);
+        masked |= name.ends_with(export::MASK_SUFFIX);
+    }
+    let info = serde_json::json!({
+        "recipe": serde_json::to_string(&file.recipe).map_err(js_err)?,
+        "sourceRecipe": file.source_recipe,
+        "quantized": quantized,
+        "masked": masked,
+        "inputShape": file.input_shape,
+        "classes": file.classes,
+        "tensors": file.tensors.len(),
+    });
+    to_js(&info)
+}
+
 /// A training run in progress.
 #[wasm_bindgen]
 pub struct Run {

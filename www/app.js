@@ -1,6 +1,7 @@
 // The playground page's controller: wires the DOM (preset picker, recipe editor, Train / Pause /
-// Reset, stats, epoch table, charts, decision boundary, compression stages, weight views) to the
-// training worker (www/worker.js), and keeps the recipe in the URL fragment (www/state.js).
+// Reset, stats, epoch table, charts, decision boundary, compression stages, weight views, model
+// files) to the training worker (www/worker.js), and keeps the recipe in the URL fragment
+// (www/state.js).
 // It never runs the engine itself.
 // `document.body.dataset.status` mirrors the run state for the end-to-end test.
 
@@ -20,6 +21,7 @@ import { classCss, drawBoundary } from './boundary.js';
 import { honestBytes, plannedEpochs, sizePoints, softTargetSamples, stageLabel, stageProgressText } from './compress.js';
 import { ACCURACY_STOPS, histogram, lerpStops, matrixLayout, quantLevels, rgbText, weightRange } from './weights.js';
 import { drawHistogram, drawSizePlot, drawSparsityMap } from './views.js';
+import { loadedNotice, modelFileName, sourceRecipe } from './modelfile.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
@@ -30,7 +32,8 @@ import { drawHistogram, drawSizePlot, drawSparsityMap } from './views.js';
 /** @typedef {{name: string, kind: string, shape: number[], masked: boolean}} LayerInfo */
 /** @typedef {LayerInfo & {values: Float32Array, mask: Float32Array | null,
  *   quant: import('./weights.js').QuantGrid | null}} LayerWeights */
-/** @typedef {'loading' | 'idle' | 'creating' | 'training' | 'paused' | 'done' | 'failed' | 'broken'} Status */
+/** `loaded`: a run made from a model file, not trained yet in this page (Train continues it).
+ * @typedef {'loading' | 'idle' | 'creating' | 'loaded' | 'training' | 'paused' | 'done' | 'failed' | 'broken'} Status */
 /** @typedef {{backend: string, adapter?: string, backendNote: string, totalEpochs: number, is2d: boolean, report: any,
  *   bounds: [number, number, number, number] | null, points: {x: Float32Array, y: Uint32Array} | null}} RunInfo */
 
@@ -62,6 +65,7 @@ const ui = {
   noticeTitle: byId('notice-title'),
   noticeText: byId('notice-text'),
   noticeDetails: /** @type {HTMLDetailsElement} */ (byId('notice-details')),
+  noticeSummary: byId('notice-summary'),
   noticeRaw: byId('notice-raw'),
   noticeClose: byId('notice-close'),
   preset: /** @type {HTMLSelectElement} */ (byId('preset')),
@@ -82,6 +86,7 @@ const ui = {
   validation: byId('validation'),
   recipeDiff: byId('recipe-diff'),
   csv: /** @type {HTMLInputElement} */ (byId('csv')),
+  modelFile: /** @type {HTMLInputElement} */ (byId('model-file')),
   copyLink: /** @type {HTMLButtonElement} */ (byId('copy-link')),
   copyStatus: byId('copy-status'),
   lossChart: /** @type {HTMLCanvasElement} */ (byId('loss-chart')),
@@ -91,6 +96,7 @@ const ui = {
   epochsBody: /** @type {HTMLTableSectionElement} */ (byId('epochs').querySelector('tbody')),
   epochsEmpty: byId('epochs-empty'),
   downloadReport: /** @type {HTMLButtonElement} */ (byId('download-report')),
+  downloadModel: /** @type {HTMLButtonElement} */ (byId('download-model')),
   stagesCard: byId('stages-card'),
   stagesNote: byId('stages-note'),
   stagesBody: /** @type {HTMLTableSectionElement} */ (byId('stages').querySelector('tbody')),
@@ -187,6 +193,11 @@ const app = {
   trainMs: 0,
   /** @type {any} final report */
   report: null,
+  /** The model file the live run was opened from (until it is reset or replaced): its name, what
+   * the file holds and the run's report as opened. @type {{name: string, file: any, report: any} | null} */
+  loaded: null,
+  /** A model file is being opened. */
+  opening: false,
   /** Epochs the recipe trains, stages included (the x axis' length). */
   planned: 0,
   /** @type {StageProgress | null} the stage running now */
@@ -227,14 +238,17 @@ function setStatus(status) {
 
 function renderButtons() {
   const s = app.status;
-  const busy = s === 'loading' || s === 'creating' || s === 'broken';
+  const busy = s === 'loading' || s === 'creating' || s === 'broken' || app.opening;
   const resumable = s === 'paused' && app.run !== null && app.runKey === currentRunKey();
   ui.train.disabled = busy || s === 'training' || app.recipe === null;
   ui.train.textContent = resumable ? 'Resume' : s === 'done' ? 'Train again' : s === 'creating' ? 'Starting…' : 'Train';
+  ui.train.title = s === 'loaded' && app.runKey === currentRunKey() ? 'Continue training from the weights of the opened model file' : '';
   ui.pause.disabled = s !== 'training';
   ui.reset.disabled = busy || app.run === null;
-  ui.preset.disabled = s === 'loading' || s === 'broken';
+  ui.preset.disabled = s === 'loading' || s === 'broken' || app.opening;
   ui.downloadReport.disabled = app.run === null || s === 'creating';
+  ui.downloadModel.disabled = app.run === null || busy || s === 'training';
+  ui.modelFile.disabled = busy || s === 'training';
 }
 
 /**
@@ -264,16 +278,19 @@ function renderBackendBadge() {
 }
 
 /**
- * @param {'warn' | 'error'} kind
+ * @param {'info' | 'warn' | 'error'} kind
  * @param {string} title
  * @param {string} text
  * @param {string} [raw] original recipe text to show under a disclosure
+ * @param {string} [rawLabel] the disclosure's label
  */
-function showNotice(kind, title, text, raw) {
+function showNotice(kind, title, text, raw, rawLabel = 'The link\'s recipe') {
   ui.notice.dataset.kind = kind;
   ui.noticeTitle.textContent = title;
   ui.noticeText.textContent = text;
   ui.noticeDetails.hidden = !raw;
+  ui.noticeDetails.open = false;
+  ui.noticeSummary.textContent = rawLabel;
   ui.noticeRaw.textContent = raw ?? '';
   ui.notice.hidden = false;
 }
@@ -293,7 +310,10 @@ function renderStats() {
   ui.statLoss.textContent = formatLoss(last?.loss);
   ui.statLoss.dataset.value = last ? String(last.loss) : '';
   ui.statTrainAcc.textContent = formatPercent(lastEpoch?.train_accuracy);
-  ui.statTestAcc.textContent = formatPercent(lastEpoch?.test_accuracy);
+  // Before any epoch of a run opened from a file: the file's model as evaluated when opened.
+  const testAcc = lastEpoch ? lastEpoch.test_accuracy : app.loaded?.report?.final?.test_accuracy;
+  ui.statTestAcc.textContent = formatPercent(testAcc);
+  ui.statTestAcc.dataset.value = Number.isFinite(testAcc) ? String(testAcc) : '';
   ui.statTime.textContent = app.trainMs ? formatSeconds(app.trainMs / 1000) : '–';
   const model = run?.report?.model;
   const lastStage = app.stageReports.at(-1);
@@ -326,6 +346,7 @@ function phaseText(position) {
   const s = app.status;
   const stages = app.recipe?.compression?.length ?? 0;
   if (!app.run || s === 'creating') return '';
+  if (s === 'loaded') return `opened ${app.loaded?.name ?? 'a model file'} · Train continues from its weights`;
   if (s === 'done') return stages ? `done · training and ${stages} stage${stages === 1 ? '' : 's'}` : 'done';
   const prefix = s === 'paused' ? 'paused · ' : s === 'failed' ? 'stopped · ' : '';
   if (app.stage) return prefix + stageProgressText(app.stage);
@@ -372,6 +393,7 @@ function clearViews() {
   app.lastStep = null;
   app.trainMs = 0;
   app.report = null;
+  app.loaded = null;
   app.stage = null;
   app.stageReports = [];
   app.marks = [];
@@ -407,7 +429,7 @@ function drawViews() {
   /** @type {[number, number] | undefined} */
   const xDomain = total ? [0, total] : undefined;
   const marks = app.marks;
-  const empty = app.status === 'creating' ? 'starting…' : 'press Train to start';
+  const empty = app.status === 'creating' ? 'starting…' : app.status === 'loaded' ? 'weights from the file · press Train to continue' : 'press Train to start';
   drawChart(ui.lossChart, {
     series: [
       { label: 'per step', color: cssVar('--series-loss'), points: app.steps },
@@ -796,19 +818,23 @@ function distillBlock(title, d) {
   return section;
 }
 
+/** The Result card: the finished run's report, or the report of a model file as opened. */
 function renderFinal() {
-  const report = app.report;
+  const fromFile = !app.report && app.loaded ? app.loaded : null;
+  const report = app.report ?? fromFile?.report;
   const final = report?.final;
   if (!final) {
     ui.finalCard.hidden = true;
     return;
   }
   const model = report.model ?? {};
+  ui.finalSummary.dataset.testAccuracy = String(final.test_accuracy);
   ui.finalSummary.textContent = [
     `Test accuracy ${formatPercent(final.test_accuracy)}`,
-    `final train loss ${formatLoss(final.train_loss)}`,
+    Number.isFinite(final.train_loss) ? `final train loss ${formatLoss(final.train_loss)}` : '',
     model.params !== undefined ? `${formatCount(model.params)} parameters (${formatBytes(model.bytes)})` : '',
     `on the ${report.backend ?? app.run?.backend ?? '?'} backend`,
+    fromFile ? `weights from ${fromFile.name}` : '',
   ]
     .filter(Boolean)
     .join(' · ');
@@ -1009,19 +1035,11 @@ async function startOrResume() {
       setStatus('creating');
       clearViews();
       app.run = null;
+      if (ui.notice.dataset.kind === 'info') hideNotice(); // news of an opened file, now replaced
       const info = await engine.call('create', { json: JSON.stringify(app.recipe), csv: app.csv ?? undefined });
-      app.run = info;
-      app.runKey = key;
-      app.grid = info.grid ?? null;
-      app.planned = plannedEpochs(app.recipe);
-      app.layers = info.layers ?? [];
-      if (!app.layers.some((l) => l.name === app.layerName)) app.layerName = app.layers[0]?.name ?? '';
-      renderLayerSelect();
-      renderStages();
-      refreshWeights(true);
-      renderBackendBadge();
-      renderStats();
-      scheduleDraw();
+      showRun(info, key);
+    } else if (app.status === 'loaded') {
+      ui.finalCard.hidden = true; // the epochs now tell the story
     }
     await engine.call('train');
     setStatus('training');
@@ -1031,6 +1049,27 @@ async function startOrResume() {
     showNotice('error', 'Training could not start.', errorText(e));
     scheduleDraw();
   }
+}
+
+/**
+ * Shows a run the worker just made (`create` or `importModel`): its backend, layers, points and
+ * decision grid, stages and weights.
+ * @param {any} info the worker's reply
+ * @param {string} key the run's identity (`currentRunKey()` of its recipe)
+ */
+function showRun(info, key) {
+  app.run = info;
+  app.runKey = key;
+  app.grid = info.grid ?? null;
+  app.planned = app.recipe ? plannedEpochs(app.recipe) : info.totalEpochs;
+  app.layers = info.layers ?? [];
+  if (!app.layers.some((l) => l.name === app.layerName)) app.layerName = app.layers[0]?.name ?? '';
+  renderLayerSelect();
+  renderStages();
+  refreshWeights(true);
+  renderBackendBadge();
+  renderStats();
+  scheduleDraw();
 }
 
 async function pause() {
@@ -1134,14 +1173,75 @@ function startStage(stage) {
   renderStages();
 }
 
-async function downloadReport() {
-  const report = app.report ?? (await engine.call('report'));
-  const blob = new Blob([JSON.stringify(report, null, 2)], { type: 'application/json' });
+/**
+ * @param {Blob} blob
+ * @param {string} name
+ */
+function saveBlob(blob, name) {
   const a = document.createElement('a');
   a.href = URL.createObjectURL(blob);
-  a.download = `minnow-report-${ui.preset.value || 'custom'}.json`;
+  a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+async function downloadReport() {
+  const report = app.report ?? (await engine.call('report'));
+  saveBlob(new Blob([JSON.stringify(report, null, 2)], { type: 'application/json' }), `minnow-report-${ui.preset.value || 'custom'}.json`);
+}
+
+/** Saves the live run's model as it is now (masks, quantization, thinned widths included). */
+async function downloadModel() {
+  if (!app.run) return;
+  try {
+    const bytes = await engine.call('exportModel');
+    saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), modelFileName(ui.preset.value));
+  } catch (e) {
+    showNotice('error', 'The model could not be saved.', errorText(e));
+  }
+}
+
+/**
+ * Opens the model file chosen in the file input as a new run. The worker checks the file and builds
+ * the new run before it drops the live one, so a bad file leaves the page as it was.
+ */
+async function openModel() {
+  const file = ui.modelFile.files?.[0];
+  if (!file || app.opening || app.status === 'training' || app.status === 'creating') return;
+  app.opening = true;
+  renderButtons();
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const info = await engine.call('importModel', { bytes, csv: app.csv ?? undefined });
+    await showOpenedModel(file.name, info);
+  } catch (e) {
+    showNotice('error', `${file.name} could not be opened.`, errorText(e));
+  } finally {
+    app.opening = false;
+    ui.modelFile.value = ''; // the same file again is a new change
+    renderButtons();
+    renderStats();
+  }
+}
+
+/**
+ * The page after a model file became the live run: the file's recipe in the editor and the link,
+ * the model's test accuracy in the stats and the Result card, its weights and decision boundary.
+ * @param {string} name the file's name
+ * @param {any} info the worker's `importModel` reply
+ */
+async function showOpenedModel(name, info) {
+  app.run = null; // the editor's recipe is about to describe the new run, not the old one
+  clearViews();
+  await setEditor(JSON.parse(info.file.recipe));
+  app.loaded = { name, file: info.file, report: info.report };
+  showRun(info, currentRunKey());
+  setStatus('loaded');
+  setValidation('ok', `✓ Valid recipe, from ${name}.`);
+  renderFinal();
+  const notice = loadedNotice(name, info.file, info.report?.final?.test_accuracy);
+  const source = sourceRecipe(info.file);
+  showNotice('info', notice.title, notice.text, source ? pretty(source) : undefined, 'The recipe of the run that saved it');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1153,6 +1253,8 @@ function wire() {
   ui.reset.addEventListener('click', reset);
   ui.noticeClose.addEventListener('click', hideNotice);
   ui.downloadReport.addEventListener('click', downloadReport);
+  ui.downloadModel.addEventListener('click', downloadModel);
+  ui.modelFile.addEventListener('change', openModel);
   ui.layerSelect.addEventListener('change', () => {
     app.layerName = ui.layerSelect.value;
     refreshWeights(true);

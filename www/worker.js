@@ -1,6 +1,7 @@
 // The training worker (a module Web Worker): owns the wasm module and the one live `Run`, answers
-// requests from the page (init, validate, create, train, pause, reset, report, grid, weights), and streams
-// progress while training, so the page's main thread never waits on the engine.
+// requests from the page (init, validate, create, train, pause, reset, report, grid, weights,
+// exportModel, importModel), and streams progress while training, so the page's main thread never
+// waits on the engine.
 // Protocol: request {id, type, ...} -> reply {id, ok: true, result} | {id, ok: false, error}; events {event, ...}.
 
 /**
@@ -21,6 +22,8 @@
  * @typedef {{event: 'failed', message: string}} FailedEvent
  * @typedef {{event: 'stopped'}} StoppedEvent
  */
+
+import { csvProblem } from './modelfile.js';
 
 /** Decision-grid resolution pushed after epochs of 2-D runs. */
 const GRID_RES = 64;
@@ -157,6 +160,38 @@ async function stopTraining() {
   await loopDone;
 }
 
+/** Stops and frees the live run, if any. */
+async function dropRun() {
+  await stopTraining();
+  if (run) {
+    const old = run;
+    run = null;
+    await exclusive(() => old.free());
+  }
+}
+
+/** What the page needs to show a new run: backend, layers and, for 2-D data, points and a grid. */
+async function describeRun() {
+  const info = {
+    backend: run.backend,
+    adapter: run.backend === 'gpu' ? adapterName(run.adapter, await browserAdapter()) : '',
+    backendNote: run.backendNote,
+    totalEpochs: run.totalEpochs,
+    is2d: run.is2d,
+    report: await safeReport(),
+    layers: run.layers(),
+    bounds: null,
+    points: null,
+    grid: null,
+  };
+  if (run.is2d) {
+    info.bounds = Array.from(run.bounds());
+    info.points = run.points();
+    info.grid = await computeGrid();
+  }
+  return info;
+}
+
 /** @type {Record<string, (req: any) => Promise<any>>} */
 const handlers = {
   async init() {
@@ -176,31 +211,34 @@ const handlers = {
   },
 
   async create({ json, csv }) {
-    await stopTraining();
-    if (run) {
-      await exclusive(() => run.free());
-      run = null;
-    }
+    await dropRun();
     await provideData(json);
     run = await wasm.Run.create(json, csv ?? undefined);
-    const info = {
-      backend: run.backend,
-      adapter: run.backend === 'gpu' ? adapterName(run.adapter, await browserAdapter()) : '',
-      backendNote: run.backendNote,
-      totalEpochs: run.totalEpochs,
-      is2d: run.is2d,
-      report: await safeReport(),
-      layers: run.layers(),
-      bounds: null,
-      points: null,
-      grid: null,
-    };
-    if (run.is2d) {
-      info.bounds = Array.from(run.bounds());
-      info.points = run.points();
-      info.grid = await computeGrid();
-    }
-    return info;
+    return describeRun();
+  },
+
+  /** The live run's model as a .safetensors file (a Uint8Array, transferred). */
+  async exportModel() {
+    if (!run) throw new Error('No run: train one first.');
+    return exclusive(() => run.exportModel());
+  },
+
+  /**
+   * Opens a model file (`bytes`, a Uint8Array; `csv` for a CSV-trained model) as a new run that
+   * continues from its weights. The file is checked and the new run built before the live one is
+   * dropped: a bad file leaves the live run as it was. Replies as `create`, plus `file` (what
+   * `modelFileInfo` says about it).
+   */
+  async importModel({ bytes, csv }) {
+    const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    const file = wasm.modelFileInfo(data);
+    const problem = csvProblem(JSON.parse(file.recipe), typeof csv === 'string');
+    if (problem) throw new Error(problem);
+    await provideData(file.recipe);
+    const fresh = await wasm.Run.importModel(data, csv ?? undefined);
+    await dropRun();
+    run = fresh;
+    return { ...(await describeRun()), file };
   },
 
   async train() {
@@ -220,11 +258,7 @@ const handlers = {
   },
 
   async reset() {
-    await stopTraining();
-    if (run) {
-      await exclusive(() => run.free());
-      run = null;
-    }
+    await dropRun();
     return null;
   },
 
@@ -257,7 +291,11 @@ self.addEventListener('message', async (/** @type {MessageEvent} */ ev) => {
   }
   try {
     const result = await handler(req);
-    const transfer = result?.grid?.data ? [result.grid.data.buffer] : result?.weights?.values ? [result.weights.values.buffer] : [];
+    const transfer =
+      result instanceof Uint8Array ? [result.buffer]
+      : result?.grid?.data ? [result.grid.data.buffer]
+      : result?.weights?.values ? [result.weights.values.buffer]
+      : [];
     post({ id: req.id, ok: true, result }, transfer);
   } catch (e) {
     post({ id: req.id, ok: false, error: message(e) });

@@ -1,9 +1,12 @@
 // End-to-end test of the playground in headless Chromium: the page loads the wasm engine in its
 // worker, trains the spiral preset for a few epochs and shows a falling loss; the recipe survives
 // a round trip through the URL fragment; a bad link shows a message and falls back to a preset;
-// a small pruning recipe runs its stages, reports them in the Stages card and draws the weights.
+// a small pruning recipe runs its stages, reports them in the Stages card and draws the weights;
+// a trained model downloads as a .safetensors file that opens again with the same test accuracy,
+// and a bad file is refused without harming the run.
 
 import { test, expect } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { startServer } from '../../scripts/serve.mjs';
 
 /** @type {{url: string, close: () => Promise<void>}} */
@@ -203,5 +206,90 @@ test('a pruning recipe runs its stages and shows them with the weights', async (
   expect(await paintedPixels(page, '#size-chart')).toBeGreaterThan(500);
   // The epoch table tags the fine-tuning epoch.
   await expect(page.locator('#epochs tbody tr').first()).toContainText('finetune');
+  expect(errors).toEqual([]);
+});
+
+test('a trained model downloads, opens again with its accuracy, and bad files are refused', async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors = collectErrors(page);
+  await page.goto(server.url);
+  await waitForStatus(page, ['idle']);
+  await page.selectOption('#preset', 'spiral-mlp');
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+  await expect(page.locator('#download-model')).toBeDisabled();
+
+  // The spiral preset, briefly: a few epochs to the end, so the model is the one last evaluated.
+  const recipe = await editorRecipe(page);
+  recipe.training.epochs = 4;
+  if (recipe.training.schedule?.decay?.t_max) recipe.training.schedule.decay.t_max = 4;
+  await page.locator('#recipe').fill(JSON.stringify(recipe, null, 2));
+  await expect(page.locator('#recipe-diff')).toContainText('epochs'); // validated (after a debounce)
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+  await page.click('#train');
+  await waitForStatus(page, ['done'], 120_000);
+  const firstLoss = Math.max(
+    ...(await page.locator('#epochs tbody tr').evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-train-loss'))))),
+  );
+  const shownText = await page.locator('#stat-test-acc').innerText();
+  const shown = Number(await page.locator('#final-summary').getAttribute('data-test-accuracy'));
+  expect(shown).toBeGreaterThan(0);
+  expect(shownText).toBe(`${(shown * 100).toFixed(1)}%`);
+
+  // Download model: a safetensors file named after the recipe.
+  await expect(page.locator('#download-model')).toBeEnabled();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-model')]);
+  expect(download.suggestedFilename()).toMatch(/^minnow-[\w-]+\.safetensors$/);
+  const bytes = readFileSync(/** @type {string} */ (await download.path()));
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+  expect(header.__metadata__.minnow_format).toBe('1');
+  expect(header['0.weight']).toBeTruthy();
+
+  // Open it: the notice, the file's recipe in the editor and the link, the same test accuracy.
+  const name = download.suggestedFilename();
+  await page.setInputFiles('#model-file', { name, mimeType: 'application/octet-stream', buffer: bytes });
+  await waitForStatus(page, ['loaded'], 60_000);
+  const notice = page.locator('#notice');
+  await expect(notice).toBeVisible();
+  await expect(notice).toHaveAttribute('data-kind', 'info');
+  await expect(notice).toContainText(`Loaded ${name}`);
+  await expect(notice).toContainText('Train continues training from these weights');
+  await expect(notice).toContainText('not the weights');
+  await expect(notice).toContainText(`test accuracy ${shownText}`);
+  await expect(page.locator('#stat-test-acc')).toHaveText(shownText);
+  const opened = Number(await page.locator('#final-summary').getAttribute('data-test-accuracy'));
+  expect(Math.abs(opened - shown)).toBeLessThan(1e-6);
+  await expect(page.locator('#final-summary')).toContainText(`weights from ${name}`);
+  expect((await editorRecipe(page)).training.epochs).toBe(4);
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+  await expect(page.locator('#boundary-card')).toBeVisible();
+  await expect(page.locator('#weights-card')).toBeVisible();
+  await expect.poll(() => paintedPixels(page, '#weight-hist')).toBeGreaterThan(500);
+  await expect.poll(() => paintedPixels(page, '#boundary')).toBeGreaterThan(500);
+  await expect(page.locator('#epochs tbody tr')).toHaveCount(0);
+  await expect(page.locator('#train')).toBeEnabled();
+  await expect(page.locator('#download-model')).toBeEnabled();
+
+  // Garbage and a truncated copy: minnow's message, and the opened run stays as it was.
+  await page.setInputFiles('#model-file', { name: 'garbage.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model at all') });
+  await expect(notice).toHaveAttribute('data-kind', 'error');
+  await expect(notice).toContainText('garbage.safetensors could not be opened');
+  await expect(notice).toContainText('safetensors file');
+  await page.setInputFiles('#model-file', { name: 'half.safetensors', mimeType: 'application/octet-stream', buffer: bytes.subarray(0, bytes.length >> 1) });
+  await expect(notice).toContainText('half.safetensors could not be opened');
+  expect(await page.evaluate(() => document.body.dataset.status)).toBe('loaded');
+  await expect(page.locator('#stat-test-acc')).toHaveText(shownText);
+  await expect(page.locator('#model-file')).toBeEnabled();
+
+  // Train continues from the file's weights: the first epoch's loss starts below the fresh run's.
+  await page.click('#train');
+  await waitForStatus(page, ['training', 'done'], 60_000);
+  await page.waitForFunction(() => document.querySelectorAll('#epochs tbody tr').length >= 1, null, { timeout: 60_000 });
+  const continued = Number(await page.locator('#epochs tbody tr').last().getAttribute('data-train-loss'));
+  expect(continued).toBeLessThan(firstLoss);
+  if ((await page.evaluate(() => document.body.dataset.status)) === 'training') {
+    await page.click('#pause');
+    await waitForStatus(page, ['paused', 'done']);
+  }
   expect(errors).toEqual([]);
 });
