@@ -324,6 +324,7 @@ impl DistillRun {
             "alpha": self.cfg.alpha,
             "hint": self.cfg.hint,
             "margin": acc(&distilled) - acc(&alone),
+            "test_samples": t.data.n_test(),
             "teacher": teacher,
             "distilled": distilled,
             "alone": alone,

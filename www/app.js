@@ -812,7 +812,8 @@ function distillBlock(title, d) {
   if (Number.isFinite(d.margin)) {
     const note = document.createElement('p');
     note.className = 'hint';
-    note.textContent = `Distillation ${d.margin >= 0 ? 'adds' : 'costs'} ${(Math.abs(d.margin) * 100).toFixed(1)} pt over training the student alone${Number.isFinite(d.temperature) ? ` (T = ${d.temperature}${Number.isFinite(d.alpha) ? `, α = ${d.alpha}` : ''})` : ''}.`;
+    const images = Number.isFinite(d.test_samples) && d.test_samples > 0 ? ` (${Math.round(Math.abs(d.margin) * d.test_samples)} of ${d.test_samples} test samples)` : '';
+    note.textContent = `Distillation ${d.margin >= 0 ? 'adds' : 'costs'} ${(Math.abs(d.margin) * 100).toFixed(1)} pt${images} over training the student alone${Number.isFinite(d.temperature) ? ` (T = ${d.temperature}${Number.isFinite(d.alpha) ? `, α = ${d.alpha}` : ''})` : ''}.`;
     section.append(note);
   }
   return section;

@@ -181,12 +181,15 @@ fn stage_extra(r: &serde_json::Value) -> Vec<String> {
         Some("distill") => {
             let who =
                 |k: &str| format!("{k} {:.2}% ({} params)", acc(&d[k]), d[k]["params"].as_u64().unwrap_or(0));
+            let margin = d["margin"].as_f64().unwrap_or(f64::NAN);
+            let n = d["test_samples"].as_u64().unwrap_or(0);
             vec![format!(
-                "    {}, {}, {}: distillation margin {:+.2} points (T = {:.3}, α = {:.3})",
+                "    {}, {}, {}: distillation margin {:+.2} points ({:+} of {n} test samples) (T = {:.3}, α = {:.3})",
                 who("teacher"),
                 who("distilled"),
                 who("alone"),
-                100.0 * d["margin"].as_f64().unwrap_or(f64::NAN),
+                100.0 * margin,
+                (margin * n as f64).round() as i64,
                 d["temperature"].as_f64().unwrap_or(f64::NAN),
                 d["alpha"].as_f64().unwrap_or(f64::NAN)
             )]

@@ -103,6 +103,7 @@ fn distill_stage_reports_teacher_distilled_and_alone() {
     let diff =
         d["distilled"]["test_accuracy"].as_f64().unwrap() - d["alone"]["test_accuracy"].as_f64().unwrap();
     assert!((margin - diff).abs() < 1e-6);
+    assert_eq!(d["test_samples"], 359, "the digits test split the margin is counted on");
     // Compression ratio of the student against the first dense (teacher) model.
     let ratio = s["compression_ratio"].as_f64().unwrap();
     assert!((ratio - 4.0 * 4810.0 / (4.0 * 610.0)).abs() < 1e-6, "ratio {ratio}");
