@@ -45,14 +45,7 @@ mod gpu {
     use super::harness;
 
     fn device() -> Option<minnow::Device> {
-        match pollster::block_on(minnow::backend::gpu::GpuDevice::new()) {
-            Ok(d) => Some(minnow::Device::Gpu(d)),
-            Err(e) => {
-                assert!(std::env::var("MINNOW_REQUIRE_GPU").is_err(), "no GPU adapter: {e}");
-                println!("SKIPPED: no GPU adapter ({e})");
-                None
-            }
-        }
+        crate::gpu_device().map(minnow::Device::Gpu)
     }
 
     macro_rules! on_gpu {

@@ -17,20 +17,6 @@ use minnow::rng::Rng;
 // ---------------------------------------------------------------------------------------------
 // Harness
 
-fn device() -> Option<GpuDevice> {
-    match pollster::block_on(GpuDevice::new()) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            if std::env::var_os("MINNOW_REQUIRE_GPU").is_some() {
-                panic!("MINNOW_REQUIRE_GPU is set but no GPU device could be created: {e}");
-            }
-            println!("SKIPPED: no GPU adapter ({e})");
-            eprintln!("SKIPPED: no GPU adapter ({e})");
-            None
-        }
-    }
-}
-
 #[derive(Clone, Copy)]
 enum Tol {
     /// Equal values (+0 == −0; NaN matches NaN).
@@ -152,7 +138,7 @@ enum Group {
 }
 
 fn run_group(group: Group) {
-    let Some(dev) = device() else { return };
+    let Some(dev) = crate::gpu_device() else { return };
     let mut ctx = Ctx::new(dev);
     for (g, name, case) in CASES {
         if *g == group {
@@ -1140,7 +1126,7 @@ fn mlp_params(
 
 #[test]
 fn a_sequence_of_primitives_and_one_read_is_one_submit_and_one_readback() {
-    let Some(dev) = device() else { return };
+    let Some(dev) = crate::gpu_device() else { return };
     let mut rng = Rng::new(1, 1);
     let (params, x, labels) = mlp_params(&dev, &mut rng);
     dev.flush();
@@ -1162,7 +1148,7 @@ fn a_sequence_of_primitives_and_one_read_is_one_submit_and_one_readback() {
 
 #[test]
 fn a_training_step_is_one_submit_no_readback_and_reuses_pooled_buffers() {
-    let Some(dev) = device() else { return };
+    let Some(dev) = crate::gpu_device() else { return };
     let mut rng = Rng::new(2, 1);
     let (params, x, labels) = mlp_params(&dev, &mut rng);
     dev.flush();
@@ -1187,7 +1173,7 @@ fn a_training_step_is_one_submit_no_readback_and_reuses_pooled_buffers() {
 /// (whose `write_buffer` would run before the recorded read at submit).
 #[test]
 fn a_buffer_released_mid_step_is_not_overwritten_before_submit() {
-    let Some(dev) = device() else { return };
+    let Some(dev) = crate::gpu_device() else { return };
     let a: Vec<f32> = (0..1000).map(|i| i as f32).collect();
     let x = GpuStorage::upload(&dev, &a).unwrap();
     let y = x.unary(UnaryOp::Neg).unwrap();
@@ -1209,7 +1195,7 @@ fn a_buffer_released_mid_step_is_not_overwritten_before_submit() {
 
 #[test]
 fn adapter_info_names_the_adapter() {
-    let Some(dev) = device() else { return };
+    let Some(dev) = crate::gpu_device() else { return };
     let info = dev.adapter_info();
     println!("adapter: {info}");
     assert!(!info.is_empty());
@@ -1217,7 +1203,7 @@ fn adapter_info_names_the_adapter() {
 
 #[test]
 fn a_lost_device_turns_primitives_into_errors() {
-    let Some(dev) = device() else { return };
+    let Some(dev) = crate::gpu_device() else { return };
     let x = GpuStorage::upload(&dev, &[1.0, 2.0]).unwrap();
     assert!(!dev.is_lost());
     dev.destroy();

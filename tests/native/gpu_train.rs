@@ -2,21 +2,9 @@
 //! one accuracy point of the CPU run with the same seed, and a training step costs one submit and no
 //! readback unless metrics are due. Skips with a printed reason where no adapter exists.
 
-use minnow::backend::gpu::GpuDevice;
 use minnow::recipe::{Recipe, preset};
 use minnow::trainer::Trainer;
 use minnow::{Device, Result};
-
-fn gpu() -> Option<GpuDevice> {
-    match pollster::block_on(GpuDevice::new()) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            assert!(std::env::var("MINNOW_REQUIRE_GPU").is_err(), "no GPU adapter: {e}");
-            println!("SKIPPED: no GPU adapter ({e})");
-            None
-        }
-    }
-}
 
 fn final_accuracy(recipe: &Recipe, dev: Device) -> Result<f32> {
     let mut t = Trainer::with_device(recipe.clone(), None, dev, String::new())?;
@@ -25,7 +13,7 @@ fn final_accuracy(recipe: &Recipe, dev: Device) -> Result<f32> {
 }
 
 fn compare(name: &str, epochs: u32) {
-    let Some(g) = gpu() else { return };
+    let Some(g) = crate::gpu_device() else { return };
     let mut r = preset(name).unwrap();
     r.training.epochs = epochs;
     let cpu = final_accuracy(&r, Device::Cpu).unwrap();
@@ -46,7 +34,7 @@ fn digits_on_gpu_matches_cpu() {
 
 #[test]
 fn a_step_is_one_submit_and_no_readback() {
-    let Some(g) = gpu() else { return };
+    let Some(g) = crate::gpu_device() else { return };
     let mut r = preset("digits-mlp").unwrap();
     r.training.metrics_every = 1000;
     let mut t = Trainer::with_device(r, None, Device::Gpu(g.clone()), String::new()).unwrap();
@@ -68,7 +56,7 @@ fn a_step_is_one_submit_and_no_readback() {
 
 #[test]
 fn a_lost_device_hands_the_run_to_the_cpu() {
-    let Some(g) = gpu() else { return };
+    let Some(g) = crate::gpu_device() else { return };
     let mut r = preset("spiral-mlp").unwrap();
     r.training.epochs = 12;
     let mut t = Trainer::with_device(r, None, Device::Gpu(g.clone()), String::new()).unwrap();
@@ -96,7 +84,7 @@ fn a_lost_device_hands_the_run_to_the_cpu() {
 
 #[test]
 fn auto_prefers_the_cpu_over_a_software_adapter() {
-    let Some(g) = gpu() else { return };
+    let Some(g) = crate::gpu_device() else { return };
     let (dev, note) =
         pollster::block_on(minnow::trainer::select_device(minnow::recipe::BackendChoice::Auto)).unwrap();
     if g.is_software() {
@@ -112,7 +100,7 @@ fn auto_prefers_the_cpu_over_a_software_adapter() {
 /// weight exactly zero on the device.
 #[test]
 fn gpu_pruning_masks_match_the_cpu_and_stay_zero() {
-    let Some(g) = gpu() else { return };
+    let Some(g) = crate::gpu_device() else { return };
     let mut r = preset("spiral-mlp").unwrap();
     r.training.epochs = 1;
     r.training.optimizer = serde_json::from_str(r#"{"kind": "sgd", "lr": 1e-6}"#).unwrap();

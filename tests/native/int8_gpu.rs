@@ -17,20 +17,6 @@ use minnow::int8::{self, IntModel};
 use minnow::quant::{self, Scheme};
 use minnow::rng::Rng;
 
-fn device() -> Option<GpuDevice> {
-    match pollster::block_on(GpuDevice::new()) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            if std::env::var_os("MINNOW_REQUIRE_GPU").is_some() {
-                panic!("MINNOW_REQUIRE_GPU is set but no GPU device could be created: {e}");
-            }
-            println!("SKIPPED: no GPU adapter ({e})");
-            eprintln!("SKIPPED: no GPU adapter ({e})");
-            None
-        }
-    }
-}
-
 /// The paths to test on `dev`, announcing a skipped packed path.
 fn paths(dev: &GpuDevice) -> Vec<Int8Path> {
     if dev.has_packed_dot4() {
@@ -48,7 +34,7 @@ fn paths(dev: &GpuDevice) -> Vec<Int8Path> {
 
 #[test]
 fn gpu_gemm_accumulators_equal_the_scalar_gemm() {
-    let Some(dev) = device() else { return };
+    let Some(dev) = crate::gpu_device() else { return };
     let mut rng = Rng::new(29, 0);
     // (m, k, n): k = 1, k not a multiple of 4, m and n around the 64-wide tile, large k.
     let shapes = [
@@ -113,7 +99,7 @@ fn level(q: &ActQuant, x: f32) -> i8 {
 
 #[test]
 fn gpu_quantize_and_im2col_give_the_cpu_levels() {
-    let Some(dev) = device() else { return };
+    let Some(dev) = crate::gpu_device() else { return };
     let mut rng = Rng::new(5, 1);
     let quants = [
         // Affine unsigned (stored as q − 128) and symmetric signed.
@@ -178,7 +164,7 @@ fn gpu_quantize_and_im2col_give_the_cpu_levels() {
 
 #[test]
 fn gpu_requantization_follows_int_gemm_finish() {
-    let Some(dev) = device() else { return };
+    let Some(dev) = crate::gpu_device() else { return };
     let mut rng = Rng::new(17, 2);
     let (samples, spatial, k, n) = (3, 5, 45, 7);
     let m = samples * spatial;
@@ -281,7 +267,7 @@ fn check_model(dev: &GpuDevice, name: &str, t: &mut minnow::trainer::Trainer, sc
 
 #[test]
 fn int8_models_on_the_gpu_predict_what_the_cpu_predicts() {
-    let Some(dev) = device() else { return };
+    let Some(dev) = crate::gpu_device() else { return };
     let mut t = trained("digits-mlp", |v| v["training"]["epochs"] = 3.into());
     check_model(&dev, "digits-mlp", &mut t, Scheme::Affine);
     check_model(&dev, "digits-mlp", &mut t, Scheme::Symmetric);

@@ -20,3 +20,19 @@ mod prune;
 mod quant;
 mod recipe;
 mod shaders_validate;
+
+/// A fresh WGSL device (lavapipe here), or None with "SKIPPED: …" printed where no adapter exists;
+/// with `MINNOW_REQUIRE_GPU` set, a missing adapter fails the test instead.
+fn gpu_device() -> Option<minnow::backend::gpu::GpuDevice> {
+    match pollster::block_on(minnow::backend::gpu::GpuDevice::new()) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            assert!(
+                std::env::var_os("MINNOW_REQUIRE_GPU").is_none(),
+                "MINNOW_REQUIRE_GPU is set but there is no GPU adapter: {e}"
+            );
+            println!("SKIPPED: no GPU adapter ({e})");
+            None
+        }
+    }
+}
