@@ -45,9 +45,11 @@ test-wasm: setup
 test-js: setup
 	node --test tests/js/
 
-# Needs www/pkg (make wasm). Drives /usr/bin/chromium; Playwright never downloads a browser.
+# Needs www/pkg (make wasm) and the CLI (the page-vs-CLI check). Drives /usr/bin/chromium; Playwright
+# never downloads a browser.
 test-e2e: setup
 	@test -f www/pkg/minnow.js || { echo "www/pkg/minnow.js missing: run 'make wasm' first" >&2; exit 1; }
+	cargo build --release --quiet --bin minnow
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx --no-install playwright test
 
 clean:

@@ -572,11 +572,11 @@ fn activate(a: Activation, x: f32) -> f32 {
                 0.01 * x
             }
         }
-        Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        Activation::Tanh => x.tanh(),
+        Activation::Sigmoid => 1.0 / (1.0 + crate::math::exp(-x)),
+        Activation::Tanh => crate::math::tanh(x),
         Activation::Gelu => {
             const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-            0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
+            0.5 * x * (1.0 + crate::math::tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
         }
     }
 }

@@ -14,6 +14,7 @@ pub use backend::{Device, Storage};
 pub use error::{Error, Result};
 pub mod int8;
 pub mod loss;
+pub mod math;
 pub mod nn;
 pub mod ops;
 pub mod optim;

@@ -327,7 +327,7 @@ pub fn agp_sparsity(initial: f64, final_: f64, k: u32, n: u32) -> f64 {
 /// Sparsity after cycle `c` of `cycles` equal-ratio cycles reaching `target`:
 /// `1 − (1 − target)^(c/cycles)` (each cycle prunes the same fraction of the survivors).
 pub fn cycle_sparsity(target: f64, c: u32, cycles: u32) -> f64 {
-    1.0 - (1.0 - target).powf(c as f64 / cycles.max(1) as f64)
+    1.0 - crate::math::pow64(1.0 - target, c as f64 / cycles.max(1) as f64)
 }
 
 /// Bytes to store one tensor densely and in the two sparse formats.

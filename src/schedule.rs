@@ -2,7 +2,7 @@
 //! schedule before training: constant, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR,
 //! OneCycleLR, and LinearLR warmup followed by any of them (torch's SequentialLR).
 
-use crate::{Result, bail};
+use crate::{Result, bail, math};
 use serde::{Deserialize, Serialize};
 
 fn default_gamma() -> f32 {
@@ -117,7 +117,7 @@ impl Default for LrSchedule {
 }
 
 fn cos_anneal(start: f64, end: f64, pct: f64) -> f64 {
-    end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
+    end + (start - end) / 2.0 * (math::cos64(std::f64::consts::PI * pct) + 1.0)
 }
 
 impl LrSchedule {
@@ -200,10 +200,10 @@ impl LrSchedule {
             Decay::MultiStep { milestones, gamma } => {
                 base * (*gamma as f64).powi(milestones.iter().filter(|&&m| m as f64 <= t).count() as i32)
             }
-            Decay::Exponential { gamma } => base * (*gamma as f64).powf(t),
+            Decay::Exponential { gamma } => base * math::pow64(*gamma as f64, t),
             Decay::Cosine { t_max, eta_min } => {
                 let e = *eta_min as f64;
-                e + (base - e) * (1.0 + (std::f64::consts::PI * t / *t_max as f64).cos()) / 2.0
+                e + (base - e) * (1.0 + math::cos64(std::f64::consts::PI * t / *t_max as f64)) / 2.0
             }
             Decay::OneCycle { max_lr, div_factor, final_div_factor, .. } => {
                 let max = *max_lr as f64;

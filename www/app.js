@@ -18,7 +18,7 @@ import {
 import { formatBytes, formatCount, formatLoss, formatPercent, formatRate, formatSeconds } from './format.js';
 import { drawChart } from './plot.js';
 import { classCss, drawBoundary } from './boundary.js';
-import { honestBytes, plannedEpochs, sizePoints, softTargetSamples, stageLabel, stageProgressText } from './compress.js';
+import { honestBytes, plannedEpochs, quantRows, sizePoints, softTargetSamples, stageLabel, stageProgressText } from './compress.js';
 import { ACCURACY_STOPS, histogram, lerpStops, matrixLayout, quantLevels, rgbText, weightRange } from './weights.js';
 import { drawHistogram, drawSizePlot, drawSparsityMap } from './views.js';
 import { loadedNotice, modelFileName, sourceRecipe } from './modelfile.js';
@@ -621,7 +621,7 @@ function stageRow(r) {
   return tr;
 }
 
-/** Kind-specific views of finished stages: sensitivity heatmap, lottery comparison, soft targets. */
+/** Kind-specific views of finished stages: sensitivity heatmap, lottery comparison, soft targets, quantization table. */
 function renderStageDetails() {
   ui.stageDetails.replaceChildren();
   for (const r of app.stageReports) {
@@ -632,8 +632,65 @@ function renderStageDetails() {
     if (Number.isFinite(d.ticket_accuracy) || Number.isFinite(d.control_accuracy)) ui.stageDetails.append(lotteryBlock(title, d));
     if (Number.isFinite(d.teacher?.test_accuracy) || Number.isFinite(d.distilled?.test_accuracy)) ui.stageDetails.append(distillBlock(title, d));
     if (d.soft_targets) ui.stageDetails.append(softTargetsBlock(title, d.soft_targets, d.temperature));
+    const qrows = quantRows(d);
+    if (qrows.length) ui.stageDetails.append(quantBlock(title, qrows, d));
   }
   ui.detailsCard.hidden = ui.stageDetails.childElementCount === 0;
+}
+
+/**
+ * A quantize or qat stage: per bit width (or PTQ / QAT) the test accuracy, packed and gzip bytes,
+ * the worst layer's SQNR, and whether integer inference predicts as the fake-quant model.
+ * @param {string} title
+ * @param {import('./compress.js').QuantRow[]} rows
+ * @param {any} d the stage's details
+ */
+function quantBlock(title, rows, d) {
+  const section = detailBlock(title);
+  const table = document.createElement('table');
+  table.className = 'heat quant-table';
+  const head = document.createElement('tr');
+  for (const h of ['', 'test acc.', 'packed', 'gzip', 'worst SQNR', 'int8 inference']) {
+    const th = document.createElement('th');
+    th.textContent = h;
+    head.append(th);
+  }
+  const thead = document.createElement('thead');
+  thead.append(head);
+  const body = document.createElement('tbody');
+  for (const r of rows) {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.textContent = r.label;
+    tr.append(th);
+    const cells = [
+      formatPercent(r.accuracy),
+      r.packed === null ? '–' : formatBytes(r.packed),
+      r.gzip === null ? '–' : formatBytes(r.gzip),
+      r.sqnr === null ? '–' : `${r.sqnr.toFixed(1)} dB`,
+      r.int8 ? `${formatPercent(r.int8.agreement)} agree` : '–',
+    ];
+    for (const text of cells) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    if (r.int8) tr.cells[5].title = `int8 × int8 → i32 kernels (${r.int8.path}): share of test samples where they predict the fake-quant model's class`;
+    body.append(tr);
+  }
+  table.append(thead, body);
+  const wrap = document.createElement('div');
+  wrap.className = 'table-wrap';
+  wrap.append(table);
+  const note = document.createElement('p');
+  note.className = 'hint';
+  const path = rows.find((r) => r.int8)?.int8?.path;
+  const scheme = [d.scheme, d.granularity?.replace('_', ' ')].filter(Boolean).join(', ');
+  note.textContent =
+    `Weights ${scheme || 'quantized'}${d.activations ? ', activations too (calibrated)' : ''}. Packed: N-bit values plus scales and zero points; SQNR of the worst layer.` +
+    (path ? ` Integer inference ran on ${path} kernels.` : '');
+  section.append(wrap, note);
+  return section;
 }
 
 /**

@@ -284,3 +284,44 @@ export function logScale([d0, d1], [r0, r1]) {
   const span = Math.log10(d1) - l0;
   return (v) => r0 + (span === 0 ? 0 : ((Math.log10(v) - l0) / span) * (r1 - r0));
 }
+
+/**
+ * @typedef {{label: string, accuracy: number, packed: number | null, gzip: number | null,
+ *   sqnr: number | null, int8: {agreement: number, path: string} | null}} QuantRow
+ */
+
+/**
+ * The rows of a quantize or qat stage's table, from its report `details`: one per bit width of a
+ * `quantize` stage (its `points`), or PTQ then QAT for a `qat` stage. `sqnr` is the worst layer's
+ * (dB); `int8` is set when integer inference ran for the row. Empty for other stages.
+ * @param {any} d
+ * @returns {QuantRow[]}
+ */
+export function quantRows(d) {
+  if (!d || typeof d !== 'object') return [];
+  const worst = (/** @type {any} */ layers) => {
+    const v = (Array.isArray(layers) ? layers : []).map((l) => l?.sqnr_db).filter(Number.isFinite);
+    return v.length ? Math.min(...v) : null;
+  };
+  const num = (/** @type {any} */ v) => (Number.isFinite(v) ? v : null);
+  /** @returns {QuantRow} */
+  const row = (/** @type {string} */ label, /** @type {any} */ p, accuracy = p?.test_accuracy) => ({
+    label,
+    accuracy: Number.isFinite(accuracy) ? accuracy : NaN,
+    packed: num(p?.bytes?.quantized),
+    gzip: num(p?.bytes?.gzip),
+    sqnr: worst(p?.layers),
+    int8: Number.isFinite(p?.int8_agreement) && typeof p?.int8_path === 'string' ? { agreement: p.int8_agreement, path: p.int8_path } : null,
+  });
+  if (Array.isArray(d.points) && d.points.every((/** @type {any} */ p) => Number.isFinite(p?.bits))) {
+    return d.points.map((/** @type {any} */ p) => row(`${p.bits} bits`, p));
+  }
+  if (Number.isFinite(d.qat_accuracy)) {
+    const out = [];
+    if (d.ptq) out.push(row('PTQ', d.ptq));
+    out.push(row('QAT', { bytes: d.quant_bytes, layers: d.layers }, d.qat_accuracy));
+    return out;
+  }
+  return [];
+}
+

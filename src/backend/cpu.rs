@@ -5,7 +5,7 @@
 use super::{
     AdamHyper, BackendStorage, BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
 };
-use crate::{Result, bail, rng};
+use crate::{Result, bail, math, rng};
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
@@ -77,11 +77,11 @@ pub(crate) fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
 }
 
 fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh())
+    0.5 * x * (1.0 + math::tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)))
 }
 
 fn gelu_grad(x: f32) -> f32 {
-    let t = (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh();
+    let t = math::tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
     0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
 }
 
@@ -94,12 +94,12 @@ pub fn quant_level(x: f32, scale: f32, zero: f32) -> f32 {
 fn unary_scalar(op: UnaryOp, x: f32) -> f32 {
     match op {
         UnaryOp::Neg => -x,
-        UnaryOp::Exp => x.exp(),
-        UnaryOp::Log => x.ln(),
+        UnaryOp::Exp => math::exp(x),
+        UnaryOp::Log => math::ln(x),
         UnaryOp::Sqrt => x.sqrt(),
         UnaryOp::Abs => x.abs(),
         UnaryOp::Square => x * x,
-        UnaryOp::Pow(p) => x.powf(p),
+        UnaryOp::Pow(p) => math::powf(x, p),
         UnaryOp::Relu => x.max(0.0),
         UnaryOp::LeakyRelu(s) => {
             if x > 0.0 {
@@ -108,8 +108,8 @@ fn unary_scalar(op: UnaryOp, x: f32) -> f32 {
                 s * x
             }
         }
-        UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        UnaryOp::Tanh => x.tanh(),
+        UnaryOp::Sigmoid => 1.0 / (1.0 + math::exp(-x)),
+        UnaryOp::Tanh => math::tanh(x),
         UnaryOp::Gelu => gelu(x),
         UnaryOp::Clamp(lo, hi) => x.max(lo).min(hi),
         UnaryOp::Affine(a, b) => a * x + b,
@@ -137,7 +137,7 @@ fn unary_grad(op: UnaryOp, x: f32, y: f32, dy: f32) -> f32 {
             if p == 0.0 {
                 0.0
             } else {
-                dy * p * x.powf(p - 1.0)
+                dy * p * math::powf(x, p - 1.0)
             }
         }
         UnaryOp::Relu => {
@@ -417,11 +417,11 @@ impl BackendStorage for CpuStorage {
             let m = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let mut s = 0f32;
             for (oi, &xi) in o.iter_mut().zip(xr) {
-                *oi = (xi - m).exp();
+                *oi = math::exp(xi - m);
                 s += *oi;
             }
             if log {
-                let ls = s.ln();
+                let ls = math::ln(s);
                 for (oi, &xi) in o.iter_mut().zip(xr) {
                     *oi = xi - m - ls;
                 }
@@ -445,7 +445,7 @@ impl BackendStorage for CpuStorage {
             if log {
                 let s: f32 = dr.iter().sum();
                 for j in 0..cols {
-                    o[j] = dr[j] - yr[j].exp() * s;
+                    o[j] = dr[j] - math::exp(yr[j]) * s;
                 }
             } else {
                 let s: f32 = dr.iter().zip(yr).map(|(d, y)| d * y).sum();

@@ -106,15 +106,23 @@ fn stage_row(r: &serde_json::Value) -> String {
         None if d["qat_accuracy"].is_number() => vec![&d["ptq"]],
         None => Vec::new(),
     };
-    let line = |label: &str, acc: f64, bytes: &serde_json::Value, layers: &serde_json::Value| {
+    let line = |label: &str,
+                acc: f64,
+                bytes: &serde_json::Value,
+                layers: &serde_json::Value,
+                p: &serde_json::Value| {
         let sqnr: Vec<String> = layers
             .as_array()
             .map(|ls| {
                 ls.iter().map(|l| format!("{:.1}", l["sqnr_db"].as_f64().unwrap_or(f64::NAN))).collect()
             })
             .unwrap_or_default();
+        let int8 = match (p["int8_agreement"].as_f64(), p["int8_path"].as_str()) {
+            (Some(a), Some(path)) => format!("; int8 inference ({path}) agrees on {:.2}%", 100.0 * a),
+            _ => String::new(),
+        };
         format!(
-            "\n    {label:<10} test acc {:>6.2}%, {} bytes quantized ({} gzip, {} f32), SQNR dB [{}]",
+            "\n    {label:<10} test acc {:>6.2}%, {} bytes quantized ({} gzip, {} f32), SQNR dB [{}]{int8}",
             100.0 * acc,
             bytes["quantized"],
             bytes["gzip"],
@@ -125,10 +133,10 @@ fn stage_row(r: &serde_json::Value) -> String {
     for p in points {
         let label =
             if d["qat_accuracy"].is_number() { "PTQ".to_string() } else { format!("{} bits", p["bits"]) };
-        row += &line(&label, p["test_accuracy"].as_f64().unwrap_or(f64::NAN), &p["bytes"], &p["layers"]);
+        row += &line(&label, p["test_accuracy"].as_f64().unwrap_or(f64::NAN), &p["bytes"], &p["layers"], p);
     }
     if let Some(q) = d["qat_accuracy"].as_f64() {
-        row += &line("QAT", q, &d["quant_bytes"], &d["layers"]);
+        row += &line("QAT", q, &d["quant_bytes"], &d["layers"], &serde_json::Value::Null);
     }
     row
 }

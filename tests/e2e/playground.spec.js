@@ -3,10 +3,13 @@
 // a round trip through the URL fragment; a bad link shows a message and falls back to a preset;
 // a small pruning recipe runs its stages, reports them in the Stages card and draws the weights;
 // a trained model downloads as a .safetensors file that opens again with the same test accuracy,
-// and a bad file is refused without harming the run.
+// and a bad file is refused without harming the run; the page and the CLI give the same run.
 
 import { test, expect } from '@playwright/test';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { startServer } from '../../scripts/serve.mjs';
 
 /** @type {{url: string, close: () => Promise<void>}} */
@@ -293,3 +296,39 @@ test('a trained model downloads, opens again with its accuracy, and bad files ar
   }
   expect(errors).toEqual([]);
 });
+
+test('the page and the CLI give the same run, bit for bit', async ({ page }) => {
+  test.setTimeout(180_000);
+  const cli = resolve('target/release/minnow');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: build it with "cargo build --release" (make test-e2e does)`);
+  // The digits-quant preset: softmax cross-entropy (exp, log), Adam (sqrt), the cosine schedule
+  // (cos), int8 and 2-8-bit quantization, where one ulp of drift in training flips a rounding. With
+  // the platform's libm in the CLI (glibc) its 4-bit point differed from the page's (wasm).
+  const recipe = { ...JSON.parse(readFileSync('presets/digits-quant.json', 'utf8')), backend: 'cpu' };
+  const dir = mkdtempSync(join(tmpdir(), 'minnow-e2e-'));
+  writeFileSync(join(dir, 'recipe.json'), JSON.stringify(recipe));
+  execFileSync(cli, ['run', join(dir, 'recipe.json'), '--out', join(dir, 'cli.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const fromCli = JSON.parse(readFileSync(join(dir, 'cli.json'), 'utf8'));
+
+  await page.goto(`${server.url}#v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`);
+  await waitForStatus(page, ['idle']);
+  await page.click('#train');
+  await waitForStatus(page, ['done'], 150_000);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-report')]);
+  const fromPage = JSON.parse(readFileSync(/** @type {string} */ (await download.path()), 'utf8'));
+
+  // The engine's numbers are f32: the CLI prints their shortest decimal, the page their f64 value.
+  const f32 = (/** @type {number} */ v) => Math.fround(v);
+  const pick = (/** @type {any} */ r) => ({
+    epochs: r.epochs.map((/** @type {any} */ e) => [e.epoch, f32(e.train_loss), f32(e.train_accuracy), f32(e.test_accuracy), f32(e.lr)]),
+    final: [f32(r.final.test_accuracy), f32(r.final.train_loss), r.final.confusion],
+    stages: r.stages.map((/** @type {any} */ s) => [
+      s.kind,
+      f32(s.test_accuracy),
+      s.details.points.map((/** @type {any} */ p) => [p.bits, f32(p.test_accuracy), p.bytes.quantized, p.int8_agreement]),
+    ]),
+  });
+  expect(pick(fromPage)).toEqual(pick(fromCli));
+  expect(fromPage.stages.length).toBe(2);
+});
+

@@ -11,6 +11,7 @@ import {
   mergeCoincident,
   paretoFront,
   plannedEpochs,
+  quantRows,
   settingsText,
   sizePoints,
   softTargetSamples,
@@ -140,3 +141,30 @@ test('sweep points may carry test_accuracy and a bytes object', () => {
   const pts = sizePoints([{ index: 0, kind: 'sweep', details: { points: [{ settings: { bits: 8 }, test_accuracy: 0.9, bytes: 800 }, { test_accuracy: 0.8, bytes: { dense: 900, sparse: 300 } }] } }]);
   assert.deepEqual(pts.map((p) => [p.accuracy, p.bytes]), [[0.9, 800], [0.8, 300]]);
 });
+
+test('quantRows: one row per bit width, the worst layer SQNR, int8 inference when it ran', () => {
+  const layers = (a, b) => [{ name: '1.weight', sqnr_db: a }, { name: '3.weight', sqnr_db: b }];
+  const rows = quantRows({
+    points: [
+      { bits: 8, test_accuracy: 0.9777, bytes: { quantized: 19472, gzip: 18290, f32: 68904 }, layers: layers(44.9, 43.5), int8_agreement: 1, int8_path: 'avx2' },
+      { bits: 4, test_accuracy: 0.9721, bytes: { quantized: 10936, gzip: 9685 }, layers: layers(20.2, 18.8), int8_agreement: null, int8_path: null },
+    ],
+  });
+  assert.deepEqual(rows, [
+    { label: '8 bits', accuracy: 0.9777, packed: 19472, gzip: 18290, sqnr: 43.5, int8: { agreement: 1, path: 'avx2' } },
+    { label: '4 bits', accuracy: 0.9721, packed: 10936, gzip: 9685, sqnr: 18.8, int8: null },
+  ]);
+});
+
+test('quantRows: PTQ then QAT for a qat stage; nothing for other stages', () => {
+  const rows = quantRows({
+    ptq: { bits: 4, test_accuracy: 0.9565, bytes: { quantized: 140000, gzip: 120000 }, layers: [{ sqnr_db: 19 }] },
+    qat_accuracy: 0.9595,
+    quant_bytes: { quantized: 140000, gzip: 118000 },
+    layers: [{ sqnr_db: 21 }],
+  });
+  assert.deepEqual(rows.map((r) => [r.label, r.accuracy, r.gzip, r.sqnr]), [['PTQ', 0.9565, 120000, 19], ['QAT', 0.9595, 118000, 21]]);
+  assert.deepEqual(quantRows({ teacher: { test_accuracy: 0.98 } }), []);
+  assert.deepEqual(quantRows(null), []);
+});
+
