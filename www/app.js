@@ -679,16 +679,29 @@ function quantBlock(title, rows, d) {
     body.append(tr);
   }
   table.append(thead, body);
+  const path = rows.find((r) => r.int8)?.int8?.path;
+  const scheme = [d.scheme, d.granularity?.replace('_', ' ')].filter(Boolean).join(', ');
+  return withTable(
+    section,
+    table,
+    `Weights ${scheme || 'quantized'}${d.activations ? ', activations too (calibrated)' : ''}. Packed: N-bit values plus scales and zero points; SQNR of the worst layer.` +
+      (path ? ` Integer inference ran on ${path} kernels.` : ''),
+  );
+}
+
+/**
+ * Appends `table` (scrollable) and a hint line under it to a detail `section`.
+ * @param {HTMLElement} section
+ * @param {HTMLTableElement} table
+ * @param {string} hint
+ */
+function withTable(section, table, hint) {
   const wrap = document.createElement('div');
   wrap.className = 'table-wrap';
   wrap.append(table);
   const note = document.createElement('p');
   note.className = 'hint';
-  const path = rows.find((r) => r.int8)?.int8?.path;
-  const scheme = [d.scheme, d.granularity?.replace('_', ' ')].filter(Boolean).join(', ');
-  note.textContent =
-    `Weights ${scheme || 'quantized'}${d.activations ? ', activations too (calibrated)' : ''}. Packed: N-bit values plus scales and zero points; SQNR of the worst layer.` +
-    (path ? ` Integer inference ran on ${path} kernels.` : '');
+  note.textContent = hint;
   section.append(wrap, note);
   return section;
 }
@@ -746,14 +759,7 @@ function sensitivityBlock(title, d) {
     body.append(tr);
   });
   table.append(thead, body);
-  const wrap = document.createElement('div');
-  wrap.className = 'table-wrap';
-  wrap.append(table);
-  const note = document.createElement('p');
-  note.className = 'hint';
-  note.textContent = 'Test accuracy (%) with one layer pruned at a time; the others untouched.';
-  section.append(wrap, note);
-  return section;
+  return withTable(section, table, 'Test accuracy (%) with one layer pruned at a time; the others untouched.');
 }
 
 /**
