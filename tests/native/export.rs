@@ -231,6 +231,14 @@ fn edit_tensor(
     })
 }
 
+/// A `quantization` metadata array of one 8-bit record for `layer` with the given weight qparams.
+fn quant_record(layer: usize, scale: &str, zero_point: &str, extra: &str) -> String {
+    format!(
+        r#"[{{"layer": {layer}, "bits": 8, "scheme": "symmetric", "granularity": "per_tensor",
+             "weight": {{"scale": {scale}, "zero_point": {zero_point}, "qmin": -128, "qmax": 127}}{extra}}}]"#
+    )
+}
+
 #[test]
 fn malformed_files_give_clear_errors() {
     let t = trained(MLP_BN);
@@ -313,6 +321,30 @@ fn malformed_files_give_clear_errors() {
         (
             set_meta(&good, "classes", Some("3")),
             "tensor `7.weight`: shape [10, 16] in the file, the model the recipe builds expects [3, 16]",
+        ),
+        (
+            set_meta(&good, "quantization", Some("[{")),
+            "metadata `quantization` at `[0].?`: EOF while parsing",
+        ),
+        (
+            set_meta(&good, "quantization", Some(&quant_record(1, "[0.1]", "[0]", ", \"extra\": 1"))),
+            "unknown field `extra`",
+        ),
+        (
+            set_meta(&good, "quantization", Some(&quant_record(2, "[0.1]", "[0]", ""))),
+            "metadata `quantization`[0].layer = 2: the model has no linear or conv layer there",
+        ),
+        (
+            set_meta(&good, "quantization", Some(&quant_record(1, "[-0.1]", "[0]", ""))),
+            "metadata `quantization`[0].weight.scale holds -0.1; scales must be finite and positive",
+        ),
+        (
+            set_meta(&good, "quantization", Some(&quant_record(1, "[0.1, 0.2, 0.3]", "[0, 0, 0]", ""))),
+            "weight.scale has 3 entries: 1 (per tensor) or 32 (one per output channel)",
+        ),
+        (
+            set_meta(&good, "quantization", Some(&quant_record(4, "[0.1]", "[300]", ""))),
+            "metadata `quantization`[0].weight.zero_point holds 300, outside [-128, 127]",
         ),
     ];
     let mut failures = Vec::new();
