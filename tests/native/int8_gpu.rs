@@ -279,3 +279,19 @@ fn int8_models_on_the_gpu_predict_what_the_cpu_predicts() {
     });
     check_model(&dev, "digits-cnn", &mut t, Scheme::Affine);
 }
+
+/// A quantize stage of a run on the GPU runs its integer model there (the WGSL kernels, not the
+/// CPU's) and says which kernel ran; it predicts as the fake-quant model.
+#[test]
+fn quantize_stage_on_the_gpu_uses_the_wgsl_int8_kernels() {
+    let Some(dev) = crate::gpu_device() else { return };
+    let mut r = minnow::recipe::preset("digits-quant").unwrap();
+    r.training.epochs = 2;
+    r.compression.truncate(1);
+    let mut t =
+        minnow::trainer::Trainer::with_device(r, None, Device::Gpu(dev.clone()), String::new()).unwrap();
+    let rep = pollster::block_on(t.run(|_| {})).unwrap();
+    let d = &rep.stages[0]["details"];
+    assert_eq!(d["int8_path"], dev.int8_path().name());
+    assert!(d["int8_agreement"].as_f64().unwrap() >= 0.999, "agreement {}", d["int8_agreement"]);
+}
