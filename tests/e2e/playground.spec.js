@@ -49,6 +49,19 @@ async function waitForStatus(page, states, timeout = 30_000) {
   }
 }
 
+/**
+ * Pauses a run that is still training and waits until it is paused (or done). The check and the
+ * click happen in one task of the page, so a run that ends just then is not clicked at: Playwright
+ * would wait for the disabled Pause button until the test times out.
+ * @param {import('@playwright/test').Page} page
+ */
+async function pauseIfTraining(page) {
+  await page.evaluate(() => {
+    if (document.body.dataset.status === 'training') /** @type {HTMLButtonElement} */ (document.getElementById('pause')).click();
+  });
+  await waitForStatus(page, ['paused', 'done']);
+}
+
 /** @param {import('@playwright/test').Page} page */
 async function editorRecipe(page) {
   return JSON.parse(await page.locator('#recipe').inputValue());
@@ -75,10 +88,7 @@ test('trains the spiral preset and the displayed loss falls', async ({ page }) =
     null,
     { timeout: 120_000 },
   );
-  if ((await page.evaluate(() => document.body.dataset.status)) === 'training') {
-    await page.click('#pause');
-    await waitForStatus(page, ['paused', 'done']);
-  }
+  await pauseIfTraining(page);
 
   const rows = await page.locator('#epochs tbody tr').evaluateAll((trs) =>
     trs.map((tr) => ({ epoch: Number(tr.getAttribute('data-epoch')), loss: Number(tr.getAttribute('data-train-loss')) })),
@@ -290,10 +300,7 @@ test('a trained model downloads, opens again with its accuracy, and bad files ar
   await page.waitForFunction(() => document.querySelectorAll('#epochs tbody tr').length >= 1, null, { timeout: 60_000 });
   const continued = Number(await page.locator('#epochs tbody tr').last().getAttribute('data-train-loss'));
   expect(continued).toBeLessThan(firstLoss);
-  if ((await page.evaluate(() => document.body.dataset.status)) === 'training') {
-    await page.click('#pause');
-    await waitForStatus(page, ['paused', 'done']);
-  }
+  await pauseIfTraining(page);
   expect(errors).toEqual([]);
 });
 
