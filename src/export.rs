@@ -499,6 +499,7 @@ async fn save_with_source(
         quantization: quant_records(model),
         source_recipe: source.map(|r| serde_json::to_string(r)).transpose()?,
     };
+    // Every check loading makes, so a file minnow writes is one it reads.
     file.resolve(&shapes_of(&state))?;
     install_quantization(model, &file.quantization)?;
     file.to_bytes()

@@ -142,7 +142,8 @@ export function fitCanvas(canvas) {
 }
 
 /** Colours and sizes of the chart chrome; the series bring their own colours. */
-const THEME = {
+/** Colours, font and padding shared by every canvas chart (www/views.js draws with them too). */
+export const THEME = {
   axis: '#c9ced6',
   grid: '#eef0f3',
   text: '#5b6472',
@@ -150,6 +151,32 @@ const THEME = {
   font: '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
   pad: { left: 46, right: 12, top: 12, bottom: 28 },
 };
+
+/**
+ * Horizontal grid lines at the `ticks` (at `sy(t)`, from `left` to `right`), each labelled
+ * `label(t)` right-aligned just left of the plot. +0.5 puts the 1-px lines on pixel centres.
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {number[]} ticks
+ * @param {(v: number) => number} sy
+ * @param {number} left
+ * @param {number} right
+ * @param {(t: number) => string} label
+ */
+export function drawYGrid(ctx, ticks, sy, left, right, label) {
+  ctx.lineWidth = 1;
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  for (const t of ticks) {
+    const y = Math.round(sy(t)) + 0.5;
+    ctx.strokeStyle = THEME.grid;
+    ctx.beginPath();
+    ctx.moveTo(left, y);
+    ctx.lineTo(right, y);
+    ctx.stroke();
+    ctx.fillStyle = THEME.text;
+    ctx.fillText(label(t), left - 6, y);
+  }
+}
 
 /**
  * Dashed vertical lines with a small label at the top, each label cut short before the next mark.
@@ -209,20 +236,9 @@ export function drawChart(canvas, spec) {
   const yFormat = spec.yFormat ?? formatTick;
 
   // Grid and tick labels; +0.5 puts 1-px lines on pixel centres.
-  ctx.lineWidth = 1;
+  const inside = yt.ticks.filter((t) => t >= yt.min - 1e-12 && t <= yt.max + 1e-12);
+  drawYGrid(ctx, inside, sy, pad.left, pad.left + plotW, (t) => yFormat(t, yt.step));
   ctx.fillStyle = THEME.text;
-  ctx.textAlign = 'right';
-  ctx.textBaseline = 'middle';
-  for (const t of yt.ticks) {
-    if (t < yt.min - 1e-12 || t > yt.max + 1e-12) continue;
-    const y = Math.round(sy(t)) + 0.5;
-    ctx.strokeStyle = THEME.grid;
-    ctx.beginPath();
-    ctx.moveTo(pad.left, y);
-    ctx.lineTo(pad.left + plotW, y);
-    ctx.stroke();
-    ctx.fillText(yFormat(t, yt.step), pad.left - 6, y);
-  }
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
   for (const t of xt.ticks) {

@@ -2,7 +2,7 @@
 // grid), the sparsity map of a weight matrix, and the accuracy-versus-bytes plot on a log-2 axis.
 // The arithmetic lives in www/weights.js and www/compress.js (tested); this file only draws.
 
-import { fitCanvas, linearScale, niceTicks } from './plot.js';
+import { THEME, drawYGrid, fitCanvas, linearScale, niceTicks } from './plot.js';
 import { formatCount, formatPercent, formatTick } from './format.js';
 import { PRUNED_RGB, cellColor, heatCells, rgbText } from './weights.js';
 import { byteTicks, formatByteTick, logScale } from './compress.js';
@@ -12,13 +12,10 @@ import { byteTicks, formatByteTick, logScale } from './compress.js';
 /** @typedef {import('./compress.js').SizePoint} SizePoint */
 
 const INK = {
-  axis: '#c9ced6',
-  grid: '#eef0f3',
-  text: '#5b6472',
+  ...THEME,
   bar: '#3b82f6',
   grid_line: 'rgba(124, 58, 237, 0.55)',
   pruned: rgbText(PRUNED_RGB),
-  font: '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
 };
 
 /**
@@ -56,19 +53,7 @@ export function drawHistogram(canvas, { hist, levels = [], empty = 'no weights y
   const sx = linearScale([hist.lo, hist.hi], [pad.left, pad.left + plotW]);
   const sy = linearScale([0, yt.max], [pad.top + plotH, pad.top]);
 
-  ctx.lineWidth = 1;
-  ctx.textAlign = 'right';
-  ctx.textBaseline = 'middle';
-  for (const t of yt.ticks) {
-    const y = Math.round(sy(t)) + 0.5;
-    ctx.strokeStyle = INK.grid;
-    ctx.beginPath();
-    ctx.moveTo(pad.left, y);
-    ctx.lineTo(pad.left + plotW, y);
-    ctx.stroke();
-    ctx.fillStyle = INK.text;
-    ctx.fillText(formatTick(t, yt.step), pad.left - 6, y);
-  }
+  drawYGrid(ctx, yt.ticks, sy, pad.left, pad.left + plotW, (t) => formatTick(t, yt.step));
   const xt = niceTicks(hist.lo, hist.hi, Math.max(2, Math.round(plotW / 90)));
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
@@ -195,19 +180,8 @@ export function drawSizePlot(canvas, { points, colors }) {
   const sx = logScale([xt.min, xt.max], [pad.left, pad.left + plotW]);
   const sy = linearScale([yt.min, yt.max], [pad.top + plotH, pad.top]);
 
-  ctx.lineWidth = 1;
+  drawYGrid(ctx, yt.ticks, sy, pad.left, pad.left + plotW, (t) => `${formatTick(t * 100, yt.step * 100)}%`);
   ctx.fillStyle = INK.text;
-  ctx.textAlign = 'right';
-  ctx.textBaseline = 'middle';
-  for (const t of yt.ticks) {
-    const y = Math.round(sy(t)) + 0.5;
-    ctx.strokeStyle = INK.grid;
-    ctx.beginPath();
-    ctx.moveTo(pad.left, y);
-    ctx.lineTo(pad.left + plotW, y);
-    ctx.stroke();
-    ctx.fillText(`${formatTick(t * 100, yt.step * 100)}%`, pad.left - 6, y);
-  }
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
   let lastRight = -Infinity;
