@@ -1,14 +1,14 @@
 //! int8 ÷ f32 speed on the presets' layer shapes: minnow's f32 CPU matmul (`Tensor::matmul_t`)
-//! against the int8 GEMM (`minnow::int8::gemm_i8`, i32 accumulation) in the same run, medians of
+//! against the int8 GEMM (`minnow::compress::int8::gemm_i8`, i32 accumulation) in the same run, medians of
 //! several repetitions; torch's single-threaded f32 `F.linear` alongside when python3 has torch.
 //! Then, when a GPU adapter exists, the same shapes on it: the f32 matmul kernel (`matmul_t` on a
 //! GPU tensor) against the int8 GEMM (`GpuDevice::gemm_i8_acc`), unpacked and `dot4I8Packed`, each
 //! timed from recording to the readback of its output (so submit and transfer latency included).
 //! Run: `cargo run --release --example quant_bench`.
 
-use minnow::backend::Device;
-use minnow::int8;
-use minnow::rng::Rng;
+use minnow::compress::int8;
+use minnow::core::backend::Device;
+use minnow::core::rng::Rng;
 use minnow::{Tensor, no_grad};
 use std::process::Command;
 use std::time::Instant;
@@ -119,7 +119,7 @@ fn main() -> minnow::Result<()> {
 /// The GPU rows: f32 matmul kernel vs the int8 GEMM's two paths, each including its readback.
 #[cfg(feature = "gpu")]
 fn gpu_table(cases: &[Case], rng: &mut Rng) -> minnow::Result<()> {
-    use minnow::backend::gpu::{GpuDevice, Int8Path, PackedI8};
+    use minnow::core::backend::gpu::{GpuDevice, Int8Path, PackedI8};
     let dev = match pollster::block_on(GpuDevice::new()) {
         Ok(d) => d,
         Err(e) => {

@@ -1,32 +1,22 @@
 //! minnow: a small neural-network engine (tensors, reverse-mode autograd, layers, optimizers) with
 //! pruning, quantization and distillation, running natively and in the browser (wasm32), on a CPU
-//! backend and a WebGPU backend. See ARCHITECTURE.md for the map.
+//! backend and a WebGPU backend.
+//!
+//! Layers, each a folder, whose imports only point down (checked by tests/native/layers.rs):
+//! `core` → `nn` → `compress` → `recipe` → `data` → `run` → `io` → the bridges (`wasm`, the CLI).
+//! See ARCHITECTURE.md for the map.
 
-pub mod backend;
+pub mod compress;
+pub mod core;
 pub mod data;
-pub mod distill;
-pub mod error;
-pub mod export;
-pub mod rng;
-pub mod schedule;
-
-pub use backend::{Device, Storage};
-pub use error::{Error, Result};
-pub mod int8;
-pub mod loss;
-pub mod math;
+pub mod io;
 pub mod nn;
-pub mod ops;
-pub mod optim;
-pub mod pipeline;
-pub mod prune;
-pub mod quant;
 pub mod recipe;
-pub mod sweep;
-pub mod tensor;
-pub mod trainer;
+pub mod run;
 
-pub use tensor::{Tensor, no_grad};
+pub use self::core::backend::{Device, Storage};
+pub use self::core::error::{Error, Result};
+pub use self::core::tensor::{Tensor, no_grad};
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -2,11 +2,11 @@
 //! and a `Run` handle over a [`Trainer`]. Every entry point returns errors as JS `Error`s with the
 //! engine's message; nothing panics across the boundary (a panic hook logs if one ever does).
 
-use crate::export;
+use crate::compress::prune::prunable_weights;
+use crate::io::model_file;
 use crate::nn::Module;
-use crate::prune::prunable_weights;
 use crate::recipe::{self, PRESETS, Recipe};
-use crate::trainer::Trainer;
+use crate::run::trainer::Trainer;
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint8Array, Uint32Array};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -80,12 +80,12 @@ pub fn provide_dataset(name: &str, bytes: Vec<u8>) -> Result<(), JsValue> {
 /// fetch the images the recipe needs and to refuse a CSV model without its CSV.
 #[wasm_bindgen(js_name = modelFileInfo)]
 pub fn model_file_info(bytes: &[u8]) -> Result<JsValue, JsValue> {
-    let file = export::ModelFile::from_bytes(bytes).map_err(js_err)?;
+    let file = model_file::ModelFile::from_bytes(bytes).map_err(js_err)?;
     let mut quantized = !file.quantization.is_empty();
     let mut masked = false;
     for (name, _) in &file.tensors {
-        quantized |= name.ends_with(export::INT8_SUFFIX);
-        masked |= name.ends_with(export::MASK_SUFFIX);
+        quantized |= name.ends_with(model_file::INT8_SUFFIX);
+        masked |= name.ends_with(model_file::MASK_SUFFIX);
     }
     let info = serde_json::json!({
         "recipe": serde_json::to_string(&file.recipe).map_err(js_err)?,
@@ -123,7 +123,7 @@ impl Run {
     /// recipe and weights, a fresh optimizer. `csv` as in `create`.
     #[wasm_bindgen(js_name = importModel)]
     pub async fn import_model(bytes: Vec<u8>, csv: Option<String>) -> Result<Run, JsValue> {
-        let trainer = export::trainer_from_file(&bytes, csv.as_deref(), None).await.map_err(js_err)?;
+        let trainer = model_file::trainer_from_file(&bytes, csv.as_deref(), None).await.map_err(js_err)?;
         Ok(Run { trainer: Rc::new(RefCell::new(trainer)) })
     }
 
@@ -134,7 +134,7 @@ impl Run {
         let t = self.trainer.clone();
         future_to_promise(async move {
             let tr = t.try_borrow().map_err(|_| busy())?;
-            let bytes = export::save_trainer(&tr).await.map_err(js_err)?;
+            let bytes = model_file::save_trainer(&tr).await.map_err(js_err)?;
             Ok(Uint8Array::from(bytes.as_slice()).into())
         })
     }
@@ -151,7 +151,7 @@ impl Run {
         let tr = self.trainer.try_borrow().map_err(|_| busy())?;
         Ok(match &tr.device {
             #[cfg(feature = "gpu")]
-            crate::backend::Device::Gpu(g) => g.adapter_info(),
+            crate::core::backend::Device::Gpu(g) => g.adapter_info(),
             _ => String::new(),
         })
     }

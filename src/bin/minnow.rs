@@ -2,9 +2,9 @@
 //! and prints a table while it trains plus a JSON report. Exit status 1 on any bad input, with the
 //! message on stderr.
 
-use minnow::export;
+use minnow::io::model_file;
 use minnow::recipe::{self, BackendChoice, PRESETS, Recipe};
-use minnow::trainer::{EpochMetrics, Trainer};
+use minnow::run::trainer::{EpochMetrics, Trainer};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -365,7 +365,7 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
         None => print_out(&json),
     }
     if let Some(path) = save {
-        let bytes = pollster::block_on(export::save_trainer(&trainer)).map_err(|e| e.to_string())?;
+        let bytes = pollster::block_on(model_file::save_trainer(&trainer)).map_err(|e| e.to_string())?;
         std::fs::write(&path, bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
         if !quiet {
             eprintln!("saved the model to {path}");
@@ -405,10 +405,10 @@ fn eval_model(args: &[String]) -> Result<(), String> {
     let path = model_path.ok_or("eval needs a model file (.safetensors)")?;
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let csv = csv_path.as_deref().map(read_file).transpose()?;
-    let trainer = pollster::block_on(export::trainer_from_file(&bytes, csv.as_deref(), backend))
+    let trainer = pollster::block_on(model_file::trainer_from_file(&bytes, csv.as_deref(), backend))
         .map_err(|e| format!("{path}: {e}"))?;
     if let Some(out) = split {
-        let bytes = export::save_test_split(&trainer.data).map_err(|e| e.to_string())?;
+        let bytes = model_file::save_test_split(&trainer.data).map_err(|e| e.to_string())?;
         std::fs::write(&out, bytes).map_err(|e| format!("cannot write {out}: {e}"))?;
     }
     let (test_accuracy, _) = pollster::block_on(trainer.evaluate_test()).map_err(|e| e.to_string())?;

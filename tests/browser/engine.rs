@@ -50,7 +50,7 @@ async fn tiny_spiral_run_learns() {
     let mut recipe = minnow::recipe::preset("spiral-mlp").unwrap();
     recipe.backend = minnow::recipe::BackendChoice::Cpu;
     recipe.training.epochs = 30;
-    let mut t = minnow::trainer::Trainer::new(recipe, None).await.unwrap();
+    let mut t = minnow::run::trainer::Trainer::new(recipe, None).await.unwrap();
     let report = t.run(|_| {}).await.unwrap();
     let first = report.epochs.first().unwrap().train_loss;
     let last = report.epochs.last().unwrap().train_loss;
@@ -61,7 +61,7 @@ async fn tiny_spiral_run_learns() {
 #[wasm_bindgen_test]
 fn rng_uniform_is_in_unit_interval() {
     for counter in 0..1000 {
-        let u = minnow::rng::uniform(2, counter);
+        let u = minnow::core::rng::uniform(2, counter);
         assert!((0.0..1.0).contains(&u), "uniform(2, {counter}) = {u}");
     }
 }

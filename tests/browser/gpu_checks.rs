@@ -4,10 +4,10 @@
 //! would never resolve in a browser.
 #![allow(dead_code)]
 
-use minnow::backend::gpu::{GpuDevice, Int8Path};
+use minnow::core::backend::gpu::{GpuDevice, Int8Path};
+use minnow::core::rng::Rng;
 use minnow::recipe::{BackendChoice, preset};
-use minnow::rng::Rng;
-use minnow::trainer::{Trainer, select_device};
+use minnow::run::trainer::{Trainer, select_device};
 use minnow::{Device, Result, Tensor};
 use wasm_bindgen_test::*;
 
@@ -54,7 +54,7 @@ fn cases() -> Vec<Case> {
         ("dropout", vec![vec![300]], |t| t[0].dropout(0.3, 7, 11)),
         ("cross_entropy", vec![vec![6, 5]], |t| {
             let y = Tensor::new(&[0.0, 4.0, 2.0, 2.0, 1.0, 3.0], &[6], &t[0].device())?;
-            minnow::loss::cross_entropy(&t[0], &y, 0.1)
+            minnow::nn::loss::cross_entropy(&t[0], &y, 0.1)
         }),
     ]
 }
@@ -130,7 +130,7 @@ async fn int8_gemm_matches_cpu_on_webgpu() {
         let a: Vec<i8> = (0..m * k).map(|i| [-128, 127, (i * 37 % 256) as i32 - 128][i % 3] as i8).collect();
         let b: Vec<i8> = (0..n * k).map(|i| [127, -128, (i * 91 % 256) as i32 - 128][i % 3] as i8).collect();
         let mut want = vec![0; m * n];
-        minnow::int8::gemm_i8_scalar(&a, &b, m, k, n, &mut want).unwrap();
+        minnow::compress::int8::gemm_i8_scalar(&a, &b, m, k, n, &mut want).unwrap();
         for &path in &paths {
             match g.gemm_i8(&a, &b, m, k, n, path).await {
                 Ok(got) if got == want => {}

@@ -1,7 +1,7 @@
 //! The int8 GEMM in wasm, a module of tests/web.rs: built with `+simd128` (as `make test-wasm`
 //! builds it) it takes the SIMD128 path, which must give the scalar path's integers.
 
-use minnow::int8;
+use minnow::compress::int8;
 use wasm_bindgen_test::*;
 
 #[wasm_bindgen_test]

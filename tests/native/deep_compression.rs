@@ -3,7 +3,7 @@
 //! dense f32 model for at most one point of test accuracy, and every stage must be in the report.
 
 use minnow::recipe::{BackendChoice, preset};
-use minnow::trainer::Trainer;
+use minnow::run::trainer::Trainer;
 
 #[test]
 fn mnist_deep_compression_is_12x_smaller_within_a_point() {

@@ -3,13 +3,13 @@
 //! report, the digits-distill preset, sweep points and their Pareto flags, grid validation messages,
 //! and the model left as it was after a sweep.
 
-use minnow::backend::Device;
-use minnow::loss::distillation;
+use minnow::core::backend::Device;
+use minnow::core::tensor::Tensor;
 use minnow::nn::Module;
+use minnow::nn::loss::distillation;
 use minnow::recipe::{self, Recipe};
-use minnow::sweep::pareto_front;
-use minnow::tensor::Tensor;
-use minnow::trainer::Trainer;
+use minnow::run::sweep::pareto_front;
+use minnow::run::trainer::Trainer;
 use serde_json::{Value, json};
 
 fn floats(v: &Value) -> Vec<f32> {
@@ -20,7 +20,7 @@ fn shape(v: &Value) -> Vec<usize> {
     v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
 }
 
-fn run(r: Recipe) -> minnow::trainer::Report {
+fn run(r: Recipe) -> minnow::run::trainer::Report {
     let mut t = Trainer::with_device(r, None, Device::Cpu, String::new()).unwrap();
     pollster::block_on(t.run(|_| {})).unwrap()
 }

@@ -1,12 +1,13 @@
 //! End-to-end training on the CPU backend: an `nn::Sequential` MLP trained with Adam and
 //! cross-entropy learns XOR and two interleaved spirals (≥ 95 % training accuracy in well under a
 //! second each), and the same seed gives bit-identical loss sequences. Datasets are generated inline
-//! with `minnow::rng::Rng`, so the test needs no files.
+//! with `minnow::core::rng::Rng`, so the test needs no files.
 
+use minnow::core::rng::Rng;
+use minnow::nn::loss;
+use minnow::nn::optim::{Optimizer, OptimizerConfig};
 use minnow::nn::{Activation, Layer, Linear, Module, Sequential};
-use minnow::optim::{Optimizer, OptimizerConfig};
-use minnow::rng::Rng;
-use minnow::{Device, Tensor, loss};
+use minnow::{Device, Tensor};
 use std::f32::consts::PI;
 
 const DEV: Device = Device::Cpu;

@@ -4,10 +4,10 @@
 //! gets the same accuracy and logits as `minnow eval` (skipped with a message where torch is missing).
 
 use minnow::Device;
-use minnow::export::{self, ExtraTensor, ModelFile};
+use minnow::io::model_file::{self, ExtraTensor, ModelFile};
 use minnow::nn::{Activation, Sequential};
 use minnow::recipe::{ModelSpec, Recipe};
-use minnow::trainer::Trainer;
+use minnow::run::trainer::Trainer;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -48,7 +48,7 @@ fn trained(json: &str) -> Trainer {
 }
 
 fn save(t: &Trainer, extra: &[(String, ExtraTensor)]) -> Vec<u8> {
-    let fut = export::save(&t.model, &t.recipe, &t.data.input_shape, t.data.classes, extra);
+    let fut = model_file::save(&t.model, &t.recipe, &t.data.input_shape, t.data.classes, extra);
     pollster::block_on(fut).expect("save")
 }
 
@@ -61,7 +61,7 @@ fn test_logits(t: &Trainer) -> Vec<f32> {
 }
 
 fn load_err(bytes: &[u8]) -> String {
-    match export::load(bytes, &Device::Cpu) {
+    match model_file::load(bytes, &Device::Cpu) {
         Ok(_) => panic!("loading should have failed"),
         Err(e) => e.to_string(),
     }
@@ -76,7 +76,7 @@ fn save_load_round_trip_is_bit_exact() {
     for json in [MLP_BN, CNN] {
         let t = trained(json);
         let bytes = save(&t, &[]);
-        let (r, model) = export::load(&bytes, &Device::Cpu).expect("load");
+        let (r, model) = model_file::load(&bytes, &Device::Cpu).expect("load");
         assert_eq!(r, t.recipe);
         assert_eq!(state_values(&model), state_values(&t.model));
 
@@ -89,7 +89,7 @@ fn save_load_round_trip_is_bit_exact() {
         other.seed += 1;
         let fresh = other.build_model(&t.data.input_shape, t.data.classes, &Device::Cpu).unwrap();
         assert_ne!(state_values(&fresh), state_values(&t.model));
-        export::load_into(&fresh, &bytes).unwrap();
+        model_file::load_into(&fresh, &bytes).unwrap();
         assert_eq!(state_values(&fresh), state_values(&t.model));
     }
 }
@@ -109,7 +109,7 @@ fn training_continues_identically_after_save_and_load() {
     let t = trained(MLP_BN);
     let bytes = save(&t, &[]);
     let recipe = t.recipe.clone();
-    let (_, loaded) = export::load(&bytes, &Device::Cpu).unwrap();
+    let (_, loaded) = model_file::load(&bytes, &Device::Cpu).unwrap();
     let mut from_file =
         Trainer::from_model(recipe.clone(), None, loaded, Device::Cpu, String::new()).unwrap();
     let mut in_memory = Trainer::from_model(recipe, None, t.model, Device::Cpu, String::new()).unwrap();
@@ -169,7 +169,7 @@ fn masks_and_quantized_tensors_load_as_documented() {
 
     // Quantized only: the float tensor is gone, loaders dequantize (per channel, non-zero zero point).
     let expect = quantize_in_file(&mut file, "7.weight", 3);
-    let model = export::load(&file.to_bytes().unwrap(), &Device::Cpu).unwrap().1;
+    let model = model_file::load(&file.to_bytes().unwrap(), &Device::Cpu).unwrap().1;
     assert_eq!(get(&model, "7.weight"), expect);
 
     // Per-tensor scale, next to the float: the float wins.
@@ -178,7 +178,7 @@ fn masks_and_quantized_tensors_load_as_documented() {
     file.tensors.push(("4.weight.int8".into(), ExtraTensor::I8 { shape: vec![16, 32], data: vec![1; n] }));
     file.tensors.push(("4.weight.scale".into(), ExtraTensor::F32 { shape: vec![], data: vec![0.5] }));
     file.tensors.push(("4.weight.zero_point".into(), ExtraTensor::I32 { shape: vec![], data: vec![0] }));
-    let model = export::load(&file.to_bytes().unwrap(), &Device::Cpu).unwrap().1;
+    let model = model_file::load(&file.to_bytes().unwrap(), &Device::Cpu).unwrap().1;
     assert_eq!(get(&model, "4.weight"), get(&t.model, "4.weight"));
 
     // save refuses what load would refuse.
@@ -191,7 +191,7 @@ fn masks_and_quantized_tensors_load_as_documented() {
     ];
     for (name, tensor, want) in bad {
         let extra = [(name.to_string(), tensor)];
-        let fut = export::save(&t.model, &t.recipe, &t.data.input_shape, t.data.classes, &extra);
+        let fut = model_file::save(&t.model, &t.recipe, &t.data.input_shape, t.data.classes, &extra);
         assert_contains(&pollster::block_on(fut).unwrap_err().to_string(), want);
     }
 }
@@ -243,7 +243,7 @@ fn quant_record(layer: usize, scale: &str, zero_point: &str, extra: &str) -> Str
 fn malformed_files_give_clear_errors() {
     let t = trained(MLP_BN);
     let good = save(&t, &[]);
-    assert!(export::load(&good, &Device::Cpu).is_ok());
+    assert!(model_file::load(&good, &Device::Cpu).is_ok());
 
     assert_contains(&load_err(&[]), "the file is empty");
     assert_contains(&load_err(&good[..5]), "too short");
@@ -349,7 +349,7 @@ fn malformed_files_give_clear_errors() {
     ];
     let mut failures = Vec::new();
     for (i, (bytes, want)) in cases.iter().enumerate() {
-        match export::load(bytes, &Device::Cpu) {
+        match model_file::load(bytes, &Device::Cpu) {
             Ok(_) => failures.push(format!("case {i}: loaded, expected an error containing {want:?}")),
             Err(e) if !e.to_string().contains(want) => {
                 failures.push(format!("case {i}: {e:?} lacks {want:?}"))
@@ -361,7 +361,7 @@ fn malformed_files_give_clear_errors() {
 
     // load_into checks the same way and leaves the model untouched on error.
     let before = state_values(&t.model);
-    assert!(export::load_into(&t.model, &cases[0].0).is_err());
+    assert!(model_file::load_into(&t.model, &cases[0].0).is_err());
     assert_eq!(state_values(&t.model), before);
 }
 
@@ -370,7 +370,7 @@ fn no_prefix_or_corruption_panics() {
     let t = trained(&spiral("tanh", ""));
     let good = save(&t, &[]);
     for len in 0..good.len() {
-        assert!(export::load(&good[..len], &Device::Cpu).is_err(), "prefix of {len} bytes loaded");
+        assert!(model_file::load(&good[..len], &Device::Cpu).is_err(), "prefix of {len} bytes loaded");
     }
     // Flip bytes all over the header and data: any outcome but a panic is fine.
     let mut x = 0x2545_f491u32;
@@ -383,7 +383,7 @@ fn no_prefix_or_corruption_panics() {
             let i = x as usize % bad.len();
             bad[i] = bad[i].wrapping_add((x >> 24) as u8 | 1);
         }
-        let _ = export::load(&bad, &Device::Cpu);
+        let _ = model_file::load(&bad, &Device::Cpu);
     }
 }
 
@@ -484,7 +484,7 @@ fn pytorch_rebuilds_the_same_model() {
                 quantize_in_file(&mut file, "12.weight", -5);
                 file.to_bytes().unwrap()
             }
-            "cnn-thinned-static-int8" => pollster::block_on(export::save_trainer(&t)).unwrap(),
+            "cnn-thinned-static-int8" => pollster::block_on(model_file::save_trainer(&t)).unwrap(),
             _ => save(&t, &[]),
         };
         let (model, split) = (tmp(&format!("{name}.safetensors")), tmp(&format!("{name}-test.safetensors")));
@@ -541,12 +541,12 @@ fn pytorch_rebuilds_the_same_model() {
 /// of the float weights.
 #[test]
 fn saved_runs_carry_masks_and_int8_weights() {
-    use minnow::export::{ExtraTensor, ModelFile, save_trainer};
+    use minnow::io::model_file::{ExtraTensor, ModelFile, save_trainer};
     let mut r = minnow::recipe::preset("digits-quant").unwrap();
     r.backend = minnow::recipe::BackendChoice::Cpu;
     r.training.epochs = 2;
     r.compression.insert(0, serde_json::from_str(r#"{"kind": "magnitude", "amount": 0.5}"#).unwrap());
-    let mut t = pollster::block_on(minnow::trainer::Trainer::new(r, None)).unwrap();
+    let mut t = pollster::block_on(minnow::run::trainer::Trainer::new(r, None)).unwrap();
     pollster::block_on(t.run(|_| {})).unwrap();
     let file = ModelFile::from_bytes(&pollster::block_on(save_trainer(&t)).unwrap()).unwrap();
     let Some(ExtraTensor::U8 { data: mask, .. }) = file.get("1.weight_mask") else { panic!("no mask") };
@@ -575,14 +575,14 @@ fn saved_runs_carry_masks_and_int8_weights() {
 /// Runs `json` to the end, saves it as the page and the CLI do (`save_trainer`), loads the file and
 /// checks that the loaded model *is* the run's final model: same test accuracy and bit-identical
 /// test logits. Returns the file and the continued trainer.
-fn reload_equals_run(json: &str) -> (minnow::export::ModelFile, Trainer) {
+fn reload_equals_run(json: &str) -> (minnow::io::model_file::ModelFile, Trainer) {
     let t = trained(json);
-    let bytes = pollster::block_on(export::save_trainer(&t)).expect("a compressed run saves");
-    let file = export::ModelFile::from_bytes(&bytes).unwrap();
+    let bytes = pollster::block_on(model_file::save_trainer(&t)).expect("a compressed run saves");
+    let file = model_file::ModelFile::from_bytes(&bytes).unwrap();
     assert!(file.recipe.compression.is_empty(), "the saved recipe lists no stages to re-run");
     let source = Recipe::from_json(file.source_recipe.as_deref().expect("source_recipe")).unwrap();
     assert_eq!(source, t.recipe, "the run's own recipe travels as source_recipe");
-    let loaded = pollster::block_on(export::trainer_from_file(&bytes, None, None)).expect("loads");
+    let loaded = pollster::block_on(model_file::trainer_from_file(&bytes, None, None)).expect("loads");
     let want = pollster::block_on(t.evaluate_test()).unwrap().0;
     let got = pollster::block_on(loaded.evaluate_test()).unwrap().0;
     assert_eq!(got, want, "test accuracy after loading");

@@ -7,12 +7,12 @@
 
 #![cfg(feature = "gpu")]
 
-use minnow::backend::cpu::CpuStorage;
-use minnow::backend::gpu::{GpuDevice, GpuStorage};
-use minnow::backend::{
+use minnow::core::backend::cpu::CpuStorage;
+use minnow::core::backend::gpu::{GpuDevice, GpuStorage};
+use minnow::core::backend::{
     AdamHyper, BackendStorage, BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
 };
-use minnow::rng::Rng;
+use minnow::core::rng::Rng;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -240,7 +240,7 @@ const CASES: &[Case] = &[
 
 /// Method names declared in `pub trait BackendStorage { … }` of src/backend/mod.rs.
 fn trait_methods() -> Vec<String> {
-    let src = include_str!("../../src/backend/mod.rs");
+    let src = include_str!("../../src/core/backend/mod.rs");
     let start = src.find("pub trait BackendStorage").expect("trait BackendStorage in src/backend/mod.rs");
     let body = &src[start..];
     let end = body.find("\n}").expect("end of the trait block");

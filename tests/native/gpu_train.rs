@@ -3,7 +3,7 @@
 //! readback unless metrics are due. Skips with a printed reason where no adapter exists.
 
 use minnow::recipe::{Recipe, preset};
-use minnow::trainer::Trainer;
+use minnow::run::trainer::Trainer;
 use minnow::{Device, Result};
 
 fn final_accuracy(recipe: &Recipe, dev: Device) -> Result<f32> {
@@ -86,7 +86,7 @@ fn a_lost_device_hands_the_run_to_the_cpu() {
 fn auto_prefers_the_cpu_over_a_software_adapter() {
     let Some(g) = crate::gpu_device() else { return };
     let (dev, note) =
-        pollster::block_on(minnow::trainer::select_device(minnow::recipe::BackendChoice::Auto)).unwrap();
+        pollster::block_on(minnow::run::trainer::select_device(minnow::recipe::BackendChoice::Auto)).unwrap();
     if g.is_software() {
         assert_eq!(dev.name(), "cpu");
         assert!(note.contains("software"), "{note}");

@@ -1,10 +1,11 @@
 //! Finite-difference checks of minnow's autograd, independent of PyTorch: for every differentiable op
-//! in `minnow::ops::OPS` the analytic directional derivative ⟨∇(Σ out·R), v⟩ must match a 4-point
+//! in `minnow::core::ops::OPS` the analytic directional derivative ⟨∇(Σ out·R), v⟩ must match a 4-point
 //! central difference along random directions v (a coverage test keeps the list complete). Also the
 //! graph semantics: reuse of a node, accumulation across backward calls, `no_grad`, `detach`.
 
-use minnow::rng::Rng;
-use minnow::{Device, Result, Tensor, no_grad, ops::OPS};
+use minnow::core::ops::OPS;
+use minnow::core::rng::Rng;
+use minnow::{Device, Result, Tensor, no_grad};
 
 const DEV: Device = Device::Cpu;
 

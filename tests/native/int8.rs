@@ -2,12 +2,12 @@
 //! [`IntModel`] predicts what the int8 fake-quant model predicts (MLPs on digits and MNIST with
 //! symmetric and affine activations, a CNN with batch norm and dropout on digits).
 
-use minnow::backend::Device;
-use minnow::int8::{self, IntModel};
-use minnow::quant::{self, Granularity, ObserverKind, QuantConfig, Scheme};
+use minnow::compress::int8::{self, IntModel};
+use minnow::compress::quant::{self, Granularity, ObserverKind, QuantConfig, Scheme};
+use minnow::core::backend::Device;
+use minnow::core::rng::Rng;
 use minnow::recipe::{self, Recipe};
-use minnow::rng::Rng;
-use minnow::trainer::Trainer;
+use minnow::run::trainer::Trainer;
 
 pub(crate) fn random_i8(n: usize, rng: &mut Rng) -> Vec<i8> {
     // Every fourth value an extreme, so −128·−128 products appear.

@@ -9,13 +9,13 @@
 #![cfg(feature = "gpu")]
 
 use super::int8::{config, random_i8, trained};
-use minnow::backend::Conv2dGeom;
-use minnow::backend::cpu::quant_level;
-use minnow::backend::gpu::{ActQuant, GpuDevice, GpuStorage, Int8Path, PackedI8, Requant};
-use minnow::backend::{BackendStorage, Device};
-use minnow::int8::{self, IntModel};
-use minnow::quant::{self, Scheme};
-use minnow::rng::Rng;
+use minnow::compress::int8::{self, IntModel};
+use minnow::compress::quant::{self, Scheme};
+use minnow::core::backend::Conv2dGeom;
+use minnow::core::backend::cpu::quant_level;
+use minnow::core::backend::gpu::{ActQuant, GpuDevice, GpuStorage, Int8Path, PackedI8, Requant};
+use minnow::core::backend::{BackendStorage, Device};
+use minnow::core::rng::Rng;
 
 /// The paths to test on `dev`, announcing a skipped packed path.
 fn paths(dev: &GpuDevice) -> Vec<Int8Path> {
@@ -215,7 +215,7 @@ fn gpu_requantization_follows_int_gemm_finish() {
 
 /// Installs int8 PTQ on `t` and checks the integer model on `dev` against the CPU integer model
 /// and the fake-quant model, for every available path.
-fn check_model(dev: &GpuDevice, name: &str, t: &mut minnow::trainer::Trainer, scheme: Scheme) {
+fn check_model(dev: &GpuDevice, name: &str, t: &mut minnow::run::trainer::Trainer, scheme: Scheme) {
     pollster::block_on(quant::install(t, &config(scheme), 10)).unwrap();
     let (_, fq_pred) = pollster::block_on(t.evaluate_test()).unwrap();
     let x = t.test_inputs();
@@ -289,7 +289,7 @@ fn quantize_stage_on_the_gpu_uses_the_wgsl_int8_kernels() {
     r.training.epochs = 2;
     r.compression.truncate(1);
     let mut t =
-        minnow::trainer::Trainer::with_device(r, None, Device::Gpu(dev.clone()), String::new()).unwrap();
+        minnow::run::trainer::Trainer::with_device(r, None, Device::Gpu(dev.clone()), String::new()).unwrap();
     let rep = pollster::block_on(t.run(|_| {})).unwrap();
     let d = &rep.stages[0]["details"];
     assert_eq!(d["int8_path"], dev.int8_path().name());

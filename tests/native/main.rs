@@ -23,8 +23,8 @@ mod shaders_validate;
 
 /// A fresh WGSL device (lavapipe here), or None with "SKIPPED: …" printed where no adapter exists;
 /// with `MINNOW_REQUIRE_GPU` set, a missing adapter fails the test instead.
-fn gpu_device() -> Option<minnow::backend::gpu::GpuDevice> {
-    match pollster::block_on(minnow::backend::gpu::GpuDevice::new()) {
+fn gpu_device() -> Option<minnow::core::backend::gpu::GpuDevice> {
+    match pollster::block_on(minnow::core::backend::gpu::GpuDevice::new()) {
         Ok(d) => Some(d),
         Err(e) => {
             assert!(

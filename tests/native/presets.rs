@@ -2,7 +2,7 @@
 //! as the page and the CLI train them (the test profile is optimized).
 
 use minnow::recipe::{BackendChoice, preset};
-use minnow::trainer::Trainer;
+use minnow::run::trainer::Trainer;
 
 fn accuracy(name: &str) -> f32 {
     let mut r = preset(name).unwrap();

@@ -3,14 +3,14 @@
 //! a pruned layer, structured removal, the AGP schedule, N:M groups, lottery rewinding, sensitivity,
 //! recipe validation, and the two pruning presets reaching their targets.
 
-use minnow::backend::Device;
-use minnow::loss::cross_entropy;
+use minnow::compress::prune::{self, Amount, MaskSet, Norm};
+use minnow::core::backend::Device;
+use minnow::core::tensor::Tensor;
+use minnow::nn::loss::cross_entropy;
+use minnow::nn::optim::{Optimizer, OptimizerConfig};
 use minnow::nn::{Linear, Module};
-use minnow::optim::{Optimizer, OptimizerConfig};
-use minnow::prune::{self, Amount, MaskSet, Norm};
 use minnow::recipe::{self, Recipe};
-use minnow::tensor::Tensor;
-use minnow::trainer::Trainer;
+use minnow::run::trainer::Trainer;
 use serde_json::{Value, json};
 
 fn fixtures() -> Value {
@@ -176,7 +176,7 @@ fn amounts_round_half_to_even_as_python() {
 
 #[test]
 fn n_m_leaves_at_least_m_minus_n_zeros_in_every_group() {
-    let mut rng = minnow::rng::Rng::new(7, 0);
+    let mut rng = minnow::core::rng::Rng::new(7, 0);
     for (shape, n, m) in
         [(vec![8, 16], 2, 4), (vec![5, 12], 1, 4), (vec![6, 16], 3, 8), (vec![4, 8, 3, 3], 2, 4)]
     {
@@ -291,7 +291,7 @@ fn check_removal(base: &str, model: Value, stage0: Value, expected_params: usize
     assert_eq!(rep["params"], expected_params);
     assert!(rep["details"]["removal"]["max_logit_change"].as_f64().unwrap() <= 1e-6);
     // The thinned model still trains.
-    t.start_phase(minnow::trainer::Phase::initial(&t.recipe));
+    t.start_phase(minnow::run::trainer::Phase::initial(&t.recipe));
     pollster::block_on(t.train(5)).unwrap();
 }
 
@@ -588,7 +588,7 @@ fn stages_round_trip_through_json() {
 // Presets
 // ---------------------------------------------------------------------------------------------
 
-fn run_preset(name: &str) -> minnow::trainer::Report {
+fn run_preset(name: &str) -> minnow::run::trainer::Report {
     let mut r = recipe::preset(name).unwrap();
     r.backend = recipe::BackendChoice::Cpu;
     let mut t = trainer(r);

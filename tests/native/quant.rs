@@ -3,11 +3,11 @@
 //! qparams, the histogram observer's included; FakeQuantize's straight-through gradients. Then stage
 //! validation, the two presets and int8 PTQ with the histogram observer.
 
-use minnow::backend::Device;
-use minnow::quant::{self, Observer, ObserverKind, QParams, Scheme};
+use minnow::compress::quant::{self, Observer, ObserverKind, QParams, Scheme};
+use minnow::core::backend::Device;
+use minnow::core::tensor::Tensor;
 use minnow::recipe::{self, Recipe};
-use minnow::tensor::Tensor;
-use minnow::trainer::Trainer;
+use minnow::run::trainer::Trainer;
 use serde_json::{Value, json};
 
 fn fixtures() -> Value {
@@ -234,7 +234,7 @@ fn bad_stages_name_their_field() {
     Trainer::with_device(r, None, Device::Cpu, String::new()).unwrap();
 }
 
-fn run_preset(name: &str) -> minnow::trainer::Report {
+fn run_preset(name: &str) -> minnow::run::trainer::Report {
     let mut r = recipe::preset(name).unwrap();
     r.backend = recipe::BackendChoice::Cpu;
     let mut t = Trainer::with_device(r, None, Device::Cpu, String::new()).unwrap();

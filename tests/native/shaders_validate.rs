@@ -73,7 +73,7 @@ fn common_prelude_declares_no_bindings_or_entry_points() {
 #[cfg(feature = "gpu")]
 #[test]
 fn runtime_modules_validate_including_both_int8_builds() {
-    let modules = minnow::backend::gpu::wgsl_modules();
+    let modules = minnow::core::backend::gpu::wgsl_modules();
     let mut failures = Vec::new();
     let mut entries = std::collections::HashMap::new();
     for (name, src) in &modules {

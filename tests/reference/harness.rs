@@ -6,10 +6,12 @@
 
 #![allow(dead_code)]
 
+use minnow::core::{ops::OPS, rng};
+use minnow::nn::loss;
+use minnow::nn::optim::{Optimizer, OptimizerConfig};
+use minnow::nn::schedule::LrSchedule;
 use minnow::nn::{Activation, BatchNorm, Conv2d, Dropout, Layer, Linear, Module, Sequential};
-use minnow::optim::{Optimizer, OptimizerConfig};
-use minnow::schedule::LrSchedule;
-use minnow::{Device, Storage, Tensor, loss, ops::OPS, rng};
+use minnow::{Device, Storage, Tensor};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -259,7 +261,7 @@ fn ints(args: &Value, key: &str) -> Vec<i64> {
     list.iter().map(|v| v.as_i64().unwrap()).collect()
 }
 
-/// Runs op `op` of `minnow::ops` on `x` with the fixture's arguments.
+/// Runs op `op` of `minnow::core::ops` on `x` with the fixture's arguments.
 fn apply(op: &str, a: &Value, x: &[Tensor]) -> minnow::Result<Tensor> {
     let keepdim = || a["keepdim"].as_bool().unwrap_or(false);
     let axes = || ints(a, "axes").into_iter().map(|v| v as isize).collect::<Vec<_>>();
@@ -379,7 +381,7 @@ pub fn every_op_has_a_fixture() {
     let missing: Vec<&str> = OPS.iter().copied().filter(|op| !covered.contains(op)).collect();
     let unknown: Vec<&str> = covered.iter().copied().filter(|op| !OPS.contains(op)).collect();
     assert!(missing.is_empty(), "ops without a fixture case in tests/reference/ops.json: {missing:?}");
-    assert!(unknown.is_empty(), "fixture cases name ops not in minnow::ops::OPS: {unknown:?}");
+    assert!(unknown.is_empty(), "fixture cases name ops not in minnow::core::ops::OPS: {unknown:?}");
 }
 
 /// Dropout cannot match torch (different RNG); instead its mask must be the counter-based one,

@@ -34,12 +34,12 @@
 //! [`spec_of`]) and no compression stages, because their effect is in the tensors; loading a file
 //! never re-runs them. The run's own recipe, stages included, is `source_recipe`.
 
+use crate::compress::quant::{ActQuant, FakeQuantModel, Granularity, LayerQuant, QParams, Scheme};
+use crate::core::tensor::{MAX_RANK, Tensor, fmt_shape};
 use crate::data::Dataset;
 use crate::nn::{Activation, Layer, Sequential};
-use crate::quant::{ActQuant, FakeQuantModel, Granularity, LayerQuant, QParams, Scheme};
 use crate::recipe::{BackendChoice, ConvBlock, MAX_PARAMS, MAX_WIDTH, ModelSpec, Recipe};
-use crate::tensor::{MAX_RANK, Tensor, fmt_shape};
-use crate::trainer::{Trainer, select_device};
+use crate::run::trainer::{Trainer, select_device};
 use crate::{Device, Error, Result, bail};
 use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
 use serde::{Deserialize, Serialize};
@@ -779,7 +779,7 @@ pub async fn compression_extras(t: &Trainer) -> Result<Vec<(String, ExtraTensor)
         out.push((format!("{name}{MASK_SUFFIX}"), ExtraTensor::U8 { shape, data }));
     }
     let Some(fq) = &t.model.quant else { return Ok(out) };
-    let layers: Vec<(usize, crate::quant::QParams)> = fq
+    let layers: Vec<(usize, crate::compress::quant::QParams)> = fq
         .layers
         .borrow()
         .iter()
@@ -801,7 +801,7 @@ pub async fn compression_extras(t: &Trainer) -> Result<Vec<(String, ExtraTensor)
             .enumerate()
             .map(|(j, &x)| {
                 let c = (j / per.max(1)).min(channels - 1);
-                let q = crate::backend::cpu::quant_level(x, qp.scale[c], qp.zero_point[c] as f32);
+                let q = crate::core::backend::cpu::quant_level(x, qp.scale[c], qp.zero_point[c] as f32);
                 q.clamp(qp.qmin as f32, qp.qmax as f32) as i8
             })
             .collect();

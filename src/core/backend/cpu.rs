@@ -5,7 +5,8 @@
 use super::{
     AdamHyper, BackendStorage, BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
 };
-use crate::{Result, bail, math, rng};
+use crate::core::{math, rng};
+use crate::{Result, bail};
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
@@ -859,7 +860,7 @@ mod tests {
 
     #[test]
     fn blocked_gemm_equals_the_plain_loop_bit_for_bit() {
-        let mut rng = crate::rng::Rng::new(5, 0);
+        let mut rng = crate::core::rng::Rng::new(5, 0);
         // Tile edges in every direction, k across several KB slices, and degenerate sizes.
         for &(m, k, n) in
             &[(1, 1, 1), (4, 8, 8), (5, 3, 9), (7, 600, 13), (64, 784, 300), (33, 257, 17), (3, 0, 5)]

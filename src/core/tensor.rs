@@ -3,7 +3,7 @@
 //! output gradient to its inputs' gradients; [`Tensor::backward`] walks the graph in reverse
 //! topological order and accumulates. Single-threaded by design (`Rc`), as wasm is.
 
-use crate::backend::{BinaryOp, Device, Storage};
+use crate::core::backend::{BinaryOp, Device, Storage};
 use crate::{Result, bail};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

@@ -3,14 +3,14 @@
 //! (the teacher: evaluation mode, no gradients), trains the same student alone as a control, reports
 //! teacher / distilled / alone side by side, and leaves the distilled student as the pipeline's model.
 
-use crate::loss::{distillation, mse};
+use crate::compress::prune::PlanCtx;
+use crate::core::rng::Rng;
+use crate::core::tensor::{Tensor, no_grad};
+use crate::nn::loss::{distillation, mse};
 use crate::nn::{Layer, Linear, Module, Sequential};
-use crate::pipeline::{Advance, Finetune, StageCtx, model_stats};
-use crate::prune::PlanCtx;
 use crate::recipe::{ModelSpec, Recipe};
-use crate::rng::Rng;
-use crate::tensor::{Tensor, no_grad};
-use crate::trainer::Trainer;
+use crate::run::pipeline::{Advance, Finetune, StageCtx, model_stats};
+use crate::run::trainer::Trainer;
 use crate::{Device, Error, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -7,8 +7,8 @@
 //! Same arithmetic as the CPU path: identical accumulators, f32 results within an FMA's rounding.
 
 use super::{IntGemm, IntLayer, IntModel, argmax_rows};
-use crate::backend::gpu::{ActQuant, GpuDevice, GpuStorage, Int8Path, PackedI8, Requant};
-use crate::backend::{BackendStorage, BinaryOp, Conv2dGeom, UnaryOp};
+use crate::core::backend::gpu::{ActQuant, GpuDevice, GpuStorage, Int8Path, PackedI8, Requant};
+use crate::core::backend::{BackendStorage, BinaryOp, Conv2dGeom, UnaryOp};
 use crate::nn::Activation;
 use crate::{Result, bail};
 

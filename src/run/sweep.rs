@@ -3,9 +3,11 @@
 //! and bytes per point with the accuracy-vs-bytes Pareto front. Grid values are substituted into the
 //! template's JSON and then parsed and validated as any stage, so every stage kind can be swept.
 
-use crate::pipeline::{Advance, PlanEnv, Runner, StageCtx, advance_runner, begin, check_stages, model_stats};
 use crate::recipe::Stage;
-use crate::trainer::{Trainer, now_seconds};
+use crate::run::pipeline::{
+    Advance, PlanEnv, Runner, StageCtx, advance_runner, begin, check_stages, model_stats,
+};
+use crate::run::trainer::{Trainer, now_seconds};
 use crate::{Error, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};

@@ -1,9 +1,9 @@
 //! Datasets: the recipe's `dataset` object ([`DatasetSpec`]), the seeded 2-D generators (spiral,
 //! circles, xor, blobs, moons), the two embedded image sets (UCI 8x8 digits, a 10,000-digit MNIST
 //! subset; see data/README.md) and the user-CSV parser. Everything is offline and seeded through
-//! [`crate::rng::Rng`], so native and wasm32 builds produce the same points.
+//! [`crate::core::rng::Rng`], so native and wasm32 builds produce the same points.
 
-use crate::rng::Rng;
+use crate::core::rng::Rng;
 use crate::{Error, Result, bail};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::HashMap;
@@ -45,8 +45,8 @@ const SPLIT_STREAM: u32 = 0x4441_0002;
 #[cfg(not(target_arch = "wasm32"))]
 fn builtin(name: &str) -> Result<std::borrow::Cow<'static, [u8]>> {
     match name {
-        "digits" => Ok(include_bytes!("../data/digits.bin.gz").as_slice().into()),
-        "mnist" => Ok(include_bytes!("../data/mnist.bin.gz").as_slice().into()),
+        "digits" => Ok(include_bytes!("../../data/digits.bin.gz").as_slice().into()),
+        "mnist" => Ok(include_bytes!("../../data/mnist.bin.gz").as_slice().into()),
         _ => Err(Error::new(format!("no built-in data set called {name}"))),
     }
 }
@@ -502,7 +502,7 @@ mod detmath {
     }
 
     /// A standard normal deviate by Box–Muller from two of the generator's uniforms.
-    pub fn normal(rng: &mut crate::rng::Rng) -> f32 {
+    pub fn normal(rng: &mut crate::core::rng::Rng) -> f32 {
         let u1 = 1.0 - rng.uniform() as f64; // (0, 1]
         let u2 = rng.uniform() as f64;
         let (_, c) = sin_cos(std::f64::consts::TAU * u2);

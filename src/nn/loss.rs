@@ -1,7 +1,7 @@
 //! Losses, as compositions of ops: cross-entropy from logits (with label smoothing), NLL, MSE, and
 //! Hinton et al.'s (2015) distillation loss. Labels are tensors of class indices stored as f32.
 
-use crate::tensor::{Tensor, fmt_shape};
+use crate::core::tensor::{Tensor, fmt_shape};
 use crate::{Result, bail};
 
 fn check_labels(logits: &Tensor, labels: &Tensor) -> Result<(usize, usize)> {

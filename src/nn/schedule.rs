@@ -2,7 +2,8 @@
 //! schedule before training: constant, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR,
 //! OneCycleLR, and LinearLR warmup followed by any of them (torch's SequentialLR).
 
-use crate::{Result, bail, math};
+use crate::core::math;
+use crate::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 fn default_gamma() -> f32 {

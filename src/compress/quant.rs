@@ -6,11 +6,11 @@
 
 pub mod histogram;
 
+use crate::compress::prune::{PlanCtx, prunable_weights};
+use crate::core::tensor::Tensor;
 use crate::nn::{Layer, Module, Sequential};
-use crate::pipeline::{Advance, Finetune, StageCtx};
-use crate::prune::{PlanCtx, prunable_weights};
-use crate::tensor::Tensor;
-use crate::trainer::Trainer;
+use crate::run::pipeline::{Advance, Finetune, StageCtx};
+use crate::run::trainer::Trainer;
 use crate::{Result, bail};
 pub use histogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -514,7 +514,7 @@ pub async fn weight_qparams(w: &Tensor, bits: u32, scheme: Scheme, gran: Granula
 pub fn sqnr_db(x: &[f32], xq: &[f32]) -> f64 {
     let sig: f64 = x.iter().map(|&v| (v as f64).powi(2)).sum();
     let noise: f64 = x.iter().zip(xq).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
-    if noise == 0.0 { f64::INFINITY } else { 10.0 * crate::math::log10_64(sig / noise) }
+    if noise == 0.0 { f64::INFINITY } else { 10.0 * crate::core::math::log10_64(sig / noise) }
 }
 
 /// Bytes of one tensor of `n` values at `bits` with `nnz` non-zeros over `rows` rows: the cheapest of
@@ -816,7 +816,7 @@ pub async fn install(t: &mut Trainer, c: &QuantConfig, batches: usize) -> Result
 }
 
 /// One sweep point: width, accuracy, bytes and per-layer errors; with int8 weights and activations,
-/// `int8_agreement`: the share of test samples where integer inference ([`crate::int8::IntModel`],
+/// `int8_agreement`: the share of test samples where integer inference ([`crate::compress::int8::IntModel`],
 /// on the run's device) predicts the fake-quant model's class, and `int8_path`: the integer kernel
 /// that ran (`avx2`, `wasm-simd128`, `scalar` on the CPU; `dot4I8Packed` or `unpacked` WGSL on the
 /// GPU). Both null when the point has no integer model.
@@ -824,12 +824,12 @@ async fn point(t: &Trainer, bits: u32) -> Result<Value> {
     let (acc, pred) = t.evaluate_test().await?;
     let (bytes, layers) = measure(&t.model).await?;
     let (mut agreement, mut path) = (Value::Null, Value::Null);
-    if let Ok(im) = crate::int8::IntModel::build(&t.model, &t.data.input_shape).await {
+    if let Ok(im) = crate::compress::int8::IntModel::build(&t.model, &t.data.input_shape).await {
         let int_pred = im.predict_on(&t.device, &t.data.test_x, pred.len()).await?;
         let same = int_pred.iter().zip(&pred).filter(|(a, b)| a == b).count();
         agreement = json!(same as f64 / pred.len().max(1) as f64);
         path = json!(match &t.device {
-            crate::Device::Cpu => crate::int8::simd_path(),
+            crate::Device::Cpu => crate::compress::int8::simd_path(),
             #[cfg(feature = "gpu")]
             crate::Device::Gpu(g) => g.int8_path().name(),
         });

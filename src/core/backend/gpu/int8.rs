@@ -2,7 +2,7 @@
 //! ([`PackedI8`]), activation quantization and im2col on the device ([`GpuDevice::quantize_i8`]),
 //! and the int8 GEMM with i32 accumulation ([`GpuDevice::gemm_i8_acc`]) or with
 //! requantization to f32 fused into its store ([`GpuDevice::gemm_i8_requant`]). The arithmetic is
-//! `crate::int8`'s: accumulators equal `int8::gemm_i8_scalar` bit for bit.
+//! `crate::compress::int8`'s: accumulators equal `int8::gemm_i8_scalar` bit for bit.
 //!
 //! Two kernels compute the 4×i8 dot product: [`Int8Path::Packed`] (`dot4I8Packed`, the WGSL
 //! language extension `packed_4x8_integer_dot_product`, where the instance reports it) and
@@ -11,7 +11,7 @@
 
 use super::kernels::u32_of;
 use super::{BufKind, Family, GpuDevice, GpuStorage, grid_1d};
-use crate::backend::{BackendStorage, Conv2dGeom};
+use crate::core::backend::{BackendStorage, Conv2dGeom};
 use crate::{Result, bail};
 use bytemuck::{Pod, Zeroable};
 use std::rc::Rc;

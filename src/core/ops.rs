@@ -4,8 +4,8 @@
 //!
 //! The op list is [`OPS`]; the fixture tests fail when an op in it has no PyTorch case.
 
-use crate::backend::{BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, Storage, UnaryOp};
-use crate::tensor::{Tensor, fmt_shape};
+use crate::core::backend::{BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, Storage, UnaryOp};
+use crate::core::tensor::{Tensor, fmt_shape};
 use crate::{Result, bail};
 
 /// Names of all ops, for coverage checks (tests fail when one has no fixture or no gradient check).

@@ -2,16 +2,16 @@
 //! backend) that the CLI, the page's URL, the worker and the tests all speak. Parsing reports the
 //! JSON path of a bad field; [`Recipe::validate`] enforces ranges sized for a browser tab.
 
-use crate::data::DatasetSpec;
-use crate::nn::{Activation, BatchNorm, Conv2d, Dropout, Layer, Linear, Sequential};
-use crate::optim::OptimizerConfig;
-use crate::pipeline::Finetune;
-use crate::prune::{
+use crate::compress::prune::{
     GradualStage, IterativeStage, LotteryStage, MagnitudeStage, NmStage, SensitivityStage, StructuredStage,
 };
-use crate::quant::{QatStage, QuantizeStage};
-use crate::rng::{self, Rng};
-use crate::schedule::LrSchedule;
+use crate::compress::quant::{QatStage, QuantizeStage};
+use crate::core::rng::{self, Rng};
+use crate::data::DatasetSpec;
+use crate::nn::optim::OptimizerConfig;
+use crate::nn::schedule::LrSchedule;
+use crate::nn::{Activation, BatchNorm, Conv2d, Dropout, Layer, Linear, Sequential};
+use crate::run::pipeline::Finetune;
 use crate::{Device, Error, Result, bail};
 use serde::{Deserialize, Serialize};
 
@@ -164,7 +164,7 @@ pub struct TrainingSpec {
     pub metrics_every: u32,
 }
 
-/// A compression stage, run in order after the initial training by [`crate::pipeline::Pipeline`]
+/// A compression stage, run in order after the initial training by [`crate::run::pipeline::Pipeline`]
 /// (which also holds the per-kind `validate`, `check` and runner arms). Each variant's fields are
 /// documented on its config type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,9 +188,9 @@ pub enum Stage {
     /// Per-layer sensitivity analysis (no finetuning; the model is unchanged).
     Sensitivity(SensitivityStage),
     /// Knowledge distillation into a smaller student, with a student-alone control.
-    Distill(crate::distill::DistillStage),
+    Distill(crate::compress::distill::DistillStage),
     /// A grid of settings of one stage template, each point from the same starting model.
-    Sweep(crate::sweep::SweepStage),
+    Sweep(crate::run::sweep::SweepStage),
     /// Post-training quantization (weights, or weights and activations with calibration).
     Quantize(QuantizeStage),
     /// Quantization-aware training from the trained model.
@@ -388,17 +388,20 @@ pub struct Preset {
 
 /// Every preset, in the order the page lists them.
 pub const PRESETS: &[Preset] = &[
-    Preset { name: "spiral-mlp", json: include_str!("../presets/spiral-mlp.json") },
-    Preset { name: "digits-mlp", json: include_str!("../presets/digits-mlp.json") },
-    Preset { name: "mnist-mlp", json: include_str!("../presets/mnist-mlp.json") },
-    Preset { name: "mnist-cnn", json: include_str!("../presets/mnist-cnn.json") },
-    Preset { name: "spiral-prune", json: include_str!("../presets/spiral-prune.json") },
-    Preset { name: "mnist-prune", json: include_str!("../presets/mnist-prune.json") },
-    Preset { name: "digits-distill", json: include_str!("../presets/digits-distill.json") },
-    Preset { name: "digits-sweep", json: include_str!("../presets/digits-sweep.json") },
-    Preset { name: "mnist-deep-compression", json: include_str!("../presets/mnist-deep-compression.json") },
-    Preset { name: "digits-quant", json: include_str!("../presets/digits-quant.json") },
-    Preset { name: "mnist-qat", json: include_str!("../presets/mnist-qat.json") },
+    Preset { name: "spiral-mlp", json: include_str!("../../presets/spiral-mlp.json") },
+    Preset { name: "digits-mlp", json: include_str!("../../presets/digits-mlp.json") },
+    Preset { name: "mnist-mlp", json: include_str!("../../presets/mnist-mlp.json") },
+    Preset { name: "mnist-cnn", json: include_str!("../../presets/mnist-cnn.json") },
+    Preset { name: "spiral-prune", json: include_str!("../../presets/spiral-prune.json") },
+    Preset { name: "mnist-prune", json: include_str!("../../presets/mnist-prune.json") },
+    Preset { name: "digits-distill", json: include_str!("../../presets/digits-distill.json") },
+    Preset { name: "digits-sweep", json: include_str!("../../presets/digits-sweep.json") },
+    Preset {
+        name: "mnist-deep-compression",
+        json: include_str!("../../presets/mnist-deep-compression.json"),
+    },
+    Preset { name: "digits-quant", json: include_str!("../../presets/digits-quant.json") },
+    Preset { name: "mnist-qat", json: include_str!("../../presets/mnist-qat.json") },
 ];
 
 /// The preset called `name`, parsed.

@@ -3,9 +3,9 @@
 //! interface they share. Parameter names follow PyTorch's `state_dict` (`0.weight`, `2.running_mean`).
 //! Initialization follows torch: Kaiming-uniform with a = √5 (bound 1/√fan_in) and bias ±1/√fan_in.
 
-use crate::backend::Device;
-use crate::rng::Rng;
-use crate::tensor::{Tensor, fmt_shape, no_grad};
+use crate::core::backend::Device;
+use crate::core::rng::Rng;
+use crate::core::tensor::{Tensor, fmt_shape, no_grad};
 use crate::{Result, bail};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
@@ -365,8 +365,8 @@ impl Module for Layer {
 #[derive(Default)]
 pub struct Sequential {
     pub layers: Vec<Layer>,
-    /// Fake quantization of weights and layer inputs (QAT and simulated PTQ), see [`crate::quant`].
-    pub quant: Option<crate::quant::FakeQuantModel>,
+    /// Fake quantization of weights and layer inputs (QAT and simulated PTQ), see [`crate::compress::quant`].
+    pub quant: Option<crate::compress::quant::FakeQuantModel>,
 }
 
 impl Sequential {

@@ -10,8 +10,8 @@ mod gpu;
 #[cfg(feature = "gpu")]
 pub use gpu::GpuIntModel;
 
+use crate::compress::quant::{LayerQuant, QParams, Scheme};
 use crate::nn::{Activation, Layer, Sequential};
-use crate::quant::{LayerQuant, QParams, Scheme};
 use crate::{Result, bail};
 
 /// Lanes of i16 per SIMD step; operand rows are zero-padded to a multiple of it.
@@ -214,7 +214,7 @@ struct InputQuant {
 
 impl InputQuant {
     fn level(&self, x: f32) -> i16 {
-        let q = crate::backend::cpu::quant_level(x, self.scale, self.zero as f32);
+        let q = crate::core::backend::cpu::quant_level(x, self.scale, self.zero as f32);
         (q.clamp(self.qmin as f32, self.qmax as f32) as i32 - self.offset) as i16
     }
     /// The stored level of a real 0 (the zero point, shifted).
@@ -572,11 +572,11 @@ fn activate(a: Activation, x: f32) -> f32 {
                 0.01 * x
             }
         }
-        Activation::Sigmoid => 1.0 / (1.0 + crate::math::exp(-x)),
-        Activation::Tanh => crate::math::tanh(x),
+        Activation::Sigmoid => 1.0 / (1.0 + crate::core::math::exp(-x)),
+        Activation::Tanh => crate::core::math::tanh(x),
         Activation::Gelu => {
             const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-            0.5 * x * (1.0 + crate::math::tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+            0.5 * x * (1.0 + crate::core::math::tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
         }
     }
 }

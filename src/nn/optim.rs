@@ -2,8 +2,8 @@
 //! initialization). Each step is one fused in-place backend primitive per parameter, so a GPU step
 //! stays on the device.
 
-use crate::backend::{AdamHyper, SgdHyper, Storage};
-use crate::tensor::Tensor;
+use crate::core::backend::{AdamHyper, SgdHyper, Storage};
+use crate::core::tensor::Tensor;
 use crate::{Result, bail};
 use serde::{Deserialize, Serialize};
 
@@ -142,7 +142,7 @@ impl Optimizer {
 
     /// Sets the learning rate (and, for one-cycle, the momentum) for scheduler step `t` of `total`,
     /// from the configured base rate. Returns the rate.
-    pub fn apply_schedule(&mut self, s: &crate::schedule::LrSchedule, t: u32, total: u32) -> f32 {
+    pub fn apply_schedule(&mut self, s: &crate::nn::schedule::LrSchedule, t: u32, total: u32) -> f32 {
         let lr = s.lr_at(self.base_lr, t, total);
         self.set_lr(lr);
         if let Some(m) = s.momentum_at(t, total) {

@@ -2,17 +2,17 @@
 //! to the end) and produces the metrics and the JSON [`Report`]. Loss and accuracy accumulate on
 //! the device; they are read back only every `metrics_every` steps and at the end of each epoch.
 
-use crate::backend::{Device, Storage};
+use crate::compress::prune::MaskSet;
+use crate::core::backend::{Device, Storage};
+use crate::core::rng::Rng;
+use crate::core::tensor::{Tensor, no_grad};
 use crate::data::{self, Dataset};
-use crate::loss::cross_entropy;
+use crate::nn::loss::cross_entropy;
+use crate::nn::optim::Optimizer;
+use crate::nn::schedule::{Interval, LrSchedule};
 use crate::nn::{Module, Sequential};
-use crate::optim::Optimizer;
-use crate::pipeline::{Pipeline, StageProgress};
-use crate::prune::MaskSet;
 use crate::recipe::{BackendChoice, Recipe};
-use crate::rng::Rng;
-use crate::schedule::{Interval, LrSchedule};
-use crate::tensor::{Tensor, no_grad};
+use crate::run::pipeline::{Pipeline, StageProgress};
 use crate::{Result, bail};
 use serde::Serialize;
 
@@ -123,13 +123,15 @@ pub async fn select_device(choice: BackendChoice) -> Result<(Device, String)> {
     match choice {
         BackendChoice::Cpu => Ok((Device::Cpu, String::new())),
         #[cfg(feature = "gpu")]
-        BackendChoice::Gpu => Ok((Device::Gpu(crate::backend::gpu::GpuDevice::new().await?), String::new())),
+        BackendChoice::Gpu => {
+            Ok((Device::Gpu(crate::core::backend::gpu::GpuDevice::new().await?), String::new()))
+        }
         #[cfg(not(feature = "gpu"))]
         BackendChoice::Gpu => {
             bail!("backend gpu: this build has no GPU backend (built without the `gpu` feature)")
         }
         #[cfg(feature = "gpu")]
-        BackendChoice::Auto => match crate::backend::gpu::GpuDevice::new().await {
+        BackendChoice::Auto => match crate::core::backend::gpu::GpuDevice::new().await {
             Ok(d) if d.is_software() => {
                 d.destroy();
                 let note = "the only GPU adapter is a software renderer, slower than the CPU backend: running on the CPU";
@@ -191,7 +193,7 @@ pub struct Trainer {
     host_state: Option<(u32, Vec<(String, Vec<f32>)>)>,
     /// While a distillation stage trains its student: the teacher and the loss that replaces
     /// cross-entropy in [`Trainer::step`].
-    pub distill: Option<crate::distill::Objective>,
+    pub distill: Option<crate::compress::distill::Objective>,
 }
 
 fn shaped(n: usize, per_sample: &[usize]) -> Vec<usize> {
@@ -239,7 +241,7 @@ impl Trainer {
         Self::assemble(recipe, data, model, device, backend_note)
     }
 
-    /// As [`Trainer::with_device`] with a given model (e.g. one loaded by [`crate::export`]) in place
+    /// As [`Trainer::with_device`] with a given model (e.g. one loaded by [`crate::io::model_file`]) in place
     /// of the recipe's fresh one. The model must live on `device` and take the dataset's inputs; the
     /// optimizer, schedule and epoch count start from the beginning.
     pub fn from_model(
@@ -322,7 +324,7 @@ impl Trainer {
     /// Keeps a copy of the weights when the step count is a requested snapshot point.
     fn take_snapshot(&mut self) -> Result<()> {
         if !self.in_stage && self.snapshot_steps.contains(&self.steps) {
-            self.snapshots.push((self.steps, crate::prune::capture_state(&self.model)?));
+            self.snapshots.push((self.steps, crate::compress::prune::capture_state(&self.model)?));
         }
         Ok(())
     }

@@ -3,11 +3,11 @@
 //! [`MaskSet`] the trainer applies around every optimizer step, the pruning stage configs of a
 //! recipe, and their execution (structured removal, gradual, iterative, lottery, sensitivity).
 
-use crate::backend::{BinaryOp, Storage};
+use crate::core::backend::{BinaryOp, Storage};
+use crate::core::tensor::{Tensor, fmt_shape};
 use crate::nn::{Activation, BatchNorm, Conv2d, Layer, Linear, Module, Sequential};
-use crate::pipeline::{Advance, Finetune, StageCtx};
-use crate::tensor::{Tensor, fmt_shape};
-use crate::trainer::{Trainer, now_seconds};
+use crate::run::pipeline::{Advance, Finetune, StageCtx};
+use crate::run::trainer::{Trainer, now_seconds};
 use crate::{Error, Result, bail};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
@@ -327,7 +327,7 @@ pub fn agp_sparsity(initial: f64, final_: f64, k: u32, n: u32) -> f64 {
 /// Sparsity after cycle `c` of `cycles` equal-ratio cycles reaching `target`:
 /// `1 − (1 − target)^(c/cycles)` (each cycle prunes the same fraction of the survivors).
 pub fn cycle_sparsity(target: f64, c: u32, cycles: u32) -> f64 {
-    1.0 - crate::math::pow64(1.0 - target, c as f64 / cycles.max(1) as f64)
+    1.0 - crate::core::math::pow64(1.0 - target, c as f64 / cycles.max(1) as f64)
 }
 
 /// Bytes to store one tensor densely and in the two sparse formats.
@@ -1305,7 +1305,7 @@ async fn remove_dead(t: &mut Trainer, ws: &[PrunableWeight]) -> Result<Value> {
     // The optimizer follows the new tensors (its momentum starts afresh).
     let lr = t.opt.lr();
     let params = t.model.parameters().into_iter().map(|(_, p)| p).collect();
-    t.opt = crate::optim::Optimizer::new(t.opt.config.clone(), params)?;
+    t.opt = crate::nn::optim::Optimizer::new(t.opt.config.clone(), params)?;
     t.opt.set_lr(lr);
     let logits_after = t.logits(t.test_inputs())?.to_vec().await?;
     let max_change = logits_before.iter().zip(&logits_after).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
@@ -1499,7 +1499,7 @@ impl LotteryRun {
     fn retrain(&self, t: &mut Trainer) {
         let phase = match &self.cfg.train {
             Some(f) => f.phase(t),
-            None => crate::trainer::Phase::initial(&t.recipe),
+            None => crate::run::trainer::Phase::initial(&t.recipe),
         };
         t.opt.reset_state();
         t.start_phase(phase);

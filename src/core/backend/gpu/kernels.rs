@@ -4,8 +4,8 @@
 //! to uploading index lists; nothing here waits on the GPU except `read`.
 
 use super::{BufKind, Family, GpuDevice, GpuStorage, grid, grid_1d};
-use crate::backend::cpu::{check_channel_quant, strides};
-use crate::backend::{
+use crate::core::backend::cpu::{check_channel_quant, strides};
+use crate::core::backend::{
     AdamHyper, BackendStorage, BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
 };
 use crate::{Error, Result, bail};

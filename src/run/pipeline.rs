@@ -3,12 +3,12 @@
 //! (accuracy, sparsity, parameter count, dense and sparse bytes, compression ratio vs the first
 //! dense model). A new stage kind is one variant of [`Stage`] and one arm in each match below.
 
+use crate::compress::prune::{self, PlanCtx, TensorBytes, prunable_weights, tensor_bytes};
+use crate::compress::quant;
+use crate::nn::schedule::LrSchedule;
 use crate::nn::{Module, Sequential};
-use crate::prune::{self, PlanCtx, TensorBytes, prunable_weights, tensor_bytes};
-use crate::quant;
 use crate::recipe::{MAX_EPOCHS, Recipe, Stage};
-use crate::schedule::LrSchedule;
-use crate::trainer::{EpochMetrics, Phase, Trainer, now_seconds};
+use crate::run::trainer::{EpochMetrics, Phase, Trainer, now_seconds};
 use crate::{Error, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -176,12 +176,12 @@ pub(crate) enum Runner {
     Iterative(prune::IterativeRun),
     Lottery(prune::LotteryRun),
     Sensitivity(prune::SensitivityRun),
-    Distill(crate::distill::DistillRun),
-    Sweep(crate::sweep::SweepRun),
+    Distill(crate::compress::distill::DistillRun),
+    Sweep(crate::run::sweep::SweepRun),
     Qat(quant::QatRun),
 }
 
-/// Where the pipeline is, for [`crate::trainer::StepInfo`].
+/// Where the pipeline is, for [`crate::run::trainer::StepInfo`].
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StageProgress {
@@ -518,8 +518,8 @@ pub(crate) async fn begin(stage: &Stage, t: &mut Trainer, ctx: &mut StageCtx) ->
         Stage::Iterative(s) => Runner::Iterative(prune::IterativeRun::begin(s, t, ctx)?),
         Stage::Lottery(s) => Runner::Lottery(prune::LotteryRun::begin(s, t, ctx)?),
         Stage::Sensitivity(s) => Runner::Sensitivity(prune::SensitivityRun::begin(s, t, ctx)?),
-        Stage::Distill(s) => Runner::Distill(crate::distill::DistillRun::begin(s, t, ctx).await?),
-        Stage::Sweep(s) => Runner::Sweep(crate::sweep::SweepRun::begin(s, t, ctx)?),
+        Stage::Distill(s) => Runner::Distill(crate::compress::distill::DistillRun::begin(s, t, ctx).await?),
+        Stage::Sweep(s) => Runner::Sweep(crate::run::sweep::SweepRun::begin(s, t, ctx)?),
         Stage::Quantize(s) => Runner::Finished(quant::run_quantize(s, t, ctx).await?),
         Stage::Qat(s) => Runner::Qat(quant::QatRun::begin(s, t, ctx).await?),
     })

@@ -63,7 +63,7 @@ impl Rng {
     pub fn normal(&mut self) -> f32 {
         let u1 = 1.0 - self.uniform(); // (0, 1]
         let u2 = self.uniform();
-        (-2.0 * crate::math::ln(u1)).sqrt() * crate::math::cos(std::f32::consts::TAU * u2)
+        (-2.0 * crate::core::math::ln(u1)).sqrt() * crate::core::math::cos(std::f32::consts::TAU * u2)
     }
 
     /// Uniform integer in [0, n) (n > 0), by Lemire's multiply-shift.

@@ -52,7 +52,7 @@ pub(crate) enum Family {
     Int8Dot4,
 }
 
-const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
+const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
 
 impl Family {
     fn name(self) -> &'static str {
@@ -72,15 +72,15 @@ impl Family {
 
     fn body(self) -> &'static str {
         match self {
-            Family::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
-            Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
-            Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
-            Family::Conv => include_str!("../../shaders/conv.wgsl"),
-            Family::Layout => include_str!("../../shaders/layout.wgsl"),
-            Family::Random => include_str!("../../shaders/random.wgsl"),
-            Family::Optim => include_str!("../../shaders/optim.wgsl"),
-            Family::Quant => include_str!("../../shaders/quant.wgsl"),
-            Family::Int8 | Family::Int8Dot4 => include_str!("../../shaders/int8.wgsl"),
+            Family::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
+            Family::Reduce => include_str!("../../../shaders/reduce.wgsl"),
+            Family::Matmul => include_str!("../../../shaders/matmul.wgsl"),
+            Family::Conv => include_str!("../../../shaders/conv.wgsl"),
+            Family::Layout => include_str!("../../../shaders/layout.wgsl"),
+            Family::Random => include_str!("../../../shaders/random.wgsl"),
+            Family::Optim => include_str!("../../../shaders/optim.wgsl"),
+            Family::Quant => include_str!("../../../shaders/quant.wgsl"),
+            Family::Int8 | Family::Int8Dot4 => include_str!("../../../shaders/int8.wgsl"),
         }
     }
 
