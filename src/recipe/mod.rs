@@ -2,18 +2,26 @@
 //! backend) that the CLI, the page's URL, the worker and the tests all speak. Parsing reports the
 //! JSON path of a bad field; [`Recipe::validate`] enforces ranges sized for a browser tab.
 
-use crate::compress::prune::{
-    GradualStage, IterativeStage, LotteryStage, MagnitudeStage, NmStage, SensitivityStage, StructuredStage,
-};
-use crate::compress::quant::{QatStage, QuantizeStage};
 use crate::core::rng::{self, Rng};
-use crate::data::DatasetSpec;
 use crate::nn::optim::OptimizerConfig;
 use crate::nn::schedule::LrSchedule;
 use crate::nn::{Activation, BatchNorm, Conv2d, Dropout, Layer, Linear, Sequential};
-use crate::run::pipeline::Finetune;
 use crate::{Device, Error, Result, bail};
 use serde::{Deserialize, Serialize};
+
+pub mod dataset;
+pub mod distill;
+pub mod prune;
+pub mod quant;
+pub mod stages;
+pub mod sweep;
+
+pub use dataset::{DatasetName, DatasetSpec};
+pub use prune::{
+    GradualStage, IterativeStage, LotteryStage, MagnitudeStage, NmStage, SensitivityStage, StructuredStage,
+};
+pub use quant::{QatStage, QuantizeStage};
+pub use stages::Finetune;
 
 /// The recipe format version this build reads and writes.
 pub const VERSION: u32 = 1;
@@ -188,9 +196,9 @@ pub enum Stage {
     /// Per-layer sensitivity analysis (no finetuning; the model is unchanged).
     Sensitivity(SensitivityStage),
     /// Knowledge distillation into a smaller student, with a student-alone control.
-    Distill(crate::compress::distill::DistillStage),
+    Distill(distill::DistillStage),
     /// A grid of settings of one stage template, each point from the same starting model.
-    Sweep(crate::run::sweep::SweepStage),
+    Sweep(sweep::SweepStage),
     /// Post-training quantization (weights, or weights and activations with calibration).
     Quantize(QuantizeStage),
     /// Quantization-aware training from the trained model.

@@ -2,5 +2,5 @@
 //! stage runners), typed reports, and `Session`, the one API the CLI and the page use.
 
 pub mod pipeline;
-pub mod sweep;
+pub mod stages;
 pub mod trainer;

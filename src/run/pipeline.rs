@@ -3,109 +3,17 @@
 //! (accuracy, sparsity, parameter count, dense and sparse bytes, compression ratio vs the first
 //! dense model). A new stage kind is one variant of [`Stage`] and one arm in each match below.
 
-use crate::compress::prune::{self, PlanCtx, TensorBytes, prunable_weights, tensor_bytes};
-use crate::compress::quant;
-use crate::nn::schedule::LrSchedule;
+use crate::compress::prune::{TensorBytes, prunable_weights, tensor_bytes};
+use crate::recipe::stages::Finetune;
+use crate::recipe::stages::{PlanEnv, check_stages};
+use crate::run::stages;
+
 use crate::nn::{Module, Sequential};
-use crate::recipe::{MAX_EPOCHS, Recipe, Stage};
+use crate::recipe::{Recipe, Stage};
 use crate::run::trainer::{EpochMetrics, Phase, Trainer, now_seconds};
 use crate::{Error, Result, bail};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
-
-/// Training inside a stage: `{"epochs": 2, "lr": 0.01, "schedule": {...}}`. `lr` defaults to the
-/// recipe's base learning rate, `schedule` to a constant rate. Also the `finetune` stage itself:
-/// `{"kind": "finetune", "epochs": 2, "lr": 0.005}`. Masks stay applied throughout.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Finetune {
-    pub epochs: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lr: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<LrSchedule>,
-}
-
-impl Finetune {
-    pub fn validate(&self, p: &str) -> Result<()> {
-        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
-            bail!("{p}.epochs = {}: must be in [1, {MAX_EPOCHS}]", self.epochs);
-        }
-        if let Some(lr) = self.lr {
-            if !(lr > 0.0 && lr <= 10.0) {
-                bail!("{p}.lr = {lr}: must be in (0, 10]");
-            }
-        }
-        if let Some(s) = &self.schedule {
-            s.validate(&format!("{p}.schedule"))?;
-        }
-        Ok(())
-    }
-
-    /// The training phase this describes, for `t`'s recipe.
-    pub fn phase(&self, t: &Trainer) -> Phase {
-        Phase {
-            epochs: self.epochs,
-            lr: self.lr.unwrap_or(t.recipe.training.optimizer.lr()),
-            schedule: self.schedule.clone().unwrap_or_default(),
-        }
-    }
-}
-
-impl Stage {
-    /// The stage's `kind` as written in a recipe.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Stage::Finetune(_) => "finetune",
-            Stage::Magnitude(_) => "magnitude",
-            Stage::Structured(_) => "structured",
-            Stage::NM(_) => "n_m",
-            Stage::Gradual(_) => "gradual",
-            Stage::Iterative(_) => "iterative",
-            Stage::Lottery(_) => "lottery",
-            Stage::Sensitivity(_) => "sensitivity",
-            Stage::Distill(_) => "distill",
-            Stage::Sweep(_) => "sweep",
-            Stage::Quantize(_) => "quantize",
-            Stage::Qat(_) => "qat",
-        }
-    }
-
-    /// Range checks; `p` is the field path (`compression[1]`).
-    pub fn validate(&self, p: &str) -> Result<()> {
-        match self {
-            Stage::Finetune(s) => s.validate(p),
-            Stage::Magnitude(s) => s.validate(p),
-            Stage::Structured(s) => s.validate(p),
-            Stage::NM(s) => s.validate(p),
-            Stage::Gradual(s) => s.validate(p),
-            Stage::Iterative(s) => s.validate(p),
-            Stage::Lottery(s) => s.validate(p),
-            Stage::Sensitivity(s) => s.validate(p),
-            Stage::Distill(s) => s.validate(p),
-            Stage::Sweep(s) => s.validate(p),
-            Stage::Quantize(s) => s.validate(p),
-            Stage::Qat(s) => s.validate(p),
-        }
-    }
-
-    /// Checks against the built model (layer names, schedules that fit), before training starts.
-    /// Distill and sweep, which change or restore the model, are checked by [`check_stages`].
-    pub fn check(&self, p: &str, c: &PlanCtx) -> Result<()> {
-        match self {
-            Stage::Finetune(_) | Stage::Distill(_) | Stage::Sweep(_) => Ok(()),
-            Stage::Magnitude(s) => s.check(p, c),
-            Stage::Structured(s) => s.check(p, c),
-            Stage::NM(s) => s.check(p, c),
-            Stage::Gradual(s) => s.check(p, c),
-            Stage::Iterative(s) => s.check(p, c),
-            Stage::Lottery(s) => s.check(p, c),
-            Stage::Sensitivity(s) => s.check(p, c),
-            Stage::Quantize(s) => s.check(p, c),
-            Stage::Qat(s) => s.check(p, c),
-        }
-    }
-}
 
 /// What one call into a running stage did.
 #[derive(Debug, Default)]
@@ -172,13 +80,13 @@ pub(crate) enum Runner {
     /// Work already done at the start; the details wait to be reported.
     Finished(Value),
     Finetune,
-    Gradual(prune::GradualRun),
-    Iterative(prune::IterativeRun),
-    Lottery(prune::LotteryRun),
-    Sensitivity(prune::SensitivityRun),
-    Distill(crate::compress::distill::DistillRun),
-    Sweep(crate::run::sweep::SweepRun),
-    Qat(quant::QatRun),
+    Gradual(stages::prune::GradualRun),
+    Iterative(stages::prune::IterativeRun),
+    Lottery(stages::prune::LotteryRun),
+    Sensitivity(stages::prune::SensitivityRun),
+    Distill(stages::distill::DistillRun),
+    Sweep(stages::sweep::SweepRun),
+    Qat(stages::quant::QatRun),
 }
 
 /// Where the pipeline is, for [`crate::run::trainer::StepInfo`].
@@ -304,43 +212,6 @@ struct Baseline {
     dense_bytes: usize,
 }
 
-/// What a sequence of stages is planned against: the recipe, the model it starts from, the data shape.
-pub struct PlanEnv<'a> {
-    pub recipe: &'a Recipe,
-    pub model: &'a Sequential,
-    pub input_shape: &'a [usize],
-    pub classes: usize,
-    pub batches_per_epoch: usize,
-}
-
-/// Checks `stages` (with their field paths) in order, following the model through them: after a
-/// distill stage the later ones are checked against its student (built on the CPU), and a sweep's
-/// points against the model it starts from. `removed_before`: an earlier stage changed the shapes.
-pub fn check_stages(stages: &[(String, Stage)], env: &PlanEnv, removed_before: &mut bool) -> Result<()> {
-    let mut student: Option<Sequential> = None;
-    for (p, s) in stages {
-        let model = student.as_ref().unwrap_or(env.model);
-        let ctx = PlanCtx {
-            model,
-            batches_per_epoch: env.batches_per_epoch,
-            initial_steps: initial_steps(env.recipe, env.batches_per_epoch),
-            removed_before: *removed_before,
-        };
-        match s {
-            Stage::Distill(d) => {
-                let st = d.build_student(env.recipe, env.input_shape, env.classes, &crate::Device::Cpu)?;
-                d.check(p, &ctx, &st).map_err(|e| Error(format!("{p}.student: {e}")))?;
-                student = Some(st);
-                *removed_before = true;
-            }
-            Stage::Sweep(w) => w.check(p, &PlanEnv { model, ..*env }, *removed_before)?,
-            _ => s.check(p, &ctx)?,
-        }
-        *removed_before |= matches!(s, Stage::Structured(st) if st.remove);
-    }
-    Ok(())
-}
-
 /// Runs `recipe.compression` after the initial training. Owned by the [`Trainer`], which calls
 /// [`Pipeline::step`] from its own `step` once the initial epochs are done.
 pub struct Pipeline {
@@ -350,11 +221,6 @@ pub struct Pipeline {
     baseline: Option<Baseline>,
     /// One JSON report per finished stage.
     pub reports: Vec<Value>,
-}
-
-/// The initial training's optimizer steps.
-pub fn initial_steps(recipe: &Recipe, batches_per_epoch: usize) -> u64 {
-    recipe.training.epochs as u64 * batches_per_epoch as u64
 }
 
 impl Pipeline {
@@ -508,19 +374,28 @@ pub(crate) async fn advance_runner(
 pub(crate) async fn begin(stage: &Stage, t: &mut Trainer, ctx: &mut StageCtx) -> Result<Runner> {
     Ok(match stage {
         Stage::Finetune(f) => {
-            t.start_phase(f.phase(t));
+            t.start_phase(finetune_phase(&f, t));
             Runner::Finetune
         }
-        Stage::Magnitude(s) => Runner::Finished(prune::run_magnitude(s, t, ctx).await?),
-        Stage::Structured(s) => Runner::Finished(prune::run_structured(s, t, ctx).await?),
-        Stage::NM(s) => Runner::Finished(prune::run_n_m(s, t, ctx).await?),
-        Stage::Gradual(s) => Runner::Gradual(prune::GradualRun::begin(s, t, ctx)?),
-        Stage::Iterative(s) => Runner::Iterative(prune::IterativeRun::begin(s, t, ctx)?),
-        Stage::Lottery(s) => Runner::Lottery(prune::LotteryRun::begin(s, t, ctx)?),
-        Stage::Sensitivity(s) => Runner::Sensitivity(prune::SensitivityRun::begin(s, t, ctx)?),
-        Stage::Distill(s) => Runner::Distill(crate::compress::distill::DistillRun::begin(s, t, ctx).await?),
-        Stage::Sweep(s) => Runner::Sweep(crate::run::sweep::SweepRun::begin(s, t, ctx)?),
-        Stage::Quantize(s) => Runner::Finished(quant::run_quantize(s, t, ctx).await?),
-        Stage::Qat(s) => Runner::Qat(quant::QatRun::begin(s, t, ctx).await?),
+        Stage::Magnitude(s) => Runner::Finished(stages::prune::run_magnitude(s, t, ctx).await?),
+        Stage::Structured(s) => Runner::Finished(stages::prune::run_structured(s, t, ctx).await?),
+        Stage::NM(s) => Runner::Finished(stages::prune::run_n_m(s, t, ctx).await?),
+        Stage::Gradual(s) => Runner::Gradual(stages::prune::GradualRun::begin(s, t, ctx)?),
+        Stage::Iterative(s) => Runner::Iterative(stages::prune::IterativeRun::begin(s, t, ctx)?),
+        Stage::Lottery(s) => Runner::Lottery(stages::prune::LotteryRun::begin(s, t, ctx)?),
+        Stage::Sensitivity(s) => Runner::Sensitivity(stages::prune::SensitivityRun::begin(s, t, ctx)?),
+        Stage::Distill(s) => Runner::Distill(stages::distill::DistillRun::begin(s, t, ctx).await?),
+        Stage::Sweep(s) => Runner::Sweep(stages::sweep::SweepRun::begin(s, t, ctx)?),
+        Stage::Quantize(s) => Runner::Finished(stages::quant::run_quantize(s, t, ctx).await?),
+        Stage::Qat(s) => Runner::Qat(stages::quant::QatRun::begin(s, t, ctx).await?),
     })
+}
+
+/// The training phase a stage's `Finetune` block describes, for `t`'s recipe.
+pub fn finetune_phase(f: &Finetune, t: &Trainer) -> Phase {
+    Phase {
+        epochs: f.epochs,
+        lr: f.lr.unwrap_or(t.recipe.training.optimizer.lr()),
+        schedule: f.schedule.clone().unwrap_or_default(),
+    }
 }

@@ -8,7 +8,7 @@ use minnow::core::tensor::Tensor;
 use minnow::nn::Module;
 use minnow::nn::loss::distillation;
 use minnow::recipe::{self, Recipe};
-use minnow::run::sweep::pareto_front;
+use minnow::run::stages::sweep::pareto_front;
 use minnow::run::trainer::Trainer;
 use serde_json::{Value, json};
 

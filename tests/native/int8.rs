@@ -3,7 +3,7 @@
 //! symmetric and affine activations, a CNN with batch norm and dropout on digits).
 
 use minnow::compress::int8::{self, IntModel};
-use minnow::compress::quant::{self, Granularity, ObserverKind, QuantConfig, Scheme};
+use minnow::compress::quant::{Granularity, ObserverKind, QuantConfig, Scheme};
 use minnow::core::backend::Device;
 use minnow::core::rng::Rng;
 use minnow::recipe::{self, Recipe};
@@ -77,7 +77,7 @@ pub(crate) fn config(activation_scheme: Scheme) -> QuantConfig {
 
 /// Installs int8 PTQ, builds the integer model and returns (agreement, int8 acc, fake-quant acc).
 fn agreement(t: &mut Trainer, scheme: Scheme) -> (f64, f64, f64) {
-    pollster::block_on(quant::install(t, &config(scheme), 10)).unwrap();
+    pollster::block_on(minnow::run::stages::quant::install(t, &config(scheme), 10)).unwrap();
     let (fq_acc, fq_pred) = pollster::block_on(t.evaluate_test()).unwrap();
     let x = t.test_inputs();
     let (n, shape) = (x.shape()[0], x.shape()[1..].to_vec());
@@ -130,15 +130,15 @@ fn refuses_models_without_int8_activations() {
     assert!(err.contains("quantization installed"), "{err}");
     let mut c = config(Scheme::Symmetric);
     c.activation_bits = None;
-    pollster::block_on(quant::install(&mut t, &c, 1)).unwrap();
+    pollster::block_on(minnow::run::stages::quant::install(&mut t, &c, 1)).unwrap();
     let err = IntModel::from_fake_quant(&t.model, &shape).unwrap_err().to_string();
     assert!(err.contains("activations"), "{err}");
     c = config(Scheme::Symmetric);
     c.scheme = Scheme::Affine;
-    pollster::block_on(quant::install(&mut t, &c, 1)).unwrap();
+    pollster::block_on(minnow::run::stages::quant::install(&mut t, &c, 1)).unwrap();
     let err = IntModel::from_fake_quant(&t.model, &shape).unwrap_err().to_string();
     assert!(err.contains("symmetric"), "{err}");
-    pollster::block_on(quant::install(&mut t, &config(Scheme::Symmetric), 1)).unwrap();
+    pollster::block_on(minnow::run::stages::quant::install(&mut t, &config(Scheme::Symmetric), 1)).unwrap();
     let im = IntModel::from_fake_quant(&t.model, &shape).unwrap();
     assert!(im.predict(&[0.0; 5], 1).is_err(), "a wrong input size must be an error");
 }

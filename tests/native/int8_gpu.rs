@@ -10,7 +10,7 @@
 
 use super::int8::{config, random_i8, trained};
 use minnow::compress::int8::{self, IntModel};
-use minnow::compress::quant::{self, Scheme};
+use minnow::compress::quant::Scheme;
 use minnow::core::backend::Conv2dGeom;
 use minnow::core::backend::cpu::quant_level;
 use minnow::core::backend::gpu::{ActQuant, GpuDevice, GpuStorage, Int8Path, PackedI8, Requant};
@@ -216,7 +216,7 @@ fn gpu_requantization_follows_int_gemm_finish() {
 /// Installs int8 PTQ on `t` and checks the integer model on `dev` against the CPU integer model
 /// and the fake-quant model, for every available path.
 fn check_model(dev: &GpuDevice, name: &str, t: &mut minnow::run::trainer::Trainer, scheme: Scheme) {
-    pollster::block_on(quant::install(t, &config(scheme), 10)).unwrap();
+    pollster::block_on(minnow::run::stages::quant::install(t, &config(scheme), 10)).unwrap();
     let (_, fq_pred) = pollster::block_on(t.evaluate_test()).unwrap();
     let x = t.test_inputs();
     let (n, shape) = (x.shape()[0], x.shape()[1..].to_vec());

@@ -1,0 +1,159 @@
+//! Running the `distill` stage: trains a student against the model trained so far (the teacher),
+//! trains the same student alone as a control, reports teacher / distilled / alone side by side, and
+//! leaves the distilled student as the run's model.
+
+use crate::compress::distill::*;
+use crate::core::rng::Rng;
+use crate::core::tensor::no_grad;
+use crate::nn::{Linear, Module, Sequential};
+use crate::recipe::distill::DistillStage;
+use crate::run::pipeline::{Advance, StageCtx, finetune_phase, model_stats};
+use crate::run::trainer::Trainer;
+use crate::{Result, bail};
+use serde_json::{Value, json};
+
+/// Accuracy, size and soft targets of one model of the comparison.
+async fn summary(t: &Trainer, samples: usize, temperature: f32) -> Result<(Value, Vec<Vec<f32>>)> {
+    let (acc, _) = t.evaluate_test().await?;
+    let stats = model_stats(&t.model).await?;
+    let mut soft = Vec::new();
+    if samples > 0 {
+        let x = t.test_inputs().narrow(0, 0, samples)?;
+        let p = no_grad(|| t.logits(&x)?.scale(1.0 / temperature)?.softmax(-1))?.to_vec().await?;
+        soft = p.chunks(t.data.classes.max(1)).map(|c| c.to_vec()).collect();
+    }
+    let v = json!({
+        "test_accuracy": acc,
+        "params": stats.params,
+        "nonzero_params": stats.nonzero_params,
+        "bytes": stats.bytes,
+    });
+    Ok((v, soft))
+}
+
+enum Part {
+    Alone,
+    Distilled,
+}
+
+/// A distillation stage in progress: the student alone first, then the distilled student (which
+/// stays as the model).
+pub struct DistillRun {
+    cfg: DistillStage,
+    prefix: String,
+    part: Part,
+    samples: usize,
+    teacher: Option<Sequential>,
+    teacher_summary: (Value, Vec<Vec<f32>>),
+    alone_summary: Option<(Value, Vec<Vec<f32>>)>,
+}
+
+impl DistillRun {
+    /// Measures the teacher, takes it out of the trainer and starts the student-alone run.
+    pub async fn begin(cfg: &DistillStage, t: &mut Trainer, ctx: &StageCtx) -> Result<Self> {
+        let samples = cfg.soft_targets.min(t.data.n_test());
+        let teacher_summary = summary(t, samples, cfg.temperature).await?;
+        let student = cfg.build_student(&t.recipe, &t.data.input_shape, t.data.classes, &t.device)?;
+        let teacher = std::mem::replace(&mut t.model, Sequential::default());
+        teacher.set_training(false);
+        t.replace_model(student, Vec::new())?;
+        t.start_phase(finetune_phase(&cfg.train, t));
+        Ok(DistillRun {
+            cfg: cfg.clone(),
+            prefix: ctx.prefix.clone(),
+            part: Part::Alone,
+            samples,
+            teacher: Some(teacher),
+            teacher_summary,
+            alone_summary: None,
+        })
+    }
+
+    /// The objective for the distilled student, with the hint regressor sized by a one-sample probe.
+    fn objective(&self, t: &Trainer, teacher: Sequential, student: &Sequential) -> Result<Objective> {
+        let hint = match &self.cfg.hint {
+            None => None,
+            Some(h) => {
+                let p = &self.prefix;
+                let st = pick_tap(student, h.student_layer, &format!("{p}.hint.student_layer"), "student")?;
+                let tt = pick_tap(&teacher, h.teacher_layer, &format!("{p}.hint.teacher_layer"), "teacher")?;
+                let x = t.test_inputs().narrow(0, 0, 1)?;
+                let width = |m: &Sequential, tap| -> Result<usize> {
+                    let (_, f) = no_grad(|| forward_tapped(m, &x, Some(tap)))?;
+                    Ok(f.map(|f| f.numel()).unwrap_or(0))
+                };
+                let (ws, wt) = (width(student, st)?, width(&teacher, tt)?);
+                if ws * wt > crate::recipe::MAX_PARAMS {
+                    bail!("{p}.hint: a {ws} → {wt} regressor is too large; pick narrower layers");
+                }
+                let regressor = if ws == wt {
+                    None
+                } else {
+                    let mut rng = Rng::new(t.recipe.seed, 7);
+                    Some(Linear::new(ws, wt, true, &mut rng, &t.device)?)
+                };
+                Some(Hint { student_tap: st, teacher_tap: tt, regressor, weight: h.weight })
+            }
+        };
+        Ok(Objective { teacher, temperature: self.cfg.temperature, alpha: self.cfg.alpha, hint })
+    }
+
+    pub async fn advance(&mut self, t: &mut Trainer, budget: usize, ctx: &mut StageCtx) -> Result<Advance> {
+        if t.phase_done() {
+            match self.part {
+                Part::Alone => {
+                    let mut s = summary(t, self.samples, self.cfg.temperature).await?;
+                    s.0["epochs"] = serde_json::to_value(std::mem::take(&mut ctx.epochs))?;
+                    self.alone_summary = Some(s);
+                    let student =
+                        self.cfg.build_student(&t.recipe, &t.data.input_shape, t.data.classes, &t.device)?;
+                    let Some(teacher) = self.teacher.take() else { bail!("internal: no teacher") };
+                    let obj = self.objective(t, teacher, &student).map_err(|e| ctx.err(e))?;
+                    t.replace_model(student, obj.extra_params())?;
+                    t.distill = Some(obj);
+                    t.start_phase(finetune_phase(&self.cfg.train, t));
+                    self.part = Part::Distilled;
+                }
+                Part::Distilled => {
+                    t.distill = None;
+                    return Ok(Advance::finished(self.details(t).await?));
+                }
+            }
+        }
+        let mut adv = ctx.train(t, budget).await?;
+        let who = match self.part {
+            Part::Alone => "student alone",
+            Part::Distilled => "distilled student",
+        };
+        let epoch = ctx.epochs.len() + usize::from(adv.epoch_end.is_none());
+        adv.detail = format!("{who}, epoch {epoch}/{}", self.cfg.train.epochs);
+        Ok(adv)
+    }
+
+    async fn details(&mut self, t: &Trainer) -> Result<Value> {
+        let (distilled, d_soft) = summary(t, self.samples, self.cfg.temperature).await?;
+        let (teacher, t_soft) = std::mem::take(&mut self.teacher_summary);
+        let (alone, a_soft) = self.alone_summary.take().unwrap_or_default();
+        let acc = |v: &Value| v["test_accuracy"].as_f64().unwrap_or(f64::NAN);
+        let labels: Vec<u32> = t.data.test_y.iter().take(self.samples).copied().collect();
+        Ok(json!({
+            "student": self.cfg.student,
+            "temperature": self.cfg.temperature,
+            "alpha": self.cfg.alpha,
+            "hint": self.cfg.hint,
+            "margin": acc(&distilled) - acc(&alone),
+            "test_samples": t.data.n_test(),
+            "teacher": teacher,
+            "distilled": distilled,
+            "alone": alone,
+            "soft_targets": {
+                "temperature": self.cfg.temperature,
+                "samples": (0..self.samples).collect::<Vec<_>>(),
+                "labels": labels,
+                "teacher": t_soft,
+                "distilled": d_soft,
+                "alone": a_soft,
+            },
+        }))
+    }
+}
