@@ -305,7 +305,7 @@ fn layer_infos(tr: &Trainer) -> Vec<LayerInfo> {
 /// `{bits, per_channel, axis, scale: [..], zero_point: [..], qmin, qmax}` (one scale and zero point
 /// per tensor, or per output channel along `axis` 0); level `q` sits at `scale · (q − zero_point)`.
 fn quant_grid(tr: &Trainer, name: &str) -> Option<serde_json::Value> {
-    let fq = tr.model.quant.as_ref()?;
+    let fq = tr.quant.as_ref()?;
     let index: usize = name.split('.').next()?.parse().ok()?;
     let layers = fq.layers.borrow();
     let lq = layers.get(index)?.as_ref()?;

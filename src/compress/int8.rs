@@ -1,7 +1,7 @@
 //! Integer inference: int8 weights and activations, i32 accumulation, f32 requantization. Owns the
 //! int8 GEMM (`out = A · Bᵀ`, one dot product per output) with AVX2, wasm SIMD128 and scalar paths
 //! that give identical integers, and [`IntModel`], the integer twin of a [`Sequential`] carrying
-//! int8 fake quantization (`model.quant`), which reproduces its arithmetic up to f32 summation order.
+//! int8 fake quantization (a [`FakeQuantModel`]), which reproduces its arithmetic up to f32 summation order.
 //! [`IntModel::forward`] runs on the CPU (the default); [`IntModel::to_gpu`] makes a
 //! [`GpuIntModel`] that runs the same arithmetic in WGSL (`int8/gpu.rs`, `shaders/int8.wgsl`).
 
@@ -10,7 +10,7 @@ mod gpu;
 #[cfg(feature = "gpu")]
 pub use gpu::GpuIntModel;
 
-use crate::compress::quant::{LayerQuant, QParams, Scheme};
+use crate::compress::quant::{FakeQuantModel, LayerQuant, QParams, Scheme};
 use crate::nn::{Activation, Layer, Sequential};
 use crate::{Result, bail};
 
@@ -312,7 +312,13 @@ impl QuantSnap {
     }
 }
 
-fn gemm_of(lq: &QuantSnap, w: &[f32], bias: Option<Vec<f32>>, n: usize, what: &str) -> Result<IntGemm> {
+/// Why `lq` cannot run as integer inference (`None` when it can): weights must be symmetric and at
+/// most 8 bits, activations quantized, calibrated and at most 8 bits.
+fn ineligible(lq: &QuantSnap, what: &str) -> Option<String> {
+    check_eligible(lq, what).err().map(|e| e.0)
+}
+
+fn check_eligible(lq: &QuantSnap, what: &str) -> Result<InputQuant> {
     if lq.scheme != Scheme::Symmetric || lq.weight.zero_point.iter().any(|&z| z != 0) {
         bail!("{what}: integer inference needs symmetric weights (zero point 0)");
     }
@@ -327,8 +333,11 @@ fn gemm_of(lq: &QuantSnap, w: &[f32], bias: Option<Vec<f32>>, n: usize, what: &s
     if *act_bits > 8 || aq.qmin - offset < -128 || aq.qmax - offset > 127 {
         bail!("{what}: integer inference needs activations of at most 8 bits, got {act_bits}");
     }
-    let input =
-        InputQuant { scale: aq.scale[0], zero: aq.zero_point[0], qmin: aq.qmin, qmax: aq.qmax, offset };
+    Ok(InputQuant { scale: aq.scale[0], zero: aq.zero_point[0], qmin: aq.qmin, qmax: aq.qmax, offset })
+}
+
+fn gemm_of(lq: &QuantSnap, w: &[f32], bias: Option<Vec<f32>>, n: usize, what: &str) -> Result<IntGemm> {
+    let input = check_eligible(lq, what)?;
     let k = w.len() / n.max(1);
     if n == 0 || k * n != w.len() {
         bail!("{what}: weight of {} values is not {n} rows", w.len());
@@ -350,13 +359,26 @@ fn gemm_of(lq: &QuantSnap, w: &[f32], bias: Option<Vec<f32>>, n: usize, what: &s
 }
 
 impl IntModel {
+    /// Why `model` under `fq` cannot run as integer inference (a layer not quantized, asymmetric or
+    /// wider than 8-bit weights, float activations), or `None` when [`IntModel::build`] applies.
+    pub fn unsupported(model: &Sequential, fq: &FakeQuantModel) -> Option<String> {
+        let layers = fq.layers.borrow();
+        for (i, layer) in model.layers.iter().enumerate() {
+            if matches!(layer, Layer::Linear(_) | Layer::Conv2d(_)) {
+                let what = format!("layer {i} ({})", layer.kind());
+                let Some(Some(lq)) = layers.get(i) else { return Some(format!("{what} is not quantized")) };
+                if let Some(why) = ineligible(&QuantSnap::of(lq), &what) {
+                    return Some(why);
+                }
+            }
+        }
+        None
+    }
+
     /// Builds the integer model from `model` with int8 fake quantization installed and calibrated
     /// (weights symmetric, activations quantized); `input_shape` is one sample's shape (`[64]`,
     /// `[1, 28, 28]`). Reads the weights to the host (async: works on every backend and in wasm).
-    pub async fn build(model: &Sequential, input_shape: &[usize]) -> Result<IntModel> {
-        let Some(fq) = model.quant.as_ref() else {
-            bail!("integer inference needs quantization installed on the model (a quantize stage)")
-        };
+    pub async fn build(model: &Sequential, fq: &FakeQuantModel, input_shape: &[usize]) -> Result<IntModel> {
         let quant: Vec<Option<QuantSnap>> =
             fq.layers.borrow().iter().map(|l| l.as_ref().map(QuantSnap::of)).collect();
         let mut layers = Vec::new();
@@ -402,8 +424,12 @@ impl IntModel {
 
     /// [`IntModel::build`], blocking (native code and tests).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn from_fake_quant(model: &Sequential, input_shape: &[usize]) -> Result<IntModel> {
-        pollster::block_on(Self::build(model, input_shape))
+    pub fn from_fake_quant(
+        model: &Sequential,
+        fq: &FakeQuantModel,
+        input_shape: &[usize],
+    ) -> Result<IntModel> {
+        pollster::block_on(Self::build(model, fq, input_shape))
     }
 
     /// Logits (`n × classes`, row-major) of `n` samples `x` laid out as `n × input_shape`.

@@ -8,7 +8,7 @@ pub mod histogram;
 
 use crate::compress::prune::prunable_weights;
 use crate::core::tensor::Tensor;
-use crate::nn::{Layer, Module, Sequential};
+use crate::nn::{Layer, LayerForward, Module, Sequential};
 use crate::{Result, bail};
 pub use histogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -329,7 +329,8 @@ pub struct LayerQuant {
     pub input: Option<ActQuant>,
 }
 
-/// Fake quantization installed on a [`Sequential`] (`model.quant`): `forward` of a listed layer
+/// Fake quantization of a [`Sequential`]'s layers, applied by the run around the model's forward
+/// ([`Sequential::forward_with`]): `forward` of a listed layer
 /// becomes `layer(fq_in(x))` with weight `fq_w(W)`; the straight-through gradient lets it train.
 #[derive(Default)]
 pub struct FakeQuantModel {
@@ -380,8 +381,15 @@ impl FakeQuantModel {
         Ok(FakeQuantModel { layers: RefCell::new(layers) })
     }
 
+    /// `model`'s forward pass with this fake quantization.
+    pub fn forward(&self, model: &Sequential, x: &Tensor) -> Result<Tensor> {
+        model.forward_with(x, Some(self))
+    }
+}
+
+impl LayerForward for FakeQuantModel {
     /// `layer.forward(x)` with fake-quantized input and weight when the layer has a config.
-    pub fn forward_layer(&self, i: usize, layer: &Layer, x: &Tensor) -> Result<Tensor> {
+    fn forward_layer(&self, i: usize, layer: &Layer, x: &Tensor) -> Result<Tensor> {
         let mut layers = self.layers.borrow_mut();
         let Some(Some(lq)) = layers.get_mut(i) else { return layer.forward(x) };
         let x = match &mut lq.input {
@@ -410,7 +418,9 @@ impl FakeQuantModel {
             _ => layer.forward(&x),
         }
     }
+}
 
+impl FakeQuantModel {
     /// Folds the recorded inputs into the observers and recomputes the input qparams.
     pub async fn update_observers(&self) -> Result<()> {
         self.fold(true).await
@@ -557,12 +567,14 @@ pub struct LayerQuantReport {
     pub input_zero_point: Option<i32>,
 }
 
-/// Bytes and per-layer errors of `model` under its installed fake quantization.
-pub async fn measure(model: &Sequential) -> Result<(QuantBytes, Vec<LayerQuantReport>)> {
+/// Bytes and per-layer errors of `model` under the fake quantization `fq` (float bytes without).
+pub async fn measure(
+    model: &Sequential,
+    fq: Option<&FakeQuantModel>,
+) -> Result<(QuantBytes, Vec<LayerQuantReport>)> {
     let mut b = QuantBytes::default();
     let mut blob: Vec<u8> = Vec::new();
     let mut layers = Vec::new();
-    let fq = model.quant.as_ref();
     for (name, t) in model.state() {
         let v = t.to_vec().await?;
         b.f32 += 4 * v.len();

@@ -307,11 +307,11 @@ impl ModelFile {
 
     /// Builds the recipe's model for the file's input shape and classes on `dev` and loads the
     /// file's tensors into it.
-    pub fn build(&self, dev: &Device) -> Result<Sequential> {
-        let mut model = self.recipe.build_model(&self.input_shape, self.classes, dev)?;
+    pub fn build(&self, dev: &Device) -> Result<(Sequential, Option<FakeQuantModel>)> {
+        let model = self.recipe.build_model(&self.input_shape, self.classes, dev)?;
         self.assign(&model)?;
-        model.quant = install_quantization(&model, &self.quantization)?;
-        Ok(model)
+        let quant = install_quantization(&model, &self.quantization)?;
+        Ok((model, quant))
     }
 
     /// Checks every tensor against `model` (names, dtypes, shapes, mask and quantization rules) and
@@ -455,16 +455,18 @@ fn shapes_of(state: &[(String, Tensor)]) -> Vec<(String, Vec<usize>)> {
 /// writes, it can read.
 pub async fn save(
     model: &Sequential,
+    quant: Option<&FakeQuantModel>,
     recipe: &Recipe,
     input_shape: &[usize],
     classes: usize,
     extra: &[(String, ExtraTensor)],
 ) -> Result<Vec<u8>> {
-    save_with_source(model, recipe, None, input_shape, classes, extra).await
+    save_with_source(model, quant, recipe, None, input_shape, classes, extra).await
 }
 
 async fn save_with_source(
     model: &Sequential,
+    quant: Option<&FakeQuantModel>,
     recipe: &Recipe,
     source: Option<&Recipe>,
     input_shape: &[usize],
@@ -496,7 +498,7 @@ async fn save_with_source(
         input_shape: input_shape.to_vec(),
         classes,
         tensors,
-        quantization: quant_records(model),
+        quantization: quant_records(quant),
         source_recipe: source.map(|r| serde_json::to_string(r)).transpose()?,
     };
     // Every check loading makes, so a file minnow writes is one it reads.
@@ -531,9 +533,9 @@ pub struct InputQuantRecord {
     pub qparams: Option<QParams>,
 }
 
-/// The records of `model.quant` (empty for a float model).
-fn quant_records(model: &Sequential) -> Vec<QuantRecord> {
-    let Some(fq) = &model.quant else { return Vec::new() };
+/// The records of a model's fake quantization (empty for a float model).
+fn quant_records(quant: Option<&FakeQuantModel>) -> Vec<QuantRecord> {
+    let Some(fq) = quant else { return Vec::new() };
     fq.layers
         .borrow()
         .iter()
@@ -682,10 +684,10 @@ pub fn saved_recipe(t: &Trainer) -> Result<Recipe> {
 
 /// Rebuilds the model a file describes on `dev`: the recipe from its metadata, the architecture
 /// for its input shape and classes, then every tensor checked and assigned by name.
-pub fn load(bytes: &[u8], dev: &Device) -> Result<(Recipe, Sequential)> {
+pub fn load(bytes: &[u8], dev: &Device) -> Result<(Recipe, Sequential, Option<FakeQuantModel>)> {
     let file = ModelFile::from_bytes(bytes)?;
-    let model = file.build(dev)?;
-    Ok((file.recipe, model))
+    let (model, quant) = file.build(dev)?;
+    Ok((file.recipe, model, quant))
 }
 
 /// Loads a file's tensors into an existing model of the same architecture (the recipe in the file
@@ -708,8 +710,9 @@ pub async fn trainer_from_file(
         recipe.backend = b;
     }
     let (device, note) = select_device(recipe.backend).await?;
-    let model = file.build(&device)?;
+    let (model, quant) = file.build(&device)?;
     let mut trainer = Trainer::from_model(recipe, csv, model, device, note)?;
+    trainer.quant = quant;
     if trainer.data.input_shape != file.input_shape || trainer.data.classes != file.classes {
         bail!(
             "the model was trained on inputs {} with {} classes, but the dataset gives {} with {}",
@@ -778,7 +781,7 @@ pub async fn compression_extras(t: &Trainer) -> Result<Vec<(String, ExtraTensor)
         let data = mask.iter().map(|&m| u8::from(m != 0.0)).collect();
         out.push((format!("{name}{MASK_SUFFIX}"), ExtraTensor::U8 { shape, data }));
     }
-    let Some(fq) = &t.model.quant else { return Ok(out) };
+    let Some(fq) = &t.quant else { return Ok(out) };
     let layers: Vec<(usize, crate::compress::quant::QParams)> = fq
         .layers
         .borrow()
@@ -824,5 +827,14 @@ pub async fn compression_extras(t: &Trainer) -> Result<Vec<(String, ExtraTensor)
 pub async fn save_trainer(t: &Trainer) -> Result<Vec<u8>> {
     let extras = compression_extras(t).await?;
     let recipe = saved_recipe(t)?;
-    save_with_source(&t.model, &recipe, Some(&t.recipe), &t.data.input_shape, t.data.classes, &extras).await
+    save_with_source(
+        &t.model,
+        t.quant.as_ref(),
+        &recipe,
+        Some(&t.recipe),
+        &t.data.input_shape,
+        t.data.classes,
+        &extras,
+    )
+    .await
 }

@@ -365,13 +365,18 @@ impl Module for Layer {
 #[derive(Default)]
 pub struct Sequential {
     pub layers: Vec<Layer>,
-    /// Fake quantization of weights and layer inputs (QAT and simulated PTQ), see [`crate::compress::quant`].
-    pub quant: Option<crate::compress::quant::FakeQuantModel>,
+}
+
+/// Something a run applies around each layer's forward (fake quantization of a layer's input and
+/// weight, `compress::quant::FakeQuantModel`), so that `nn` knows nothing of compression.
+pub trait LayerForward {
+    /// The output of layer `i` (`layer`) for input `x`; `layer.forward(x)` when it has nothing to add.
+    fn forward_layer(&self, i: usize, layer: &Layer, x: &Tensor) -> Result<Tensor>;
 }
 
 impl Sequential {
     pub fn new(layers: Vec<Layer>) -> Self {
-        Sequential { layers, quant: None }
+        Sequential { layers }
     }
 
     /// Number of trainable scalars.
@@ -434,17 +439,24 @@ impl Sequential {
     }
 }
 
-impl Module for Sequential {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Sequential {
+    /// The forward pass with `around` applied at every layer (plain `forward` when `None`).
+    pub fn forward_with(&self, x: &Tensor, around: Option<&dyn LayerForward>) -> Result<Tensor> {
         let mut h = x.clone();
         for (i, l) in self.layers.iter().enumerate() {
-            let y = match &self.quant {
+            let y = match around {
                 Some(q) => q.forward_layer(i, l, &h),
                 None => l.forward(&h),
             };
             h = y.map_err(|e| crate::Error(format!("layer {i} ({}): {e}", l.kind())))?;
         }
         Ok(h)
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(x, None)
     }
 
     fn parameters(&self) -> Vec<(String, Tensor)> {

@@ -3,6 +3,7 @@
 //! the device; they are read back only every `metrics_every` steps and at the end of each epoch.
 
 use crate::compress::prune::MaskSet;
+use crate::compress::quant::FakeQuantModel;
 use crate::core::backend::{Device, Storage};
 use crate::core::rng::Rng;
 use crate::core::tensor::{Tensor, no_grad};
@@ -191,6 +192,9 @@ pub struct Trainer {
     /// On the GPU: the model state read back at the last epoch end of the initial training, with
     /// that epoch count, so a lost device can hand the run to the CPU.
     host_state: Option<(u32, Vec<(String, Vec<f32>)>)>,
+    /// Fake quantization applied around the model's forward (after a quantize or qat stage, or
+    /// from a quantized model file).
+    pub quant: Option<FakeQuantModel>,
     /// While a distillation stage trains its student: the teacher and the loss that replaces
     /// cross-entropy in [`Trainer::step`].
     pub distill: Option<crate::compress::distill::Objective>,
@@ -299,6 +303,7 @@ impl Trainer {
             pipeline: None,
             host_state: None,
             distill: None,
+            quant: None,
         };
         if !t.recipe.compression.is_empty() {
             let shape = (t.data.input_shape.as_slice(), t.data.classes);
@@ -352,6 +357,7 @@ impl Trainer {
         params.extend(extra);
         self.opt = Optimizer::new(self.recipe.training.optimizer.clone(), params)?;
         self.masks.clear();
+        self.quant = None;
         self.model = model;
         Ok(())
     }
@@ -439,7 +445,7 @@ impl Trainer {
         let (logits, loss) = match &self.distill {
             Some(d) => d.forward_loss(&self.model, &x, &y)?,
             None => {
-                let logits = self.model.forward(&x)?;
+                let logits = self.forward(&x)?;
                 let loss = cross_entropy(&logits, &y, self.recipe.training.label_smoothing)?;
                 (logits, loss)
             }
@@ -614,6 +620,14 @@ impl Trainer {
         Ok(m)
     }
 
+    /// The model's forward pass, with its fake quantization when one is installed.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.quant {
+            Some(q) => q.forward(&self.model, x),
+            None => self.model.forward(x),
+        }
+    }
+
     /// Logits for `x` in evaluation mode, in chunks, without the graph.
     pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
         const CHUNK: usize = 1024;
@@ -621,11 +635,11 @@ impl Trainer {
         let out = no_grad(|| -> Result<Tensor> {
             let n = x.shape()[0];
             if n <= CHUNK {
-                return self.model.forward(x);
+                return self.forward(x);
             }
             let mut parts = Vec::new();
             for lo in (0..n).step_by(CHUNK) {
-                parts.push(self.model.forward(&x.narrow(0, lo, CHUNK.min(n - lo))?)?);
+                parts.push(self.forward(&x.narrow(0, lo, CHUNK.min(n - lo))?)?);
             }
             let refs: Vec<&Tensor> = parts.iter().collect();
             Tensor::concat(&refs, 0)

@@ -48,7 +48,8 @@ fn trained(json: &str) -> Trainer {
 }
 
 fn save(t: &Trainer, extra: &[(String, ExtraTensor)]) -> Vec<u8> {
-    let fut = model_file::save(&t.model, &t.recipe, &t.data.input_shape, t.data.classes, extra);
+    let fut =
+        model_file::save(&t.model, t.quant.as_ref(), &t.recipe, &t.data.input_shape, t.data.classes, extra);
     pollster::block_on(fut).expect("save")
 }
 
@@ -76,7 +77,7 @@ fn save_load_round_trip_is_bit_exact() {
     for json in [MLP_BN, CNN] {
         let t = trained(json);
         let bytes = save(&t, &[]);
-        let (r, model) = model_file::load(&bytes, &Device::Cpu).expect("load");
+        let (r, model, _) = model_file::load(&bytes, &Device::Cpu).expect("load");
         assert_eq!(r, t.recipe);
         assert_eq!(state_values(&model), state_values(&t.model));
 
@@ -109,7 +110,7 @@ fn training_continues_identically_after_save_and_load() {
     let t = trained(MLP_BN);
     let bytes = save(&t, &[]);
     let recipe = t.recipe.clone();
-    let (_, loaded) = model_file::load(&bytes, &Device::Cpu).unwrap();
+    let (_, loaded, _) = model_file::load(&bytes, &Device::Cpu).unwrap();
     let mut from_file =
         Trainer::from_model(recipe.clone(), None, loaded, Device::Cpu, String::new()).unwrap();
     let mut in_memory = Trainer::from_model(recipe, None, t.model, Device::Cpu, String::new()).unwrap();
@@ -161,7 +162,7 @@ fn masks_and_quantized_tensors_load_as_documented() {
     let bytes = save(&t, &[("1.weight_mask".into(), mask.clone())]);
     let mut file = ModelFile::from_bytes(&bytes).unwrap();
     assert_eq!(file.get("1.weight_mask"), Some(&mask));
-    let model = file.build(&Device::Cpu).unwrap();
+    let (model, _) = file.build(&Device::Cpu).unwrap();
     let get = |m: &Sequential, n: &str| {
         m.state().into_iter().find(|(k, _)| k == n).unwrap().1.to_vec_blocking().unwrap()
     };
@@ -191,7 +192,14 @@ fn masks_and_quantized_tensors_load_as_documented() {
     ];
     for (name, tensor, want) in bad {
         let extra = [(name.to_string(), tensor)];
-        let fut = model_file::save(&t.model, &t.recipe, &t.data.input_shape, t.data.classes, &extra);
+        let fut = model_file::save(
+            &t.model,
+            t.quant.as_ref(),
+            &t.recipe,
+            &t.data.input_shape,
+            t.data.classes,
+            &extra,
+        );
         assert_contains(&pollster::block_on(fut).unwrap_err().to_string(), want);
     }
 }

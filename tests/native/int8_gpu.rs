@@ -221,7 +221,7 @@ fn check_model(dev: &GpuDevice, name: &str, t: &mut minnow::run::trainer::Traine
     let x = t.test_inputs();
     let (n, shape) = (x.shape()[0], x.shape()[1..].to_vec());
     let xv = x.to_vec_blocking().unwrap();
-    let im = IntModel::from_fake_quant(&t.model, &shape).unwrap();
+    let im = IntModel::from_fake_quant(&t.model, t.quant.as_ref().unwrap(), &shape).unwrap();
     let (cpu_logits, cpu_shape) = im.forward(&xv, n).unwrap();
     let cpu_pred = im.predict(&xv, n).unwrap();
     for path in paths(dev) {

@@ -2,6 +2,7 @@
 //! quantization (and checks integer inference against it), `qat` trains with it.
 
 use crate::Result;
+use crate::compress::int8::IntModel;
 use crate::compress::quant::*;
 use crate::recipe::quant::{QatStage, QuantizeStage};
 use crate::run::pipeline::{Advance, StageCtx, finetune_phase};
@@ -13,9 +14,9 @@ use serde_json::{Value, json};
 /// observers are updated after each batch (later batches run through them); the histogram
 /// observer's search runs once, after the last batch (its batches run in float, as torch calibrates).
 pub async fn install(t: &mut Trainer, c: &QuantConfig, batches: usize) -> Result<()> {
-    t.model.quant = None;
+    t.quant = None;
     let fq = FakeQuantModel::new(&t.model, c).await?;
-    t.model.quant = Some(fq);
+    t.quant = Some(fq);
     if c.activation_bits.is_some() {
         let x = t.train_inputs().clone();
         let bs = t.recipe.training.batch_size.max(1);
@@ -24,12 +25,12 @@ pub async fn install(t: &mut Trainer, c: &QuantConfig, batches: usize) -> Result
             let lo = (b * bs) % n.max(1);
             let len = bs.min(n - lo);
             t.logits(&x.narrow(0, lo, len)?)?;
-            if let Some(fq) = &t.model.quant {
+            if let Some(fq) = &t.quant {
                 fq.fold_observers().await?;
             }
         }
     }
-    if let Some(fq) = &t.model.quant {
+    if let Some(fq) = &t.quant {
         fq.refresh_inputs();
         fq.set_observing(false);
     }
@@ -43,9 +44,13 @@ pub async fn install(t: &mut Trainer, c: &QuantConfig, batches: usize) -> Result
 /// GPU). Both null when the point has no integer model.
 async fn point(t: &Trainer, bits: u32) -> Result<Value> {
     let (acc, pred) = t.evaluate_test().await?;
-    let (bytes, layers) = measure(&t.model).await?;
+    let (bytes, layers) = measure(&t.model, t.quant.as_ref()).await?;
     let (mut agreement, mut path) = (Value::Null, Value::Null);
-    if let Ok(im) = crate::compress::int8::IntModel::build(&t.model, &t.data.input_shape).await {
+    // Integer inference applies to symmetric ≤ 8-bit weights with quantized activations; any other
+    // failure to build it is an error, not a null.
+    let int8 = t.quant.as_ref().filter(|fq| IntModel::unsupported(&t.model, fq).is_none());
+    if let Some(fq) = int8 {
+        let im = IntModel::build(&t.model, fq, &t.data.input_shape).await?;
         let int_pred = im.predict_on(&t.device, &t.data.test_x, pred.len()).await?;
         let same = int_pred.iter().zip(&pred).filter(|(a, b)| a == b).count();
         agreement = json!(same as f64 / pred.len().max(1) as f64);
@@ -95,7 +100,7 @@ impl QatRun {
     pub async fn begin(s: &QatStage, t: &mut Trainer, ctx: &StageCtx) -> Result<QatRun> {
         install(t, &s.config(), s.calibration_batches).await.map_err(|e| ctx.err(e))?;
         let ptq = point(t, s.bits).await?;
-        if let Some(fq) = &t.model.quant {
+        if let Some(fq) = &t.quant {
             fq.set_observing(s.freeze_observers_after != Some(0));
         }
         t.start_phase(finetune_phase(&s.train, t));
@@ -114,7 +119,7 @@ impl QatRun {
             adv.epoch_end = a.epoch_end.or(adv.epoch_end);
             self.steps += 1;
             let frozen = self.stage.freeze_observers_after.is_some_and(|k| self.steps >= k);
-            if let Some(fq) = &t.model.quant {
+            if let Some(fq) = &t.quant {
                 if !frozen {
                     fq.refresh_weights(&t.model).await?;
                     fq.update_observers().await?;
@@ -128,7 +133,7 @@ impl QatRun {
         }
         adv.detail = format!("step {}", self.steps);
         if t.phase_done() {
-            if let Some(fq) = &t.model.quant {
+            if let Some(fq) = &t.quant {
                 fq.set_observing(false);
             }
             let qat = point(t, self.stage.bits).await?;
