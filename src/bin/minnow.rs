@@ -2,9 +2,11 @@
 //! and prints a table while it trains plus a JSON report. Exit status 1 on any bad input, with the
 //! message on stderr.
 
+use minnow::compress::quant::{LayerQuantReport, QuantBytes};
 use minnow::io::model_file;
 use minnow::recipe::{self, BackendChoice, PRESETS, Recipe};
-use minnow::run::trainer::{EpochMetrics, Trainer};
+use minnow::run::report::{EpochMetrics, ModelSummary, QuantPoint, StageDetails, StageReport};
+use minnow::run::trainer::Trainer;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -98,125 +100,100 @@ fn run(args: &[String]) -> Result<(), String> {
 
 /// One line summarizing a stage report: accuracy, sparsity, parameters, bytes; quantization stages
 /// add one line per bit width (accuracy, packed and gzip bytes, per-layer SQNR).
-fn stage_row(r: &serde_json::Value) -> String {
+fn stage_row(r: &StageReport) -> String {
     let mut row = prune_row(r);
-    let d = &r["details"];
-    let points: Vec<&serde_json::Value> = match d["points"].as_array() {
-        Some(ps) => ps.iter().collect(),
-        None if d["qat_accuracy"].is_number() => vec![&d["ptq"]],
-        None => Vec::new(),
-    };
     let line = |label: &str,
-                acc: f64,
-                bytes: &serde_json::Value,
-                layers: &serde_json::Value,
-                p: &serde_json::Value| {
-        let sqnr: Vec<String> = layers
-            .as_array()
-            .map(|ls| {
-                ls.iter().map(|l| format!("{:.1}", l["sqnr_db"].as_f64().unwrap_or(f64::NAN))).collect()
-            })
-            .unwrap_or_default();
-        let int8 = match (p["int8_agreement"].as_f64(), p["int8_path"].as_str()) {
-            (Some(a), Some(path)) => format!("; int8 inference ({path}) agrees on {:.2}%", 100.0 * a),
-            _ => String::new(),
+                acc: f32,
+                bytes: &QuantBytes,
+                layers: &[LayerQuantReport],
+                p: Option<&QuantPoint>| {
+        let sqnr: Vec<String> = layers.iter().map(|l| format!("{:.1}", l.sqnr_db)).collect();
+        let int8 = match p.and_then(|p| p.int8_agreement.zip(p.int8_path.as_deref())) {
+            Some((a, path)) => format!("; int8 inference ({path}) agrees on {:.2}%", 100.0 * a),
+            None => String::new(),
         };
         format!(
             "\n    {label:<10} test acc {:>6.2}%, {} bytes quantized ({} gzip, {} f32), SQNR dB [{}]{int8}",
-            100.0 * acc,
-            bytes["quantized"],
-            bytes["gzip"],
-            bytes["f32"],
+            100.0 * acc as f64,
+            bytes.quantized,
+            bytes.gzip,
+            bytes.f32,
             sqnr.join(", ")
         )
     };
-    for p in points {
-        let label =
-            if d["qat_accuracy"].is_number() { "PTQ".to_string() } else { format!("{} bits", p["bits"]) };
-        row += &line(&label, p["test_accuracy"].as_f64().unwrap_or(f64::NAN), &p["bytes"], &p["layers"], p);
-    }
-    if let Some(q) = d["qat_accuracy"].as_f64() {
-        row += &line("QAT", q, &d["quant_bytes"], &d["layers"], &serde_json::Value::Null);
+    match &r.outcome {
+        StageDetails::Quantize(d) => {
+            for p in &d.points {
+                row += &line(&format!("{} bits", p.bits), p.test_accuracy, &p.bytes, &p.layers, Some(p));
+            }
+        }
+        StageDetails::Qat(d) => {
+            let p = &d.ptq;
+            row += &line("PTQ", p.test_accuracy, &p.bytes, &p.layers, Some(p));
+            row += &line("QAT", d.qat_accuracy, &d.quant_bytes, &d.layers, None);
+        }
+        _ => {}
     }
     row
 }
 
 /// The pruning summary of a stage report.
-fn prune_row(r: &serde_json::Value) -> String {
-    let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
-    let u = |k: &str| r[k].as_u64().unwrap_or(0);
-    let b = |k: &str| r["bytes"][k].as_u64().unwrap_or(0);
-    let layers: Vec<String> = r["layers"]
-        .as_array()
-        .map(|ls| {
-            ls.iter()
-                .map(|l| {
-                    format!(
-                        "{} {:.1}%",
-                        l["name"].as_str().unwrap_or("?"),
-                        100.0 * l["sparsity"].as_f64().unwrap_or(0.0)
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+fn prune_row(r: &StageReport) -> String {
+    let s = &r.stats;
+    let layers: Vec<String> =
+        s.layers.iter().map(|l| format!("{} {:.1}%", l.name, 100.0 * l.sparsity)).collect();
     format!(
         "  stage {} {:<11} test acc {:>6.2}% ({:+.2}), weight sparsity {:.1}% [{}], {} params ({} nonzero), \
          bytes {} dense / {} bitmask / {} CSR / {} sparse{} ({:.1}x)",
-        u("index") + 1,
-        r["kind"].as_str().unwrap_or("?"),
-        100.0 * f("test_accuracy"),
-        100.0 * f("accuracy_change"),
-        100.0 * f("weight_sparsity"),
+        r.index + 1,
+        r.outcome.kind(),
+        100.0 * r.test_accuracy as f64,
+        100.0 * r.accuracy_change as f64,
+        100.0 * s.weight_sparsity,
         layers.join(", "),
-        u("params"),
-        u("nonzero_params"),
-        b("dense"),
-        b("bitmask"),
-        b("csr"),
-        b("sparse"),
-        if b("quantized") > 0 { format!(" / {} quantized", b("quantized")) } else { String::new() },
-        f("compression_ratio"),
+        s.params,
+        s.nonzero_params,
+        s.bytes.dense,
+        s.bytes.bitmask,
+        s.bytes.csr,
+        s.bytes.sparse,
+        s.bytes.quantized.map(|q| format!(" / {q} quantized")).unwrap_or_default(),
+        r.compression_ratio,
     )
 }
 
 /// Extra lines for distill (teacher / distilled / alone and the margin) and sweep (the points, `*`
 /// on the accuracy-vs-bytes Pareto front).
-fn stage_extra(r: &serde_json::Value) -> Vec<String> {
-    let d = &r["details"];
-    let acc = |v: &serde_json::Value| 100.0 * v["test_accuracy"].as_f64().unwrap_or(f64::NAN);
-    match r["kind"].as_str() {
-        Some("distill") => {
-            let who =
-                |k: &str| format!("{k} {:.2}% ({} params)", acc(&d[k]), d[k]["params"].as_u64().unwrap_or(0));
-            let margin = d["margin"].as_f64().unwrap_or(f64::NAN);
-            let n = d["test_samples"].as_u64().unwrap_or(0);
+fn stage_extra(r: &StageReport) -> Vec<String> {
+    match &r.outcome {
+        StageDetails::Distill(d) => {
+            let who = |k: &str, m: &ModelSummary| {
+                format!("{k} {:.2}% ({} params)", 100.0 * m.test_accuracy as f64, m.params)
+            };
+            let n = d.test_samples;
             vec![format!(
                 "    {}, {}, {}: distillation margin {:+.2} points ({:+} of {n} test samples) (T = {:.3}, α = {:.3})",
-                who("teacher"),
-                who("distilled"),
-                who("alone"),
-                100.0 * margin,
-                (margin * n as f64).round() as i64,
-                d["temperature"].as_f64().unwrap_or(f64::NAN),
-                d["alpha"].as_f64().unwrap_or(f64::NAN)
+                who("teacher", &d.teacher),
+                who("distilled", &d.distilled),
+                who("alone", &d.alone),
+                100.0 * d.margin,
+                (d.margin * n as f64).round() as i64,
+                d.temperature,
+                d.alpha
             )]
         }
-        Some("sweep") => {
+        StageDetails::Sweep(d) => {
             let mut v =
                 vec![format!("    {:<40} {:>9} {:>10} {:>8}", "point", "test acc", "bytes", "seconds")];
-            for p in d["points"].as_array().into_iter().flatten() {
-                let settings: Vec<String> = p["settings"]
-                    .as_object()
-                    .map(|m| m.iter().map(|(k, x)| format!("{k}={x}")).collect())
-                    .unwrap_or_default();
+            for p in &d.points {
+                let settings: Vec<String> = p.settings.iter().map(|(k, x)| format!("{k}={x}")).collect();
                 v.push(format!(
                     "  {} {:<40} {:>8.2}% {:>10} {:>8.2}",
-                    if p["pareto"] == true { "*" } else { " " },
+                    if p.pareto { "*" } else { " " },
                     settings.join(", "),
-                    acc(p),
-                    p["bytes"].as_u64().unwrap_or(0),
-                    p["seconds"].as_f64().unwrap_or(0.0)
+                    100.0 * p.test_accuracy as f64,
+                    p.bytes,
+                    p.seconds
                 ));
             }
             v.push("    (* = Pareto front; the model was restored to the sweep's starting point)".into());

@@ -9,6 +9,7 @@ use crate::nn::{Conv2d, Layer, Linear, Module, Sequential};
 use crate::{Error, Result, bail};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
+use ts_rs::TS;
 
 // ---------------------------------------------------------------------------------------------
 // Amounts, norms, scopes
@@ -75,7 +76,7 @@ impl std::fmt::Display for Amount {
 }
 
 /// The channel norm of structured pruning (torch's `n` of `ln_structured`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Norm {
     /// `Σ|w|` (Li et al. 2017).
@@ -86,7 +87,7 @@ pub enum Norm {
 }
 
 /// Where a magnitude threshold is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Each layer on its own (`prune.l1_unstructured` per layer).

@@ -14,12 +14,13 @@ pub use histogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::io::Write;
+use ts_rs::TS;
 
 /// torch's observer `eps`: `torch.finfo(torch.float32).eps`, the smallest scale.
 pub const EPS: f32 = f32::EPSILON;
 
 /// How integer levels map to reals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Scheme {
     /// Signed range `[−2ᵇ⁻¹, 2ᵇ⁻¹ − 1]`, `z = 0`, `s = max(−min, max) / ((qmax − qmin) / 2)`.
@@ -30,7 +31,7 @@ pub enum Scheme {
 }
 
 /// One scale for the whole tensor, or one per output channel (axis 0 of a weight).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
     PerTensor,
@@ -135,7 +136,7 @@ pub fn channel_ranges(x: &[f32], channels: usize) -> (Vec<f32>, Vec<f32>) {
 }
 
 /// Range observers for activations, as torch's. In a recipe, one of [`ObserverKind::NAMES`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ObserverKind {
     /// `MinMaxObserver`: the running minimum and maximum.
@@ -538,7 +539,7 @@ pub fn packed_bytes(n: usize, nnz: usize, rows: usize, bits: u32) -> usize {
 }
 
 /// Sizes of the quantized model.
-#[derive(Debug, Clone, Copy, Serialize, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Default, TS)]
 pub struct QuantBytes {
     /// Every parameter and buffer as f32.
     pub f32: usize,
@@ -550,7 +551,7 @@ pub struct QuantBytes {
 }
 
 /// Per-layer report: weight SQNR and the ranges chosen.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct LayerQuantReport {
     pub name: String,
     pub bits: u32,

@@ -2,5 +2,6 @@
 //! stage runners), typed reports, and `Session`, the one API the CLI and the page use.
 
 pub mod pipeline;
+pub mod report;
 pub mod stages;
 pub mod trainer;

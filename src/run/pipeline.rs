@@ -10,10 +10,11 @@ use crate::run::stages;
 
 use crate::nn::{Module, Sequential};
 use crate::recipe::{Recipe, Stage};
-use crate::run::trainer::{EpochMetrics, Phase, Trainer, now_seconds};
+use crate::run::report::{
+    Bytes, EpochMetrics, FinetuneDetails, LayerStats, ModelStats, StageDetails, StageProgress, StageReport,
+};
+use crate::run::trainer::{Phase, Trainer, now_seconds};
 use crate::{Error, Result, bail};
-use serde::Serialize;
-use serde_json::Value;
 
 /// What one call into a running stage did.
 #[derive(Debug, Default)]
@@ -24,12 +25,12 @@ pub struct Advance {
     /// Progress within the stage, for display ("round 2/3").
     pub detail: String,
     /// The stage's own report details, on the call that finished it.
-    pub done: Option<Value>,
+    pub done: Option<StageDetails>,
 }
 
 impl Advance {
     /// The last call of a stage, with its report details.
-    pub fn finished(details: Value) -> Advance {
+    pub fn finished(details: StageDetails) -> Advance {
         Advance { done: Some(details), ..Advance::default() }
     }
 }
@@ -78,7 +79,7 @@ impl StageCtx {
 /// The running state of one stage: one variant per kind that needs more than one call.
 pub(crate) enum Runner {
     /// Work already done at the start; the details wait to be reported.
-    Finished(Value),
+    Finished(Option<StageDetails>),
     Finetune,
     Gradual(stages::prune::GradualRun),
     Iterative(stages::prune::IterativeRun),
@@ -89,57 +90,13 @@ pub(crate) enum Runner {
     Qat(stages::quant::QatRun),
 }
 
-/// Where the pipeline is, for [`crate::run::trainer::StepInfo`].
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StageProgress {
-    /// Index in `recipe.compression`.
-    pub index: usize,
-    pub count: usize,
-    pub kind: &'static str,
-    pub detail: String,
-}
-
 /// What [`Pipeline::step`] returns to the trainer.
 #[derive(Debug, Default)]
 pub struct PipelineStep {
     pub loss: Option<f32>,
     pub epoch_end: Option<EpochMetrics>,
     pub stage: Option<StageProgress>,
-    pub stage_end: Option<Value>,
-}
-
-/// Sizes and sparsity of a model, measured from its tensors.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelStats {
-    /// Trainable scalars (zeros included).
-    pub params: usize,
-    pub nonzero_params: usize,
-    /// Zero fraction over all linear and conv weights.
-    pub weight_sparsity: f64,
-    /// Zero fraction over all parameters.
-    pub param_sparsity: f64,
-    pub layers: Vec<LayerStats>,
-    pub bytes: Bytes,
-}
-
-/// One linear or conv weight's sparsity.
-#[derive(Debug, Clone, Serialize)]
-pub struct LayerStats {
-    pub name: String,
-    pub shape: Vec<usize>,
-    pub zeros: usize,
-    pub sparsity: f64,
-}
-
-/// Bytes of parameters and buffers in each format; `sparse` lets each tensor take its cheapest
-/// format (dense, bitmask or CSR), the honest size of a sparse model.
-#[derive(Debug, Clone, Copy, Serialize, Default)]
-pub struct Bytes {
-    pub dense: usize,
-    pub bitmask: usize,
-    pub csr: usize,
-    pub sparse: usize,
+    pub stage_end: Option<StageReport>,
 }
 
 /// Reads every parameter and buffer back and measures sparsity and bytes.
@@ -188,25 +145,6 @@ pub async fn model_stats(model: &Sequential) -> Result<ModelStats> {
     })
 }
 
-/// The report of one stage, as it appears in `Report.stages`.
-#[derive(Debug, Clone, Serialize)]
-pub struct StageReport {
-    pub index: usize,
-    pub kind: &'static str,
-    pub test_accuracy: f32,
-    /// `test_accuracy` minus the dense model's (after the initial training).
-    pub accuracy_change: f32,
-    #[serde(flatten)]
-    pub stats: ModelStats,
-    /// Dense bytes of the first dense model over `bytes.sparse` now.
-    pub compression_ratio: f64,
-    pub seconds: f64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub epochs: Vec<EpochMetrics>,
-    /// Kind-specific results (the AGP schedule, the lottery comparison, the sensitivity matrix...).
-    pub details: Value,
-}
-
 struct Baseline {
     accuracy: f32,
     dense_bytes: usize,
@@ -220,7 +158,7 @@ pub struct Pipeline {
     running: Option<(Runner, StageCtx)>,
     baseline: Option<Baseline>,
     /// One JSON report per finished stage.
-    pub reports: Vec<Value>,
+    pub reports: Vec<StageReport>,
 }
 
 impl Pipeline {
@@ -316,30 +254,25 @@ impl Pipeline {
         Ok(out)
     }
 
-    async fn report(&self, t: &Trainer, ctx: &StageCtx, details: Value) -> Result<Value> {
+    async fn report(&self, t: &Trainer, ctx: &StageCtx, outcome: StageDetails) -> Result<StageReport> {
         let (acc, _) = t.evaluate_test().await?;
-        let stats = model_stats(&t.model).await?;
+        let mut stats = model_stats(&t.model).await?;
         let (base_acc, base_bytes) =
             self.baseline.as_ref().map(|b| (b.accuracy, b.dense_bytes)).unwrap_or((acc, stats.bytes.dense));
-        let r = StageReport {
+        // A quantization stage leaves the model quantized: its honest size is the packed integers
+        // (with sparsity) the stage measured, and the cumulative ratio follows that size.
+        stats.bytes.quantized = outcome.quantized_bytes();
+        let honest = stats.bytes.quantized.unwrap_or(stats.bytes.sparse);
+        Ok(StageReport {
             index: ctx.index,
-            kind: self.stages[ctx.index].kind(),
             test_accuracy: acc,
             accuracy_change: acc - base_acc,
-            compression_ratio: base_bytes as f64 / stats.bytes.sparse.max(1) as f64,
+            compression_ratio: base_bytes as f64 / honest.max(1) as f64,
             stats,
             seconds: now_seconds() - ctx.started,
             epochs: ctx.epochs.clone(),
-            details,
-        };
-        let mut v = serde_json::to_value(r)?;
-        // A quantization stage leaves the model quantized: its honest size is the packed integers
-        // (with sparsity) the stage measured, and the cumulative ratio follows that size.
-        if let Some(q) = v["details"]["quant_bytes"]["quantized"].as_u64() {
-            v["bytes"]["quantized"] = q.into();
-            v["compression_ratio"] = (base_bytes as f64 / q.max(1) as f64).into();
-        }
-        Ok(v)
+            outcome,
+        })
     }
 }
 
@@ -351,12 +284,15 @@ pub(crate) async fn advance_runner(
     ctx: &mut StageCtx,
 ) -> Result<Advance> {
     Ok(match runner {
-        Runner::Finished(v) => Advance::finished(std::mem::take(v)),
+        Runner::Finished(v) => match v.take() {
+            Some(d) => Advance::finished(d),
+            None => bail!("{}: internal: the stage's details were reported twice", ctx.prefix),
+        },
         Runner::Finetune => {
             let mut a = ctx.train(t, budget).await?;
             a.detail = format!("epoch {}", ctx.epochs.len() + usize::from(a.epoch_end.is_none()));
             if t.phase_done() {
-                a.done = Some(Value::Object(Default::default()));
+                a.done = Some(StageDetails::Finetune(FinetuneDetails {}));
             }
             a
         }
@@ -377,16 +313,16 @@ pub(crate) async fn begin(stage: &Stage, t: &mut Trainer, ctx: &mut StageCtx) ->
             t.start_phase(finetune_phase(&f, t));
             Runner::Finetune
         }
-        Stage::Magnitude(s) => Runner::Finished(stages::prune::run_magnitude(s, t, ctx).await?),
-        Stage::Structured(s) => Runner::Finished(stages::prune::run_structured(s, t, ctx).await?),
-        Stage::NM(s) => Runner::Finished(stages::prune::run_n_m(s, t, ctx).await?),
+        Stage::Magnitude(s) => Runner::Finished(Some(stages::prune::run_magnitude(s, t, ctx).await?)),
+        Stage::Structured(s) => Runner::Finished(Some(stages::prune::run_structured(s, t, ctx).await?)),
+        Stage::NM(s) => Runner::Finished(Some(stages::prune::run_n_m(s, t, ctx).await?)),
         Stage::Gradual(s) => Runner::Gradual(stages::prune::GradualRun::begin(s, t, ctx)?),
         Stage::Iterative(s) => Runner::Iterative(stages::prune::IterativeRun::begin(s, t, ctx)?),
         Stage::Lottery(s) => Runner::Lottery(stages::prune::LotteryRun::begin(s, t, ctx)?),
         Stage::Sensitivity(s) => Runner::Sensitivity(stages::prune::SensitivityRun::begin(s, t, ctx)?),
         Stage::Distill(s) => Runner::Distill(stages::distill::DistillRun::begin(s, t, ctx).await?),
         Stage::Sweep(s) => Runner::Sweep(stages::sweep::SweepRun::begin(s, t, ctx)?),
-        Stage::Quantize(s) => Runner::Finished(stages::quant::run_quantize(s, t, ctx).await?),
+        Stage::Quantize(s) => Runner::Finished(Some(stages::quant::run_quantize(s, t, ctx).await?)),
         Stage::Qat(s) => Runner::Qat(stages::quant::QatRun::begin(s, t, ctx).await?),
     })
 }

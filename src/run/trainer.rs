@@ -13,9 +13,9 @@ use crate::nn::optim::Optimizer;
 use crate::nn::schedule::{Interval, LrSchedule};
 use crate::nn::{Module, Sequential};
 use crate::recipe::{BackendChoice, Recipe};
-use crate::run::pipeline::{Pipeline, StageProgress};
+use crate::run::pipeline::Pipeline;
+use crate::run::report::{EpochMetrics, FinalMetrics, ModelSize, Report, StepInfo};
 use crate::{Result, bail};
-use serde::Serialize;
 
 /// Seconds since an arbitrary origin (`performance.now()`-like on wasm, `Instant` natively).
 pub fn now_seconds() -> f64 {
@@ -29,42 +29,6 @@ pub fn now_seconds() -> f64 {
         static START: OnceLock<std::time::Instant> = OnceLock::new();
         START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
     }
-}
-
-/// Metrics of one epoch. `train_*` are running averages over the epoch's batches (training mode).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EpochMetrics {
-    pub epoch: u32,
-    pub train_loss: f32,
-    pub train_accuracy: f32,
-    pub test_accuracy: f32,
-    pub lr: f32,
-    pub seconds: f64,
-}
-
-/// What one call of [`Trainer::step`] did.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepInfo {
-    /// Completed epochs (so `epoch + batch / batches_per_epoch` is the position on the epoch axis).
-    pub epoch: u32,
-    /// Batches done in the current epoch.
-    pub batch: usize,
-    pub batches_per_epoch: usize,
-    /// Mean loss of the batches since the previous read, when a read was due.
-    pub loss: Option<f32>,
-    pub epoch_end: Option<EpochMetrics>,
-    /// The compression stage in progress (absent during the initial training).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage: Option<StageProgress>,
-    /// A stage's report, on the call that finished the stage.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage_end: Option<serde_json::Value>,
-    /// True when the initial training and every stage are done.
-    pub done: bool,
-    /// Something the user should be told, e.g. that the GPU was lost and the run moved to the CPU.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notice: Option<String>,
 }
 
 /// A stretch of training: the recipe's epochs, or a compression stage's (re)training. The learning
@@ -85,37 +49,6 @@ impl Phase {
             schedule: recipe.training.schedule.clone(),
         }
     }
-}
-
-/// Final evaluation.
-#[derive(Debug, Clone, Serialize)]
-pub struct FinalMetrics {
-    pub test_accuracy: f32,
-    pub train_loss: f32,
-    /// `confusion[true][predicted]` counts on the test split.
-    pub confusion: Vec<Vec<u32>>,
-}
-
-/// Size of the model.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelSize {
-    pub params: usize,
-    /// Dense f32 bytes of parameters and buffers.
-    pub bytes: usize,
-}
-
-/// The JSON report of a run (CLI `--out`, page download).
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub recipe: Recipe,
-    pub backend: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub backend_note: String,
-    pub epochs: Vec<EpochMetrics>,
-    #[serde(rename = "final")]
-    pub final_metrics: FinalMetrics,
-    pub model: ModelSize,
-    pub stages: Vec<serde_json::Value>,
 }
 
 /// Picks the device for a backend choice. Returns the device and, when `auto` fell back to the

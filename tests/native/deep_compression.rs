@@ -11,11 +11,12 @@ fn mnist_deep_compression_is_12x_smaller_within_a_point() {
     r.backend = BackendChoice::Cpu;
     let mut t = pollster::block_on(Trainer::new(r, None)).unwrap();
     let report = pollster::block_on(t.run(|_| {})).unwrap();
-    let kinds: Vec<&str> = report.stages.iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    let report_stages = crate::stages_json(&report);
+    let kinds: Vec<&str> = report_stages.iter().map(|s| s["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["gradual", "finetune", "quantize"]);
     let dense_acc = report.epochs.last().unwrap().test_accuracy as f64;
-    let last = report.stages.last().unwrap();
-    let sparsity = report.stages[0]["weight_sparsity"].as_f64().unwrap();
+    let last = report_stages.last().unwrap();
+    let sparsity = report_stages[0]["weight_sparsity"].as_f64().unwrap();
     let (acc, dense, quantized) = (
         last["test_accuracy"].as_f64().unwrap(),
         last["bytes"]["dense"].as_u64().unwrap(),

@@ -20,7 +20,7 @@ fn shape(v: &Value) -> Vec<usize> {
     v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
 }
 
-fn run(r: Recipe) -> minnow::run::trainer::Report {
+fn run(r: Recipe) -> minnow::run::report::Report {
     let mut t = Trainer::with_device(r, None, Device::Cpu, String::new()).unwrap();
     pollster::block_on(t.run(|_| {})).unwrap()
 }
@@ -85,7 +85,8 @@ fn distill_stage_reports_teacher_distilled_and_alone() {
         "temperature": 3, "alpha": 0.7, "train": { "epochs": 2 }, "hint": { "weight": 0.1 }
     }]));
     let rep = run(r);
-    let s = &rep.stages[0];
+    let rep_stages = crate::stages_json(&rep);
+    let s = &rep_stages[0];
     assert_eq!(s["kind"], "distill");
     let d = &s["details"];
     for who in ["teacher", "distilled", "alone"] {
@@ -123,7 +124,8 @@ fn digits_distill_preset_beats_the_student_trained_alone() {
     let mut r = recipe::preset("digits-distill").unwrap();
     r.backend = recipe::BackendChoice::Cpu;
     let rep = run(r);
-    let d = &rep.stages[0]["details"];
+    let rep_stages = crate::stages_json(&rep);
+    let d = &rep_stages[0]["details"];
     let (t, ds, a) = (
         d["teacher"]["test_accuracy"].as_f64().unwrap(),
         d["distilled"]["test_accuracy"].as_f64().unwrap(),
@@ -166,7 +168,8 @@ fn sweep_runs_every_point_and_restores_the_model() {
         }
     }
     let rep = pollster::block_on(t.report()).unwrap();
-    let pts = rep.stages[0]["details"]["points"].as_array().unwrap().clone();
+    let rep_stages = crate::stages_json(&rep);
+    let pts = rep_stages[0]["details"]["points"].as_array().unwrap().clone();
     assert_eq!(pts.len(), 6);
     assert!(details.iter().any(|d| d.starts_with("point 6/6")), "{details:?}");
     assert!(pts.iter().any(|p| p["pareto"] == true));
@@ -222,7 +225,8 @@ fn distill_sweep_over_temperature_and_alpha() {
         "grid": { "temperature": [2, 4], "alpha": [0.5, 0.9] }
     }]));
     let rep = run(r);
-    let pts = rep.stages[0]["details"]["points"].as_array().unwrap();
+    let rep_stages = crate::stages_json(&rep);
+    let pts = rep_stages[0]["details"]["points"].as_array().unwrap();
     assert_eq!(pts.len(), 4);
     assert_eq!(pts[3]["settings"], json!({ "alpha": 0.9, "temperature": 4 }));
     assert_eq!(pts[0]["params"], 610);

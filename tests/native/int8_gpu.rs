@@ -291,7 +291,8 @@ fn quantize_stage_on_the_gpu_uses_the_wgsl_int8_kernels() {
     let mut t =
         minnow::run::trainer::Trainer::with_device(r, None, Device::Gpu(dev.clone()), String::new()).unwrap();
     let rep = pollster::block_on(t.run(|_| {})).unwrap();
-    let d = &rep.stages[0]["details"];
+    let rep_stages = crate::stages_json(&rep);
+    let d = &rep_stages[0]["details"];
     assert_eq!(d["int8_path"], dev.int8_path().name());
     assert!(d["int8_agreement"].as_f64().unwrap() >= 0.999, "agreement {}", d["int8_agreement"]);
 }

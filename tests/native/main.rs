@@ -15,6 +15,7 @@ mod gpu_train;
 mod gradcheck;
 mod int8;
 mod int8_gpu;
+mod layers;
 mod presets;
 mod prune;
 mod quant;
@@ -35,4 +36,10 @@ fn gpu_device() -> Option<minnow::core::backend::gpu::GpuDevice> {
             None
         }
     }
+}
+
+/// A report's stages as JSON, the form the CLI prints and the page reads (what the assertions on
+/// field names check).
+fn stages_json(r: &minnow::run::report::Report) -> Vec<serde_json::Value> {
+    r.stages.iter().map(|s| serde_json::to_value(s).expect("stage report to JSON")).collect()
 }

@@ -253,6 +253,7 @@ fn run_stage(t: &mut Trainer, index: usize) -> Value {
     loop {
         let info = pollster::block_on(t.step(1000)).unwrap();
         if let Some(r) = info.stage_end {
+            let r = serde_json::to_value(&r).unwrap();
             assert_eq!(r["index"], index);
             return r;
         }
@@ -588,7 +589,7 @@ fn stages_round_trip_through_json() {
 // Presets
 // ---------------------------------------------------------------------------------------------
 
-fn run_preset(name: &str) -> minnow::run::trainer::Report {
+fn run_preset(name: &str) -> minnow::run::report::Report {
     let mut r = recipe::preset(name).unwrap();
     r.backend = recipe::BackendChoice::Cpu;
     let mut t = trainer(r);
@@ -599,7 +600,8 @@ fn run_preset(name: &str) -> minnow::run::trainer::Report {
 fn mnist_prune_reaches_90_percent_sparsity_within_half_a_point() {
     let rep = run_preset("mnist-prune");
     let dense = rep.epochs.last().unwrap().test_accuracy;
-    let last = rep.stages.last().unwrap();
+    let rep_stages = crate::stages_json(&rep);
+    let last = rep_stages.last().unwrap();
     let acc = last["test_accuracy"].as_f64().unwrap() as f32;
     let sparsity = last["weight_sparsity"].as_f64().unwrap();
     eprintln!(
@@ -620,9 +622,10 @@ fn mnist_prune_reaches_90_percent_sparsity_within_half_a_point() {
 fn spiral_prune_keeps_the_boundary_at_90_percent() {
     let rep = run_preset("spiral-prune");
     let dense = rep.epochs.last().unwrap().test_accuracy;
-    let sens = &rep.stages[0];
+    let rep_stages = crate::stages_json(&rep);
+    let sens = &rep_stages[0];
     assert_eq!(sens["kind"], "sensitivity");
-    let last = rep.stages.last().unwrap();
+    let last = rep_stages.last().unwrap();
     let acc = last["test_accuracy"].as_f64().unwrap() as f32;
     eprintln!(
         "spiral-prune: dense {:.2}% → {:.2}% at {:.1}% sparsity",

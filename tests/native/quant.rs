@@ -234,7 +234,7 @@ fn bad_stages_name_their_field() {
     Trainer::with_device(r, None, Device::Cpu, String::new()).unwrap();
 }
 
-fn run_preset(name: &str) -> minnow::run::trainer::Report {
+fn run_preset(name: &str) -> minnow::run::report::Report {
     let mut r = recipe::preset(name).unwrap();
     r.backend = recipe::BackendChoice::Cpu;
     let mut t = Trainer::with_device(r, None, Device::Cpu, String::new()).unwrap();
@@ -249,7 +249,8 @@ fn acc(v: &Value) -> f64 {
 fn digits_quant_int8_holds_and_the_sweep_trades_bytes_for_accuracy() {
     let rep = run_preset("digits-quant");
     let dense = rep.epochs.last().unwrap().test_accuracy as f64;
-    let int8 = &rep.stages[0];
+    let rep_stages = crate::stages_json(&rep);
+    let int8 = &rep_stages[0];
     eprintln!(
         "digits-quant: f32 {:.2}%, int8 PTQ (w+a) {:.2}%, bytes {}",
         100.0 * dense,
@@ -260,7 +261,7 @@ fn digits_quant_int8_holds_and_the_sweep_trades_bytes_for_accuracy() {
     let agreement = acc(&int8["details"]["int8_agreement"]);
     eprintln!("  integer inference agrees with fake quant on {:.2}% of the test set", 100.0 * agreement);
     assert!(agreement >= 0.999, "integer inference disagrees with fake quant: {agreement}");
-    let points = rep.stages[1]["details"]["points"].as_array().unwrap().clone();
+    let points = rep_stages[1]["details"]["points"].as_array().unwrap().clone();
     assert_eq!(points.len(), 5);
     let mut last_bytes = u64::MAX;
     for p in &points {
@@ -292,7 +293,8 @@ fn digits_int8_ptq_with_the_histogram_observer_holds() {
     let mut t = Trainer::with_device(r, None, Device::Cpu, String::new()).unwrap();
     let rep = pollster::block_on(t.run(|_| {})).unwrap();
     let dense = rep.epochs.last().unwrap().test_accuracy as f64;
-    let int8 = &rep.stages[0];
+    let rep_stages = crate::stages_json(&rep);
+    let int8 = &rep_stages[0];
     let d = &int8["details"];
     eprintln!(
         "digits-quant, histogram observer: f32 {:.2}%, int8 PTQ (w+a) {:.2}%, integer inference agrees on {:.2}%",
@@ -315,8 +317,9 @@ fn digits_int8_ptq_with_the_histogram_observer_holds() {
 fn mnist_qat_recovers_what_4_bit_ptq_loses() {
     let rep = run_preset("mnist-qat");
     let dense = rep.epochs.last().unwrap().test_accuracy as f64;
-    let int8 = acc(&rep.stages[0]["test_accuracy"]);
-    let d = &rep.stages[1]["details"];
+    let rep_stages = crate::stages_json(&rep);
+    let int8 = acc(&rep_stages[0]["test_accuracy"]);
+    let d = &rep_stages[1]["details"];
     let (ptq, qat) = (acc(&d["ptq_accuracy"]), acc(&d["qat_accuracy"]));
     eprintln!(
         "mnist-qat: f32 {:.2}%, int8 PTQ {:.2}%, 4-bit PTQ {:.2}%, 4-bit QAT {:.2}%, bytes {}",

@@ -8,12 +8,12 @@ use crate::core::tensor::no_grad;
 use crate::nn::{Linear, Module, Sequential};
 use crate::recipe::distill::DistillStage;
 use crate::run::pipeline::{Advance, StageCtx, finetune_phase, model_stats};
+use crate::run::report::{DistillDetails, ModelSummary, SoftTargets, StageDetails};
 use crate::run::trainer::Trainer;
-use crate::{Result, bail};
-use serde_json::{Value, json};
+use crate::{Error, Result, bail};
 
 /// Accuracy, size and soft targets of one model of the comparison.
-async fn summary(t: &Trainer, samples: usize, temperature: f32) -> Result<(Value, Vec<Vec<f32>>)> {
+async fn summary(t: &Trainer, samples: usize, temperature: f32) -> Result<(ModelSummary, Vec<Vec<f32>>)> {
     let (acc, _) = t.evaluate_test().await?;
     let stats = model_stats(&t.model).await?;
     let mut soft = Vec::new();
@@ -22,12 +22,13 @@ async fn summary(t: &Trainer, samples: usize, temperature: f32) -> Result<(Value
         let p = no_grad(|| t.logits(&x)?.scale(1.0 / temperature)?.softmax(-1))?.to_vec().await?;
         soft = p.chunks(t.data.classes.max(1)).map(|c| c.to_vec()).collect();
     }
-    let v = json!({
-        "test_accuracy": acc,
-        "params": stats.params,
-        "nonzero_params": stats.nonzero_params,
-        "bytes": stats.bytes,
-    });
+    let v = ModelSummary {
+        test_accuracy: acc,
+        params: stats.params,
+        nonzero_params: stats.nonzero_params,
+        bytes: stats.bytes,
+        epochs: None,
+    };
     Ok((v, soft))
 }
 
@@ -44,8 +45,8 @@ pub struct DistillRun {
     part: Part,
     samples: usize,
     teacher: Option<Sequential>,
-    teacher_summary: (Value, Vec<Vec<f32>>),
-    alone_summary: Option<(Value, Vec<Vec<f32>>)>,
+    teacher_summary: Option<(ModelSummary, Vec<Vec<f32>>)>,
+    alone_summary: Option<(ModelSummary, Vec<Vec<f32>>)>,
 }
 
 impl DistillRun {
@@ -64,7 +65,7 @@ impl DistillRun {
             part: Part::Alone,
             samples,
             teacher: Some(teacher),
-            teacher_summary,
+            teacher_summary: Some(teacher_summary),
             alone_summary: None,
         })
     }
@@ -103,7 +104,7 @@ impl DistillRun {
             match self.part {
                 Part::Alone => {
                     let mut s = summary(t, self.samples, self.cfg.temperature).await?;
-                    s.0["epochs"] = serde_json::to_value(std::mem::take(&mut ctx.epochs))?;
+                    s.0.epochs = Some(std::mem::take(&mut ctx.epochs));
                     self.alone_summary = Some(s);
                     let student =
                         self.cfg.build_student(&t.recipe, &t.data.input_shape, t.data.classes, &t.device)?;
@@ -130,29 +131,31 @@ impl DistillRun {
         Ok(adv)
     }
 
-    async fn details(&mut self, t: &Trainer) -> Result<Value> {
+    async fn details(&mut self, t: &Trainer) -> Result<StageDetails> {
         let (distilled, d_soft) = summary(t, self.samples, self.cfg.temperature).await?;
-        let (teacher, t_soft) = std::mem::take(&mut self.teacher_summary);
-        let (alone, a_soft) = self.alone_summary.take().unwrap_or_default();
-        let acc = |v: &Value| v["test_accuracy"].as_f64().unwrap_or(f64::NAN);
+        let missing = || Error(format!("{}: internal: a distillation summary is missing", self.prefix));
+        let (teacher, t_soft) = self.teacher_summary.take().ok_or_else(missing)?;
+        let (alone, a_soft) = self.alone_summary.take().ok_or_else(missing)?;
+        let acc = |v: &ModelSummary| v.test_accuracy as f64;
         let labels: Vec<u32> = t.data.test_y.iter().take(self.samples).copied().collect();
-        Ok(json!({
-            "student": self.cfg.student,
-            "temperature": self.cfg.temperature,
-            "alpha": self.cfg.alpha,
-            "hint": self.cfg.hint,
-            "margin": acc(&distilled) - acc(&alone),
-            "test_samples": t.data.n_test(),
-            "teacher": teacher,
-            "distilled": distilled,
-            "alone": alone,
-            "soft_targets": {
-                "temperature": self.cfg.temperature,
-                "samples": (0..self.samples).collect::<Vec<_>>(),
-                "labels": labels,
-                "teacher": t_soft,
-                "distilled": d_soft,
-                "alone": a_soft,
+        let margin = acc(&distilled) - acc(&alone);
+        Ok(StageDetails::Distill(DistillDetails {
+            student: self.cfg.student.clone(),
+            temperature: self.cfg.temperature,
+            alpha: self.cfg.alpha,
+            hint: self.cfg.hint.clone(),
+            margin,
+            test_samples: t.data.n_test(),
+            teacher,
+            distilled,
+            alone,
+            soft_targets: SoftTargets {
+                temperature: self.cfg.temperature,
+                samples: (0..self.samples).collect(),
+                labels,
+                teacher: t_soft,
+                distilled: d_soft,
+                alone: a_soft,
             },
         }))
     }

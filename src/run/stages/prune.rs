@@ -8,9 +8,9 @@ use crate::core::tensor::Tensor;
 use crate::nn::{Activation, BatchNorm, Layer, Module, Sequential};
 use crate::recipe::prune::*;
 use crate::run::pipeline::{Advance, StageCtx, finetune_phase};
+use crate::run::report::*;
 use crate::run::trainer::{Trainer, now_seconds};
 use crate::{Result, bail};
-use serde_json::{Value, json};
 /// Reads the chosen weights and their current masks to the host.
 async fn read_weights(
     t: &Trainer,
@@ -87,8 +87,8 @@ fn mask_sparsity(t: &Trainer, ws: &[PrunableWeight]) -> (Vec<f64>, f64) {
     (per, zeros as f64 / total.max(1) as f64)
 }
 
-fn names(ws: &[PrunableWeight]) -> Vec<&str> {
-    ws.iter().map(|w| w.name.as_str()).collect()
+fn names(ws: &[PrunableWeight]) -> Vec<String> {
+    ws.iter().map(|w| w.name.clone()).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -96,15 +96,15 @@ fn names(ws: &[PrunableWeight]) -> Vec<&str> {
 // ---------------------------------------------------------------------------------------------
 
 /// Runs a magnitude stage; returns its details for the report.
-pub async fn run_magnitude(s: &MagnitudeStage, t: &mut Trainer, ctx: &StageCtx) -> Result<Value> {
+pub async fn run_magnitude(s: &MagnitudeStage, t: &mut Trainer, ctx: &StageCtx) -> Result<StageDetails> {
     let ws =
         resolve_layers(&t.model, s.layers.as_deref(), DefaultLayers::All, &format!("{}.layers", ctx.prefix))?;
     prune_amount(t, &ws, s.scope, s.amount).await.map_err(|e| ctx.err(e))?;
-    Ok(json!({ "scope": s.scope, "amount": s.amount, "layers": names(&ws) }))
+    Ok(StageDetails::Magnitude(MagnitudeDetails { scope: s.scope, amount: s.amount, layers: names(&ws) }))
 }
 
 /// Runs an N:M stage; the details count the groups of `m` and how many have ≥ `m − n` zeros.
-pub async fn run_n_m(s: &NmStage, t: &mut Trainer, ctx: &StageCtx) -> Result<Value> {
+pub async fn run_n_m(s: &NmStage, t: &mut Trainer, ctx: &StageCtx) -> Result<StageDetails> {
     let ws =
         resolve_layers(&t.model, s.layers.as_deref(), DefaultLayers::All, &format!("{}.layers", ctx.prefix))?;
     let (ps, vs, ms) = read_weights(t, &ws).await?;
@@ -115,7 +115,7 @@ pub async fn run_n_m(s: &NmStage, t: &mut Trainer, ctx: &StageCtx) -> Result<Val
         .collect::<Result<Vec<_>>>()
         .map_err(|e| ctx.err(e))?;
     set_masks(t, &ws, &ps, masks)?;
-    Ok(json!({ "n": s.n, "m": s.m, "layers": names(&ws) }))
+    Ok(StageDetails::NM(NmDetails { n: s.n, m: s.m, layers: names(&ws) }))
 }
 
 /// What lies between weighted layer `l` and the next weighted layer.
@@ -152,10 +152,11 @@ fn downstream(model: &Sequential, l: usize) -> Downstream {
 }
 
 /// Runs a structured stage: masks (and with `remove`, physical removal).
-pub async fn run_structured(s: &StructuredStage, t: &mut Trainer, ctx: &StageCtx) -> Result<Value> {
+pub async fn run_structured(s: &StructuredStage, t: &mut Trainer, ctx: &StageCtx) -> Result<StageDetails> {
     let ws = resolve_layers(&t.model, s.layers.as_deref(), s.defaults(), &format!("{}.layers", ctx.prefix))?;
     let (ps, vs, ms) = read_weights(t, &ws).await?;
-    let mut details = json!({ "amount": s.amount, "norm": s.norm, "dim": s.dim, "layers": names(&ws) });
+    let mut details =
+        StructuredDetails { amount: s.amount, norm: s.norm, dim: s.dim, layers: names(&ws), removal: None };
     for (i, w) in ws.iter().enumerate() {
         let mask = ln_structured(&vs[i], &w.shape, &ms[i], s.amount, s.norm, s.dim)
             .map_err(|e| ctx.err(format!("{}: {e}", w.name)))?;
@@ -182,9 +183,9 @@ pub async fn run_structured(s: &StructuredStage, t: &mut Trainer, ctx: &StageCtx
         t.masks.set(&w.name, &ps[i], mask)?;
     }
     if s.remove {
-        details["removal"] = remove_dead(t, &ws).await.map_err(|e| ctx.err(e))?;
+        details.removal = Some(remove_dead(t, &ws).await.map_err(|e| ctx.err(e))?);
     }
-    Ok(details)
+    Ok(StageDetails::Structured(details))
 }
 
 /// Best-of-`reps` wall time of evaluating the test split (includes the readback, so a GPU run is
@@ -243,7 +244,7 @@ fn rebuild(
 /// dead channel passes on the constant `act(0)`; when that is not 0 (sigmoid) it is folded into the
 /// next layer's bias: exact in evaluation mode for a linear next layer and for a conv without
 /// padding (with padding, border positions saw zeros instead of the constant).
-async fn remove_dead(t: &mut Trainer, ws: &[PrunableWeight]) -> Result<Value> {
+async fn remove_dead(t: &mut Trainer, ws: &[PrunableWeight]) -> Result<RemovalDetails> {
     let params_before = t.model.param_count();
     let logits_before = t.logits(t.test_inputs())?.to_vec().await?;
     let time_before = time_inference(t, 5).await?;
@@ -395,7 +396,11 @@ async fn remove_dead(t: &mut Trainer, ws: &[PrunableWeight]) -> Result<Value> {
             }
             _ => {}
         }
-        removed.push(json!({ "layer": w.name, "channels_before": channels, "channels_after": keep.len() }));
+        removed.push(RemovedLayer {
+            layer: w.name.clone(),
+            channels_before: channels,
+            channels_after: keep.len(),
+        });
     }
     // The optimizer follows the new tensors (its momentum starts afresh).
     let lr = t.opt.lr();
@@ -405,15 +410,15 @@ async fn remove_dead(t: &mut Trainer, ws: &[PrunableWeight]) -> Result<Value> {
     let logits_after = t.logits(t.test_inputs())?.to_vec().await?;
     let max_change = logits_before.iter().zip(&logits_after).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     let time_after = time_inference(t, 5).await?;
-    Ok(json!({
-        "layers": removed,
-        "params_before": params_before,
-        "params_after": t.model.param_count(),
-        "inference_seconds_before": time_before,
-        "inference_seconds_after": time_after,
-        "speedup": time_before / time_after.max(1e-9),
-        "max_logit_change": max_change,
-    }))
+    Ok(RemovalDetails {
+        layers: removed,
+        params_before,
+        params_after: t.model.param_count(),
+        inference_seconds_before: time_before,
+        inference_seconds_after: time_after,
+        speedup: time_before / time_after.max(1e-9),
+        max_logit_change: max_change,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,7 +431,7 @@ pub struct GradualRun {
     ws: Vec<PrunableWeight>,
     events: Vec<u64>,
     next: usize,
-    log: Vec<Value>,
+    log: Vec<GradualEvent>,
 }
 
 impl GradualRun {
@@ -449,7 +454,7 @@ impl GradualRun {
             prune_to(t, &self.ws, self.cfg.scope, target).await?;
             let (per, global) = mask_sparsity(t, &self.ws);
             let step = self.events[self.next];
-            self.log.push(json!({ "step": step, "target": target, "sparsity": global, "layers": per }));
+            self.log.push(GradualEvent { step, target, sparsity: global, layers: per });
             self.next += 1;
         }
         Ok(())
@@ -466,15 +471,15 @@ impl GradualRun {
         }
         adv.detail = format!("pruning step {}/{}", self.next, self.events.len());
         if t.phase_done() && self.next == self.events.len() {
-            adv.done = Some(json!({
-                "initial_sparsity": self.cfg.initial_sparsity,
-                "final_sparsity": self.cfg.final_sparsity,
-                "start_step": self.cfg.start_step,
-                "frequency": self.cfg.frequency,
-                "prunings": self.cfg.prunings,
-                "scope": self.cfg.scope,
-                "layers": names(&self.ws),
-                "schedule": self.log,
+            adv.done = Some(StageDetails::Gradual(GradualDetails {
+                initial_sparsity: self.cfg.initial_sparsity,
+                final_sparsity: self.cfg.final_sparsity,
+                start_step: self.cfg.start_step,
+                frequency: self.cfg.frequency,
+                prunings: self.cfg.prunings,
+                scope: self.cfg.scope,
+                layers: names(&self.ws),
+                schedule: std::mem::take(&mut self.log),
             }));
         }
         Ok(adv)
@@ -486,7 +491,7 @@ pub struct IterativeRun {
     cfg: IterativeStage,
     ws: Vec<PrunableWeight>,
     cycle: u32,
-    log: Vec<Value>,
+    log: Vec<IterativeCycle>,
 }
 
 impl IterativeRun {
@@ -505,15 +510,15 @@ impl IterativeRun {
             if self.cycle > 0 {
                 let acc = ctx.epochs.last().map(|m| m.test_accuracy);
                 let sparsity = mask_sparsity(t, &self.ws).1;
-                self.log.push(json!({ "cycle": self.cycle, "sparsity": sparsity, "test_accuracy": acc }));
+                self.log.push(IterativeCycle { cycle: self.cycle, sparsity, test_accuracy: acc });
             }
             if self.cycle == self.cfg.cycles {
-                return Ok(Advance::finished(json!({
-                    "sparsity": self.cfg.sparsity,
-                    "cycles": self.cfg.cycles,
-                    "scope": self.cfg.scope,
-                    "layers": names(&self.ws),
-                    "log": self.log,
+                return Ok(Advance::finished(StageDetails::Iterative(IterativeDetails {
+                    sparsity: self.cfg.sparsity,
+                    cycles: self.cfg.cycles,
+                    scope: self.cfg.scope,
+                    layers: names(&self.ws),
+                    log: std::mem::take(&mut self.log),
                 })));
             }
             self.cycle += 1;
@@ -537,7 +542,7 @@ pub struct LotteryRun {
     cfg: LotteryStage,
     ws: Vec<PrunableWeight>,
     phase: Option<LotteryPhase>,
-    rounds: Vec<Value>,
+    rounds: Vec<LotteryRound>,
     ticket: Option<Vec<(String, Storage)>>,
     ticket_accuracy: Option<f32>,
     control_accuracy: Option<f32>,
@@ -581,9 +586,11 @@ impl LotteryRun {
             match self.phase {
                 None => {}
                 Some(LotteryPhase::Round(r)) => {
-                    self.rounds.push(
-                        json!({ "round": r, "sparsity": mask_sparsity(t, &self.ws).1, "test_accuracy": acc }),
-                    );
+                    self.rounds.push(LotteryRound {
+                        round: r,
+                        sparsity: mask_sparsity(t, &self.ws).1,
+                        test_accuracy: acc,
+                    });
                     self.ticket_accuracy = acc;
                 }
                 Some(LotteryPhase::Control) => self.control_accuracy = acc,
@@ -627,15 +634,15 @@ impl LotteryRun {
                         restore_state(&t.model, &ticket)?;
                     }
                     t.opt.reset_state();
-                    return Ok(Advance::finished(json!({
-                        "sparsity": self.cfg.sparsity,
-                        "rounds": self.rounds,
-                        "rewind_step": self.cfg.rewind_step,
-                        "scope": self.cfg.scope,
-                        "layers": names(&self.ws),
-                        "dense_accuracy": ctx.baseline_accuracy,
-                        "ticket_accuracy": self.ticket_accuracy,
-                        "control_accuracy": self.control_accuracy,
+                    return Ok(Advance::finished(StageDetails::Lottery(LotteryDetails {
+                        sparsity: self.cfg.sparsity,
+                        rounds: std::mem::take(&mut self.rounds),
+                        rewind_step: self.cfg.rewind_step,
+                        scope: self.cfg.scope,
+                        layers: names(&self.ws),
+                        dense_accuracy: ctx.baseline_accuracy,
+                        ticket_accuracy: self.ticket_accuracy,
+                        control_accuracy: self.control_accuracy,
                     })));
                 }
             }
@@ -691,10 +698,10 @@ impl SensitivityRun {
         }
         let mut adv = Advance { detail: format!("cell {}/{total}", self.cell), ..Advance::default() };
         if self.cell == total {
-            adv.done = Some(json!({
-                "layers": names(&self.ws),
-                "sparsities": self.cfg.sparsities,
-                "accuracy": self.accuracy,
+            adv.done = Some(StageDetails::Sensitivity(SensitivityDetails {
+                layers: names(&self.ws),
+                sparsities: self.cfg.sparsities.clone(),
+                accuracy: std::mem::take(&mut self.accuracy),
             }));
         }
         Ok(adv)

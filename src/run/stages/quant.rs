@@ -6,8 +6,8 @@ use crate::compress::int8::IntModel;
 use crate::compress::quant::*;
 use crate::recipe::quant::{QatStage, QuantizeStage};
 use crate::run::pipeline::{Advance, StageCtx, finetune_phase};
+use crate::run::report::{QatDetails, QuantPoint, QuantizeDetails, StageDetails};
 use crate::run::trainer::Trainer;
-use serde_json::{Value, json};
 
 /// Installs fake quantization for `c` on the trainer's model and calibrates the input observers
 /// on the first `batches` training batches (evaluation mode, no gradients). Qparams of cheap
@@ -42,10 +42,10 @@ pub async fn install(t: &mut Trainer, c: &QuantConfig, batches: usize) -> Result
 /// on the run's device) predicts the fake-quant model's class, and `int8_path`: the integer kernel
 /// that ran (`avx2`, `wasm-simd128`, `scalar` on the CPU; `dot4I8Packed` or `unpacked` WGSL on the
 /// GPU). Both null when the point has no integer model.
-async fn point(t: &Trainer, bits: u32) -> Result<Value> {
+async fn point(t: &Trainer, bits: u32) -> Result<QuantPoint> {
     let (acc, pred) = t.evaluate_test().await?;
     let (bytes, layers) = measure(&t.model, t.quant.as_ref()).await?;
-    let (mut agreement, mut path) = (Value::Null, Value::Null);
+    let (mut agreement, mut path) = (None, None);
     // Integer inference applies to symmetric ≤ 8-bit weights with quantized activations; any other
     // failure to build it is an error, not a null.
     let int8 = t.quant.as_ref().filter(|fq| IntModel::unsupported(&t.model, fq).is_none());
@@ -53,45 +53,45 @@ async fn point(t: &Trainer, bits: u32) -> Result<Value> {
         let im = IntModel::build(&t.model, fq, &t.data.input_shape).await?;
         let int_pred = im.predict_on(&t.device, &t.data.test_x, pred.len()).await?;
         let same = int_pred.iter().zip(&pred).filter(|(a, b)| a == b).count();
-        agreement = json!(same as f64 / pred.len().max(1) as f64);
-        path = json!(match &t.device {
-            crate::Device::Cpu => crate::compress::int8::simd_path(),
-            #[cfg(feature = "gpu")]
-            crate::Device::Gpu(g) => g.int8_path().name(),
-        });
+        agreement = Some(same as f64 / pred.len().max(1) as f64);
+        path = Some(
+            match &t.device {
+                crate::Device::Cpu => crate::compress::int8::simd_path(),
+                #[cfg(feature = "gpu")]
+                crate::Device::Gpu(g) => g.int8_path().name(),
+            }
+            .to_string(),
+        );
     }
-    Ok(json!({
-        "bits": bits, "test_accuracy": acc, "bytes": bytes, "layers": layers,
-        "int8_agreement": agreement, "int8_path": path,
-    }))
+    Ok(QuantPoint { bits, test_accuracy: acc, bytes, layers, int8_agreement: agreement, int8_path: path })
 }
 
 /// Runs a `quantize` stage: one point per bit width; the model keeps the last width's quantization.
-pub async fn run_quantize(s: &QuantizeStage, t: &mut Trainer, ctx: &StageCtx) -> Result<Value> {
+pub async fn run_quantize(s: &QuantizeStage, t: &mut Trainer, ctx: &StageCtx) -> Result<StageDetails> {
     let mut points = Vec::new();
     for bits in s.bits.list() {
         install(t, &s.config(bits), s.calibration_batches).await.map_err(|e| ctx.err(e))?;
         points.push(point(t, bits).await?);
     }
-    let last = points.last().cloned().unwrap_or(Value::Null);
-    Ok(json!({
-        "scheme": s.scheme,
-        "granularity": s.granularity,
-        "activations": s.activations,
-        "observer": s.observer,
-        "bits": last["bits"],
-        "quant_bytes": last["bytes"],
-        "int8_agreement": last["int8_agreement"],
-        "int8_path": last["int8_path"],
-        "layers": last["layers"],
-        "points": points,
+    let Some(last) = points.last().cloned() else { return Err(ctx.err("bits: no bit width to quantize to")) };
+    Ok(StageDetails::Quantize(QuantizeDetails {
+        scheme: s.scheme,
+        granularity: s.granularity,
+        activations: s.activations,
+        observer: s.observer,
+        bits: last.bits,
+        quant_bytes: last.bytes,
+        int8_agreement: last.int8_agreement,
+        int8_path: last.int8_path.clone(),
+        layers: last.layers.clone(),
+        points,
     }))
 }
 
 /// A running `qat` stage.
 pub struct QatRun {
     stage: QatStage,
-    ptq: Value,
+    ptq: QuantPoint,
     steps: u64,
 }
 
@@ -137,19 +137,18 @@ impl QatRun {
                 fq.set_observing(false);
             }
             let qat = point(t, self.stage.bits).await?;
-            let gain = qat["test_accuracy"].as_f64().unwrap_or(0.0)
-                - self.ptq["test_accuracy"].as_f64().unwrap_or(0.0);
-            adv.done = Some(json!({
-                "bits": self.stage.bits,
-                "scheme": self.stage.scheme,
-                "granularity": self.stage.granularity,
-                "steps": self.steps,
-                "ptq_accuracy": self.ptq["test_accuracy"],
-                "qat_accuracy": qat["test_accuracy"],
-                "qat_gain": gain,
-                "quant_bytes": qat["bytes"],
-                "layers": qat["layers"],
-                "ptq": self.ptq,
+            let gain = qat.test_accuracy as f64 - self.ptq.test_accuracy as f64;
+            adv.done = Some(StageDetails::Qat(QatDetails {
+                bits: self.stage.bits,
+                scheme: self.stage.scheme,
+                granularity: self.stage.granularity,
+                steps: self.steps,
+                ptq_accuracy: self.ptq.test_accuracy,
+                qat_accuracy: qat.test_accuracy,
+                qat_gain: gain,
+                quant_bytes: qat.bytes,
+                layers: qat.layers,
+                ptq: self.ptq.clone(),
             }));
         }
         Ok(adv)

@@ -3,9 +3,10 @@
 
 use crate::recipe::sweep::{Point, SweepStage};
 use crate::run::pipeline::{Advance, Runner, StageCtx, advance_runner, begin, model_stats};
+use crate::run::report::{StageDetails, SweepDetails, SweepPoint};
 use crate::run::trainer::{Trainer, now_seconds};
 use crate::{Result, bail};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// The model and masks a sweep starts from.
 struct Snapshot {
@@ -43,7 +44,7 @@ pub struct SweepRun {
     inner: Option<(Box<Runner>, StageCtx)>,
     point_started: f64,
     stage_details: Vec<Value>,
-    results: Vec<Value>,
+    results: Vec<SweepPoint>,
 }
 
 impl SweepRun {
@@ -67,7 +68,7 @@ impl SweepRun {
         let total = self.points.len();
         let Some(point) = self.points.get(self.point) else {
             self.start.restore(t)?;
-            return Ok(Some(Advance::finished(self.details())));
+            return Ok(Some(Advance::finished(StageDetails::Sweep(self.details()))));
         };
         if self.stage == 0 {
             self.start.restore(t)?;
@@ -83,19 +84,20 @@ impl SweepRun {
         let (acc, _) = t.evaluate_test().await?;
         let stats = model_stats(&t.model).await?;
         let settings: Map<String, Value> = point.settings.iter().cloned().collect();
-        self.results.push(json!({
-            "settings": settings,
-            "test_accuracy": acc,
-            "accuracy_change": acc - ctx.baseline_accuracy,
-            "params": stats.params,
-            "nonzero_params": stats.nonzero_params,
-            "weight_sparsity": stats.weight_sparsity,
-            "bytes": stats.bytes.sparse,
-            "dense_bytes": stats.bytes.dense,
-            "compression_ratio": ctx.baseline_bytes as f64 / stats.bytes.sparse.max(1) as f64,
-            "seconds": now_seconds() - self.point_started,
-            "stages": std::mem::take(&mut self.stage_details),
-        }));
+        self.results.push(SweepPoint {
+            settings,
+            test_accuracy: acc,
+            accuracy_change: acc - ctx.baseline_accuracy,
+            params: stats.params,
+            nonzero_params: stats.nonzero_params,
+            weight_sparsity: stats.weight_sparsity,
+            bytes: stats.bytes.sparse,
+            dense_bytes: stats.bytes.dense,
+            compression_ratio: ctx.baseline_bytes as f64 / stats.bytes.sparse.max(1) as f64,
+            seconds: now_seconds() - self.point_started,
+            stages: std::mem::take(&mut self.stage_details),
+            pareto: false,
+        });
         self.point += 1;
         self.stage = 0;
         Ok(Some(Advance { detail: format!("point {}/{total} measured", self.point), ..Advance::default() }))
@@ -119,30 +121,28 @@ impl SweepRun {
             adv.detail
         );
         if let Some(d) = adv.done {
-            self.stage_details.push(d);
+            self.stage_details.push(d.details_json()?);
             self.inner = None;
             self.stage += 1;
         }
         Ok(Advance { loss: adv.loss, epoch_end: adv.epoch_end, detail, done: None })
     }
 
-    fn details(&mut self) -> Value {
-        let coords: Vec<(f64, usize)> = self
-            .results
-            .iter()
-            .map(|r| (r["test_accuracy"].as_f64().unwrap_or(0.0), r["bytes"].as_u64().unwrap_or(0) as usize))
-            .collect();
+    fn details(&mut self) -> SweepDetails {
+        let coords: Vec<(f64, usize)> =
+            self.results.iter().map(|r| (r.test_accuracy as f64, r.bytes)).collect();
         for (r, on) in self.results.iter_mut().zip(pareto_front(&coords)) {
-            r["pareto"] = Value::Bool(on);
+            r.pareto = on;
         }
-        json!({
-            "template": self.cfg.stage,
-            "grid": self.cfg.grid,
-            "then": self.cfg.then,
-            "points": std::mem::take(&mut self.results),
-            "restored": true,
-            "note": "every point started from the model as it was when the sweep began; the model is restored to it afterwards",
-        })
+        SweepDetails {
+            template: self.cfg.stage.clone(),
+            grid: self.cfg.grid.clone(),
+            then: self.cfg.then.clone(),
+            points: std::mem::take(&mut self.results),
+            restored: true,
+            note: "every point started from the model as it was when the sweep began; the model is restored to it afterwards"
+                .to_string(),
+        }
     }
 }
 
