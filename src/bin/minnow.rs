@@ -1,4 +1,4 @@
-//! The `minnow` command line: runs recipes headless (same Recipe, Trainer and presets as the page)
+//! The `minnow` command line: runs recipes headless (same Recipe, Session and presets as the page)
 //! and prints a table while it trains plus a JSON report. Exit status 1 on any bad input, with the
 //! message on stderr.
 
@@ -6,7 +6,7 @@ use minnow::compress::quant::{LayerQuantReport, QuantBytes};
 use minnow::io::model_file;
 use minnow::recipe::{self, BackendChoice, PRESETS, Recipe};
 use minnow::run::report::{EpochMetrics, ModelSummary, QuantPoint, StageDetails, StageReport};
-use minnow::run::trainer::Trainer;
+use minnow::run::session::Session;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -253,18 +253,18 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
     }
     recipe.validate().map_err(|e| e.to_string())?;
     let csv = csv_path.as_deref().map(read_file).transpose()?;
-    let mut trainer = pollster::block_on(Trainer::new(recipe, csv.as_deref())).map_err(|e| e.to_string())?;
+    let mut session = pollster::block_on(Session::new(recipe, csv.as_deref())).map_err(|e| e.to_string())?;
     let tty = std::io::stderr().is_terminal() && !quiet;
     if !quiet {
         eprintln!(
             "{} on {} ({} params){}",
-            if trainer.recipe.name.is_empty() { "recipe" } else { &trainer.recipe.name },
-            trainer.device.name(),
-            minnow::nn::Module::parameters(&trainer.model).iter().map(|(_, t)| t.numel()).sum::<usize>(),
-            if trainer.backend_note.is_empty() {
+            if session.recipe().name.is_empty() { "recipe" } else { &session.recipe().name },
+            session.backend(),
+            session.param_count(),
+            if session.backend_note().is_empty() {
                 String::new()
             } else {
-                format!(" — {}", trainer.backend_note)
+                format!(" — {}", session.backend_note())
             }
         );
         eprintln!(
@@ -287,13 +287,13 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
         );
     };
     let mut announced = None;
-    while !trainer.done() {
-        let info = pollster::block_on(trainer.step(8)).map_err(|e| e.to_string())?;
+    while !session.done() {
+        let info = pollster::block_on(session.step(8)).map_err(|e| e.to_string())?;
         if let Some(st) = info.stage.as_ref().filter(|st| announced != Some(st.index) && !quiet) {
             if tty {
                 eprint!("\r\x1b[2K");
             }
-            let stage = &trainer.recipe.compression[st.index];
+            let stage = &session.recipe().compression[st.index];
             eprintln!(
                 "stage {}/{}: {}",
                 st.index + 1,
@@ -327,7 +327,7 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
             let _ = std::io::stderr().flush();
         }
     }
-    let report = pollster::block_on(trainer.report()).map_err(|e| e.to_string())?;
+    let report = pollster::block_on(session.report()).map_err(|e| e.to_string())?;
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     if !quiet {
         eprintln!(
@@ -342,7 +342,7 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
         None => print_out(&json),
     }
     if let Some(path) = save {
-        let bytes = pollster::block_on(model_file::save_trainer(&trainer)).map_err(|e| e.to_string())?;
+        let bytes = pollster::block_on(model_file::save_session(&session)).map_err(|e| e.to_string())?;
         std::fs::write(&path, bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
         if !quiet {
             eprintln!("saved the model to {path}");
@@ -382,16 +382,16 @@ fn eval_model(args: &[String]) -> Result<(), String> {
     let path = model_path.ok_or("eval needs a model file (.safetensors)")?;
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let csv = csv_path.as_deref().map(read_file).transpose()?;
-    let trainer = pollster::block_on(model_file::trainer_from_file(&bytes, csv.as_deref(), backend))
+    let session = pollster::block_on(model_file::open(&bytes, csv.as_deref(), backend))
         .map_err(|e| format!("{path}: {e}"))?;
     if let Some(out) = split {
-        let bytes = model_file::save_test_split(&trainer.data).map_err(|e| e.to_string())?;
+        let bytes = model_file::save_test_split(session.dataset()).map_err(|e| e.to_string())?;
         std::fs::write(&out, bytes).map_err(|e| format!("cannot write {out}: {e}"))?;
     }
-    let (test_accuracy, _) = pollster::block_on(trainer.evaluate_test()).map_err(|e| e.to_string())?;
-    let logits = trainer.test_logits().and_then(|t| t.to_vec_blocking()).map_err(|e| e.to_string())?;
+    let test_accuracy = pollster::block_on(session.test_accuracy()).map_err(|e| e.to_string())?;
+    let logits = pollster::block_on(session.test_logits()).map_err(|e| e.to_string())?;
     let rows = if head == 0 { usize::MAX } else { head };
-    let logits_head: Vec<&[f32]> = logits.chunks(trainer.data.classes.max(1)).take(rows).collect();
+    let logits_head: Vec<&[f32]> = logits.chunks(session.dataset().classes.max(1)).take(rows).collect();
     let json = serde_json::json!({ "test_accuracy": test_accuracy, "logits_head": logits_head });
     print_out(&json.to_string());
     Ok(())

@@ -39,6 +39,7 @@ use crate::core::tensor::{MAX_RANK, Tensor, fmt_shape};
 use crate::data::Dataset;
 use crate::nn::{Activation, Layer, Sequential};
 use crate::recipe::{BackendChoice, ConvBlock, MAX_PARAMS, MAX_WIDTH, ModelSpec, Recipe};
+use crate::run::session::Session;
 use crate::run::trainer::{Trainer, select_device};
 use crate::{Device, Error, Result, bail};
 use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
@@ -733,6 +734,16 @@ pub async fn trainer_from_file(
         }
     }
     Ok(trainer)
+}
+
+/// A [`Session`] that continues from a model file (see [`trainer_from_file`]).
+pub async fn open(bytes: &[u8], csv: Option<&str>, backend: Option<BackendChoice>) -> Result<Session> {
+    Ok(Session::from_trainer(trainer_from_file(bytes, csv, backend).await?))
+}
+
+/// [`save_trainer`] for a session: the model file of its run as it is now.
+pub async fn save_session(s: &Session) -> Result<Vec<u8>> {
+    save_trainer(s.trainer()).await
 }
 
 /// A dataset's test split as safetensors, for checking a model outside minnow

@@ -3,5 +3,6 @@
 
 pub mod pipeline;
 pub mod report;
+pub mod session;
 pub mod stages;
 pub mod trainer;

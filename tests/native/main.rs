@@ -20,7 +20,9 @@ mod presets;
 mod prune;
 mod quant;
 mod recipe;
+mod session;
 mod shaders_validate;
+mod ts_types;
 
 /// A fresh WGSL device (lavapipe here), or None with "SKIPPED: …" printed where no adapter exists;
 /// with `MINNOW_REQUIRE_GPU` set, a missing adapter fails the test instead.

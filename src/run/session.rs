@@ -1,0 +1,397 @@
+//! `Session`: one run, the API the CLI and the page (src/wasm.rs) both use and nothing reaches
+//! around. It owns the trainer (model, data, optimizer, masks, quantization state, stages) and
+//! answers what the views ask: the report, the weights with their masks and quantization grid, the
+//! decision grid, and a [`Snapshot`] of the trained weights that [`Session::explore`] applies a
+//! compression setting to and evaluates without retraining (the live explorer).
+
+use crate::compress::prune::{Scope, global_prune_to_sparsity, prunable_weights, prune_to_sparsity};
+use crate::compress::quant::{FakeQuantModel, Granularity, ObserverKind, QuantConfig, Scheme, measure};
+use crate::core::tensor::{Tensor, no_grad};
+use crate::nn::{LayerForward, Module, Sequential};
+use crate::recipe::Recipe;
+use crate::run::pipeline::model_stats;
+use crate::run::report::{EpochMetrics, Report, StepInfo};
+use crate::run::trainer::Trainer;
+use crate::{Error, Result, bail};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// A run in progress: create it from a recipe ([`Session::new`]) or from a model file
+/// (`io::model_file::open`), then [`step`](Session::step) it until [`done`](Session::done).
+pub struct Session {
+    t: Trainer,
+}
+
+/// One linear or conv weight, as [`Session::layers`] lists it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct LayerInfo {
+    /// `state_dict` name (`"0.weight"`), the key for [`Session::weights`].
+    pub name: String,
+    /// `"linear"` or `"conv2d"`.
+    pub kind: String,
+    /// `[out, in]` or `[out, in, kh, kw]`.
+    pub shape: Vec<usize>,
+    /// Whether a pruning mask is on it.
+    pub masked: bool,
+}
+
+/// The quantization grid of a weight: level `q` sits at `scale · (q − zero_point)`, one scale and
+/// zero point per tensor, or per output channel along `axis` 0.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct QuantGrid {
+    pub bits: u32,
+    pub per_channel: bool,
+    pub axis: usize,
+    pub scale: Vec<f32>,
+    pub zero_point: Vec<i32>,
+    pub qmin: i32,
+    pub qmax: i32,
+}
+
+/// A weight's values (row-major), its mask (1 kept, 0 pruned) and its quantization grid.
+#[derive(Debug, Clone)]
+pub struct WeightView {
+    pub info: LayerInfo,
+    pub values: Vec<f32>,
+    pub mask: Option<Vec<f32>>,
+    pub quant: Option<QuantGrid>,
+}
+
+/// A compression setting for [`Session::explore`]: magnitude pruning to `sparsity` (per layer or
+/// one global threshold) of every linear and conv weight, then, with `bits`, fake quantization of
+/// the weights (torch's min-max qparams).
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ExploreSetting {
+    /// Fraction of weights set to zero, in [0, 0.99].
+    #[serde(default)]
+    pub sparsity: f64,
+    /// `layer` (each layer to `sparsity`) or `global` (one threshold over all of them).
+    #[serde(default)]
+    pub method: Scope,
+    /// Weight bit width in [2, 8], or absent for float weights.
+    #[serde(default)]
+    pub bits: Option<u32>,
+    #[serde(default)]
+    pub scheme: Scheme,
+    #[serde(default)]
+    pub granularity: Granularity,
+}
+
+impl ExploreSetting {
+    /// Range checks; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=0.99).contains(&self.sparsity) {
+            bail!("sparsity = {}: must be in [0, 0.99]", self.sparsity);
+        }
+        if let Some(b) = self.bits {
+            if !(2..=8).contains(&b) {
+                bail!("bits = {b}: must be in [2, 8]");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What [`Session::explore`] measured: test accuracy, honest bytes (sparse formats, packed
+/// integers when quantized) and the ratio against the dense f32 model, and the weight sparsity.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ExploreResult {
+    pub test_accuracy: f32,
+    pub bytes: usize,
+    pub dense_bytes: usize,
+    pub ratio: f64,
+    pub sparsity: f64,
+}
+
+/// A copy of the trained weights and masks on the run's device, taken by [`Session::snapshot`].
+pub struct Snapshot {
+    model: Sequential,
+    masks: Vec<(String, Vec<f32>)>,
+}
+
+impl Session {
+    /// Loads the data, picks the backend, builds the model, optimizer and stages. `csv` is the
+    /// user's file for `dataset.name = "csv"`.
+    pub async fn new(recipe: Recipe, csv: Option<&str>) -> Result<Session> {
+        Ok(Session { t: Trainer::new(recipe, csv).await? })
+    }
+
+    /// A session over a trainer built elsewhere (a model file's, see `io::model_file::open`).
+    pub fn from_trainer(t: Trainer) -> Session {
+        Session { t }
+    }
+
+    /// The run's state, for what writes it out (`io::model_file`) and for tests.
+    pub fn trainer(&self) -> &Trainer {
+        &self.t
+    }
+
+    /// Trains up to `max_batches` mini-batches (stopping at an epoch end), then the compression
+    /// stages the same way; reads metrics back only when due.
+    pub async fn step(&mut self, max_batches: usize) -> Result<StepInfo> {
+        self.t.step(max_batches).await
+    }
+
+    /// Trains to the end, calling `on_epoch` after each epoch of the initial training and of the
+    /// stages.
+    pub async fn run(&mut self, on_epoch: impl FnMut(&EpochMetrics)) -> Result<Report> {
+        self.t.run(on_epoch).await
+    }
+
+    /// True when the initial training and every stage are done.
+    pub fn done(&self) -> bool {
+        self.t.done()
+    }
+
+    /// The report as of now (final metrics evaluated on the test split).
+    pub async fn report(&self) -> Result<Report> {
+        self.t.report().await
+    }
+
+    pub fn recipe(&self) -> &Recipe {
+        &self.t.recipe
+    }
+
+    /// The run's dataset (both splits, on the host).
+    pub fn dataset(&self) -> &crate::data::Dataset {
+        &self.t.data
+    }
+
+    /// Trainable scalars of the model as it is now.
+    pub fn param_count(&self) -> usize {
+        self.t.model.param_count()
+    }
+
+    /// Test accuracy of the model as it is now (with its masks and quantization).
+    pub async fn test_accuracy(&self) -> Result<f32> {
+        Ok(self.t.evaluate_test().await?.0)
+    }
+
+    /// Logits of the test split, `n_test × classes` row-major (evaluation mode).
+    pub async fn test_logits(&self) -> Result<Vec<f32>> {
+        self.t.test_logits()?.to_vec().await
+    }
+
+    /// `"cpu"` or `"gpu"`.
+    pub fn backend(&self) -> &'static str {
+        self.t.device.name()
+    }
+
+    /// Why `auto` fell back to the CPU, or the GPU was lost ("" when neither).
+    pub fn backend_note(&self) -> &str {
+        &self.t.backend_note
+    }
+
+    /// The GPU adapter's name, backend and device type ("" on the CPU).
+    pub fn adapter(&self) -> String {
+        match &self.t.device {
+            #[cfg(feature = "gpu")]
+            crate::Device::Gpu(g) => g.adapter_info(),
+            _ => String::new(),
+        }
+    }
+
+    pub fn total_epochs(&self) -> u32 {
+        self.t.total_epochs()
+    }
+
+    /// Whether the inputs are 2-D points (the page then draws a decision boundary).
+    pub fn is_2d(&self) -> bool {
+        self.t.data.input_shape == [2]
+    }
+
+    fn two_d(&self) -> Result<()> {
+        if !self.is_2d() {
+            bail!("dataset {} is not 2-D points", self.t.data.name);
+        }
+        Ok(())
+    }
+
+    /// Every linear and conv weight in model order (what pruning and quantization act on).
+    pub fn layers(&self) -> Vec<LayerInfo> {
+        prunable_weights(&self.t.model)
+            .into_iter()
+            .map(|w| LayerInfo {
+                kind: self.t.model.layers[w.layer].kind().to_string(),
+                masked: self.t.masks.get(&w.name).is_some(),
+                name: w.name,
+                shape: w.shape,
+            })
+            .collect()
+    }
+
+    /// The weight `name` (as in [`Session::layers`]) with its mask and quantization grid.
+    pub async fn weights(&self, name: &str) -> Result<WeightView> {
+        let Some(info) = self.layers().into_iter().find(|l| l.name == name) else {
+            bail!("the model has no linear or conv weight named {name}");
+        };
+        let tensor = self.t.model.parameters().into_iter().find(|(n, _)| n == name).map(|(_, t)| t);
+        let Some(tensor) = tensor else { bail!("the model has no parameter {name}") };
+        Ok(WeightView {
+            values: tensor.to_vec().await?,
+            mask: self.t.masks.get(name).map(<[f32]>::to_vec),
+            quant: self.quant_grid(name),
+            info,
+        })
+    }
+
+    fn quant_grid(&self, name: &str) -> Option<QuantGrid> {
+        let fq = self.t.quant.as_ref()?;
+        let index: usize = name.split('.').next()?.parse().ok()?;
+        let layers = fq.layers.borrow();
+        let lq = layers.get(index)?.as_ref()?;
+        let w = &lq.weight;
+        Some(QuantGrid {
+            bits: lq.bits,
+            per_channel: w.scale.len() > 1,
+            axis: 0,
+            scale: w.scale.clone(),
+            zero_point: w.zero_point.clone(),
+            qmin: w.qmin,
+            qmax: w.qmax,
+        })
+    }
+
+    /// `[xmin, xmax, ymin, ymax]` around the 2-D training points, padded by 10 %.
+    pub fn bounds(&self) -> Result<[f32; 4]> {
+        self.two_d()?;
+        Ok(bounds_of(&self.t.data.train_x))
+    }
+
+    /// The 2-D training points (`x`: n·2 coordinates) and their labels.
+    pub fn points(&self) -> Result<(&[f32], &[u32])> {
+        self.two_d()?;
+        Ok((&self.t.data.train_x, &self.t.data.train_y))
+    }
+
+    /// `res·res·classes` class probabilities over [`Session::bounds`], row-major over (gy, gx,
+    /// class) with gy running from ymin to ymax.
+    pub async fn decision_grid(&self, res: u32) -> Result<Vec<f32>> {
+        if !(2..=256).contains(&res) {
+            bail!("decision grid resolution {res} must be in [2, 256]");
+        }
+        let [x0, x1, y0, y1] = self.bounds()?;
+        let r = res as usize;
+        let mut pts = Vec::with_capacity(r * r * 2);
+        for gy in 0..r {
+            for gx in 0..r {
+                pts.push(x0 + (x1 - x0) * (gx as f32 + 0.5) / r as f32);
+                pts.push(y0 + (y1 - y0) * (gy as f32 + 0.5) / r as f32);
+            }
+        }
+        self.t.predict_proba(&pts).await
+    }
+
+    /// A device-side copy of the model as it is now (weights, buffers) and its pruning masks: cheap
+    /// (no readback), and independent of later training.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let masks = self.t.masks.iter().map(|(n, m)| (n.to_string(), m.to_vec())).collect();
+        Ok(Snapshot { model: self.t.model.deep_copy()?, masks })
+    }
+
+    /// Applies `setting` to a copy of `snap` and measures it on the test split, without training:
+    /// magnitude pruning to `sparsity` on top of the snapshot's masks, then fake quantization of the
+    /// weights to `bits`. The session's own model is untouched.
+    pub async fn explore(&self, snap: &Snapshot, setting: &ExploreSetting) -> Result<ExploreResult> {
+        setting.validate()?;
+        let model = snap.model.deep_copy()?;
+        let ws = prunable_weights(&model);
+        let params = model.parameters();
+        let mut tensors = Vec::new();
+        let (mut values, mut masks) = (Vec::new(), Vec::new());
+        for w in &ws {
+            let t = params.iter().find(|(n, _)| *n == w.name).map(|(_, t)| t.clone());
+            let t = t.ok_or_else(|| Error(format!("the model has no parameter {}", w.name)))?;
+            let v = t.to_vec().await?;
+            let m = snap.masks.iter().find(|(n, _)| *n == w.name).map(|(_, m)| m.clone());
+            masks.push(m.unwrap_or_else(|| vec![1.0; v.len()]));
+            values.push(v);
+            tensors.push(t);
+        }
+        if setting.sparsity > 0.0 {
+            masks = match setting.method {
+                Scope::Layer => {
+                    values.iter().zip(&masks).map(|(v, m)| prune_to_sparsity(v, m, setting.sparsity)).collect::<Result<_>>()?
+                }
+                Scope::Global => {
+                    let vr: Vec<&[f32]> = values.iter().map(|v| &v[..]).collect();
+                    let mr: Vec<&[f32]> = masks.iter().map(|m| &m[..]).collect();
+                    global_prune_to_sparsity(&vr, &mr, setting.sparsity)?
+                }
+            };
+        }
+        let (mut zeros, mut total) = (0usize, 0usize);
+        for ((t, v), m) in tensors.iter().zip(&values).zip(&masks) {
+            let pruned: Vec<f32> = v.iter().zip(m).map(|(x, k)| x * k).collect();
+            zeros += pruned.iter().filter(|&&x| x == 0.0).count();
+            total += pruned.len();
+            t.set_storage(self.t.device.upload(&pruned)?)?;
+        }
+        let quant = match setting.bits {
+            Some(bits) => Some(FakeQuantModel::new(&model, &weights_only(bits, setting)).await?),
+            None => None,
+        };
+        let test_accuracy = self.accuracy_of(&model, quant.as_ref().map(|q| q as &dyn LayerForward)).await?;
+        let stats = model_stats(&model).await?;
+        let bytes = match &quant {
+            Some(q) => measure(&model, Some(q)).await?.0.quantized,
+            None => stats.bytes.sparse,
+        };
+        let dense_bytes = stats.bytes.dense;
+        Ok(ExploreResult {
+            test_accuracy,
+            bytes,
+            dense_bytes,
+            ratio: dense_bytes as f64 / bytes.max(1) as f64,
+            sparsity: zeros as f64 / total.max(1) as f64,
+        })
+    }
+
+    /// Test accuracy of `model` (evaluation mode, with `around` applied at every layer).
+    async fn accuracy_of(&self, model: &Sequential, around: Option<&dyn LayerForward>) -> Result<f32> {
+        const CHUNK: usize = 1024;
+        let x: &Tensor = self.t.test_inputs();
+        let n = x.shape()[0];
+        model.set_training(false);
+        let logits = no_grad(|| -> Result<Tensor> {
+            let mut parts = Vec::new();
+            for lo in (0..n).step_by(CHUNK) {
+                parts.push(model.forward_with(&x.narrow(0, lo, CHUNK.min(n - lo))?, around)?);
+            }
+            let refs: Vec<&Tensor> = parts.iter().collect();
+            Tensor::concat(&refs, 0)
+        })?;
+        let pred = logits.argmax()?.to_vec().await?;
+        let correct = pred.iter().zip(&self.t.data.test_y).filter(|(p, y)| **p as u32 == **y).count();
+        Ok(correct as f32 / n.max(1) as f32)
+    }
+}
+
+/// Weight-only fake quantization at `bits` (activations stay float, so no calibration is needed).
+fn weights_only(bits: u32, s: &ExploreSetting) -> QuantConfig {
+    QuantConfig {
+        bits,
+        scheme: s.scheme,
+        granularity: s.granularity,
+        activation_bits: None,
+        activation_scheme: Scheme::Affine,
+        observer: ObserverKind::Minmax,
+        averaging_constant: 0.01,
+        percentile: 99.99,
+        histogram_bins: crate::compress::quant::histogram::DEFAULT_BINS,
+    }
+}
+
+fn bounds_of(xy: &[f32]) -> [f32; 4] {
+    let (mut b, mut any) = ([f32::MAX, f32::MIN, f32::MAX, f32::MIN], false);
+    for p in xy.chunks_exact(2) {
+        any = true;
+        b = [b[0].min(p[0]), b[1].max(p[0]), b[2].min(p[1]), b[3].max(p[1])];
+    }
+    if !any {
+        return [-1.0, 1.0, -1.0, 1.0];
+    }
+    let (px, py) = (0.1 * (b[1] - b[0]).max(1e-3), 0.1 * (b[3] - b[2]).max(1e-3));
+    [b[0] - px, b[1] + px, b[2] - py, b[3] + py]
+}
