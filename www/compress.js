@@ -31,7 +31,7 @@ export function softTargetSamples(st, max = 6) {
   const isProbs = (/** @type {unknown} */ v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number');
   /** @type {SoftSample[]} */
   const out = [];
-  const rows = Array.isArray(st) ? st : Array.isArray(st?.samples) && st.samples.some((x) => x && typeof x === 'object') ? st.samples : null;
+  const rows = Array.isArray(st) ? st : Array.isArray(st?.samples) && st.samples.some((/** @type {unknown} */ x) => x && typeof x === 'object') ? st.samples : null;
   if (rows) {
     for (const r of rows) {
       /** @type {[string, number[]][]} */
@@ -123,7 +123,7 @@ export function stageEpochs(stage, initialEpochs) {
 export function plannedEpochs(recipe) {
   const initial = Number(recipe?.training?.epochs) || 0;
   const stages = Array.isArray(recipe?.compression) ? recipe.compression : [];
-  return stages.reduce((sum, s) => sum + stageEpochs(s, initial), initial);
+  return stages.reduce((/** @type {number} */ sum, /** @type {unknown} */ s) => sum + stageEpochs(s, initial), initial);
 }
 
 /**
