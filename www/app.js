@@ -15,15 +15,17 @@ import {
   jsonErrorLocation,
   salvageRecipe,
 } from './state.js';
-import { formatBytes, formatCount, formatLoss, formatPercent, formatRate, formatRatio, formatSeconds } from './format.js';
+import { formatBytes, formatCount, formatLoss, formatPercent, formatRatio, formatSeconds } from './format.js';
 import { drawChart } from './plot.js';
-import { classCss, drawBoundary } from './boundary.js';
-import { honestBytes, plannedEpochs, sizePoints, stageLabel, stageProgressText } from './compress.js';
+import { drawBoundary } from './boundary.js';
+import { honestBytes, plannedEpochs, sizePoints, stageLabel } from './compress.js';
 import { histogram, matrixLayout, quantLevels, weightRange } from './weights.js';
 import { drawHistogram, drawSizePlot, drawSparsityMap } from './views.js';
 import { loadedNotice, modelFileName, sourceRecipe } from './modelfile.js';
 import { Engine } from './engine.js';
 import { runningStageRow, stageDetailBlocks, stageRow } from './stage-tables.js';
+import { confusionParts, epochRow } from './run-tables.js';
+import { phaseText as runPhaseText, stepPosition } from './progress.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
@@ -285,59 +287,22 @@ function renderStats() {
   ui.phase.textContent = phaseText(position);
 }
 
-/**
- * The position of a step on the epoch axis.
- * @param {{epoch: number, batch: number, batchesPerEpoch: number} | null} step
- */
-function stepPosition(step) {
-  if (!step) return 0;
-  // At the end of a phase `batch` stays at batchesPerEpoch while `epoch` already counts that epoch.
-  const within = step.batchesPerEpoch && step.batch < step.batchesPerEpoch ? step.batch / step.batchesPerEpoch : 0;
-  return step.epoch + within;
-}
-
 /** @param {number} position */
 function phaseText(position) {
-  const s = app.status;
-  const stages = app.recipe?.compression?.length ?? 0;
-  if (!app.run || s === 'creating') return '';
-  if (s === 'loaded') return `opened ${app.loaded?.name ?? 'a model file'} · Train continues from its weights`;
-  if (s === 'done') return stages ? `done · training and ${stages} stage${stages === 1 ? '' : 's'}` : 'done';
-  const prefix = s === 'paused' ? 'paused · ' : s === 'failed' ? 'stopped · ' : '';
-  if (app.stage) return prefix + stageProgressText(app.stage);
-  const initial = app.run.totalEpochs;
-  return `${prefix}training · epoch ${Math.min(initial, Math.floor(position) + (s === 'training' ? 1 : 0))}/${initial}${stages ? ` · then ${stages} stage${stages === 1 ? '' : 's'}` : ''}`;
+  return runPhaseText({
+    status: app.status,
+    stages: app.recipe?.compression?.length ?? 0,
+    initialEpochs: app.run && app.status !== 'creating' ? app.run.totalEpochs : null,
+    loadedName: app.loaded?.name,
+    stage: app.stage,
+    position,
+  });
 }
 
 /** @param {EpochMetrics} e */
 function addEpochRow(e) {
-  const tr = document.createElement('tr');
-  tr.dataset.epoch = String(e.epoch);
-  tr.dataset.trainLoss = String(e.train_loss);
-  const first = document.createElement('td');
-  first.textContent = String(e.epoch);
-  if (app.stage) {
-    const tag = document.createElement('span');
-    tag.className = 'tag';
-    tag.textContent = app.stage.kind.replace(/_/g, ' ');
-    tag.title = `stage ${app.stage.index + 1}: ${stageLabel(app.stage.kind)}`;
-    first.append(' ', tag);
-  }
-  tr.append(first);
-  for (const text of [
-    formatLoss(e.train_loss),
-    formatPercent(e.train_accuracy),
-    formatPercent(e.test_accuracy),
-    formatRate(e.lr),
-    formatSeconds(e.seconds),
-  ]) {
-    const td = document.createElement('td');
-    td.textContent = text;
-    tr.append(td);
-  }
   ui.epochsBody.querySelector('tr.latest')?.classList.remove('latest');
-  tr.classList.add('latest');
-  ui.epochsBody.prepend(tr); // newest first: the table never jumps while it grows
+  ui.epochsBody.prepend(epochRow(e, app.stage)); // newest first: the table never jumps while it grows
   ui.epochsEmpty.hidden = true;
 }
 
@@ -555,37 +520,7 @@ function renderFinal() {
 
 /** @param {unknown} matrix confusion[true][predicted] counts */
 function renderConfusion(matrix) {
-  ui.confusion.replaceChildren();
-  if (!Array.isArray(matrix) || !matrix.every((row) => Array.isArray(row)) || matrix.length > 20) return;
-  const head = document.createElement('thead');
-  const hr = document.createElement('tr');
-  const corner = document.createElement('th');
-  corner.textContent = 'true \\ pred';
-  hr.append(corner);
-  matrix.forEach((_, k) => {
-    const th = document.createElement('th');
-    th.textContent = String(k);
-    th.style.color = classCss(k);
-    hr.append(th);
-  });
-  head.append(hr);
-  const body = document.createElement('tbody');
-  matrix.forEach((row, t) => {
-    const tr = document.createElement('tr');
-    const th = document.createElement('th');
-    th.textContent = String(t);
-    tr.append(th);
-    const sum = row.reduce((a, b) => a + b, 0) || 1;
-    row.forEach((count, p) => {
-      const td = document.createElement('td');
-      td.textContent = String(count);
-      const share = count / sum;
-      td.style.background = t === p ? `rgba(13, 148, 136, ${0.08 + 0.5 * share})` : count ? `rgba(225, 29, 72, ${0.06 + 0.6 * share})` : '';
-      tr.append(td);
-    });
-    body.append(tr);
-  });
-  ui.confusion.append(head, body);
+  ui.confusion.replaceChildren(...confusionParts(matrix));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -148,7 +148,7 @@ export function honestBytes(bytes) {
  */
 export function paretoFront(points) {
   const order = points
-    .map((p, i) => i)
+    .map((_, i) => i)
     .filter((i) => Number.isFinite(points[i].accuracy) && Number.isFinite(points[i].bytes))
     .sort((a, b) => points[a].bytes - points[b].bytes || points[b].accuracy - points[a].accuracy);
   /** @type {number[]} */
