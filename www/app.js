@@ -15,27 +15,32 @@ import {
   jsonErrorLocation,
   salvageRecipe,
 } from './state.js';
-import { formatBytes, formatCount, formatLoss, formatPercent, formatRate, formatSeconds } from './format.js';
+import { formatBytes, formatCount, formatLoss, formatPercent, formatRatio, formatSeconds } from './format.js';
 import { drawChart } from './plot.js';
-import { classCss, drawBoundary } from './boundary.js';
-import { honestBytes, plannedEpochs, quantRows, sizePoints, softTargetSamples, stageLabel, stageProgressText } from './compress.js';
-import { ACCURACY_STOPS, histogram, lerpStops, matrixLayout, quantLevels, rgbText, weightRange } from './weights.js';
+import { drawBoundary } from './boundary.js';
+import { honestBytes, plannedEpochs, sizePoints, stageLabel } from './compress.js';
+import { histogram, matrixLayout, quantLevels, weightRange } from './weights.js';
 import { drawHistogram, drawSizePlot, drawSparsityMap } from './views.js';
 import { loadedNotice, modelFileName, sourceRecipe } from './modelfile.js';
+import { Engine } from './engine.js';
+import { runningStageRow, stageDetailBlocks, stageRow } from './stage-tables.js';
+import { confusionParts, epochRow } from './run-tables.js';
+import { phaseText as runPhaseText, stepPosition } from './progress.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
-/** @typedef {{epoch: number, train_loss: number, train_accuracy: number, test_accuracy: number,
- *   lr: number, seconds: number}} EpochEnd */
-/** @typedef {import('./compress.js').StageReport} StageReport */
-/** @typedef {{index: number, count: number, kind: string, detail: string}} StageProgress */
-/** @typedef {{name: string, kind: string, shape: number[], masked: boolean}} LayerInfo */
-/** @typedef {LayerInfo & {values: Float32Array, mask: Float32Array | null,
- *   quant: import('./weights.js').QuantGrid | null}} LayerWeights */
+/** @typedef {import('./report-types.js').EpochMetrics} EpochMetrics */
+/** @typedef {import('./report-types.js').Report} Report */
+/** @typedef {import('./report-types.js').StageReport} StageReport */
+/** @typedef {import('./report-types.js').StageProgress} StageProgress */
+/** @typedef {import('./report-types.js').LayerInfo} LayerInfo */
+/** @typedef {import('./report-types.js').LayerWeights} LayerWeights */
+/** @typedef {import('./protocol.js').RunInfo} RunInfo */
+/** @typedef {import('./protocol.js').Grid} Grid */
+/** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
+/** @typedef {import('./modelfile.js').ModelFileInfo} ModelFileInfo */
 /** `loaded`: a run made from a model file, not trained yet in this page (Train continues it).
  * @typedef {'loading' | 'idle' | 'creating' | 'loaded' | 'training' | 'paused' | 'done' | 'failed' | 'broken'} Status */
-/** @typedef {{backend: string, adapter?: string, backendNote: string, totalEpochs: number, is2d: boolean, report: any,
- *   bounds: [number, number, number, number] | null, points: {x: Float32Array, y: Uint32Array} | null}} RunInfo */
 
 /** Validation waits this long after the last keystroke. */
 const VALIDATE_DELAY_MS = 200;
@@ -118,54 +123,6 @@ const ui = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The worker, as promise-returning calls plus a stream of training events
-
-class Engine {
-  /** @param {URL} url */
-  constructor(url) {
-    this.worker = new Worker(url, { type: 'module' });
-    this.nextId = 1;
-    /** @type {Map<number, {resolve: (v: any) => void, reject: (e: Error) => void}>} */
-    this.pending = new Map();
-    /** @type {(event: any) => void} */
-    this.onEvent = () => {};
-    /** @type {(message: string) => void} */
-    this.onCrash = () => {};
-    this.worker.addEventListener('message', (ev) => {
-      const msg = ev.data;
-      if (msg && msg.id !== undefined && this.pending.has(msg.id)) {
-        const waiter = /** @type {{resolve: (v: any) => void, reject: (e: Error) => void}} */ (this.pending.get(msg.id));
-        this.pending.delete(msg.id);
-        if (msg.ok) waiter.resolve(msg.result);
-        else waiter.reject(new Error(msg.error));
-      } else if (msg && msg.event) {
-        this.onEvent(msg);
-      }
-    });
-    this.worker.addEventListener('error', (ev) => {
-      ev.preventDefault();
-      const text = `The training worker failed: ${ev.message || 'it could not start (see the console)'}`;
-      for (const waiter of this.pending.values()) waiter.reject(new Error(text));
-      this.pending.clear();
-      this.onCrash(text);
-    });
-  }
-
-  /**
-   * @param {string} type
-   * @param {Record<string, any>} [payload]
-   * @returns {Promise<any>}
-   */
-  call(type, payload = {}) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, type, ...payload });
-    });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // State
 
 const app = {
@@ -184,17 +141,17 @@ const app = {
   run: null,
   /** Loss per step call, as [epoch position, loss]. @type {[number, number][]} */
   steps: [],
-  /** @type {EpochEnd[]} */
+  /** @type {EpochMetrics[]} */
   epochs: [],
-  /** @type {{data: Float32Array, res: number, classes: number} | null} */
+  /** @type {Grid | null} */
   grid: null,
   /** @type {{epoch: number, batch: number, batchesPerEpoch: number, loss: number} | null} */
   lastStep: null,
   trainMs: 0,
-  /** @type {any} final report */
+  /** @type {Report | null} final report */
   report: null,
   /** The model file the live run was opened from (until it is reset or replaced): its name, what
-   * the file holds and the run's report as opened. @type {{name: string, file: any, report: any} | null} */
+   * the file holds and the run's report as opened. @type {{name: string, file: ModelFileInfo, report: Report | null} | null} */
   loaded: null,
   /** A model file is being opened. */
   opening: false,
@@ -330,59 +287,22 @@ function renderStats() {
   ui.phase.textContent = phaseText(position);
 }
 
-/**
- * The position of a step on the epoch axis.
- * @param {{epoch: number, batch: number, batchesPerEpoch: number} | null} step
- */
-function stepPosition(step) {
-  if (!step) return 0;
-  // At the end of a phase `batch` stays at batchesPerEpoch while `epoch` already counts that epoch.
-  const within = step.batchesPerEpoch && step.batch < step.batchesPerEpoch ? step.batch / step.batchesPerEpoch : 0;
-  return step.epoch + within;
-}
-
 /** @param {number} position */
 function phaseText(position) {
-  const s = app.status;
-  const stages = app.recipe?.compression?.length ?? 0;
-  if (!app.run || s === 'creating') return '';
-  if (s === 'loaded') return `opened ${app.loaded?.name ?? 'a model file'} · Train continues from its weights`;
-  if (s === 'done') return stages ? `done · training and ${stages} stage${stages === 1 ? '' : 's'}` : 'done';
-  const prefix = s === 'paused' ? 'paused · ' : s === 'failed' ? 'stopped · ' : '';
-  if (app.stage) return prefix + stageProgressText(app.stage);
-  const initial = app.run.totalEpochs;
-  return `${prefix}training · epoch ${Math.min(initial, Math.floor(position) + (s === 'training' ? 1 : 0))}/${initial}${stages ? ` · then ${stages} stage${stages === 1 ? '' : 's'}` : ''}`;
+  return runPhaseText({
+    status: app.status,
+    stages: app.recipe?.compression?.length ?? 0,
+    initialEpochs: app.run && app.status !== 'creating' ? app.run.totalEpochs : null,
+    loadedName: app.loaded?.name,
+    stage: app.stage,
+    position,
+  });
 }
 
-/** @param {EpochEnd} e */
+/** @param {EpochMetrics} e */
 function addEpochRow(e) {
-  const tr = document.createElement('tr');
-  tr.dataset.epoch = String(e.epoch);
-  tr.dataset.trainLoss = String(e.train_loss);
-  const first = document.createElement('td');
-  first.textContent = String(e.epoch);
-  if (app.stage) {
-    const tag = document.createElement('span');
-    tag.className = 'tag';
-    tag.textContent = app.stage.kind.replace(/_/g, ' ');
-    tag.title = `stage ${app.stage.index + 1}: ${stageLabel(app.stage.kind)}`;
-    first.append(' ', tag);
-  }
-  tr.append(first);
-  for (const text of [
-    formatLoss(e.train_loss),
-    formatPercent(e.train_accuracy),
-    formatPercent(e.test_accuracy),
-    formatRate(e.lr),
-    formatSeconds(e.seconds),
-  ]) {
-    const td = document.createElement('td');
-    td.textContent = text;
-    tr.append(td);
-  }
   ui.epochsBody.querySelector('tr.latest')?.classList.remove('latest');
-  tr.classList.add('latest');
-  ui.epochsBody.prepend(tr); // newest first: the table never jumps while it grows
+  ui.epochsBody.prepend(epochRow(e, app.stage)); // newest first: the table never jumps while it grows
   ui.epochsEmpty.hidden = true;
 }
 
@@ -557,17 +477,9 @@ function renderStages() {
   ui.stagesCard.hidden = !(app.run && (stages.length || app.stageReports.length));
   ui.stagesBody.replaceChildren();
   for (const r of app.stageReports) ui.stagesBody.append(stageRow(r));
-  if (app.stage && app.status !== 'done' && !app.stageReports.some((r) => r.index === app.stage?.index)) {
-    const tr = document.createElement('tr');
-    tr.className = 'running';
-    const cells = [String(app.stage.index + 1), stageLabel(app.stage.kind), app.stage.detail || 'running…'];
-    for (const text of cells) {
-      const td = document.createElement('td');
-      td.textContent = text;
-      tr.append(td);
-    }
-    /** @type {HTMLTableCellElement} */ (tr.lastElementChild).colSpan = 7;
-    ui.stagesBody.append(tr);
+  const running = app.stage;
+  if (running && app.status !== 'done' && !app.stageReports.some((r) => r.index === running.index)) {
+    ui.stagesBody.append(runningStageRow(running));
   }
   ui.stagesEmpty.hidden = ui.stagesBody.childElementCount > 0;
   const first = app.stageReports[0];
@@ -578,308 +490,8 @@ function renderStages() {
   } else {
     ui.stagesNote.textContent = stages.length ? `${stages.length} stage${stages.length === 1 ? '' : 's'} after the training` : '';
   }
-  renderStageDetails();
-}
-
-/** @param {number | undefined} r */
-function formatRatio(r) {
-  if (r === undefined || !Number.isFinite(r)) return '–';
-  return `${r < 10 ? r.toFixed(2) : r.toFixed(1)}×`;
-}
-
-/**
- * @param {StageReport} r
- * @returns {HTMLTableRowElement}
- */
-function stageRow(r) {
-  const tr = document.createElement('tr');
-  tr.dataset.kind = r.kind ?? '';
-  tr.dataset.sparsity = String(r.weight_sparsity ?? '');
-  const change = r.accuracy_change;
-  const sparse = honestBytes(r.bytes);
-  const cells = [
-    [String((r.index ?? 0) + 1), ''],
-    [stageLabel(r.kind), ''],
-    [formatPercent(r.test_accuracy), ''],
-    [change === undefined || !Number.isFinite(change) ? '–' : `${change >= 0 ? '+' : '−'}${(Math.abs(change) * 100).toFixed(1)} pt`, change === undefined ? '' : change < -0.005 ? 'down' : change > 0.005 ? 'up' : ''],
-    [formatPercent(r.weight_sparsity), ''],
-    [r.params === undefined ? '–' : `${formatCount(r.nonzero_params)} / ${formatCount(r.params)}`, ''],
-    [r.bytes?.dense === undefined ? '–' : `${formatBytes(r.bytes.dense)} → ${formatBytes(sparse)}`, ''],
-    [formatRatio(r.compression_ratio), ''],
-    [r.seconds === undefined ? '–' : formatSeconds(r.seconds), ''],
-  ];
-  for (const [text, cls] of cells) {
-    const td = document.createElement('td');
-    td.textContent = text;
-    if (cls) td.className = cls;
-    tr.append(td);
-  }
-  const layers = Array.isArray(r.layers) ? r.layers : [];
-  if (layers.length) tr.title = layers.map((l) => `${l.name}: ${formatPercent(l.sparsity)} zeros`).join('\n');
-  const bytes = r.bytes ?? {};
-  tr.cells[6].title = Object.entries(bytes).map(([k, v]) => `${k}: ${formatBytes(v)}`).join('\n');
-  return tr;
-}
-
-/** Kind-specific views of finished stages: sensitivity heatmap, lottery comparison, soft targets, quantization table. */
-function renderStageDetails() {
-  ui.stageDetails.replaceChildren();
-  for (const r of app.stageReports) {
-    const d = r.details;
-    if (!d || typeof d !== 'object') continue;
-    const title = `${(r.index ?? 0) + 1} · ${stageLabel(r.kind)}`;
-    if (Array.isArray(d.accuracy) && Array.isArray(d.sparsities)) ui.stageDetails.append(sensitivityBlock(title, d));
-    if (Number.isFinite(d.ticket_accuracy) || Number.isFinite(d.control_accuracy)) ui.stageDetails.append(lotteryBlock(title, d));
-    if (Number.isFinite(d.teacher?.test_accuracy) || Number.isFinite(d.distilled?.test_accuracy)) ui.stageDetails.append(distillBlock(title, d));
-    if (d.soft_targets) ui.stageDetails.append(softTargetsBlock(title, d.soft_targets, d.temperature));
-    const qrows = quantRows(d);
-    if (qrows.length) ui.stageDetails.append(quantBlock(title, qrows, d));
-  }
+  ui.stageDetails.replaceChildren(...stageDetailBlocks(app.stageReports));
   ui.detailsCard.hidden = ui.stageDetails.childElementCount === 0;
-}
-
-/**
- * A quantize or qat stage: per bit width (or PTQ / QAT) the test accuracy, packed and gzip bytes,
- * the worst layer's SQNR, and whether integer inference predicts as the fake-quant model.
- * @param {string} title
- * @param {import('./compress.js').QuantRow[]} rows
- * @param {any} d the stage's details
- */
-function quantBlock(title, rows, d) {
-  const section = detailBlock(title);
-  const table = document.createElement('table');
-  table.className = 'heat quant-table';
-  const head = document.createElement('tr');
-  for (const h of ['', 'test acc.', 'packed', 'gzip', 'worst SQNR', 'int8 inference']) {
-    const th = document.createElement('th');
-    th.textContent = h;
-    head.append(th);
-  }
-  const thead = document.createElement('thead');
-  thead.append(head);
-  const body = document.createElement('tbody');
-  for (const r of rows) {
-    const tr = document.createElement('tr');
-    const th = document.createElement('th');
-    th.textContent = r.label;
-    tr.append(th);
-    const cells = [
-      formatPercent(r.accuracy),
-      r.packed === null ? '–' : formatBytes(r.packed),
-      r.gzip === null ? '–' : formatBytes(r.gzip),
-      r.sqnr === null ? '–' : `${r.sqnr.toFixed(1)} dB`,
-      r.int8 ? `${formatPercent(r.int8.agreement)} agree` : '–',
-    ];
-    for (const text of cells) {
-      const td = document.createElement('td');
-      td.textContent = text;
-      tr.append(td);
-    }
-    if (r.int8) tr.cells[5].title = `int8 × int8 → i32 kernels (${r.int8.path}): share of test samples where they predict the fake-quant model's class`;
-    body.append(tr);
-  }
-  table.append(thead, body);
-  const path = rows.find((r) => r.int8)?.int8?.path;
-  const scheme = [d.scheme, d.granularity?.replace('_', ' ')].filter(Boolean).join(', ');
-  return withTable(
-    section,
-    table,
-    `Weights ${scheme || 'quantized'}${d.activations ? ', activations too (calibrated)' : ''}. Packed: N-bit values plus scales and zero points; SQNR of the worst layer.` +
-      (path ? ` Integer inference ran on ${path} kernels.` : ''),
-  );
-}
-
-/**
- * Appends `table` (scrollable) and a hint line under it to a detail `section`.
- * @param {HTMLElement} section
- * @param {HTMLTableElement} table
- * @param {string} hint
- */
-function withTable(section, table, hint) {
-  const wrap = document.createElement('div');
-  wrap.className = 'table-wrap';
-  wrap.append(table);
-  const note = document.createElement('p');
-  note.className = 'hint';
-  note.textContent = hint;
-  section.append(wrap, note);
-  return section;
-}
-
-/**
- * @param {string} title
- * @returns {HTMLElement}
- */
-function detailBlock(title) {
-  const section = document.createElement('section');
-  section.className = 'detail';
-  const h = document.createElement('h3');
-  h.textContent = title;
-  section.append(h);
-  return section;
-}
-
-/**
- * The sensitivity matrix: test accuracy per (layer, sparsity), coloured from the worst to the best cell.
- * @param {string} title
- * @param {{layers?: string[], sparsities: number[], accuracy: number[][]}} d
- */
-function sensitivityBlock(title, d) {
-  const section = detailBlock(title);
-  const all = d.accuracy.flat().filter(Number.isFinite);
-  const lo = Math.min(...all);
-  const hi = Math.max(...all);
-  const table = document.createElement('table');
-  table.className = 'heat';
-  const head = document.createElement('tr');
-  const corner = document.createElement('th');
-  corner.textContent = 'layer \\ sparsity';
-  head.append(corner);
-  for (const sp of d.sparsities) {
-    const th = document.createElement('th');
-    th.textContent = `${Math.round(sp * 100)}%`;
-    head.append(th);
-  }
-  const thead = document.createElement('thead');
-  thead.append(head);
-  const body = document.createElement('tbody');
-  d.accuracy.forEach((row, i) => {
-    const tr = document.createElement('tr');
-    const th = document.createElement('th');
-    th.textContent = d.layers?.[i] ?? String(i);
-    tr.append(th);
-    d.sparsities.forEach((sp, j) => {
-      const td = document.createElement('td');
-      const a = row?.[j];
-      td.textContent = Number.isFinite(a) ? (a * 100).toFixed(1) : '–';
-      if (Number.isFinite(a)) td.style.background = rgbText(lerpStops(ACCURACY_STOPS, hi > lo ? (a - lo) / (hi - lo) : 1));
-      td.title = `${th.textContent} pruned to ${Math.round(sp * 100)}%: ${formatPercent(a)} test accuracy`;
-      tr.append(td);
-    });
-    body.append(tr);
-  });
-  table.append(thead, body);
-  return withTable(section, table, 'Test accuracy (%) with one layer pruned at a time; the others untouched.');
-}
-
-/**
- * Horizontal bars: dense, winning ticket, random re-initialization with the same mask.
- * @param {string} title
- * @param {any} d
- */
-function lotteryBlock(title, d) {
-  const section = detailBlock(title);
-  const rows = [
-    ['dense', d.dense_accuracy, 'dense'],
-    ['ticket (rewound)', d.ticket_accuracy, 'ticket'],
-    ['random re-init', d.control_accuracy, 'control'],
-  ];
-  for (const [label, acc, cls] of rows) {
-    if (!Number.isFinite(acc)) continue;
-    section.append(barRow(label, acc, cls));
-  }
-  const note = document.createElement('p');
-  note.className = 'hint';
-  const rounds = Array.isArray(d.rounds) ? d.rounds.length : Number.isFinite(d.rounds) ? d.rounds : 0;
-  note.textContent = `Sparsity ${formatPercent(d.sparsity)}${rounds ? ` after ${rounds} round${rounds === 1 ? '' : 's'}` : ''}${Number.isFinite(d.rewind_step) ? `, rewound to step ${d.rewind_step}` : ''}: same mask, trained from the early weights vs. from fresh random ones.`;
-  section.append(note);
-  return section;
-}
-
-/**
- * @param {string} label
- * @param {number} value in [0, 1]
- * @param {string} cls
- * @param {string} [text]
- */
-function barRow(label, value, cls, text = formatPercent(value)) {
-  const row = document.createElement('div');
-  row.className = `bar-row ${cls}`;
-  const name = document.createElement('span');
-  name.className = 'bar-label';
-  name.textContent = label;
-  const track = document.createElement('span');
-  track.className = 'bar-track';
-  const fill = document.createElement('span');
-  fill.className = 'bar-fill';
-  fill.style.width = `${Math.max(0, Math.min(1, value)) * 100}%`;
-  track.append(fill);
-  const num = document.createElement('span');
-  num.className = 'bar-value';
-  num.textContent = text;
-  row.append(name, track, num);
-  return row;
-}
-
-/**
- * Soft targets of a distillation stage: per sample, each model's class probabilities at
- * temperature T as a small column chart (see `softTargetSamples` for the accepted forms).
- * @param {string} title
- * @param {any} st
- * @param {number} [temperature]
- */
-function softTargetsBlock(title, st, temperature) {
-  const section = detailBlock(title);
-  const samples = softTargetSamples(st);
-  const T = Number.isFinite(st?.temperature) ? st.temperature : temperature;
-  const grid = document.createElement('div');
-  grid.className = 'soft-grid';
-  const models = [...new Set(samples.flatMap((x) => x.series.map(([m]) => m)))];
-  for (const sample of samples) {
-    const fig = document.createElement('figure');
-    fig.className = 'soft';
-    const bars = document.createElement('div');
-    bars.className = 'soft-bars';
-    const classes = Math.max(...sample.series.map(([, v]) => v.length));
-    for (let k = 0; k < classes; k++) {
-      const col = document.createElement('div');
-      col.className = 'soft-col';
-      for (const [who, v] of sample.series) {
-        const b = document.createElement('span');
-        b.className = `soft-bar m${models.indexOf(who)}`;
-        const p = Number(v[k]) || 0;
-        b.style.height = `${Math.max(0, Math.min(1, p)) * 100}%`;
-        b.title = `class ${k}, ${who}: ${formatPercent(p)}`;
-        col.append(b);
-      }
-      bars.append(col);
-    }
-    const cap = document.createElement('figcaption');
-    cap.textContent = sample.label !== undefined ? `label ${sample.label}` : '';
-    fig.append(bars, cap);
-    grid.append(fig);
-  }
-  const note = document.createElement('p');
-  note.className = 'hint';
-  const shades = ['dark', 'light', 'grey', 'pale'];
-  note.textContent = samples.length
-    ? `Class probabilities at temperature ${T ?? '?'}, one chart per test sample: ${models.map((m, i) => `${m} (${shades[i] ?? ''})`).join(', ')}.`
-    : 'This stage reported soft targets in a form the page does not know.';
-  section.append(grid, note);
-  return section;
-}
-
-/**
- * Accuracy bars of a distillation: teacher, distilled student, the student trained alone.
- * @param {string} title
- * @param {any} d
- */
-function distillBlock(title, d) {
-  const section = detailBlock(title);
-  const rows = [
-    ['teacher', d.teacher?.test_accuracy, 'dense'],
-    ['distilled student', d.distilled?.test_accuracy, 'ticket'],
-    ['student alone', d.alone?.test_accuracy, 'control'],
-  ];
-  for (const [label, acc, cls] of rows) if (Number.isFinite(acc)) section.append(barRow(label, acc, cls));
-  if (Number.isFinite(d.margin)) {
-    const note = document.createElement('p');
-    note.className = 'hint';
-    const images = Number.isFinite(d.test_samples) && d.test_samples > 0 ? ` (${Math.round(Math.abs(d.margin) * d.test_samples)} of ${d.test_samples} test samples)` : '';
-    note.textContent = `Distillation ${d.margin >= 0 ? 'adds' : 'costs'} ${(Math.abs(d.margin) * 100).toFixed(1)} pt${images} over training the student alone${Number.isFinite(d.temperature) ? ` (T = ${d.temperature}${Number.isFinite(d.alpha) ? `, α = ${d.alpha}` : ''})` : ''}.`;
-    section.append(note);
-  }
-  return section;
 }
 
 /** The Result card: the finished run's report, or the report of a model file as opened. */
@@ -908,37 +520,7 @@ function renderFinal() {
 
 /** @param {unknown} matrix confusion[true][predicted] counts */
 function renderConfusion(matrix) {
-  ui.confusion.replaceChildren();
-  if (!Array.isArray(matrix) || !matrix.every((row) => Array.isArray(row)) || matrix.length > 20) return;
-  const head = document.createElement('thead');
-  const hr = document.createElement('tr');
-  const corner = document.createElement('th');
-  corner.textContent = 'true \\ pred';
-  hr.append(corner);
-  matrix.forEach((_, k) => {
-    const th = document.createElement('th');
-    th.textContent = String(k);
-    th.style.color = classCss(k);
-    hr.append(th);
-  });
-  head.append(hr);
-  const body = document.createElement('tbody');
-  matrix.forEach((row, t) => {
-    const tr = document.createElement('tr');
-    const th = document.createElement('th');
-    th.textContent = String(t);
-    tr.append(th);
-    const sum = row.reduce((a, b) => a + b, 0) || 1;
-    row.forEach((count, p) => {
-      const td = document.createElement('td');
-      td.textContent = String(count);
-      const share = count / sum;
-      td.style.background = t === p ? `rgba(13, 148, 136, ${0.08 + 0.5 * share})` : count ? `rgba(225, 29, 72, ${0.06 + 0.6 * share})` : '';
-      tr.append(td);
-    });
-    body.append(tr);
-  });
-  ui.confusion.append(head, body);
+  ui.confusion.replaceChildren(...confusionParts(matrix));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1118,7 +700,7 @@ async function startOrResume() {
 /**
  * Shows a run the worker just made (`create` or `importModel`): its backend, layers, points and
  * decision grid, stages and weights.
- * @param {any} info the worker's reply
+ * @param {RunInfo} info the worker's reply
  * @param {string} key the run's identity (`currentRunKey()` of its recipe)
  */
 function showRun(info, key) {
@@ -1152,7 +734,7 @@ async function reset() {
   if (app.recipe) setValidation('ok', '✓ Valid recipe.');
 }
 
-/** @param {any} ev an event from the worker */
+/** @param {WorkerEvent} ev an event from the worker */
 function onEngineEvent(ev) {
   switch (ev.event) {
     case 'step': {
@@ -1162,10 +744,11 @@ function onEngineEvent(ev) {
         renderStages();
       }
       // The engine reads the loss back only every `metrics_every` steps; keep the last one shown.
-      app.lastStep = Number.isFinite(ev.loss) ? ev : { ...ev, loss: app.lastStep?.loss ?? NaN };
+      const loss = ev.loss ?? NaN;
+      app.lastStep = { ...ev, loss: Number.isFinite(loss) ? loss : (app.lastStep?.loss ?? NaN) };
       app.trainMs += ev.ms;
       const x = stepPosition(ev);
-      if (Number.isFinite(ev.loss)) app.steps.push([x, ev.loss]);
+      if (Number.isFinite(loss)) app.steps.push([x, loss]);
       renderStats();
       scheduleDraw();
       break;
@@ -1259,7 +842,8 @@ async function downloadModel() {
   if (!app.run) return;
   try {
     const bytes = await engine.call('exportModel');
-    saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), modelFileName(ui.preset.value));
+    // Bytes from the worker always sit on a plain ArrayBuffer (postMessage never shares memory).
+    saveBlob(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: 'application/octet-stream' }), modelFileName(ui.preset.value));
   } catch (e) {
     showNotice('error', 'The model could not be saved.', errorText(e));
   }
@@ -1292,7 +876,7 @@ async function openModel() {
  * The page after a model file became the live run: the file's recipe in the editor and the link,
  * the model's test accuracy in the stats and the Result card, its weights and decision boundary.
  * @param {string} name the file's name
- * @param {any} info the worker's `importModel` reply
+ * @param {import('./protocol.js').Requests['importModel']['result']} info the worker's `importModel` reply
  */
 async function showOpenedModel(name, info) {
   app.run = null; // the editor's recipe is about to describe the new run, not the old one

@@ -2,14 +2,14 @@
 // recipe (initial epochs plus every stage's training), the points and Pareto front of the
 // accuracy-versus-bytes plot, and log-scale ticks. No DOM; tested by tests/js/compress.test.js.
 
+/** @typedef {import('./report-types.js').StageReport} StageReport */
+/** @typedef {import('./report-types.js').Bytes} Bytes */
+/** @typedef {import('./report-types.js').QuantBytes} QuantBytes */
+/** @typedef {import('./report-types.js').QuantPoint} QuantPoint */
+/** @typedef {import('./report-types.js').LayerQuantReport} LayerQuantReport */
+/** @typedef {import('./report-types.js').StageProgress} StageProgress */
+
 /**
- * A stage report as the engine writes it (src/pipeline.rs StageReport); every field may be absent
- * in a report from another version, so readers check before use.
- * @typedef {{index?: number, kind?: string, test_accuracy?: number, accuracy_change?: number,
- *   params?: number, nonzero_params?: number, weight_sparsity?: number, param_sparsity?: number,
- *   layers?: {name: string, shape: number[], zeros: number, sparsity: number}[],
- *   bytes?: Record<string, number>, compression_ratio?: number, seconds?: number,
- *   epochs?: any[], details?: any}} StageReport
  * @typedef {{label: string, accuracy: number, bytes: number, kind: 'baseline' | 'stage' | 'sweep',
  *   pareto: boolean}} SizePoint
  * @typedef {{label: number | string | undefined, series: [string, number[]][]}} SoftSample
@@ -31,7 +31,7 @@ export function softTargetSamples(st, max = 6) {
   const isProbs = (/** @type {unknown} */ v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number');
   /** @type {SoftSample[]} */
   const out = [];
-  const rows = Array.isArray(st) ? st : Array.isArray(st?.samples) && st.samples.some((x) => x && typeof x === 'object') ? st.samples : null;
+  const rows = Array.isArray(st) ? st : Array.isArray(st?.samples) && st.samples.some((/** @type {unknown} */ x) => x && typeof x === 'object') ? st.samples : null;
   if (rows) {
     for (const r of rows) {
       /** @type {[string, number[]][]} */
@@ -79,7 +79,7 @@ export function stageLabel(kind) {
 
 /**
  * The progress line: "stage 2/3 · magnitude pruning · round 1/2".
- * @param {{index: number, count: number, kind: string, detail?: string}} stage
+ * @param {Pick<StageProgress, 'index' | 'count' | 'kind'> & {detail?: string}} stage
  * @returns {string}
  */
 export function stageProgressText(stage) {
@@ -123,22 +123,21 @@ export function stageEpochs(stage, initialEpochs) {
 export function plannedEpochs(recipe) {
   const initial = Number(recipe?.training?.epochs) || 0;
   const stages = Array.isArray(recipe?.compression) ? recipe.compression : [];
-  return stages.reduce((sum, s) => sum + stageEpochs(s, initial), initial);
+  return stages.reduce((/** @type {number} */ sum, /** @type {unknown} */ s) => sum + stageEpochs(s, initial), initial);
 }
 
 /**
  * The honest size of a model after a stage: the smallest of the formats that store the same
- * numbers (sparse, quantized, packed), else the dense size.
- * @param {Record<string, number> | undefined} bytes
+ * numbers (sparse; quantized after a quantization stage), else the dense size.
+ * @param {Partial<Bytes> | Partial<QuantBytes> | undefined} bytes
  * @returns {number | undefined}
  */
 export function honestBytes(bytes) {
   if (!bytes || typeof bytes !== 'object') return undefined;
-  const sizes = ['sparse', 'quantized', 'packed', 'compressed']
-    .map((k) => bytes[k])
+  const sizes = [('sparse' in bytes ? bytes.sparse : undefined), bytes.quantized]
     .filter((v) => typeof v === 'number' && Number.isFinite(v) && v > 0);
-  if (sizes.length) return Math.min(...sizes);
-  return typeof bytes.dense === 'number' ? bytes.dense : undefined;
+  if (sizes.length) return Math.min(.../** @type {number[]} */ (sizes));
+  return 'dense' in bytes && typeof bytes.dense === 'number' ? bytes.dense : undefined;
 }
 
 /**
@@ -149,7 +148,7 @@ export function honestBytes(bytes) {
  */
 export function paretoFront(points) {
   const order = points
-    .map((p, i) => i)
+    .map((_, i) => i)
     .filter((i) => Number.isFinite(points[i].accuracy) && Number.isFinite(points[i].bytes))
     .sort((a, b) => points[a].bytes - points[b].bytes || points[b].accuracy - points[a].accuracy);
   /** @type {number[]} */
@@ -166,8 +165,8 @@ export function paretoFront(points) {
 
 /**
  * The accuracy-versus-bytes points of a run: the dense model before the stages (recovered from the
- * first report's accuracy change and compression ratio), one point per stage, and one per sweep
- * point a stage reports in `details.points`. `pareto` marks the front over all of them.
+ * first report's accuracy change and compression ratio), one point per stage, and one per point of
+ * a sweep or bit width of a quantize stage (`details.points`). `pareto` marks the front over all.
  * @param {StageReport[]} stages
  * @returns {SizePoint[]}
  */
@@ -187,18 +186,47 @@ export function sizePoints(stages) {
     if (Number.isFinite(s?.test_accuracy) && bytes !== undefined && Number.isFinite(bytes)) {
       out.push({ label, accuracy: /** @type {number} */ (s.test_accuracy), bytes, kind: 'stage', pareto: false });
     }
-    const points = s?.details?.points;
-    if (Array.isArray(points)) {
-      for (const p of points) {
-        const accuracy = p?.accuracy ?? p?.test_accuracy;
-        const size = typeof p?.bytes === 'number' ? p.bytes : honestBytes(p?.bytes);
-        if (!Number.isFinite(accuracy) || !Number.isFinite(size)) continue;
-        out.push({ label: `${label}: ${settingsText(p.settings)}`, accuracy, bytes: /** @type {number} */ (size), kind: 'sweep', pareto: false });
-      }
-    }
+    for (const p of extraPoints(s)) out.push({ ...p, label: `${label}: ${p.label}`, kind: 'sweep', pareto: false });
   });
   for (const i of paretoFront(out)) out[i].pareto = true;
   return mergeCoincident(out);
+}
+
+/**
+ * The points a stage measured besides its end state: a sweep's grid points and a quantize stage's
+ * bit widths, labelled by their settings; none for other kinds.
+ * @param {StageReport} s
+ * @returns {{label: string, accuracy: number, bytes: number}[]}
+ */
+export function extraPoints(s) {
+  /** @type {{label: string, accuracy: unknown, bytes: unknown}[]} */
+  let raw = [];
+  switch (s?.kind) {
+    case 'sweep':
+      raw = (Array.isArray(s.details?.points) ? s.details.points : []).map((p) => ({
+        label: settingsText(p?.settings),
+        accuracy: p?.test_accuracy,
+        bytes: p?.bytes,
+      }));
+      break;
+    case 'quantize':
+      raw = (Array.isArray(s.details?.points) ? s.details.points : []).map((p) => ({
+        label: `${p?.bits} bits`,
+        accuracy: p?.test_accuracy,
+        bytes: honestBytes(p?.bytes),
+      }));
+      break;
+    default:
+      break;
+  }
+  /** @type {{label: string, accuracy: number, bytes: number}[]} */
+  const out = [];
+  for (const p of raw) {
+    if (typeof p.accuracy === 'number' && Number.isFinite(p.accuracy) && typeof p.bytes === 'number' && Number.isFinite(p.bytes)) {
+      out.push({ label: p.label, accuracy: p.accuracy, bytes: p.bytes });
+    }
+  }
+  return out;
 }
 
 /**
@@ -291,37 +319,46 @@ export function logScale([d0, d1], [r0, r1]) {
  */
 
 /**
- * The rows of a quantize or qat stage's table, from its report `details`: one per bit width of a
- * `quantize` stage (its `points`), or PTQ then QAT for a `qat` stage. `sqnr` is the worst layer's
- * (dB); `int8` is set when integer inference ran for the row. Empty for other stages.
- * @param {any} d
+ * The rows of a quantize or qat stage's table: one per bit width of a `quantize` stage (its
+ * `points`), or PTQ then QAT for a `qat` stage. `sqnr` is the worst layer's (dB); `int8` is set when
+ * integer inference ran for the row. Empty for other kinds.
+ * @param {StageReport} report
  * @returns {QuantRow[]}
  */
-export function quantRows(d) {
+export function quantRows(report) {
+  const d = report?.details;
   if (!d || typeof d !== 'object') return [];
-  const worst = (/** @type {any} */ layers) => {
-    const v = (Array.isArray(layers) ? layers : []).map((l) => l?.sqnr_db).filter(Number.isFinite);
+  /** @param {LayerQuantReport[] | undefined} layers */
+  const worst = (layers) => {
+    const v = (Array.isArray(layers) ? layers : []).map((l) => l?.sqnr_db).filter((x) => Number.isFinite(x));
     return v.length ? Math.min(...v) : null;
   };
-  const num = (/** @type {any} */ v) => (Number.isFinite(v) ? v : null);
-  /** @returns {QuantRow} */
-  const row = (/** @type {string} */ label, /** @type {any} */ p, accuracy = p?.test_accuracy) => ({
+  /** @param {number | null | undefined} v */
+  const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  /**
+   * @param {string} label
+   * @param {Partial<QuantPoint> | undefined} p
+   * @returns {QuantRow}
+   */
+  const row = (label, p, accuracy = p?.test_accuracy) => ({
     label,
-    accuracy: Number.isFinite(accuracy) ? accuracy : NaN,
+    accuracy: num(accuracy) ?? NaN,
     packed: num(p?.bytes?.quantized),
     gzip: num(p?.bytes?.gzip),
     sqnr: worst(p?.layers),
-    int8: Number.isFinite(p?.int8_agreement) && typeof p?.int8_path === 'string' ? { agreement: p.int8_agreement, path: p.int8_path } : null,
+    int8: typeof p?.int8_agreement === 'number' && Number.isFinite(p.int8_agreement) && typeof p.int8_path === 'string' ? { agreement: p.int8_agreement, path: p.int8_path } : null,
   });
-  if (Array.isArray(d.points) && d.points.every((/** @type {any} */ p) => Number.isFinite(p?.bits))) {
-    return d.points.map((/** @type {any} */ p) => row(`${p.bits} bits`, p));
+  switch (report.kind) {
+    case 'quantize':
+      return Array.isArray(report.details.points) ? report.details.points.map((p) => row(`${p.bits} bits`, p)) : [];
+    case 'qat': {
+      const q = report.details;
+      const out = [];
+      if (q.ptq) out.push(row('PTQ', q.ptq));
+      out.push(row('QAT', { bytes: q.quant_bytes, layers: q.layers }, q.qat_accuracy));
+      return out;
+    }
+    default:
+      return [];
   }
-  if (Number.isFinite(d.qat_accuracy)) {
-    const out = [];
-    if (d.ptq) out.push(row('PTQ', d.ptq));
-    out.push(row('QAT', { bytes: d.quant_bytes, layers: d.layers }, d.qat_accuracy));
-    return out;
-  }
-  return [];
 }
-

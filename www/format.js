@@ -92,3 +92,13 @@ export function formatTick(value, step) {
   const text = value.toFixed(decimals);
   return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
 }
+
+/**
+ * A compression ratio: 3.52×, 12.3×; '–' when unknown.
+ * @param {number | null | undefined} r
+ * @returns {string}
+ */
+export function formatRatio(r) {
+  if (r === undefined || r === null || !Number.isFinite(r)) return '–';
+  return `${r < 10 ? r.toFixed(2) : r.toFixed(1)}×`;
+}

@@ -187,7 +187,9 @@ export function lerpStops(stops, t) {
   const i = Math.min(stops.length - 2, Math.floor(x));
   const f = x - i;
   const [a, b] = [stops[i], stops[i + 1]];
-  return [0, 1, 2].map((k) => Math.round(a[k] + (b[k] - a[k]) * f));
+  /** @param {number} k */
+  const mix = (k) => Math.round(a[k] + (b[k] - a[k]) * f);
+  return [mix(0), mix(1), mix(2)];
 }
 
 /** |w| from 0 (page white) to the largest weight (deep ink blue). */
@@ -207,7 +209,9 @@ export const ACCURACY_STOPS = /** @type {Rgb[]} */ ([[253, 226, 228], [254, 243,
 export function cellColor(magnitude, prunedShare) {
   const base = lerpStops(MAGNITUDE_STOPS, Math.sqrt(Math.max(0, magnitude)));
   const s = Math.min(1, Math.max(0, prunedShare));
-  return [0, 1, 2].map((k) => Math.round(base[k] + (PRUNED_RGB[k] - base[k]) * s));
+  /** @param {number} k */
+  const mix = (k) => Math.round(base[k] + (PRUNED_RGB[k] - base[k]) * s);
+  return [mix(0), mix(1), mix(2)];
 }
 
 /**

@@ -4,24 +4,16 @@
 // waits on the engine.
 // Protocol: request {id, type, ...} -> reply {id, ok: true, result} | {id, ok: false, error}; events {event, ...}.
 
-/**
- * Events pushed to the page while training (no `id`):
- * @typedef {{event: 'step', epoch: number, batch: number, batchesPerEpoch: number, loss: number,
- *   batches: number, ms: number, stage: {index: number, count: number, kind: string, detail: string} | null}} StepEvent
- *   One `run.step(n)` call: `loss` is the mean over its `batches`; `epoch` counts completed epochs
- *   (stages' epochs included) and `batch` the batches done in the current one, so
- *   `epoch + batch / batchesPerEpoch` is the position on the epoch axis. `stage`: the compression
- *   stage running, null during the initial training.
- * @typedef {{event: 'stage', report: any}} StageEvent a stage finished; its report
- * @typedef {{event: 'notice', message: string, epoch: number, backend: string, backendNote: string}} NoticeEvent
- *   the engine has news for the user (the GPU was lost and the run resumed on the CPU at `epoch`)
- * @typedef {{event: 'epoch', epochEnd: {epoch: number, train_loss: number, train_accuracy: number,
- *   test_accuracy: number, lr: number, seconds: number}}} EpochEvent
- * @typedef {{event: 'grid', data: Float32Array, res: number, classes: number}} GridEvent
- * @typedef {{event: 'done', report: any}} DoneEvent
- * @typedef {{event: 'failed', message: string}} FailedEvent
- * @typedef {{event: 'stopped'}} StoppedEvent
- */
+// The protocol's types (requests, replies, events) live in www/protocol.js; the wasm module's API in
+// www/engine-api.d.ts.
+
+/** @typedef {import('./protocol.js').Requests} Requests */
+/** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
+/** @typedef {import('./protocol.js').Reply} Reply */
+/** @typedef {import('./protocol.js').Grid} Grid */
+/** @typedef {import('./protocol.js').RunInfo} RunInfo */
+/** @typedef {import('./engine-api.js').EngineModule} EngineModule */
+/** @typedef {import('./engine-api.js').Run} Run */
 
 import { csvProblem } from './modelfile.js';
 
@@ -32,10 +24,15 @@ const STEP_TARGET_MS = 40;
 /** At most this often a new decision grid while training. */
 const GRID_EVERY_MS = 250;
 
-/** @type {any} the wasm module's exports once loaded */
+/** @type {EngineModule | null} the wasm module's exports once loaded */
 let wasm = null;
-/** @type {any} the live Run, or null */
+/** @type {Run | null} the live Run, or null */
 let run = null;
+/**
+ * The built module is www/pkg/minnow.js; the specifier is a variable so that the type check does not
+ * need www/pkg (built later): www/engine-api.d.ts declares what the worker uses of it.
+ */
+const ENGINE_MODULE = './pkg/minnow.js';
 let training = false;
 /** Resolves when the training loop has exited; awaited by pause/reset. */
 let loopDone = Promise.resolve();
@@ -69,13 +66,30 @@ function message(e) {
   return typeof e === 'string' ? e : String(e);
 }
 
-/** @param {any} msg @param {Transferable[]} [transfer] */
+/** @param {WorkerEvent | Reply} msg @param {Transferable[]} [transfer] */
 function post(msg, transfer = []) {
   self.postMessage(msg, transfer);
 }
 
-async function computeGrid(res = GRID_RES) {
-  const data = await exclusive(() => run.decisionGrid(res));
+/** The live run; throws when there is none. */
+function liveRun() {
+  if (!run) throw new Error('No run: create one first.');
+  return run;
+}
+
+/** The wasm module; throws before `init` loaded it. */
+function engine() {
+  if (!wasm) throw new Error('The engine is not loaded yet (init first).');
+  return wasm;
+}
+
+/**
+ * @param {Run} live
+ * @param {number} [res]
+ * @returns {Promise<Grid>}
+ */
+async function computeGrid(live, res = GRID_RES) {
+  const data = await exclusive(() => live.decisionGrid(res));
   const grid = data instanceof Float32Array ? data : new Float32Array(data);
   return { data: grid, res, classes: Math.max(1, Math.round(grid.length / (res * res))) };
 }
@@ -84,26 +98,28 @@ async function trainLoop() {
   let n = 1;
   let lastGrid = 0;
   while (training && run) {
+    // dropRun() waits for this loop to exit before it frees the run: `live` stays valid throughout.
+    const live = run;
     const t0 = performance.now();
-    const r = await exclusive(() => run.step(n));
+    const r = await exclusive(() => live.step(n));
     const ms = performance.now() - t0;
     post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: n, ms, stage: r.stage ?? null });
     if (ms < STEP_TARGET_MS / 2) n = Math.min(n * 2, 1024);
     else if (ms > STEP_TARGET_MS * 2 && n > 1) n = Math.max(1, n >> 1);
-    if (r.notice) post({ event: 'notice', message: r.notice, epoch: r.epoch, backend: run.backend, backendNote: run.backendNote });
+    if (r.notice) post({ event: 'notice', message: r.notice, epoch: r.epoch, backend: live.backend, backendNote: live.backendNote });
     if (r.epochEnd) post({ event: 'epoch', epochEnd: r.epochEnd, stage: r.stage ?? null });
     if (r.stageEnd) post({ event: 'stage', report: r.stageEnd });
     if (r.epochEnd || r.stageEnd) {
       // A stage that prunes without training changes the boundary too: redraw after every stage.
-      if (run.is2d && (r.done || r.stageEnd || performance.now() - lastGrid > GRID_EVERY_MS)) {
-        const grid = await computeGrid();
+      if (live.is2d && (r.done || r.stageEnd || performance.now() - lastGrid > GRID_EVERY_MS)) {
+        const grid = await computeGrid(live);
         post({ event: 'grid', ...grid }, [grid.data.buffer]);
         lastGrid = performance.now();
       }
     }
     if (r.done) {
       training = false;
-      post({ event: 'done', report: await exclusive(() => run.report()) });
+      post({ event: 'done', report: await exclusive(() => live.report()) });
       return;
     }
     await yieldToEvents();
@@ -111,10 +127,13 @@ async function trainLoop() {
   post({ event: 'stopped' });
 }
 
-/** The report of the live run, or null if the engine cannot give one yet. */
-async function safeReport() {
+/**
+ * The report of a run, or null if the engine cannot give one yet.
+ * @param {Run} live
+ */
+async function safeReport(live) {
   try {
-    return await exclusive(() => run.report());
+    return await exclusive(() => live.report());
   } catch {
     return null;
   }
@@ -147,12 +166,12 @@ function adapterName(wgpuInfo, browserInfo) {
  * @param {string} json the recipe
  */
 async function provideData(json) {
-  const name = wasm.datasetNeeded(json);
+  const name = engine().datasetNeeded(json);
   if (!name) return;
   const url = new URL(`../data/${name}.bin.gz`, import.meta.url);
   const res = await fetch(url);
   if (!res.ok) throw new Error(`cannot load the ${name} images from ${url.pathname} (HTTP ${res.status})`);
-  wasm.provideDataset(name, new Uint8Array(await res.arrayBuffer()));
+  engine().provideDataset(name, new Uint8Array(await res.arrayBuffer()));
 }
 
 async function stopTraining() {
@@ -170,57 +189,64 @@ async function dropRun() {
   }
 }
 
-/** What the page needs to show a new run: backend, layers and, for 2-D data, points and a grid. */
-async function describeRun() {
-  const info = {
-    backend: run.backend,
-    adapter: run.backend === 'gpu' ? adapterName(run.adapter, await browserAdapter()) : '',
-    backendNote: run.backendNote,
-    totalEpochs: run.totalEpochs,
-    is2d: run.is2d,
-    report: await safeReport(),
-    layers: run.layers(),
-    bounds: null,
-    points: null,
-    grid: null,
+/**
+ * What the page needs to show a new run: backend, layers and, for 2-D data, points and a grid.
+ * @param {Run} live
+ * @returns {Promise<RunInfo>}
+ */
+async function describeRun(live) {
+  const is2d = live.is2d;
+  const b = is2d ? Array.from(live.bounds()) : null;
+  return {
+    backend: live.backend,
+    adapter: live.backend === 'gpu' ? adapterName(live.adapter, await browserAdapter()) : '',
+    backendNote: live.backendNote,
+    totalEpochs: live.totalEpochs,
+    is2d,
+    report: await safeReport(live),
+    layers: live.layers(),
+    bounds: b ? [b[0], b[1], b[2], b[3]] : null,
+    points: is2d ? live.points() : null,
+    grid: is2d ? await computeGrid(live) : null,
   };
-  if (run.is2d) {
-    info.bounds = Array.from(run.bounds());
-    info.points = run.points();
-    info.grid = await computeGrid();
-  }
-  return info;
 }
 
-/** @type {Record<string, (req: any) => Promise<any>>} */
+/**
+ * One handler per request type (www/protocol.js `Requests`).
+ * @type {{[T in keyof Requests]: (req: Requests[T]['payload']) => Promise<Requests[T]['result']>}}
+ */
 const handlers = {
   async init() {
     if (!wasm) {
+      /** @type {EngineModule} */
+      let loaded;
       try {
-        wasm = await import('./pkg/minnow.js');
+        loaded = await import(ENGINE_MODULE);
       } catch (e) {
         throw new Error(`www/pkg/minnow.js is missing or broken: build it with "make serve" (${message(e)}).`);
       }
-      await wasm.default();
+      await loaded.default();
+      wasm = loaded;
     }
     return { presets: wasm.presets() };
   },
 
   async validate({ json }) {
-    return wasm.validateRecipe(json);
+    return engine().validateRecipe(json);
   },
 
   async create({ json, csv }) {
     await dropRun();
     await provideData(json);
-    run = await wasm.Run.create(json, csv ?? undefined);
-    return describeRun();
+    run = await engine().Run.create(json, csv ?? undefined);
+    return describeRun(run);
   },
 
   /** The live run's model as a .safetensors file (a Uint8Array, transferred). */
   async exportModel() {
     if (!run) throw new Error('No run: train one first.');
-    return exclusive(() => run.exportModel());
+    const live = run;
+    return exclusive(() => live.exportModel());
   },
 
   /**
@@ -231,18 +257,18 @@ const handlers = {
    */
   async importModel({ bytes, csv }) {
     const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-    const file = wasm.modelFileInfo(data);
+    const file = engine().modelFileInfo(data);
     const problem = csvProblem(JSON.parse(file.recipe), typeof csv === 'string');
     if (problem) throw new Error(problem);
     await provideData(file.recipe);
-    const fresh = await wasm.Run.importModel(data, csv ?? undefined);
+    const fresh = await engine().Run.importModel(data, csv ?? undefined);
     await dropRun();
     run = fresh;
-    return { ...(await describeRun()), file };
+    return { ...(await describeRun(fresh)), file };
   },
 
   async train() {
-    if (!run) throw new Error('No run: create one first.');
+    liveRun();
     if (training) return null;
     training = true;
     loopDone = trainLoop().catch((e) => {
@@ -263,40 +289,60 @@ const handlers = {
   },
 
   async report() {
-    return run ? exclusive(() => run.report()) : null;
+    const live = run;
+    return live ? exclusive(() => live.report()) : null;
   },
 
   async grid({ res }) {
-    return run && run.is2d ? computeGrid(res) : null;
+    return run && run.is2d ? computeGrid(run, res) : null;
   },
 
   /** The weight layers, and `name`'s values, mask and quantization grid (the first layer's when
    * `name` is gone, e.g. after a structured stage renamed nothing but shrank shapes). */
   async weights({ name }) {
-    if (!run) return null;
-    const layers = await exclusive(() => run.layers());
-    const pick = layers.find((/** @type {any} */ l) => l.name === name) ?? layers[0];
+    const live = run;
+    if (!live) return null;
+    const layers = await exclusive(() => live.layers());
+    const pick = layers.find((l) => l.name === name) ?? layers[0];
     if (!pick) return { layers, weights: null };
-    const weights = await exclusive(() => run.weights(pick.name));
+    const weights = await exclusive(() => live.weights(pick.name));
     return { layers, weights };
   },
 };
 
+/**
+ * @param {unknown} type
+ * @returns {type is keyof Requests}
+ */
+function isRequestType(type) {
+  return typeof type === 'string' && Object.hasOwn(handlers, type);
+}
+
+/**
+ * What a reply can transfer instead of copying: a model file's bytes, a grid, a weight's values.
+ * @param {unknown} result
+ * @returns {Transferable[]}
+ */
+function transferables(result) {
+  if (result instanceof Uint8Array) return [result.buffer];
+  if (!result || typeof result !== 'object') return [];
+  const r = /** @type {{grid?: Grid | null, weights?: {values?: Float32Array} | null}} */ (result);
+  if (r.grid?.data) return [r.grid.data.buffer];
+  if (r.weights?.values) return [r.weights.values.buffer];
+  return [];
+}
+
 self.addEventListener('message', async (/** @type {MessageEvent} */ ev) => {
   const req = ev.data;
-  const handler = handlers[req?.type];
-  if (!handler) {
-    post({ id: req?.id, ok: false, error: `unknown request "${req?.type}"` });
+  const type = req?.type;
+  if (!isRequestType(type)) {
+    post({ id: req?.id, ok: false, error: `unknown request "${type}"` });
     return;
   }
   try {
+    const handler = /** @type {(req: unknown) => Promise<unknown>} */ (handlers[type]);
     const result = await handler(req);
-    const transfer =
-      result instanceof Uint8Array ? [result.buffer]
-      : result?.grid?.data ? [result.grid.data.buffer]
-      : result?.weights?.values ? [result.weights.values.buffer]
-      : [];
-    post({ id: req.id, ok: true, result }, transfer);
+    post({ id: req.id, ok: true, result }, transferables(result));
   } catch (e) {
     post({ id: req.id, ok: false, error: message(e) });
   }

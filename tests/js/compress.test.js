@@ -75,7 +75,7 @@ test('sizePoints: the dense model, each stage and each sweep point, with the fro
       kind: 'sweep',
       test_accuracy: 0.85,
       bytes: { dense: 4000, sparse: 1000 },
-      details: { points: [{ settings: { bits: 4 }, accuracy: 0.88, bytes: 500 }, { settings: { bits: 2 }, accuracy: 0.5, bytes: 600 }, { accuracy: 'x' }] },
+      details: { points: [{ settings: { bits: 4 }, test_accuracy: 0.88, bytes: 500 }, { settings: { bits: 2 }, test_accuracy: 0.5, bytes: 600 }, { test_accuracy: 'x' }] },
     },
   ];
   const pts = sizePoints(stages);
@@ -137,18 +137,29 @@ test('softTargetSamples reads the column and the row forms', () => {
   assert.deepEqual(softTargetSamples(null), []);
 });
 
-test('sweep points may carry test_accuracy and a bytes object', () => {
-  const pts = sizePoints([{ index: 0, kind: 'sweep', details: { points: [{ settings: { bits: 8 }, test_accuracy: 0.9, bytes: 800 }, { test_accuracy: 0.8, bytes: { dense: 900, sparse: 300 } }] } }]);
-  assert.deepEqual(pts.map((p) => [p.accuracy, p.bytes]), [[0.9, 800], [0.8, 300]]);
+test('sizePoints: a quantize stage adds one point per bit width; other kinds none, whatever their details', () => {
+  const quantize = {
+    index: 0,
+    kind: 'quantize',
+    details: { points: [{ bits: 8, test_accuracy: 0.9, bytes: { f32: 4000, quantized: 1100, gzip: 900 } }, { bits: 4, test_accuracy: 0.8, bytes: { f32: 4000, quantized: 600, gzip: 500 } }] },
+  };
+  const pts = sizePoints([quantize]);
+  assert.deepEqual(pts.map((p) => [p.label, p.accuracy, p.bytes, p.kind]), [
+    ['1 · quantization: 8 bits', 0.9, 1100, 'sweep'],
+    ['1 · quantization: 4 bits', 0.8, 600, 'sweep'],
+  ]);
+  // The kind decides, not the shape: a stage of another kind with `points` in its details adds none.
+  assert.deepEqual(sizePoints([{ ...quantize, kind: 'sensitivity' }]), []);
 });
 
 test('quantRows: one row per bit width, the worst layer SQNR, int8 inference when it ran', () => {
   const layers = (a, b) => [{ name: '1.weight', sqnr_db: a }, { name: '3.weight', sqnr_db: b }];
   const rows = quantRows({
-    points: [
+    kind: 'quantize',
+    details: { points: [
       { bits: 8, test_accuracy: 0.9777, bytes: { quantized: 19472, gzip: 18290, f32: 68904 }, layers: layers(44.9, 43.5), int8_agreement: 1, int8_path: 'avx2' },
       { bits: 4, test_accuracy: 0.9721, bytes: { quantized: 10936, gzip: 9685 }, layers: layers(20.2, 18.8), int8_agreement: null, int8_path: null },
-    ],
+    ] },
   });
   assert.deepEqual(rows, [
     { label: '8 bits', accuracy: 0.9777, packed: 19472, gzip: 18290, sqnr: 43.5, int8: { agreement: 1, path: 'avx2' } },
@@ -158,13 +169,18 @@ test('quantRows: one row per bit width, the worst layer SQNR, int8 inference whe
 
 test('quantRows: PTQ then QAT for a qat stage; nothing for other stages', () => {
   const rows = quantRows({
-    ptq: { bits: 4, test_accuracy: 0.9565, bytes: { quantized: 140000, gzip: 120000 }, layers: [{ sqnr_db: 19 }] },
-    qat_accuracy: 0.9595,
-    quant_bytes: { quantized: 140000, gzip: 118000 },
-    layers: [{ sqnr_db: 21 }],
+    kind: 'qat',
+    details: {
+      ptq: { bits: 4, test_accuracy: 0.9565, bytes: { quantized: 140000, gzip: 120000 }, layers: [{ sqnr_db: 19 }] },
+      qat_accuracy: 0.9595,
+      quant_bytes: { quantized: 140000, gzip: 118000 },
+      layers: [{ sqnr_db: 21 }],
+    },
   });
   assert.deepEqual(rows.map((r) => [r.label, r.accuracy, r.gzip, r.sqnr]), [['PTQ', 0.9565, 120000, 19], ['QAT', 0.9595, 118000, 21]]);
-  assert.deepEqual(quantRows({ teacher: { test_accuracy: 0.98 } }), []);
+  assert.deepEqual(quantRows({ kind: 'distill', details: { teacher: { test_accuracy: 0.98 } } }), []);
+  // The kind decides, not the shape: quantize-like details under another kind give no rows.
+  assert.deepEqual(quantRows({ kind: 'sweep', details: { points: [{ bits: 8, test_accuracy: 0.9 }] } }), []);
   assert.deepEqual(quantRows(null), []);
 });
 

@@ -9,6 +9,7 @@ import {
   formatLoss,
   formatPercent,
   formatRate,
+  formatRatio,
   formatSeconds,
   formatTick,
 } from '../../www/format.js';
@@ -63,4 +64,12 @@ test('formatTick uses the decimals the step needs and hides float noise', () => 
   assert.equal(formatTick(-0.00000001, 0.5), '0.0');
   assert.equal(formatTick(1500, 500), '1500');
   assert.equal(formatTick(2e-5, 1e-5), '2e-5');
+});
+
+test('formatRatio: two decimals below 10×, one above; a dash when unknown', () => {
+  assert.equal(formatRatio(3.519), '3.52×');
+  assert.equal(formatRatio(12.34), '12.3×');
+  assert.equal(formatRatio(undefined), '–');
+  assert.equal(formatRatio(null), '–');
+  assert.equal(formatRatio(NaN), '–');
 });

@@ -1,0 +1,49 @@
+// The wasm module's API as www/worker.js uses it (src/wasm.rs), declared by hand so that the type
+// check (`make test-types`) runs before `make wasm` builds www/pkg/ (whose own minnow.d.ts types the
+// JSON-shaped results as `any`). Keep it in step with src/wasm.rs; the e2e test exercises every call.
+
+import type { LayerInfo, LayerWeights, Report, StepInfo } from './report-types.js';
+import type { Preset, Recipe } from './state.js';
+import type { ModelFileInfo } from './modelfile.js';
+
+/** A training run in progress (`Run` in src/wasm.rs). */
+export interface Run {
+  /** "cpu" or "gpu". */
+  readonly backend: string;
+  /** The GPU adapter as wgpu names it ("" on the CPU). */
+  readonly adapter: string;
+  /** Why the run fell back to the CPU ("" when it did not). */
+  readonly backendNote: string;
+  readonly totalEpochs: number;
+  /** Whether the inputs are 2-D points (the page then draws a decision boundary). */
+  readonly is2d: boolean;
+  step(n: number): Promise<StepInfo>;
+  report(): Promise<Report>;
+  layers(): LayerInfo[];
+  weights(name: string): Promise<LayerWeights>;
+  /** `[xmin, xmax, ymin, ymax]` around the 2-D training points. */
+  bounds(): Float32Array;
+  points(): { x: Float32Array; y: Uint32Array };
+  /** `res·res·classes` probabilities, row-major over (gy, gx, class). */
+  decisionGrid(res: number): Promise<Float32Array>;
+  /** The model as a .safetensors file. */
+  exportModel(): Promise<Uint8Array>;
+  free(): void;
+}
+
+/** The module `www/pkg/minnow.js` (wasm-bindgen `--target web`). */
+export interface EngineModule {
+  /** Instantiates the wasm (fetches `minnow_bg.wasm` next to the module). */
+  default(): Promise<unknown>;
+  presets(): Preset[];
+  /** The recipe normalized (defaults filled in); throws an Error naming the bad field. */
+  validateRecipe(json: string): Recipe;
+  /** The built-in image set the recipe needs and the module does not hold yet. */
+  datasetNeeded(json: string): string | undefined;
+  provideDataset(name: string, bytes: Uint8Array): void;
+  modelFileInfo(bytes: Uint8Array): ModelFileInfo;
+  Run: {
+    create(json: string, csv?: string): Promise<Run>;
+    importModel(bytes: Uint8Array, csv?: string): Promise<Run>;
+  };
+}

@@ -1,0 +1,75 @@
+// The message protocol between the page (www/engine.js) and the training worker (www/worker.js):
+// each request's payload and result, and the events the worker pushes while training. JSDoc typedefs
+// only, no runtime code. Request {id, type, ...payload} -> reply {id, ok: true, result} |
+// {id, ok: false, error}; events {event, ...} carry no id.
+
+export {};
+
+/** @typedef {import('./report-types.js').Report} Report */
+/** @typedef {import('./report-types.js').StageReport} StageReport */
+/** @typedef {import('./report-types.js').EpochMetrics} EpochMetrics */
+/** @typedef {import('./report-types.js').StageProgress} StageProgress */
+/** @typedef {import('./report-types.js').LayerInfo} LayerInfo */
+/** @typedef {import('./report-types.js').LayerWeights} LayerWeights */
+
+/**
+ * A decision grid: `res·res·classes` probabilities over the bounds.
+ * @typedef {{data: Float32Array, res: number, classes: number}} Grid
+ */
+
+/**
+ * What the page needs to show a new run (`create` and `importModel` replies).
+ * @typedef {object} RunInfo
+ * @property {string} backend "cpu" or "gpu"
+ * @property {string} adapter the GPU adapter's name ("" on the CPU)
+ * @property {string} backendNote why the run fell back to the CPU ("" when it did not)
+ * @property {number} totalEpochs epochs of the initial training
+ * @property {boolean} is2d
+ * @property {Report | null} report the run's report so far, null when the engine had none yet
+ * @property {LayerInfo[]} layers
+ * @property {[number, number, number, number] | null} bounds of 2-D data
+ * @property {{x: Float32Array, y: Uint32Array} | null} points of 2-D data
+ * @property {Grid | null} grid of 2-D data
+ */
+
+/**
+ * Every request: its payload (besides `id` and `type`) and its result.
+ * @typedef {object} Requests
+ * @property {{payload: {}, result: {presets: import('./state.js').Preset[]}}} init
+ * @property {{payload: {json: string}, result: import('./state.js').Recipe}} validate
+ * @property {{payload: {json: string, csv?: string}, result: RunInfo}} create
+ * @property {{payload: {}, result: Uint8Array}} exportModel
+ * @property {{payload: {bytes: Uint8Array, csv?: string},
+ *   result: RunInfo & {file: import('./modelfile.js').ModelFileInfo}}} importModel
+ * @property {{payload: {}, result: null}} train
+ * @property {{payload: {}, result: null}} pause
+ * @property {{payload: {}, result: null}} reset
+ * @property {{payload: {}, result: Report | null}} report
+ * @property {{payload: {res?: number}, result: Grid | null}} grid
+ * @property {{payload: {name: string},
+ *   result: {layers: LayerInfo[], weights: LayerWeights | null} | null}} weights
+ */
+
+/** @typedef {keyof Requests} RequestType */
+
+/**
+ * @typedef {{id: number, ok: true, result: unknown} | {id: number, ok: false, error: string}} Reply
+ */
+
+/**
+ * One `run.step(n)` call: `loss` is the mean over its `batches` (null when no read was due);
+ * `epoch` counts completed epochs (stages' epochs included) and `batch` the batches done in the
+ * current one. `stage`: the compression stage running, null during the initial training.
+ * @typedef {{event: 'step', epoch: number, batch: number, batchesPerEpoch: number, loss: number | null,
+ *   batches: number, ms: number, stage: StageProgress | null}} StepEvent
+ * @typedef {{event: 'epoch', epochEnd: EpochMetrics, stage: StageProgress | null}} EpochEvent
+ * @typedef {{event: 'stage', report: StageReport}} StageEvent a stage finished
+ * @typedef {{event: 'notice', message: string, epoch: number, backend: string, backendNote: string}} NoticeEvent
+ *   news for the user (the GPU was lost and the run resumed on the CPU at `epoch`)
+ * @typedef {{event: 'grid'} & Grid} GridEvent
+ * @typedef {{event: 'done', report: Report}} DoneEvent
+ * @typedef {{event: 'failed', message: string}} FailedEvent
+ * @typedef {{event: 'stopped'}} StoppedEvent
+ * @typedef {StepEvent | EpochEvent | StageEvent | NoticeEvent | GridEvent | DoneEvent | FailedEvent
+ *   | StoppedEvent} WorkerEvent
+ */

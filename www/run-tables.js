@@ -1,0 +1,87 @@
+// The run's tables as DOM rows: one row of the epoch table per finished epoch (tagged with the stage
+// that trained it) and the confusion matrix of the Result card. Builders only: they return elements
+// and the controller (www/app.js) places them.
+
+import { formatLoss, formatPercent, formatRate, formatSeconds } from './format.js';
+import { stageLabel } from './compress.js';
+import { classCss } from './boundary.js';
+
+/** @typedef {import('./report-types.js').EpochMetrics} EpochMetrics */
+/** @typedef {import('./report-types.js').StageProgress} StageProgress */
+
+/**
+ * The epoch table's row of epoch `e`, marked `latest`; `stage`: the compression stage that trained it.
+ * @param {EpochMetrics} e
+ * @param {StageProgress | null} stage
+ * @returns {HTMLTableRowElement}
+ */
+export function epochRow(e, stage) {
+  const tr = document.createElement('tr');
+  tr.dataset.epoch = String(e.epoch);
+  tr.dataset.trainLoss = String(e.train_loss);
+  const first = document.createElement('td');
+  first.textContent = String(e.epoch);
+  if (stage) {
+    const tag = document.createElement('span');
+    tag.className = 'tag';
+    tag.textContent = stage.kind.replace(/_/g, ' ');
+    tag.title = `stage ${stage.index + 1}: ${stageLabel(stage.kind)}`;
+    first.append(' ', tag);
+  }
+  tr.append(first);
+  for (const text of [
+    formatLoss(e.train_loss),
+    formatPercent(e.train_accuracy),
+    formatPercent(e.test_accuracy),
+    formatRate(e.lr),
+    formatSeconds(e.seconds),
+  ]) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    tr.append(td);
+  }
+  tr.classList.add('latest');
+  return tr;
+}
+
+/**
+ * The head and body of the confusion matrix (`matrix[true][predicted]` counts): the diagonal in
+ * teal, mistakes in rose, both shaded by their share of the true class. Nothing for a matrix that
+ * is not one or has more than 20 classes.
+ * @param {unknown} matrix
+ * @returns {HTMLTableSectionElement[]}
+ */
+export function confusionParts(matrix) {
+  if (!Array.isArray(matrix) || !matrix.every((row) => Array.isArray(row)) || matrix.length > 20) return [];
+  /** @type {number[][]} */
+  const rows = matrix;
+  const head = document.createElement('thead');
+  const hr = document.createElement('tr');
+  const corner = document.createElement('th');
+  corner.textContent = 'true \\ pred';
+  hr.append(corner);
+  rows.forEach((_, k) => {
+    const th = document.createElement('th');
+    th.textContent = String(k);
+    th.style.color = classCss(k);
+    hr.append(th);
+  });
+  head.append(hr);
+  const body = document.createElement('tbody');
+  rows.forEach((row, t) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.textContent = String(t);
+    tr.append(th);
+    const sum = row.reduce((a, b) => a + b, 0) || 1;
+    row.forEach((count, p) => {
+      const td = document.createElement('td');
+      td.textContent = String(count);
+      const share = count / sum;
+      td.style.background = t === p ? `rgba(13, 148, 136, ${0.08 + 0.5 * share})` : count ? `rgba(225, 29, 72, ${0.06 + 0.6 * share})` : '';
+      tr.append(td);
+    });
+    body.append(tr);
+  });
+  return [head, body];
+}
