@@ -311,9 +311,11 @@ impl Session {
         }
         if setting.sparsity > 0.0 {
             masks = match setting.method {
-                Scope::Layer => {
-                    values.iter().zip(&masks).map(|(v, m)| prune_to_sparsity(v, m, setting.sparsity)).collect::<Result<_>>()?
-                }
+                Scope::Layer => values
+                    .iter()
+                    .zip(&masks)
+                    .map(|(v, m)| prune_to_sparsity(v, m, setting.sparsity))
+                    .collect::<Result<_>>()?,
                 Scope::Global => {
                     let vr: Vec<&[f32]> = values.iter().map(|v| &v[..]).collect();
                     let mr: Vec<&[f32]> = masks.iter().map(|m| &m[..]).collect();
