@@ -1,7 +1,33 @@
-// Elementwise kernels: every `UnaryOp` forward (`unary_<op>`) and backward (`unary_<op>_backward`),
-// every `BinaryOp` with NumPy broadcasting through per-operand strides (`binary_<op>`), and `fill`.
-// Entry names are derived from `UnaryOp::name()` / `BinaryOp::name()`; the formulas are cpu.rs's,
+// Elementwise kernels, one entry point per op family: `unary` (every `UnaryOp`), `unary_backward`,
+// `binary` (every `BinaryOp`, NumPy broadcasting through per-operand strides) and `fill`. The op is
+// the pipeline-overridable constant `OP` (one pipeline per op, as matmul's TRANS_A / TRANS_B), so
+// each pipeline compiles to its op's formula alone. The op codes below are mirrored by
+// `unary_code` / `binary_code` in src/core/backend/gpu/elementwise.rs; the formulas are cpu.rs's,
 // operation for operation.
+
+/// The op of `unary`, `unary_backward` (a `UNARY_*` code) or `binary` (a `BINARY_*` code).
+override OP: u32;
+
+const UNARY_NEG: u32 = 0u;
+const UNARY_EXP: u32 = 1u;
+const UNARY_LOG: u32 = 2u;
+const UNARY_SQRT: u32 = 3u;
+const UNARY_ABS: u32 = 4u;
+const UNARY_SQUARE: u32 = 5u;
+const UNARY_POW: u32 = 6u;
+const UNARY_RELU: u32 = 7u;
+const UNARY_LEAKY_RELU: u32 = 8u;
+const UNARY_SIGMOID: u32 = 9u;
+const UNARY_TANH: u32 = 10u;
+const UNARY_GELU: u32 = 11u;
+const UNARY_CLAMP: u32 = 12u;
+const UNARY_AFFINE: u32 = 13u;
+const UNARY_FAKE_QUANT: u32 = 14u;
+
+const BINARY_ADD: u32 = 0u;
+const BINARY_SUB: u32 = 1u;
+const BINARY_MUL: u32 = 2u;
+const BINARY_DIV: u32 = 3u;
 
 struct Params {
     n: u32,
@@ -12,10 +38,11 @@ struct Params {
     f: vec4<f32>,
     /// g.x: fake-quant inverse scale `1/s` (computed on the host as cpu.rs does); fill value.
     g: vec4<f32>,
-    /// Broadcast: output dims and the element strides of a and b (0 on broadcast axes), rank ≤ 8.
-    dims: array<vec4<u32>, 2>,
-    sa: array<vec4<u32>, 2>,
-    sb: array<vec4<u32>, 2>,
+    /// Broadcast: output dims and the element strides of a and b (0 on broadcast axes), rank ≤ 4
+    /// (`shape::MAX_RANK`).
+    dims: vec4<u32>,
+    sa: vec4<u32>,
+    sb: vec4<u32>,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -67,13 +94,73 @@ fn broadcast_offsets(i: u32) -> vec2<u32> {
     var ob = 0u;
     for (var d = P.rank; d > 0u; d -= 1u) {
         let k = d - 1u;
-        let dim = P.dims[k / 4u][k % 4u];
+        let dim = P.dims[k];
         let c = rem % dim;
         rem = rem / dim;
-        oa += c * P.sa[k / 4u][k % 4u];
-        ob += c * P.sb[k / 4u][k % 4u];
+        oa += c * P.sa[k];
+        ob += c * P.sb[k];
     }
     return vec2<u32>(oa, ob);
+}
+
+/// y = f(x) for op `OP`. An unknown code gives NaN (the host never sends one).
+fn unary_forward(x: f32) -> f32 {
+    switch OP {
+        case UNARY_NEG: { return -x; }
+        case UNARY_EXP: { return exp(x); }
+        case UNARY_LOG: { return log(x); }
+        case UNARY_SQRT: { return sqrt(x); }
+        case UNARY_ABS: { return abs(x); }
+        case UNARY_SQUARE: { return x * x; }
+        case UNARY_POW: { return pow_real(x, P.f.x); }
+        case UNARY_RELU: { return max(x, 0.0); }
+        case UNARY_LEAKY_RELU: { return select(P.f.x * x, x, x > 0.0); }
+        case UNARY_SIGMOID: { return 1.0 / (1.0 + exp(-x)); }
+        case UNARY_TANH: { return tanh_safe(x); }
+        case UNARY_GELU: { return gelu(x); }
+        case UNARY_CLAMP: { return min(max(x, P.f.x), P.f.y); }
+        case UNARY_AFFINE: { return P.f.x * x + P.f.y; }
+        case UNARY_FAKE_QUANT: { return (clamp(quant_level(x), P.f.z, P.f.w) - P.f.y) * P.f.x; }
+        default: { return unknown_op(); }
+    }
+}
+
+/// dx from the input x, the output y and the output gradient dy, for op `OP`.
+fn unary_grad(x: f32, y: f32, dy: f32) -> f32 {
+    switch OP {
+        case UNARY_NEG: { return -dy; }
+        case UNARY_EXP: { return dy * y; }
+        case UNARY_LOG: { return dy / x; }
+        case UNARY_SQRT: { return dy / (2.0 * y); }
+        case UNARY_ABS: { return dy * sign(x); }
+        case UNARY_SQUARE: { return dy * 2.0 * x; }
+        case UNARY_POW: { return pow_grad(x, dy); }
+        case UNARY_RELU: { return select(0.0, dy, y > 0.0); }
+        case UNARY_LEAKY_RELU: { return select(dy * P.f.x, dy, x > 0.0); }
+        case UNARY_SIGMOID: { return dy * y * (1.0 - y); }
+        case UNARY_TANH: { return dy * (1.0 - y * y); }
+        case UNARY_GELU: { return dy * gelu_grad(x); }
+        case UNARY_CLAMP: { return select(0.0, dy, x > P.f.x && x < P.f.y); }
+        case UNARY_AFFINE: { return P.f.x * dy; }
+        case UNARY_FAKE_QUANT: { return select(0.0, dy, quant_level(x) >= P.f.z && quant_level(x) <= P.f.w); }
+        default: { return unknown_op(); }
+    }
+}
+
+/// c = a ∘ b for op `OP`.
+fn binary_op(a: f32, b: f32) -> f32 {
+    switch OP {
+        case BINARY_ADD: { return a + b; }
+        case BINARY_SUB: { return a - b; }
+        case BINARY_MUL: { return a * b; }
+        case BINARY_DIV: { return a / b; }
+        default: { return unknown_op(); }
+    }
+}
+
+/// A quiet NaN, so that an op code without a case fails every comparison with the CPU.
+fn unknown_op() -> f32 {
+    return bitcast<f32>(0x7fc00000u | (P.n & 0u));
 }
 
 @compute @workgroup_size(WG)
@@ -85,337 +172,26 @@ fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn unary_neg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn unary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = -x;
+        dst[i] = unary_forward(src_x[i]);
     }
 }
 
 @compute @workgroup_size(WG)
-fn unary_neg_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn unary_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = -dy;
+        dst[i] = unary_grad(src_x[i], src_y[i], src_dy[i]);
     }
 }
 
 @compute @workgroup_size(WG)
-fn unary_exp(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = exp(x);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_exp_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = dy * y;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_log(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = log(x);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_log_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = dy / x;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_sqrt(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = sqrt(x);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_sqrt_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = dy / (2.0 * y);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_abs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = abs(x);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_abs_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = dy * sign(x);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_square(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = x * x;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_square_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = dy * 2.0 * x;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_pow(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = pow_real(x, P.f.x);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_pow_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = pow_grad(x, dy);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = max(x, 0.0);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = select(0.0, dy, y > 0.0);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_leaky_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = select(P.f.x * x, x, x > 0.0);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_leaky_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = select(dy * P.f.x, dy, x > 0.0);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_sigmoid(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = 1.0 / (1.0 + exp(-x));
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_sigmoid_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = dy * y * (1.0 - y);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_tanh(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = tanh_safe(x);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_tanh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = dy * (1.0 - y * y);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = gelu(x);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_gelu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = dy * gelu_grad(x);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_clamp(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = min(max(x, P.f.x), P.f.y);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_clamp_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = select(0.0, dy, x > P.f.x && x < P.f.y);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_affine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = P.f.x * x + P.f.y;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_affine_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = P.f.x * dy;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_fake_quant(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        dst[i] = (clamp(quant_level(x), P.f.z, P.f.w) - P.f.y) * P.f.x;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn unary_fake_quant_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let x = src_x[i];
-        let y = src_y[i];
-        let dy = src_dy[i];
-        dst[i] = select(0.0, dy, quant_level(x) >= P.f.z && quant_level(x) <= P.f.w);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn binary_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < P.n) {
         let o = broadcast_offsets(i);
-        dst[i] = src_x[o.x] + src_y[o.y];
-    }
-}
-
-@compute @workgroup_size(WG)
-fn binary_sub(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let o = broadcast_offsets(i);
-        dst[i] = src_x[o.x] - src_y[o.y];
-    }
-}
-
-@compute @workgroup_size(WG)
-fn binary_mul(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let o = broadcast_offsets(i);
-        dst[i] = src_x[o.x] * src_y[o.y];
-    }
-}
-
-@compute @workgroup_size(WG)
-fn binary_div(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i < P.n) {
-        let o = broadcast_offsets(i);
-        dst[i] = src_x[o.x] / src_y[o.y];
+        dst[i] = binary_op(src_x[o.x], src_y[o.y]);
     }
 }

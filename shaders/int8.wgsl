@@ -5,13 +5,10 @@
 // mod 2³² in WGSL as `wrapping_add` does, so the order does not matter); the requantized f32 may
 // differ in the last bit where the compiler contracts `a·s + b` into an FMA.
 //
-// Two GEMM entry points, identical but for the 4×i8 dot product: `gemm_i8` unpacks with
-// `extractBits` (portable WGSL); `gemm_i8_dot4` calls `dot4I8Packed` from the
-// `packed_4x8_integer_dot_product` language extension. WGSL directives must open a module, before
-// common.wgsl, so the runtime builds two modules from this file (backend::gpu::Family): `int8` is
-// common + this file with the marked section cut out, `int8_dot4` is
-// `requires packed_4x8_integer_dot_product;` + common + the whole file, and is only compiled when
-// the instance reports `WgslLanguageFeatures::Packed4x8IntegerDotProduct`.
+// This file is portable WGSL: its GEMM `gemm_i8` unpacks the 4×i8 words with `extractBits`. Its
+// twin `gemm_i8_dot4`, which calls `dot4I8Packed`, is in int8_dot4.wgsl, compiled as the module
+// int8_dot4.wgsl + common.wgsl + this file (backend::gpu::Family::Int8Dot4) only when the instance
+// reports `WgslLanguageFeatures::Packed4x8IntegerDotProduct`.
 
 struct Params {
     // quantize_i8: im2col geometry of the f32 input (NCHW); a Linear input is n × k × 1 × 1 with a
@@ -194,37 +191,3 @@ fn gemm_i8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     }
     store(row0, col0, lid, acc);
 }
-
-// @packed-dot4-begin: cut out of the portable module (see the header).
-@compute @workgroup_size(16, 16)
-fn gemm_i8_dot4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-                @builtin(local_invocation_index) li: u32) {
-    let row0 = wid.y * BM;
-    let col0 = wid.x * BN;
-    var acc: array<i32, 16>;
-    for (var t = 0u; t < 16u; t += 1u) {
-        acc[t] = 0;
-    }
-    for (var w0 = 0u; w0 < P.words; w0 += BKW) {
-        stage(row0, col0, w0, li);
-        workgroupBarrier();
-        for (var kk = 0u; kk < BKW; kk += 1u) {
-            var ra: array<u32, 4>;
-            var rb: array<u32, 4>;
-            for (var r = 0u; r < TM; r += 1u) {
-                ra[r] = tile_a[kk * BM + lid.y * TM + r];
-            }
-            for (var c = 0u; c < TN; c += 1u) {
-                rb[c] = tile_b[kk * BN + lid.x * TN + c];
-            }
-            for (var r = 0u; r < TM; r += 1u) {
-                for (var c = 0u; c < TN; c += 1u) {
-                    acc[r * TN + c] += dot4I8Packed(ra[r], rb[c]);
-                }
-            }
-        }
-        workgroupBarrier();
-    }
-    store(row0, col0, lid, acc);
-}
-// @packed-dot4-end

@@ -1,7 +1,13 @@
-// Reductions: sum and max over arbitrary axes (`reduce_sum`, `reduce_max`, `max_backward`) as
-// workgroup tree reductions, one workgroup per output element, with `_serial` twins (one thread per
-// output) for short groups; row-wise softmax / log-softmax and their backward, argmax and one_hot.
-// Ties resolve to the first element in row-major order, as cpu.rs does.
+// Reductions: sum or max over arbitrary axes (`reduce`, its op the override `MAX`) and max's
+// backward (`max_backward`), as workgroup tree reductions, one workgroup per output element, with
+// `_serial` twins (one thread per output) for short groups; row-wise softmax (log-softmax when the
+// override `LOG` is set) and its backward, argmax and one_hot. Ties resolve to the first element in
+// row-major order, as cpu.rs does.
+
+/// `reduce`, `reduce_serial`: max (true) or sum (false).
+override MAX: bool;
+/// `softmax`, `softmax_backward`: log-softmax (true) or softmax (false).
+override LOG: bool;
 
 /// Reduced axes and kept axes are given separately (host-side collapsed, ≤ 4 groups each): output
 /// element `o` decodes over the kept dims, reduced element `r` over the reduced dims, and each adds
@@ -114,68 +120,52 @@ fn tree_max(lid: u32, width: u32) {
     workgroupBarrier();
 }
 
+/// The reduction's identity: -inf for max, 0 for sum.
+fn reduce_init() -> f32 {
+    return select(0.0, P.neg_inf, MAX);
+}
+
+/// Adds `x` to the running max or sum.
+fn reduce_step(acc: f32, x: f32) -> f32 {
+    if (MAX) {
+        return max_nan(acc, x);
+    }
+    return acc + x;
+}
+
 @compute @workgroup_size(RW)
-fn reduce_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(local_invocation_index) lid: u32) {
+fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
     let o = flat_group(wid, nwg);
     if (o >= P.n_out) {
         return;
     }
     let base = group_base(o);
-    var acc = 0.0;
+    var acc = reduce_init();
     for (var r = lid; r < P.rn; r += RW) {
-        acc += src_x[base + group_offset(r)];
+        acc = reduce_step(acc, src_x[base + group_offset(r)]);
     }
     tree_v[lid] = acc;
-    tree_sum(lid, RW);
+    if (MAX) {
+        tree_max(lid, RW);
+    } else {
+        tree_sum(lid, RW);
+    }
     if (lid == 0u) {
         dst[o] = tree_v[0];
     }
 }
 
 @compute @workgroup_size(WG)
-fn reduce_sum_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn reduce_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let o = flat_index(gid, nwg);
     if (o >= P.n_out) {
         return;
     }
     let base = group_base(o);
-    var acc = 0.0;
+    var acc = reduce_init();
     for (var r = 0u; r < P.rn; r += 1u) {
-        acc += src_x[base + group_offset(r)];
-    }
-    dst[o] = acc;
-}
-
-@compute @workgroup_size(RW)
-fn reduce_max(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(local_invocation_index) lid: u32) {
-    let o = flat_group(wid, nwg);
-    if (o >= P.n_out) {
-        return;
-    }
-    let base = group_base(o);
-    var acc = P.neg_inf;
-    for (var r = lid; r < P.rn; r += RW) {
-        acc = max_nan(acc, src_x[base + group_offset(r)]);
-    }
-    tree_v[lid] = acc;
-    tree_max(lid, RW);
-    if (lid == 0u) {
-        dst[o] = tree_v[0];
-    }
-}
-
-@compute @workgroup_size(WG)
-fn reduce_max_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let o = flat_index(gid, nwg);
-    if (o >= P.n_out) {
-        return;
-    }
-    let base = group_base(o);
-    var acc = P.neg_inf;
-    for (var r = 0u; r < P.rn; r += 1u) {
-        acc = max_nan(acc, src_x[base + group_offset(r)]);
+        acc = reduce_step(acc, src_x[base + group_offset(r)]);
     }
     dst[o] = acc;
 }
@@ -255,14 +245,14 @@ fn row_sum(v: f32, lid: u32) -> f32 {
     return r;
 }
 
-fn softmax_row(row: u32, lid: u32, log_out: bool) {
+fn softmax_row(row: u32, lid: u32) {
     let m = row_max(row, lid);
     var s = 0.0;
     for (var j = lid; j < P.cols; j += RS) {
         s += exp(src_x[row * P.cols + j] - m);
     }
     s = row_sum(s, lid);
-    if (log_out) {
+    if (LOG) {
         let ls = log(s);
         for (var j = lid; j < P.cols; j += RS) {
             dst[row * P.cols + j] = src_x[row * P.cols + j] - m - ls;
@@ -282,20 +272,10 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     if (row >= P.rows) {
         return;
     }
-    softmax_row(row, lid, false);
+    softmax_row(row, lid);
 }
 
-@compute @workgroup_size(RS)
-fn log_softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) lid: u32) {
-    let row = flat_group(wid, nwg);
-    if (row >= P.rows) {
-        return;
-    }
-    softmax_row(row, lid, true);
-}
-
-/// softmax: dx = y ⊙ (dy − Σ dy⊙y). `src_x` holds y.
+/// softmax: dx = y ⊙ (dy − Σ dy⊙y); log-softmax: dx = dy − eʸ Σ dy. `src_x` holds y.
 @compute @workgroup_size(RS)
 fn softmax_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
@@ -306,31 +286,20 @@ fn softmax_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     var s = 0.0;
     for (var j = lid; j < P.cols; j += RS) {
         let k = row * P.cols + j;
-        s += src_dy[k] * src_x[k];
+        if (LOG) {
+            s += src_dy[k];
+        } else {
+            s += src_dy[k] * src_x[k];
+        }
     }
     s = row_sum(s, lid);
     for (var j = lid; j < P.cols; j += RS) {
         let k = row * P.cols + j;
-        dst[k] = src_x[k] * (src_dy[k] - s);
-    }
-}
-
-/// log-softmax: dx = dy − eʸ Σ dy. `src_x` holds y.
-@compute @workgroup_size(RS)
-fn log_softmax_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                        @builtin(local_invocation_index) lid: u32) {
-    let row = flat_group(wid, nwg);
-    if (row >= P.rows) {
-        return;
-    }
-    var s = 0.0;
-    for (var j = lid; j < P.cols; j += RS) {
-        s += src_dy[row * P.cols + j];
-    }
-    s = row_sum(s, lid);
-    for (var j = lid; j < P.cols; j += RS) {
-        let k = row * P.cols + j;
-        dst[k] = src_dy[k] - exp(src_x[k]) * s;
+        if (LOG) {
+            dst[k] = src_dy[k] - exp(src_x[k]) * s;
+        } else {
+            dst[k] = src_x[k] * (src_dy[k] - s);
+        }
     }
 }
 

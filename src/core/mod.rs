@@ -8,4 +8,5 @@ pub mod error;
 pub mod math;
 pub mod ops;
 pub mod rng;
+pub mod shape;
 pub mod tensor;

@@ -2,77 +2,114 @@
 //! output gradient to the inputs' gradients) side by side, as in micrograd and llm.c. Layers and
 //! losses are compositions of these. Shapes are checked here, so backends see consistent sizes.
 //!
-//! The op list is [`OPS`]; the fixture tests fail when an op in it has no PyTorch case.
+//! The op list is [`Op`]; the coverage tests fail when an op in it has no PyTorch case or no
+//! gradient check.
 
 use crate::core::backend::{BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, Storage, UnaryOp};
+pub use crate::core::shape::broadcast_shape;
+use crate::core::shape::pad_rank;
 use crate::core::tensor::{Tensor, fmt_shape};
 use crate::{Result, bail};
 
-/// Names of all ops, for coverage checks (tests fail when one has no fixture or no gradient check).
-pub const OPS: &[&str] = &[
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "neg",
-    "exp",
-    "log",
-    "sqrt",
-    "square",
-    "pow",
-    "abs",
-    "clamp",
-    "affine",
-    "relu",
-    "leaky_relu",
-    "sigmoid",
-    "tanh",
-    "gelu",
-    "fake_quant",
-    "fake_quant_channel",
-    "matmul",
-    "transpose",
-    "reshape",
-    "flatten",
-    "concat",
-    "narrow",
-    "index_select",
-    "sum",
-    "sum_all",
-    "mean",
-    "mean_all",
-    "max",
-    "max_all",
-    "softmax",
-    "log_softmax",
-    "conv2d",
-    "max_pool2d",
-    "avg_pool2d",
-    "dropout",
-];
+/// Defines [`Op`] and [`Op::ALL`] from one list, so the set of ops the coverage tests demand a case
+/// for is the set of ops that can be recorded: `Tensor::from_op` takes an `Op`, so an op cannot
+/// record a graph node without a variant here, and every variant is in `ALL`.
+macro_rules! ops {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every op that records a graph node, by the name it records ([`Tensor::op_name`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Op {
+            $($variant,)*
+        }
 
-/// NumPy broadcast of two shapes; the error names both.
-pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
-    let r = a.len().max(b.len());
-    let mut out = vec![0; r];
-    for i in 0..r {
-        let da = if i + a.len() >= r { a[i + a.len() - r] } else { 1 };
-        let db = if i + b.len() >= r { b[i + b.len() - r] } else { 1 };
-        out[i] = match (da, db) {
-            (x, y) if x == y => x,
-            (1, y) => y,
-            (x, 1) => x,
-            _ => bail!("shapes {} and {} cannot be broadcast together", fmt_shape(a), fmt_shape(b)),
-        };
-    }
-    Ok(out)
+        impl Op {
+            /// Every op, in declaration order.
+            pub const ALL: &[Op] = &[$(Op::$variant,)*];
+
+            /// The recorded name (a `UnaryOp` / `BinaryOp` records the op's own `name()`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Op::$variant => $name,)*
+                }
+            }
+        }
+    };
 }
 
-/// `shape` left-padded with 1s to `rank`.
-fn pad_rank(shape: &[usize], rank: usize) -> Vec<usize> {
-    let mut v = vec![1; rank - shape.len()];
-    v.extend_from_slice(shape);
-    v
+// Coverage: tests/reference/harness.rs `every_op_has_a_fixture` runs every PyTorch case and
+// tests/native/gradcheck.rs `every_differentiable_op_is_checked` every finite-difference check,
+// each under [`crate::core::tensor::ops_differentiated`]; both fail when an op of `Op::ALL` had no
+// backward run among them (gradcheck lists its exemptions with a reason). Compositions (mean,
+// flatten, conv2d, dropout, ...) record the ops they are made of and need no variant.
+ops! {
+    Add => "add",
+    Sub => "sub",
+    Mul => "mul",
+    Div => "div",
+    Neg => "neg",
+    Exp => "exp",
+    Log => "log",
+    Sqrt => "sqrt",
+    Abs => "abs",
+    Square => "square",
+    Pow => "pow",
+    Relu => "relu",
+    LeakyRelu => "leaky_relu",
+    Sigmoid => "sigmoid",
+    Tanh => "tanh",
+    Gelu => "gelu",
+    Clamp => "clamp",
+    Affine => "affine",
+    FakeQuant => "fake_quant",
+    FakeQuantChannel => "fake_quant_channel",
+    Matmul => "matmul",
+    Transpose => "transpose",
+    Reshape => "reshape",
+    Narrow => "narrow",
+    Concat => "concat",
+    IndexSelect => "index_select",
+    Sum => "sum",
+    SumAll => "sum_all",
+    Max => "max",
+    MaxAll => "max_all",
+    Softmax => "softmax",
+    LogSoftmax => "log_softmax",
+    Im2col => "im2col",
+    MaxPool2d => "max_pool2d",
+    AvgPool2d => "avg_pool2d",
+}
+
+impl Op {
+    /// The node of an elementwise map (exhaustive: a new `UnaryOp` needs its own `Op`).
+    pub const fn unary(op: UnaryOp) -> Op {
+        match op {
+            UnaryOp::Neg => Op::Neg,
+            UnaryOp::Exp => Op::Exp,
+            UnaryOp::Log => Op::Log,
+            UnaryOp::Sqrt => Op::Sqrt,
+            UnaryOp::Abs => Op::Abs,
+            UnaryOp::Square => Op::Square,
+            UnaryOp::Pow(_) => Op::Pow,
+            UnaryOp::Relu => Op::Relu,
+            UnaryOp::LeakyRelu(_) => Op::LeakyRelu,
+            UnaryOp::Sigmoid => Op::Sigmoid,
+            UnaryOp::Tanh => Op::Tanh,
+            UnaryOp::Gelu => Op::Gelu,
+            UnaryOp::Clamp(..) => Op::Clamp,
+            UnaryOp::Affine(..) => Op::Affine,
+            UnaryOp::FakeQuant(..) => Op::FakeQuant,
+        }
+    }
+
+    /// The node of a broadcast binary op.
+    pub const fn binary(op: BinaryOp) -> Op {
+        match op {
+            BinaryOp::Add => Op::Add,
+            BinaryOp::Sub => Op::Sub,
+            BinaryOp::Mul => Op::Mul,
+            BinaryOp::Div => Op::Div,
+        }
+    }
 }
 
 /// Sums a gradient of `out_shape` down to `shape` (the adjoint of broadcasting).
@@ -92,7 +129,7 @@ impl Tensor {
         let y = a.binary(op, &sa, &b, &sb, &out)?;
         let (ash, bsh, osh) = (self.shape().to_vec(), rhs.shape().to_vec(), out.clone());
         let (na, nb) = (self.requires_grad(), rhs.requires_grad());
-        Tensor::from_op(y, out, op.name(), &[self, rhs], move |g| {
+        Tensor::from_op(y, out, Op::binary(op), &[self, rhs], move |g| {
             let mul = |x: &Storage, xs: &[usize]| g.binary(BinaryOp::Mul, &osh, x, xs, &osh);
             let (ga, gb) = match op {
                 BinaryOp::Add => (g.clone(), g.clone()),
@@ -142,7 +179,7 @@ impl Tensor {
         let x = self.storage();
         let y = x.unary(op)?;
         let y2 = y.clone();
-        Tensor::from_op(y, self.shape().to_vec(), op.name(), &[self], move |g| {
+        Tensor::from_op(y, self.shape().to_vec(), Op::unary(op), &[self], move |g| {
             Ok(vec![Some(x.unary_backward(op, &y2, g)?)])
         })
     }
@@ -245,7 +282,7 @@ impl Tensor {
         };
         let x = self.storage();
         let y = x.fake_quant_channel(&qp, q)?;
-        Tensor::from_op(y, self.shape().to_vec(), "fake_quant_channel", &[self], move |g| {
+        Tensor::from_op(y, self.shape().to_vec(), Op::FakeQuantChannel, &[self], move |g| {
             Ok(vec![Some(x.fake_quant_channel_backward(&qp, g, q)?)])
         })
     }
@@ -283,7 +320,7 @@ impl Tensor {
         let y = sa.matmul(&sb, dims)?;
         let out = if ab || bb { vec![batch, m, n] } else { vec![m, n] };
         let (na, nb) = (self.requires_grad(), rhs.requires_grad());
-        Tensor::from_op(y, out, "matmul", &[self, rhs], move |g| {
+        Tensor::from_op(y, out, Op::Matmul, &[self, rhs], move |g| {
             let gb_all = ab || bb;
             // dA = dC · Bᵀ, dB = Aᵀ · dC; a shared operand sums its per-batch gradients.
             let ga = if na {
@@ -334,7 +371,7 @@ impl Tensor {
         let (sa, sb) = (self.storage(), rhs.storage());
         let y = sa.matmul(&sb, dims)?;
         let (na, nb) = (self.requires_grad(), rhs.requires_grad());
-        Tensor::from_op(y, vec![m, n], "matmul", &[self, rhs], move |g| {
+        Tensor::from_op(y, vec![m, n], Op::Matmul, &[self, rhs], move |g| {
             // dA = dC · B (m×n · n×k), dB = dCᵀ · A (n×m · m×k).
             let ga = if na {
                 Some(g.matmul(&sb, MatmulDims { k: n, n: k, trans_b: false, ..dims })?)
@@ -365,7 +402,7 @@ impl Tensor {
             inv[p] = i;
         }
         let out2 = out.clone();
-        Tensor::from_op(y, out, "transpose", &[self], move |g| Ok(vec![Some(g.permute(&out2, &inv)?)]))
+        Tensor::from_op(y, out, Op::Transpose, &[self], move |g| Ok(vec![Some(g.permute(&out2, &inv)?)]))
     }
 
     /// Swaps two axes (negative axes count from the end).
@@ -390,7 +427,7 @@ impl Tensor {
         if shape.iter().product::<usize>() != n {
             bail!("cannot reshape {} ({n} elements) into {}", fmt_shape(self.shape()), fmt_shape(&shape));
         }
-        Tensor::from_op(self.storage(), shape, "reshape", &[self], |g| Ok(vec![Some(g.clone())]))
+        Tensor::from_op(self.storage(), shape, Op::Reshape, &[self], |g| Ok(vec![Some(g.clone())]))
     }
 
     /// Merges axes `start..` into one.
@@ -417,7 +454,7 @@ impl Tensor {
         let y = self.storage().narrow(&shape, ax, start, len)?;
         let mut out = shape.clone();
         out[ax] = len;
-        Tensor::from_op(y, out, "narrow", &[self], move |g| {
+        Tensor::from_op(y, out, Op::Narrow, &[self], move |g| {
             Ok(vec![Some(g.narrow_backward(&shape, ax, start)?)])
         })
     }
@@ -454,7 +491,7 @@ impl Tensor {
         }
         let Some(y) = acc else { bail!("concat of no tensors") };
         let out2 = out.clone();
-        Tensor::from_op(y, out, "concat", parts, move |g| {
+        Tensor::from_op(y, out, Op::Concat, parts, move |g| {
             starts.iter().map(|&(s, l)| Ok(Some(g.narrow(&out2, ax, s, l)?))).collect()
         })
     }
@@ -472,14 +509,14 @@ impl Tensor {
         let mut out = shape.clone();
         out[0] = indices.len();
         let idx = indices.to_vec();
-        Tensor::from_op(y, out, "index_select", &[self], move |g| {
+        Tensor::from_op(y, out, Op::IndexSelect, &[self], move |g| {
             Ok(vec![Some(g.index_select_backward(&shape, &idx)?)])
         })
     }
 
     /// Sums over `axes` (keeping them as size 1 when `keepdim`).
     pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
-        self.reduce(ReduceOp::Sum, axes, keepdim, "sum")
+        self.reduce(ReduceOp::Sum, axes, keepdim, Op::Sum)
     }
 
     /// Sum over one axis.
@@ -490,7 +527,7 @@ impl Tensor {
     /// Sum of every element, as a one-element tensor of shape `[1]`.
     pub fn sum_all(&self) -> Result<Tensor> {
         let axes: Vec<isize> = (0..self.rank() as isize).collect();
-        self.reduce(ReduceOp::Sum, &axes, true, "sum_all")?.reshape(&[1])
+        self.reduce(ReduceOp::Sum, &axes, true, Op::SumAll)?.reshape(&[1])
     }
 
     /// Mean over `axes`.
@@ -515,23 +552,23 @@ impl Tensor {
 
     /// Maximum over one axis; the gradient flows to the first maximal element.
     pub fn max(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
-        self.reduce(ReduceOp::Max, &[axis], keepdim, "max")
+        self.reduce(ReduceOp::Max, &[axis], keepdim, Op::Max)
     }
 
     /// Maximum of every element, shape `[1]`.
     pub fn max_all(&self) -> Result<Tensor> {
         let axes: Vec<isize> = (0..self.rank() as isize).collect();
-        self.reduce(ReduceOp::Max, &axes, true, "max_all")?.reshape(&[1])
+        self.reduce(ReduceOp::Max, &axes, true, Op::MaxAll)?.reshape(&[1])
     }
 
-    fn reduce(&self, op: ReduceOp, axes: &[isize], keepdim: bool, name: &'static str) -> Result<Tensor> {
+    fn reduce(&self, op: ReduceOp, axes: &[isize], keepdim: bool, node: Op) -> Result<Tensor> {
         let shape = self.shape().to_vec();
         let mut kept = shape.clone();
         for &a in axes {
             kept[self.axis(a)?] = 1;
         }
         if self.numel() == 0 {
-            bail!("{name} of an empty tensor of shape {}", fmt_shape(&shape));
+            bail!("{} of an empty tensor of shape {}", node.name(), fmt_shape(&shape));
         }
         let x = self.storage();
         let y = x.reduce(op, &shape, &kept)?;
@@ -546,7 +583,7 @@ impl Tensor {
             }
             o
         };
-        Tensor::from_op(y, out, name, &[self], move |g| {
+        Tensor::from_op(y, out, node, &[self], move |g| {
             Ok(vec![Some(match op {
                 // Broadcast g (kept shape) back over the input as zeros + g.
                 ReduceOp::Sum => {
@@ -581,8 +618,8 @@ impl Tensor {
         let rows = self.numel() / cols.max(1);
         let y = self.storage().softmax(rows, cols, log)?;
         let y2 = y.clone();
-        let name = if log { "log_softmax" } else { "softmax" };
-        Tensor::from_op(y, self.shape().to_vec(), name, &[self], move |g| {
+        let node = if log { Op::LogSoftmax } else { Op::Softmax };
+        Tensor::from_op(y, self.shape().to_vec(), node, &[self], move |g| {
             Ok(vec![Some(y2.softmax_backward(g, rows, cols, log)?)])
         })
     }
@@ -605,7 +642,7 @@ impl Tensor {
     /// Unfolds NCHW to `[n, c·kh·kw, oh·ow]` (the differentiable part of conv2d).
     pub fn im2col(&self, g: Conv2dGeom) -> Result<Tensor> {
         let y = self.storage().im2col(g)?;
-        Tensor::from_op(y, vec![g.n, g.c * g.kh * g.kw, g.oh * g.ow], "im2col", &[self], move |d| {
+        Tensor::from_op(y, vec![g.n, g.c * g.kh * g.kw, g.oh * g.ow], Op::Im2col, &[self], move |d| {
             Ok(vec![Some(d.col2im(g)?)])
         })
     }
@@ -660,7 +697,7 @@ impl Tensor {
         }
         let g = Conv2dGeom::new(n, c, h, w, (k, k), stride, padding)?;
         let (y, arg) = self.storage().max_pool2d(g)?;
-        Tensor::from_op(y, vec![n, c, g.oh, g.ow], "max_pool2d", &[self], move |d| {
+        Tensor::from_op(y, vec![n, c, g.oh, g.ow], Op::MaxPool2d, &[self], move |d| {
             Ok(vec![Some(d.max_pool2d_backward(&arg, g)?)])
         })
     }
@@ -673,7 +710,7 @@ impl Tensor {
         }
         let g = Conv2dGeom::new(n, c, h, w, (k, k), stride, padding)?;
         let y = self.storage().avg_pool2d(g)?;
-        Tensor::from_op(y, vec![n, c, g.oh, g.ow], "avg_pool2d", &[self], move |d| {
+        Tensor::from_op(y, vec![n, c, g.oh, g.ow], Op::AvgPool2d, &[self], move |d| {
             Ok(vec![Some(d.avg_pool2d_backward(g)?)])
         })
     }

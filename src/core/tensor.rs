@@ -4,17 +4,20 @@
 //! topological order and accumulates. Single-threaded by design (`Rc`), as wasm is.
 
 use crate::core::backend::{BinaryOp, Device, Storage};
+use crate::core::ops::Op;
 use crate::{Result, bail};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 
-/// Largest rank a tensor may have.
-pub const MAX_RANK: usize = 4;
+/// Largest rank a tensor may have (defined with the other shape rules in `core::shape`).
+pub use crate::core::shape::MAX_RANK;
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
     static NEXT_ID: Cell<usize> = const { Cell::new(0) };
+    /// Names of the ops whose backward ran, while [`ops_differentiated`] is collecting.
+    static DIFFERENTIATED: RefCell<Option<BTreeSet<&'static str>>> = const { RefCell::new(None) };
 }
 
 /// Maps the gradient of an op's output to the gradients of its inputs (None: no gradient flows).
@@ -47,6 +50,24 @@ impl std::fmt::Debug for Tensor {
         }
         Ok(())
     }
+}
+
+/// Runs `f` and returns, with its result, the names of the ops whose backward ran during it (every
+/// [`Op`] a backward pass walked through). The coverage tests run their cases under this, so the ops
+/// they cover are the ops actually differentiated, not a list kept by hand. Nests.
+pub fn ops_differentiated<T>(f: impl FnOnce() -> T) -> (T, BTreeSet<&'static str>) {
+    let outer = DIFFERENTIATED.with(|d| d.borrow_mut().replace(BTreeSet::new()));
+    let out = f();
+    let seen = DIFFERENTIATED.with(|d| {
+        let mut slot = d.borrow_mut();
+        let seen = slot.take().unwrap_or_default();
+        *slot = outer.map(|mut o| {
+            o.extend(seen.iter().copied());
+            o
+        });
+        seen
+    });
+    (out, seen)
 }
 
 /// True unless inside [`no_grad`].
@@ -155,14 +176,14 @@ impl Tensor {
     pub(crate) fn from_op(
         storage: Storage,
         shape: Vec<usize>,
-        name: &'static str,
+        op: Op,
         inputs: &[&Tensor],
         backward: impl Fn(&Storage) -> Result<Vec<Option<Storage>>> + 'static,
     ) -> Result<Tensor> {
         check_shape(&shape)?;
         let needs = grad_enabled() && inputs.iter().any(|t| t.requires_grad());
         let grad_fn = needs.then(|| GradFn {
-            name,
+            name: op.name(),
             inputs: inputs.iter().map(|&t| t.clone()).collect(),
             backward: Box::new(backward),
         });
@@ -328,6 +349,7 @@ impl Tensor {
                     }
                 }
                 Some(f) => {
+                    DIFFERENTIATED.with(|d| d.borrow_mut().as_mut().map(|s| s.insert(f.name)));
                     let input_grads = (f.backward)(&g)?;
                     for (inp, ig) in f.inputs.iter().zip(input_grads) {
                         let Some(ig) = ig else { continue };

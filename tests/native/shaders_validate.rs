@@ -1,9 +1,10 @@
 //! Parses and validates every `shaders/*.wgsl` kernel family with naga, with `common.wgsl` prepended
 //! exactly as `backend::gpu` composes them at run time. Needs no GPU: a shader that does not compile
 //! fails here with naga's annotated message rather than as a device error in the browser. Also
-//! validates the modules exactly as the runtime builds them (`backend::gpu::wgsl_modules`): int8.wgsl
-//! gives two, the portable `int8` (its `dot4I8Packed` section cut out) and `int8_dot4` (behind
-//! `requires packed_4x8_integer_dot_product;`, which must open the module, before common.wgsl).
+//! validates the modules exactly as the runtime builds them (`backend::gpu::wgsl_modules`): the
+//! portable `int8` (common + int8.wgsl) and `int8_dot4` (int8_dot4.wgsl, which opens with
+//! `requires packed_4x8_integer_dot_product;`, + common + int8.wgsl). Modules are whole files
+//! concatenated: nothing is cut out of a file at run time.
 
 use std::path::Path;
 
@@ -14,9 +15,16 @@ fn shader_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders"))
 }
 
-/// `common.wgsl` + newline + the family, as the runtime builds it.
-fn compose(common: &str, family: &str) -> String {
-    format!("{common}\n{family}")
+/// The module of shader file `name` as the runtime builds it: `common.wgsl` + newline + the family;
+/// int8_dot4.wgsl is not a family but the front of the `int8_dot4` module (its `requires` directive
+/// must precede every declaration), so it goes first and brings int8.wgsl, whose declarations it uses.
+fn compose(common: &str, name: &str, text: &str) -> String {
+    if name == "int8_dot4.wgsl" {
+        let int8 = std::fs::read_to_string(shader_dir().join("int8.wgsl")).expect("shaders/int8.wgsl");
+        format!("{text}\n{common}\n{int8}")
+    } else {
+        format!("{common}\n{text}")
+    }
 }
 
 /// Parses and validates one source; returns naga's annotated error on failure and the entry points.
@@ -42,7 +50,7 @@ fn every_shader_family_parses_and_validates() {
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(path).expect("readable shader");
-        let src = if name == COMMON { common.clone() } else { compose(&common, &text) };
+        let src = if name == COMMON { common.clone() } else { compose(&common, &name, &text) };
         match validate(&name, &src) {
             Ok(entries) => {
                 if name != COMMON {
@@ -99,8 +107,30 @@ fn runtime_modules_validate_including_both_int8_builds() {
         "the portable int8 module must neither use dot4I8Packed nor require extensions"
     );
     assert!(code("int8_dot4").iter().any(|l| l.contains("dot4I8Packed")));
-    assert!(src("int8_dot4").starts_with("requires packed_4x8_integer_dot_product;"));
+    assert_eq!(
+        code("int8_dot4").first().map(|l| l.trim()),
+        Some("requires packed_4x8_integer_dot_product;"),
+        "the int8_dot4 module must open with its directive"
+    );
     let has = |m: &str, e: &str| entries[m].iter().any(|x| x == e);
     assert!(has("int8", "gemm_i8") && has("int8", "quantize_i8") && !has("int8", "gemm_i8_dot4"));
     assert!(has("int8_dot4", "gemm_i8_dot4") && has("int8_dot4", "gemm_i8"));
+    // Every shader file is part of a runtime module, whole (no marker cutting), and every module
+    // the runtime builds is checked here.
+    for entry in std::fs::read_dir(shader_dir()).expect("shaders/ directory") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().is_some_and(|x| x == "wgsl") {
+            let text = std::fs::read_to_string(&path).expect("readable shader");
+            assert!(
+                modules.iter().any(|(_, src)| src.contains(&text)),
+                "{} is not included whole in any runtime module",
+                path.display()
+            );
+        }
+    }
+    for name in
+        ["elementwise", "reduce", "matmul", "conv", "layout", "random", "optim", "quant", "int8", "int8_dot4"]
+    {
+        assert!(entries.contains_key(name), "runtime module {name} missing");
+    }
 }

@@ -5,6 +5,7 @@
 use super::{
     AdamHyper, BackendStorage, BinaryOp, ChannelQuant, Conv2dGeom, MatmulDims, ReduceOp, SgdHyper, UnaryOp,
 };
+use crate::core::shape::{broadcast_strides, check_len, strides};
 use crate::core::{math, rng};
 use crate::{Result, bail};
 use std::cell::{Ref, RefCell};
@@ -32,21 +33,6 @@ impl CpuStorage {
     }
 }
 
-/// Row-major strides of `shape`.
-pub fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
-}
-
-/// Strides of `shape` read as if broadcast to `out` (0 on broadcast axes).
-fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
-    let s = strides(shape);
-    shape.iter().zip(out).zip(s).map(|((&d, &o), st)| if d == 1 && o != 1 { 0 } else { st }).collect()
-}
-
 /// Calls `f(out_index, src_offset)` for every element of `out`, where the source is read with `st`.
 fn for_each_strided(out: &[usize], st: &[usize], mut f: impl FnMut(usize, usize)) {
     let n: usize = out.iter().product();
@@ -68,13 +54,6 @@ fn for_each_strided(out: &[usize], st: &[usize], mut f: impl FnMut(usize, usize)
             idx[d] = 0;
         }
     }
-}
-
-pub(crate) fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
-    if got != want {
-        bail!("{what}: buffer has {got} elements, expected {want}");
-    }
-    Ok(())
 }
 
 fn gelu(x: f32) -> f32 {

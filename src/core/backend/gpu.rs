@@ -1,8 +1,9 @@
 //! The WebGPU backend (wgpu: WebGPU in the browser, Vulkan/Metal/DX12 natively). This file owns the
 //! device: adapter and limits, the one pending command encoder every primitive records into, the
-//! buffer pool, the pipeline cache and `read`. The primitives themselves (one WGSL kernel each, in
-//! `shaders/`) are in `gpu/kernels.rs`; the integer-inference kernels (int8 GEMM, device-side
-//! activation quantization) are in `gpu/int8.rs`.
+//! buffer pool, the pipeline cache and `read`. The primitives live one file per kernel family
+//! (`gpu/<family>.rs` drives `shaders/<family>.wgsl`); `gpu/storage.rs` is the `BackendStorage`
+//! impl that delegates to them; the integer-inference kernels (int8 GEMM, device-side activation
+//! quantization) are in `gpu/int8.rs`.
 //!
 //! Submission model: primitives only record compute passes; nothing reaches the queue until
 //! [`GpuDevice::flush`] or [`BackendStorage::read`], so a training step costs one submit and no
@@ -10,8 +11,16 @@
 //! pending encoder is parked until that encoder is submitted, because `queue.write_buffer` on a
 //! reused buffer would otherwise run before the recorded commands that still read the old contents.
 
+mod conv;
+mod elementwise;
 mod int8;
-mod kernels;
+mod layout;
+mod matmul;
+mod optim;
+mod quant;
+mod random;
+mod reduce;
+mod storage;
 
 pub use int8::{ActQuant, I32Buffer, Int8Path, PackedI8, Requant};
 
@@ -45,14 +54,18 @@ pub(crate) enum Family {
     Random,
     Optim,
     Quant,
-    /// `shaders/int8.wgsl` without its `dot4I8Packed` section: portable WGSL.
+    /// `shaders/int8.wgsl`: portable WGSL.
     Int8,
-    /// `shaders/int8.wgsl` whole, behind `requires packed_4x8_integer_dot_product;`; compiled only
-    /// when the instance reports that language extension.
+    /// `shaders/int8_dot4.wgsl` (the `requires packed_4x8_integer_dot_product;` directive and the
+    /// `dot4I8Packed` GEMM) + common + `shaders/int8.wgsl`; compiled only when the instance reports
+    /// that language extension.
     Int8Dot4,
 }
 
 const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
+const INT8_WGSL: &str = include_str!("../../../shaders/int8.wgsl");
+/// Opens with its `requires` directive, so it goes first in the `int8_dot4` module.
+const INT8_DOT4_WGSL: &str = include_str!("../../../shaders/int8_dot4.wgsl");
 
 impl Family {
     fn name(self) -> &'static str {
@@ -80,17 +93,16 @@ impl Family {
             Family::Random => include_str!("../../../shaders/random.wgsl"),
             Family::Optim => include_str!("../../../shaders/optim.wgsl"),
             Family::Quant => include_str!("../../../shaders/quant.wgsl"),
-            Family::Int8 | Family::Int8Dot4 => include_str!("../../../shaders/int8.wgsl"),
+            Family::Int8 | Family::Int8Dot4 => INT8_WGSL,
         }
     }
 
-    /// The WGSL the device compiles: the common prelude, a newline, the family. `Int8` cuts the
-    /// section between the `@packed-dot4-begin` / `-end` markers out of int8.wgsl; `Int8Dot4` keeps
-    /// it and opens with the `requires` directive (directives must precede every declaration).
+    /// The WGSL the device compiles: the common prelude, a newline, the family; whole files only.
+    /// `Int8Dot4` puts int8_dot4.wgsl first, because its `requires` directive must precede every
+    /// declaration (WGSL declarations may come in any order, so its kernel may use int8.wgsl's).
     fn source(self) -> String {
         match self {
-            Family::Int8 => format!("{COMMON_WGSL}\n{}", int8::without_packed_section(self.body())),
-            Family::Int8Dot4 => format!("{}\n{COMMON_WGSL}\n{}", int8::REQUIRES_DOT4, self.body()),
+            Family::Int8Dot4 => format!("{INT8_DOT4_WGSL}\n{COMMON_WGSL}\n{INT8_WGSL}"),
             _ => format!("{COMMON_WGSL}\n{}", self.body()),
         }
     }
@@ -110,8 +122,8 @@ impl Family {
 }
 
 /// Every WGSL module the device may compile, as (module name, source) exactly as it is handed to
-/// `create_shader_module` (common prelude included; `int8` and `int8_dot4` are the two builds of
-/// `shaders/int8.wgsl`). For validation in tests; needs no device.
+/// `create_shader_module` (common prelude included; `int8` is portable, `int8_dot4` adds
+/// `shaders/int8_dot4.wgsl`). For validation in tests; needs no device.
 pub fn wgsl_modules() -> Vec<(&'static str, String)> {
     Family::ALL.iter().map(|f| (f.name(), f.source())).collect()
 }
@@ -540,6 +552,23 @@ fn grid(items: usize) -> Result<[u32; 3]> {
 /// Grid for a one-thread-per-element kernel over `n` elements.
 fn grid_1d(n: usize) -> Result<[u32; 3]> {
     grid(n.div_ceil(WG as usize))
+}
+
+/// Element counts and offsets travel as u32 in the shaders.
+fn u32_of(what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error(format!("{what} = {v} does not fit the GPU's 32-bit indexing")))
+}
+
+/// Copies up to `N` values into a fixed lane array of a `Params` block (u32-checked; the rest 0).
+fn lanes<const N: usize>(what: &str, v: &[usize]) -> Result<[u32; N]> {
+    if v.len() > N {
+        return Err(Error(format!("{what}: {} values do not fit {N} lanes", v.len())));
+    }
+    let mut out = [0u32; N];
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = u32_of(what, x)?;
+    }
+    Ok(out)
 }
 
 struct StorageInner {

@@ -1,5 +1,6 @@
-//! Integer inference on the GPU (`shaders/int8.wgsl`): int8 matrices packed four values to a u32
-//! ([`PackedI8`]), activation quantization and im2col on the device ([`GpuDevice::quantize_i8`]),
+//! Integer inference on the GPU (`shaders/int8.wgsl`, `shaders/int8_dot4.wgsl`): int8 matrices
+//! packed four values to a u32 ([`PackedI8`]), activation quantization and im2col on the device
+//! ([`GpuDevice::quantize_i8`]),
 //! and the int8 GEMM with i32 accumulation ([`GpuDevice::gemm_i8_acc`]) or with
 //! requantization to f32 fused into its store ([`GpuDevice::gemm_i8_requant`]). The arithmetic is
 //! `crate::compress::int8`'s: accumulators equal `int8::gemm_i8_scalar` bit for bit.
@@ -9,26 +10,11 @@
 //! [`Int8Path::Unpacked`] (portable `extractBits`). Like every primitive here, these only record
 //! dispatches into the pending encoder; reading a result is the one submit and readback.
 
-use super::kernels::u32_of;
-use super::{BufKind, Family, GpuDevice, GpuStorage, grid_1d};
+use super::{BufKind, Family, GpuDevice, GpuStorage, grid_1d, u32_of};
 use crate::core::backend::{BackendStorage, Conv2dGeom};
 use crate::{Result, bail};
 use bytemuck::{Pod, Zeroable};
 use std::rc::Rc;
-
-/// The directive that opens the `int8_dot4` module.
-pub(super) const REQUIRES_DOT4: &str = "requires packed_4x8_integer_dot_product;";
-const DOT4_BEGIN: &str = "// @packed-dot4-begin";
-const DOT4_END: &str = "// @packed-dot4-end";
-
-/// int8.wgsl without the lines from the `@packed-dot4-begin` marker through the `-end` marker:
-/// the portable module, which never names `dot4I8Packed`.
-pub(super) fn without_packed_section(body: &str) -> String {
-    match (body.find(DOT4_BEGIN), body.find(DOT4_END)) {
-        (Some(b), Some(e)) if b < e => format!("{}{}", &body[..b], &body[e + DOT4_END.len()..]),
-        _ => body.to_string(),
-    }
-}
 
 /// Output tile of the GEMM kernels (`BM`, `BN` in int8.wgsl).
 const TILE: usize = 64;
@@ -74,7 +60,7 @@ pub enum Int8Path {
 }
 
 impl Int8Path {
-    /// The kernel's entry point in int8.wgsl.
+    /// The kernel's entry point (`gemm_i8` in int8.wgsl, `gemm_i8_dot4` in int8_dot4.wgsl).
     fn entry(self) -> &'static str {
         match self {
             Int8Path::Packed => "gemm_i8_dot4",
