@@ -419,7 +419,7 @@ impl Tensor {
         let mut shape = shape.to_vec();
         let known: usize = shape.iter().filter(|&&d| d != usize::MAX).product();
         if let Some(pos) = shape.iter().position(|&d| d == usize::MAX) {
-            if known == 0 || n % known != 0 {
+            if known == 0 || !n.is_multiple_of(known) {
                 bail!("cannot reshape {} into {:?}", fmt_shape(self.shape()), shape);
             }
             shape[pos] = n / known;

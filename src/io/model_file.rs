@@ -500,7 +500,7 @@ async fn save_with_source(
         classes,
         tensors,
         quantization: quant_records(quant),
-        source_recipe: source.map(|r| serde_json::to_string(r)).transpose()?,
+        source_recipe: source.map(serde_json::to_string).transpose()?,
     };
     // Every check loading makes, so a file minnow writes is one it reads.
     file.resolve(&shapes_of(&state))?;

@@ -106,7 +106,7 @@ fn validate_common(p: &str, act_bits: u32, c: f32, pct: f32, bins: usize, cal: u
     if !(c > 0.0 && c <= 1.0) {
         bail!("{p}.averaging_constant = {c}: must be in (0, 1]");
     }
-    if !(pct >= 50.0 && pct <= 100.0) {
+    if !(50.0..=100.0).contains(&pct) {
         bail!("{p}.percentile = {pct}: must be in [50, 100]");
     }
     if !(64..=16384).contains(&bins) {

@@ -310,7 +310,7 @@ pub(crate) async fn advance_runner(
 pub(crate) async fn begin(stage: &Stage, t: &mut Trainer, ctx: &mut StageCtx) -> Result<Runner> {
     Ok(match stage {
         Stage::Finetune(f) => {
-            t.start_phase(finetune_phase(&f, t));
+            t.start_phase(finetune_phase(f, t));
             Runner::Finetune
         }
         Stage::Magnitude(s) => Runner::Finished(Some(stages::prune::run_magnitude(s, t, ctx).await?)),

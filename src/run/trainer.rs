@@ -598,7 +598,7 @@ impl Trainer {
     /// Class probabilities for raw inputs (`n × features`), e.g. a grid for the decision boundary.
     pub async fn predict_proba(&self, inputs: &[f32]) -> Result<Vec<f32>> {
         let f = self.data.features();
-        if f == 0 || inputs.len() % f != 0 {
+        if f == 0 || !inputs.len().is_multiple_of(f) {
             bail!("predict: {} values are not a whole number of {f}-feature samples", inputs.len());
         }
         let x = Tensor::new(inputs, &shaped(inputs.len() / f, &self.data.input_shape), &self.device)?;

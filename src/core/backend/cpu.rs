@@ -703,7 +703,7 @@ impl BackendStorage for CpuStorage {
 
 /// Sizes of a per-channel fake quantization: `x` a whole number of channel runs, 3 qparams each.
 pub fn check_channel_quant(n: usize, qp_len: usize, q: ChannelQuant) -> Result<()> {
-    if q.channels == 0 || q.inner == 0 || n % (q.channels * q.inner) != 0 {
+    if q.channels == 0 || q.inner == 0 || !n.is_multiple_of(q.channels * q.inner) {
         bail!(
             "fake_quant_channel: {n} elements are not runs of {} channels × {} values",
             q.channels,

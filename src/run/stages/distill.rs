@@ -55,7 +55,7 @@ impl DistillRun {
         let samples = cfg.soft_targets.min(t.data.n_test());
         let teacher_summary = summary(t, samples, cfg.temperature).await?;
         let student = cfg.build_student(&t.recipe, &t.data.input_shape, t.data.classes, &t.device)?;
-        let teacher = std::mem::replace(&mut t.model, Sequential::default());
+        let teacher = std::mem::take(&mut t.model);
         teacher.set_training(false);
         t.replace_model(student, Vec::new())?;
         t.start_phase(finetune_phase(&cfg.train, t));

@@ -572,7 +572,7 @@ impl LotteryRun {
 
     fn retrain(&self, t: &mut Trainer) {
         let phase = match &self.cfg.train {
-            Some(f) => finetune_phase(&f, t),
+            Some(f) => finetune_phase(f, t),
             None => crate::run::trainer::Phase::initial(&t.recipe),
         };
         t.opt.reset_state();
