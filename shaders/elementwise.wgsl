@@ -38,11 +38,11 @@ struct Params {
     f: vec4<f32>,
     /// g.x: fake-quant inverse scale `1/s` (computed on the host as cpu.rs does); fill value.
     g: vec4<f32>,
-    /// Broadcast: output dims and the element strides of a and b (0 on broadcast axes), rank ≤ 4
-    /// (`shape::MAX_RANK`).
-    dims: vec4<u32>,
-    sa: vec4<u32>,
-    sb: vec4<u32>,
+    /// Broadcast: output dims and the element strides of a and b (0 on broadcast axes), rank ≤ 8
+    /// (`shape::MAX_RANK`), axis k in lane k % 4 of vector k / 4.
+    dims: array<vec4<u32>, 2>,
+    sa: array<vec4<u32>, 2>,
+    sb: array<vec4<u32>, 2>,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -94,11 +94,11 @@ fn broadcast_offsets(i: u32) -> vec2<u32> {
     var ob = 0u;
     for (var d = P.rank; d > 0u; d -= 1u) {
         let k = d - 1u;
-        let dim = P.dims[k];
+        let dim = P.dims[k / 4u][k % 4u];
         let c = rem % dim;
         rem = rem / dim;
-        oa += c * P.sa[k];
-        ob += c * P.sb[k];
+        oa += c * P.sa[k / 4u][k % 4u];
+        ob += c * P.sb[k / 4u][k % 4u];
     }
     return vec2<u32>(oa, ob);
 }

@@ -1,4 +1,4 @@
-// Data movement: permute (a strided gather, rank ≤ 4 after the host merges axes that stay
+// Data movement: permute (a strided gather, rank ≤ 8 (`shape::MAX_RANK`) after the host merges axes that stay
 // adjacent), narrow and its backward (zero outside the window), index_select and its backward as a
 // gather over a host-built inverse index (for each full row, the list of selected rows that hit it,
 // in increasing order, so sums run in cpu.rs's order; no atomics).
@@ -16,8 +16,8 @@ struct Params {
     start: u32,
     _pad0: u32,
     /// permute: output dims and, for each output axis, the input stride of the axis it reads.
-    dims: vec4<u32>,
-    strides: vec4<u32>,
+    dims: array<vec4<u32>, 2>,
+    strides: array<vec4<u32>, 2>,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -35,8 +35,8 @@ fn permute(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     var off = 0u;
     for (var d = P.rank; d > 0u; d -= 1u) {
         let k = d - 1u;
-        let dim = P.dims[k];
-        off += (rem % dim) * P.strides[k];
+        let dim = P.dims[k / 4u][k % 4u];
+        off += (rem % dim) * P.strides[k / 4u][k % 4u];
         rem = rem / dim;
     }
     dst[i] = src[off];

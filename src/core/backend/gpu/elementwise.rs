@@ -8,6 +8,9 @@ use crate::core::shape::{MAX_RANK, broadcast_strides, check_len, merge_axes};
 use crate::{Result, bail};
 use bytemuck::{Pod, Zeroable};
 
+// The shader carries the dims and strides of an operand in two vec4<u32>.
+const _: () = assert!(MAX_RANK == 8, "elementwise.wgsl Params hold MAX_RANK = 8 lanes per operand");
+
 /// `struct Params` of elementwise.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]

@@ -7,6 +7,9 @@ use crate::core::shape::{MAX_RANK, check_len, merge_axes, strides};
 use crate::{Result, bail};
 use bytemuck::{Pod, Zeroable};
 
+// The shader carries the dims and strides of an operand in two vec4<u32>.
+const _: () = assert!(MAX_RANK == 8, "layout.wgsl Params hold MAX_RANK = 8 lanes per operand");
+
 /// `struct Params` of layout.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
