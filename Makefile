@@ -13,7 +13,7 @@ export WASM_RUSTFLAGS
 # Browser test binaries: every tests/web*.rs (run_in_browser / run_in_dedicated_worker suites).
 WASM_TESTS := $(patsubst tests/%.rs,--test %,$(wildcard tests/web*.rs))
 
-.PHONY: serve test setup wasm test-fmt test-types test-native test-wasm test-js test-e2e clean
+.PHONY: serve test setup wasm test-fmt test-lint test-types test-native test-wasm test-js test-e2e clean
 
 ## serve: build the release wasm and serve the playground on http://127.0.0.1:$(PORT)/
 serve: setup wasm
@@ -33,6 +33,11 @@ wasm: setup
 test-fmt: setup
 	cargo fmt --check
 
+# clippy on every native target and on the wasm library, warnings as errors.
+test-lint: setup
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+
 # TypeScript's checker over www/ (JSDoc types; tsconfig.json for the page, www/tsconfig.worker.json for
 # the worker's global scope). Needs no www/pkg: the wasm module's API is declared in www/engine-api.d.ts.
 test-types: setup
@@ -40,8 +45,9 @@ test-types: setup
 	npx --no-install tsc -p www/tsconfig.worker.json
 
 # Mesa's device-select layer prints XDG_RUNTIME_DIR noise on every device; NODEVICE_SELECT hushes it.
+# MINNOW_REQUIRE_GPU=1: a GPU test without an adapter (lavapipe here) fails instead of skipping.
 test-native: setup
-	NODEVICE_SELECT=1 cargo test --release
+	MINNOW_REQUIRE_GPU=1 NODEVICE_SELECT=1 cargo test --release
 
 # wasm-bindgen-test in headless Chromium (runner set in .cargo/config.toml, browser in webdriver.json).
 test-wasm: setup

@@ -6,6 +6,9 @@
 //! `core` → `nn` → `compress` → `recipe` → `data` → `run` → `io` → the bridges (`wasm`, the CLI).
 //! See ARCHITECTURE.md for the map.
 
+// Range checks are written `!(lo <= x && x <= hi)` on purpose: NaN fails them, as it must.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod compress;
 pub mod core;
 pub mod data;

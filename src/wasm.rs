@@ -3,6 +3,10 @@
 //! errors as JS `Error`s with the engine's message; nothing panics across the boundary (a panic hook
 //! logs if one ever does).
 
+// A `Run` call holds its session's RefCell across awaits on purpose: a second call meanwhile gets
+// `try_borrow` failing, answered as "busy", instead of interleaving with the first.
+#![allow(clippy::await_holding_refcell_ref)]
+
 use crate::io::model_file;
 use crate::recipe::{self, PRESETS, Recipe};
 use crate::run::session::{ExploreSetting, Session, Snapshot};

@@ -35,7 +35,7 @@
 //! never re-runs them. The run's own recipe, stages included, is `source_recipe`.
 
 use crate::compress::quant::{ActQuant, FakeQuantModel, Granularity, LayerQuant, QParams, Scheme};
-use crate::core::tensor::{MAX_RANK, Tensor, fmt_shape};
+use crate::core::tensor::{Tensor, fmt_shape};
 use crate::data::Dataset;
 use crate::nn::{Activation, Layer, Sequential};
 use crate::recipe::{BackendChoice, ConvBlock, MAX_PARAMS, MAX_WIDTH, ModelSpec, Recipe};
@@ -235,8 +235,8 @@ impl ModelFile {
             Error(format!("metadata `input_shape` = {text:?}: not a JSON array of sizes ({e})"))
         })?;
         let features = input_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        if input_shape.is_empty() || input_shape.len() >= MAX_RANK || input_shape.contains(&0) {
-            bail!("metadata `input_shape` = {text}: must be 1 to {} positive sizes", MAX_RANK - 1);
+        if input_shape.is_empty() || input_shape.len() > 3 || input_shape.contains(&0) {
+            bail!("metadata `input_shape` = {text}: must be 1 to 3 positive sizes");
         }
         if features.is_none_or(|f| f > MAX_PARAMS) {
             bail!("metadata `input_shape` = {text}: more than {MAX_PARAMS} values per sample");

@@ -117,6 +117,8 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
+    /// torch's `nn.Conv2d` arguments, in its order.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         inputs: usize,
         outputs: usize,

@@ -87,6 +87,9 @@ fn load_data(recipe: &Recipe, csv: Option<&str>) -> Result<Dataset> {
     Ok(data)
 }
 
+/// Every parameter and buffer of a model by name, read back to the host.
+type HostState = Vec<(String, Vec<f32>)>;
+
 /// A run in progress.
 pub struct Trainer {
     pub recipe: Recipe,
@@ -124,7 +127,7 @@ pub struct Trainer {
     pipeline: Option<Pipeline>,
     /// On the GPU: the model state read back at the last epoch end of the initial training, with
     /// that epoch count, so a lost device can hand the run to the CPU.
-    host_state: Option<(u32, Vec<(String, Vec<f32>)>)>,
+    host_state: Option<(u32, HostState)>,
     /// Fake quantization applied around the model's forward (after a quantize or qat stage, or
     /// from a quantized model file).
     pub quant: Option<FakeQuantModel>,

@@ -234,8 +234,11 @@ fn checker_catches_a_wrong_gradient() {
 /// new op is in it) must be differentiated by some check, or be EXEMPT with a reason.
 #[test]
 fn every_differentiable_op_is_checked() {
-    let (_, checked) =
-        ops_differentiated(|| checks().iter().enumerate().map(|(i, c)| run(c, i as u32)).count());
+    let (_, checked) = ops_differentiated(|| {
+        for (i, c) in checks().iter().enumerate() {
+            let _ = run(c, i as u32);
+        }
+    });
     let exempt = |op: &str| EXEMPT.iter().any(|(e, _)| *e == op);
     let missing: Vec<&str> =
         Op::ALL.iter().map(|op| op.name()).filter(|op| !checked.contains(op) && !exempt(op)).collect();

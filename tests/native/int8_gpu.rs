@@ -52,6 +52,7 @@ fn gpu_gemm_accumulators_equal_the_scalar_gemm() {
         (130, 4099, 67),
         (3, 20_001, 2),
     ];
+    #[allow(clippy::type_complexity)]
     let mut cases: Vec<(String, Vec<i8>, Vec<i8>, usize, usize, usize)> = shapes
         .iter()
         .map(|&(m, k, n)| {

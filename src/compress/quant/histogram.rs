@@ -307,6 +307,8 @@ fn add<const W: usize>(acc: &mut [f32; W], v: &[f32; W]) {
 /// `k`. Level 0 sums runs of `2^p` groups (`p = max(4, ⌈log₂ size⌉/4)`), each full run is carried
 /// into level 1, and level `j` carries into `j + 1` whenever the group count is a multiple of
 /// `2^(p·(j+1))`; at the end the levels are added to level 0 in order.
+// Index loops: the accumulator layout mirrors torch's summation order, which this must keep.
+#[allow(clippy::needless_range_loop)]
 fn multi_row_sum<const W: usize>(x: &[f32], size: usize) -> [[f32; W]; 4] {
     const LEVELS: usize = 4;
     let ceil_log2 = if size <= 2 { 1 } else { (usize::BITS - (size - 1).leading_zeros()) as usize };
