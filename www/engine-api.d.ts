@@ -2,7 +2,7 @@
 // check (`make test-types`) runs before `make wasm` builds www/pkg/ (whose own minnow.d.ts types the
 // JSON-shaped results as `any`). Keep it in step with src/wasm.rs; the e2e test exercises every call.
 
-import type { LayerInfo, LayerWeights, Report, StepInfo } from './report-types.js';
+import type { ExploreResult, ExploreSetting, LayerInfo, LayerWeights, Report, StepInfo } from './report-types.js';
 import type { Preset, Recipe } from './state.js';
 import type { ModelFileInfo } from './modelfile.js';
 
@@ -28,6 +28,8 @@ export interface Run {
   decisionGrid(res: number): Promise<Float32Array>;
   /** The model as a .safetensors file. */
   exportModel(): Promise<Uint8Array>;
+  /** The trained model under a pruning / quantization setting, measured without retraining. */
+  explore(setting: Partial<ExploreSetting>): Promise<ExploreResult>;
   free(): void;
 }
 

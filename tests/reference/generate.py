@@ -99,7 +99,7 @@ def distinct(*shape, spread=4.0):
 
 
 # ---------------------------------------------------------------------------------------------
-# Ops: one case = op name (from minnow::ops::OPS), args, inputs; the generator adds out, R, grads.
+# Ops: one case = op name (an op of minnow::core::ops::Op::ALL), args, inputs; the generator adds out, R, grads.
 # ---------------------------------------------------------------------------------------------
 
 
