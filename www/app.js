@@ -1,7 +1,8 @@
 // The playground page's controller: wires the DOM (preset picker, recipe editor, Train / Pause /
 // Reset, stats, epoch table, charts, decision boundary, compression stages, weight views, model
-// files) to the training worker (www/worker.js), and keeps the recipe in the URL fragment
-// (www/state.js).
+// files, the compression explorer) to the training worker (www/worker.js), keeps the recipe in the
+// URL fragment (www/state.js), and lends window.minnow (www/page-api.js) its controller.
+// `?autorun` in the address trains the link's recipe on load.
 // It never runs the engine itself.
 // `document.body.dataset.status` mirrors the run state for the end-to-end test.
 
@@ -26,6 +27,8 @@ import { Engine } from './engine.js';
 import { runningStageRow, stageDetailBlocks, stageRow } from './stage-tables.js';
 import { confusionParts, epochRow } from './run-tables.js';
 import { phaseText as runPhaseText, stepPosition } from './progress.js';
+import { DEFAULT_SETTING, Latest, ResultCache, appendStages, engineSetting, settingKey, settingLabel, settingStages } from './explore.js';
+import { createPageApi } from './page-api.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
@@ -39,6 +42,8 @@ import { phaseText as runPhaseText, stepPosition } from './progress.js';
 /** @typedef {import('./protocol.js').Grid} Grid */
 /** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
 /** @typedef {import('./modelfile.js').ModelFileInfo} ModelFileInfo */
+/** @typedef {import('./report-types.js').ExploreSetting} ExploreSetting */
+/** @typedef {import('./report-types.js').ExploreResult} ExploreResult */
 /** `loaded`: a run made from a model file, not trained yet in this page (Train continues it).
  * @typedef {'loading' | 'idle' | 'creating' | 'loaded' | 'training' | 'paused' | 'done' | 'failed' | 'broken'} Status */
 
@@ -120,6 +125,24 @@ const ui = {
   finalCard: byId('final-card'),
   finalSummary: byId('final-summary'),
   confusion: byId('confusion'),
+  exploreCard: byId('explore-card'),
+  exSparsity: /** @type {HTMLInputElement} */ (byId('ex-sparsity')),
+  exSparsityValue: /** @type {HTMLOutputElement} */ (byId('ex-sparsity-value')),
+  exMethod: /** @type {HTMLSelectElement} */ (byId('ex-method')),
+  exBits: /** @type {HTMLSelectElement} */ (byId('ex-bits')),
+  exScheme: /** @type {HTMLSelectElement} */ (byId('ex-scheme')),
+  exGranularity: /** @type {HTMLSelectElement} */ (byId('ex-granularity')),
+  exReadout: byId('ex-readout'),
+  exAcc: byId('ex-acc'),
+  exAccDense: byId('ex-acc-dense'),
+  exAccBar: byId('ex-acc-bar'),
+  exDenseMark: byId('ex-dense-mark'),
+  exBytes: byId('ex-bytes'),
+  exBytesDense: byId('ex-bytes-dense'),
+  exRatio: byId('ex-ratio'),
+  exAchieved: byId('ex-achieved'),
+  exKeep: /** @type {HTMLButtonElement} */ (byId('ex-keep')),
+  exStatus: byId('ex-status'),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -178,6 +201,25 @@ const app = {
   validateSeq: 0,
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   validateTimer: undefined,
+  /** `minnow.train()` calls waiting for the run to finish. @type {{resolve: (r: Report) => void, reject: (e: Error) => void}[]} */
+  trainWaiters: [],
+  /** The compression explorer (the Explore card). */
+  ex: {
+    /** Whether it is live: a trained model that is not training. */
+    active: false,
+    /** Bumped whenever the model under it changes; older results are dropped. */
+    gen: 0,
+    /** The setting shown (the controls show it rounded). @type {ExploreSetting} */
+    setting: { ...DEFAULT_SETTING },
+    /** The model as trained (sparsity 0, float): the reference numbers. @type {ExploreResult | null} */
+    dense: null,
+    /** @type {ExploreResult | null} */
+    result: null,
+    /** @type {string} an error for the shown setting */
+    error: '',
+    /** @type {ResultCache<ExploreResult>} */
+    cache: new ResultCache(),
+  },
 };
 
 const engine = new Engine(new URL('./worker.js', import.meta.url));
@@ -188,6 +230,7 @@ function setStatus(status) {
   document.body.dataset.status = status;
   renderButtons();
   renderStats();
+  syncExplorer();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -524,6 +567,174 @@ function renderConfusion(matrix) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The compression explorer: the trained model pruned and quantized on the spot (Run.explore in the
+// worker), live while the run is done, paused or opened from a file. One request in flight, the
+// newest setting wins (`Latest`); results are cached per setting until the model changes.
+
+/** Statuses in which the live run holds a trained model that is not changing. */
+const EXPLORABLE = new Set(['done', 'paused', 'loaded']);
+
+/** Why there is nothing to explore now, or '' when there is. */
+function exploreProblem() {
+  if (app.status === 'training' || app.status === 'creating') return 'the model is training: pause or wait for the run to finish, then explore';
+  if (!app.run || !EXPLORABLE.has(app.status)) return 'no trained model: train one (minnow.train()) or open a model file first';
+  return '';
+}
+
+/**
+ * Asks the worker (or the cache) for a setting's numbers.
+ * @param {ExploreSetting} setting
+ * @returns {Promise<ExploreResult>}
+ */
+async function exploreResult(setting) {
+  const cached = app.ex.cache.get(setting);
+  if (cached) return cached;
+  const gen = app.ex.gen;
+  const r = await engine.call('explore', { setting: engineSetting(setting) });
+  if (gen === app.ex.gen) app.ex.cache.set(setting, r);
+  return r;
+}
+
+const exploreQueue = new Latest(
+  /** @param {{setting: ExploreSetting, gen: number}} req */
+  (req) => exploreResult(req.setting),
+  (req, result) => {
+    if (req.gen !== app.ex.gen || settingKey(req.setting) !== settingKey(app.ex.setting)) return;
+    app.ex.result = result;
+    app.ex.error = '';
+    renderExplorer();
+  },
+  (req, error) => {
+    if (req.gen !== app.ex.gen || settingKey(req.setting) !== settingKey(app.ex.setting)) return;
+    app.ex.result = null;
+    app.ex.error = errorText(error);
+    renderExplorer();
+  },
+);
+
+/** Shows or hides the explorer as the run's status changes; a fresh model starts a new generation. */
+function syncExplorer() {
+  const want = exploreProblem() === '';
+  if (want === app.ex.active) return;
+  app.ex.active = want;
+  app.ex.gen++;
+  app.ex.cache.clear();
+  app.ex.dense = null;
+  app.ex.result = null;
+  app.ex.error = '';
+  ui.exploreCard.hidden = !want;
+  ui.exStatus.textContent = '';
+  if (!want) return;
+  const gen = app.ex.gen;
+  exploreResult({ ...DEFAULT_SETTING })
+    .then((dense) => {
+      if (gen !== app.ex.gen) return;
+      app.ex.dense = dense;
+      renderExplorer();
+    })
+    .catch((e) => {
+      if (gen !== app.ex.gen) return;
+      app.ex.error = errorText(e);
+      renderExplorer();
+    });
+  writeExploreControls();
+  requestExplore();
+}
+
+function requestExplore() {
+  if (!app.ex.active) return;
+  renderExplorer();
+  exploreQueue.request({ setting: { ...app.ex.setting }, gen: app.ex.gen });
+}
+
+/** The controls from `app.ex.setting`. */
+function writeExploreControls() {
+  const s = app.ex.setting;
+  ui.exSparsity.value = String(Math.round(s.sparsity * 100));
+  ui.exMethod.value = s.method;
+  ui.exBits.value = s.bits ? String(s.bits) : '';
+  ui.exScheme.value = s.scheme;
+  ui.exGranularity.value = s.granularity;
+}
+
+/** `app.ex.setting` from the controls. */
+function readExploreControls() {
+  const bits = ui.exBits.value ? Number(ui.exBits.value) : null;
+  app.ex.setting = {
+    sparsity: Number(ui.exSparsity.value) / 100,
+    method: /** @type {ExploreSetting['method']} */ (ui.exMethod.value),
+    bits,
+    scheme: /** @type {ExploreSetting['scheme']} */ (ui.exScheme.value),
+    granularity: /** @type {ExploreSetting['granularity']} */ (ui.exGranularity.value),
+  };
+}
+
+function renderExplorer() {
+  const s = app.ex.setting;
+  const pct = Math.round(s.sparsity * 1000) / 10;
+  ui.exSparsityValue.value = `${pct} %`;
+  ui.exSparsity.setAttribute('aria-valuetext', `${pct} percent of the weights removed`);
+  ui.exScheme.disabled = s.bits === null;
+  ui.exGranularity.disabled = s.bits === null;
+  const r = app.ex.result;
+  const fresh = r !== null && app.ex.cache.get(s) === r;
+  const d = app.ex.dense;
+  ui.exReadout.dataset.state = app.ex.error ? 'error' : fresh ? 'ok' : 'busy';
+  ui.exReadout.dataset.setting = settingKey(s);
+  ui.exAcc.textContent = app.ex.error ? 'error' : formatPercent(r?.test_accuracy);
+  ui.exAcc.dataset.value = r ? String(r.test_accuracy) : '';
+  ui.exAccDense.textContent = `dense ${formatPercent(d?.test_accuracy)}`;
+  ui.exAccBar.style.width = `${((r?.test_accuracy ?? 0) * 100).toFixed(1)}%`;
+  ui.exDenseMark.style.left = `${((d?.test_accuracy ?? 0) * 100).toFixed(1)}%`;
+  ui.exDenseMark.hidden = !d;
+  ui.exBytes.textContent = r ? formatBytes(r.bytes) : '–';
+  ui.exBytes.dataset.value = r ? String(r.bytes) : '';
+  ui.exBytesDense.textContent = `dense f32 ${r ? formatBytes(r.dense_bytes) : d ? formatBytes(d.dense_bytes) : '–'}`;
+  ui.exRatio.textContent = r ? formatRatio(r.ratio) : '–';
+  ui.exAchieved.textContent = r ? formatPercent(r.sparsity) : '–';
+  ui.exAchieved.dataset.value = r ? String(r.sparsity) : '';
+  ui.exKeep.disabled = !app.recipe || settingStages(s, d?.sparsity ?? 0).length === 0;
+  if (app.ex.error) ui.exStatus.textContent = app.ex.error;
+}
+
+/** Appends the shown setting to the recipe as compression stages (editor and URL follow). */
+async function keepExploreSetting() {
+  if (!app.recipe) return;
+  const stages = settingStages(app.ex.setting, app.ex.dense?.sparsity ?? 0);
+  if (!stages.length) {
+    ui.exStatus.textContent = 'This setting neither prunes further nor quantizes: nothing to keep.';
+    return;
+  }
+  const label = settingLabel(app.ex.setting);
+  await setEditor(appendStages(app.recipe, stages));
+  const n = stages.length;
+  ui.exStatus.textContent = `Added ${n} stage${n === 1 ? '' : 's'} (${stages.map((st) => st.kind).join(' + ')}, ${label}) to the recipe; Train runs them after the training.`;
+  renderStages();
+  renderButtons();
+}
+
+/**
+ * `minnow.explore`: the setting's numbers straight from the engine (its errors unchanged), then
+ * shown in the panel with the controls moved to it.
+ * @param {ExploreSetting} setting
+ */
+async function exploreFromApi(setting) {
+  const problem = exploreProblem();
+  if (problem) throw new Error(problem);
+  const gen = app.ex.gen;
+  const r = await engine.call('explore', { setting: engineSetting(setting) });
+  if (gen === app.ex.gen && app.ex.active) {
+    app.ex.cache.set(setting, r);
+    app.ex.setting = { ...setting };
+    app.ex.result = r;
+    app.ex.error = '';
+    writeExploreControls();
+    renderExplorer();
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Recipe editor, presets and the URL
 
 /** @param {Recipe} recipe */
@@ -674,10 +885,28 @@ async function loadFromHash() {
 // Training controls
 
 async function startOrResume() {
-  if (app.status === 'training' || !app.recipe) return;
+  try {
+    await beginTraining();
+  } catch {
+    // beginTraining showed the notice
+  }
+}
+
+/**
+ * Starts a run of the editor's recipe, or resumes the paused one; throws (after showing the notice)
+ * when it cannot. `onStart` runs once the run exists, before its first step.
+ * @param {() => void} [onStart]
+ */
+async function beginTraining(onStart) {
+  if (app.status === 'training') {
+    onStart?.();
+    return;
+  }
+  if (!app.recipe) throw new Error(`the recipe in the editor is not valid: ${ui.validation.textContent || 'it is still being checked'}`);
   const key = currentRunKey();
   try {
     if (!app.run || app.runKey !== key || app.status === 'done' || app.status === 'failed') {
+      rejectTrainWaiters('a new run replaced the one being waited for');
       setStatus('creating');
       clearViews();
       app.run = null;
@@ -687,6 +916,7 @@ async function startOrResume() {
     } else if (app.status === 'loaded') {
       ui.finalCard.hidden = true; // the epochs now tell the story
     }
+    onStart?.();
     await engine.call('train');
     setStatus('training');
     setValidation('ok', '✓ Valid recipe.');
@@ -694,7 +924,27 @@ async function startOrResume() {
     setStatus(app.run ? 'paused' : 'idle');
     showNotice('error', 'Training could not start.', errorText(e));
     scheduleDraw();
+    rejectTrainWaiters(`training could not start: ${errorText(e)}`);
+    throw e;
   }
+}
+
+/** @param {string} why */
+function rejectTrainWaiters(why) {
+  const waiters = app.trainWaiters;
+  app.trainWaiters = [];
+  for (const w of waiters) w.reject(new Error(why));
+}
+
+/**
+ * `minnow.train()`: starts or resumes a run (or joins the one training) and resolves to its report
+ * when it and its stages are done.
+ * @returns {Promise<Report>}
+ */
+function trainFromApi() {
+  return new Promise((resolve, reject) => {
+    beginTraining(() => app.trainWaiters.push({ resolve, reject })).catch(reject);
+  });
 }
 
 /**
@@ -725,6 +975,7 @@ async function pause() {
 }
 
 async function reset() {
+  rejectTrainWaiters('the run was reset');
   await engine.call('reset');
   app.run = null;
   app.runKey = '';
@@ -792,10 +1043,12 @@ function onEngineEvent(ev) {
       renderFinal();
       refreshWeights(true);
       scheduleDraw();
+      for (const w of app.trainWaiters.splice(0)) w.resolve(ev.report);
       break;
     case 'failed':
       setStatus('failed');
       showNotice('error', 'Training stopped with an error.', ev.message);
+      rejectTrainWaiters(`training stopped with an error: ${ev.message}`);
       break;
     default:
       break;
@@ -955,10 +1208,60 @@ function wire() {
     loadFromHash();
   });
 
+  const exploreInput = () => {
+    readExploreControls();
+    requestExplore();
+  };
+  ui.exSparsity.addEventListener('input', exploreInput);
+  for (const select of [ui.exMethod, ui.exBits, ui.exScheme, ui.exGranularity]) select.addEventListener('change', exploreInput);
+  ui.exKeep.addEventListener('click', keepExploreSetting);
+
   const observer = new ResizeObserver(() => scheduleDraw());
   for (const canvas of [ui.lossChart, ui.accChart, ui.boundary, ui.weightHist, ui.sparsityMap, ui.sizeChart]) observer.observe(canvas);
   matchMedia(`(resolution: ${devicePixelRatio}dppx)`).addEventListener?.('change', scheduleDraw);
 }
+
+/** The page's state for `minnow.state()`. @returns {import('./page-api.js').PageState} */
+function pageState() {
+  const lastEpoch = app.epochs.at(-1);
+  const acc = lastEpoch ? lastEpoch.test_accuracy : app.loaded?.report?.final?.test_accuracy;
+  const model = (app.report ?? app.run?.report)?.model;
+  const bytes = honestBytes(app.stageReports.at(-1)?.bytes) ?? model?.bytes;
+  return {
+    status: app.status,
+    backend: app.run?.backend ?? null,
+    epoch: app.epochs.length,
+    testAccuracy: typeof acc === 'number' && Number.isFinite(acc) ? acc : null,
+    bytes: typeof bytes === 'number' ? bytes : null,
+  };
+}
+
+/** @type {(v: void) => void} */
+let pageReady = () => {};
+/** @type {(e: Error) => void} */
+let pageBroken = () => {};
+const ready = new Promise((resolve, reject) => {
+  pageReady = resolve;
+  pageBroken = reject;
+});
+ready.catch(() => {}); // nobody need listen; minnow.ready still rejects for those who do
+
+Object.defineProperty(window, 'minnow', {
+  value: createPageApi({
+    ready,
+    validate: (json) => engine.call('validate', { json }),
+    showRecipe: async (recipe) => {
+      await setEditor(recipe);
+      if (!app.recipe) throw new Error(ui.validation.textContent || 'the recipe was not accepted');
+    },
+    train: trainFromApi,
+    report: async () => app.report ?? (app.run ? engine.call('report') : null),
+    state: pageState,
+    explore: exploreFromApi,
+    stageReports: () => app.stageReports,
+  }),
+  enumerable: true,
+});
 
 async function main() {
   document.body.dataset.status = 'loading';
@@ -967,6 +1270,8 @@ async function main() {
     setStatus('broken');
     setBadge('error', 'engine unavailable', text);
     showNotice('error', 'The engine stopped.', text);
+    pageBroken(new Error(text));
+    rejectTrainWaiters(text);
   };
   wire();
   scheduleDraw();
@@ -977,11 +1282,14 @@ async function main() {
     setStatus('broken');
     setBadge('error', 'engine unavailable', errorText(e));
     showNotice('error', 'The engine could not be loaded.', errorText(e));
+    pageBroken(new Error(`the engine could not be loaded: ${errorText(e)}`));
     return;
   }
   renderBackendBadge();
   await loadFromHash();
   setStatus('idle');
+  pageReady();
+  if (new URLSearchParams(location.search).has('autorun')) startOrResume();
 }
 
 main();

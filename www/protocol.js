@@ -11,6 +11,8 @@ export {};
 /** @typedef {import('./report-types.js').StageProgress} StageProgress */
 /** @typedef {import('./report-types.js').LayerInfo} LayerInfo */
 /** @typedef {import('./report-types.js').LayerWeights} LayerWeights */
+/** @typedef {import('./report-types.js').ExploreSetting} ExploreSetting */
+/** @typedef {import('./report-types.js').ExploreResult} ExploreResult */
 
 /**
  * A decision grid: `res·res·classes` probabilities over the bounds.
@@ -48,6 +50,8 @@ export {};
  * @property {{payload: {res?: number}, result: Grid | null}} grid
  * @property {{payload: {name: string},
  *   result: {layers: LayerInfo[], weights: LayerWeights | null} | null}} weights
+ * @property {{payload: {setting: Partial<ExploreSetting>}, result: ExploreResult}} explore the trained
+ *   model under a pruning / quantization setting, without retraining (refused while training)
  */
 
 /** @typedef {keyof Requests} RequestType */

@@ -1,6 +1,6 @@
 // The training worker (a module Web Worker): owns the wasm module and the one live `Run`, answers
 // requests from the page (init, validate, create, train, pause, reset, report, grid, weights,
-// exportModel, importModel), and streams progress while training, so the page's main thread never
+// explore, exportModel, importModel), and streams progress while training, so the page's main thread never
 // waits on the engine.
 // Protocol: request {id, type, ...} -> reply {id, ok: true, result} | {id, ok: false, error}; events {event, ...}.
 
@@ -307,6 +307,14 @@ const handlers = {
     if (!pick) return { layers, weights: null };
     const weights = await exclusive(() => live.weights(pick.name));
     return { layers, weights };
+  },
+
+  /** The trained model under a pruning / quantization `setting`, measured on the test split
+   * without retraining (on a snapshot of the weights: the run is untouched). Refused while training. */
+  async explore({ setting }) {
+    const live = liveRun();
+    if (training) throw new Error('the model is training: pause or wait for the run to finish, then explore');
+    return exclusive(() => live.explore(setting));
   },
 };
 

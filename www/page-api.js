@@ -1,0 +1,149 @@
+// window.minnow: the page's documented scripting API (README.md, "Scripting the page"), for
+// teachers, notebooks and the end-to-end test. It drives the same controller as the buttons
+// (www/app.js lends it a `PageHost`), so the editor, the URL, the views and the explorer panel show
+// what a script did. Every method is async and rejects with an Error whose message is the engine's
+// (naming the bad field) or says why the page cannot do it now.
+//
+//   await minnow.ready                       the engine is loaded and the link's recipe is in the editor
+//   await minnow.setRecipe(jsonOrObject)     validate, then put it in the editor and the URL
+//   const report = await minnow.train()      a run of the current recipe, resolved when it and its stages are done
+//   await minnow.report()                    the live run's report (null without a run)
+//   minnow.state()                           {status, backend, epoch, testAccuracy, bytes}
+//   await minnow.explore({sparsity: 0.9, method: 'global', bits: 4})   {test_accuracy, bytes, sparsity, ms}
+//   await minnow.setTemperature(T)           rejects: the report holds soft targets, not logits
+
+import { completeSetting } from './explore.js';
+import { isPlainObject } from './state.js';
+
+/** @typedef {import('./state.js').Recipe} Recipe */
+/** @typedef {import('./report-types.js').Report} Report */
+/** @typedef {import('./report-types.js').StageReport} StageReport */
+/** @typedef {import('./report-types.js').ExploreSetting} ExploreSetting */
+/** @typedef {import('./report-types.js').ExploreResult} ExploreResult */
+
+/**
+ * What `minnow.state()` gives: the page's run status (as `document.body.dataset.status`), the
+ * backend of the live run ("cpu" / "gpu", null without one), completed epochs, the latest test
+ * accuracy and the model's size in bytes (after the last finished stage), null where unknown.
+ * @typedef {{status: string, backend: string | null, epoch: number, testAccuracy: number | null,
+ *   bytes: number | null}} PageState
+ */
+
+/**
+ * What www/app.js lends the API.
+ * @typedef {object} PageHost
+ * @property {Promise<void>} ready resolves once the engine is loaded and the first recipe shown
+ * @property {(json: string) => Promise<unknown>} validate the engine's check (rejects naming the field)
+ * @property {(recipe: Recipe) => Promise<void>} showRecipe puts a valid recipe in the editor and URL
+ * @property {() => Promise<Report>} train starts (or resumes) a run; resolves when it is done
+ * @property {() => Promise<Report | null>} report
+ * @property {() => PageState} state
+ * @property {(setting: ExploreSetting) => Promise<ExploreResult>} explore through the explorer panel
+ * @property {() => StageReport[]} stageReports the live run's finished stages
+ */
+
+/**
+ * The recipe a caller gave: an object, or JSON text of one.
+ * @param {unknown} jsonOrObject
+ * @returns {Recipe}
+ */
+export function parseRecipe(jsonOrObject) {
+  let value = jsonOrObject;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch (e) {
+      throw new Error(`the recipe is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (!isPlainObject(value)) throw new Error('a recipe is a JSON object ({ … }) or its text');
+  return /** @type {Recipe} */ (value);
+}
+
+/**
+ * Why `setTemperature(T)` cannot redraw the soft targets at T: there is no distillation stage, or
+ * its report has the probabilities at the stage's temperature but not the logits a new T needs.
+ * @param {number} t
+ * @param {StageReport[]} stages
+ * @returns {string}
+ */
+export function temperatureProblem(t, stages) {
+  if (!(typeof t === 'number' && Number.isFinite(t) && t > 0)) return `temperature = ${t}: must be a number > 0`;
+  const distill = stages.find((s) => s.kind === 'distill');
+  if (!distill) return 'no distillation stage in this run';
+  const t0 = distill.kind === 'distill' ? distill.details?.soft_targets?.temperature : undefined;
+  return (
+    `the distill report holds the soft targets as probabilities at T = ${t0 ?? '?'}, not the logits; ` +
+    `recomputing them at T = ${t} needs the logits, which the engine does not give the page`
+  );
+}
+
+/**
+ * Builds the `window.minnow` object over the page's controller.
+ * @param {PageHost} host
+ */
+export function createPageApi(host) {
+  return Object.freeze({
+    /** Resolves when the engine is loaded (rejects when it cannot be). */
+    ready: host.ready,
+
+    /**
+     * Validates a recipe through the engine and makes it the page's (editor and URL). Rejects with
+     * the engine's message, which names the bad field.
+     * @param {unknown} jsonOrObject
+     * @returns {Promise<Recipe>}
+     */
+    async setRecipe(jsonOrObject) {
+      await host.ready;
+      const recipe = parseRecipe(jsonOrObject);
+      await host.validate(JSON.stringify(recipe));
+      await host.showRecipe(recipe);
+      return recipe;
+    },
+
+    /**
+     * Trains the current recipe (a new run, or resumes a paused one) and resolves to the report
+     * once the run and all its compression stages are done; rejects when it fails or is reset.
+     * @returns {Promise<Report>}
+     */
+    async train() {
+      await host.ready;
+      return host.train();
+    },
+
+    /** The live run's report so far, null without a run. */
+    async report() {
+      await host.ready;
+      return host.report();
+    },
+
+    /** @returns {PageState} */
+    state() {
+      return host.state();
+    },
+
+    /**
+     * The trained model under a pruning / quantization setting, measured on the test split without
+     * retraining; `ms` is the call's wall time. The explorer panel shows the same setting and numbers.
+     * @param {Partial<ExploreSetting>} [setting]
+     * @returns {Promise<{test_accuracy: number, bytes: number, sparsity: number, ms: number}>}
+     */
+    async explore(setting) {
+      await host.ready;
+      const t0 = performance.now();
+      const r = await host.explore(completeSetting(setting));
+      return { test_accuracy: r.test_accuracy, bytes: r.bytes, sparsity: r.sparsity, ms: performance.now() - t0 };
+    },
+
+    /**
+     * Would redraw a distill stage's soft targets at temperature `t`. Always rejects, saying why:
+     * no distillation stage, or (with one) the report has probabilities, not the logits.
+     * @param {number} t
+     * @returns {Promise<never>}
+     */
+    async setTemperature(t) {
+      await host.ready;
+      throw new Error(temperatureProblem(t, host.stageReports()));
+    },
+  });
+}
