@@ -683,7 +683,9 @@ function renderExplorer() {
   ui.exReadout.dataset.setting = settingKey(s);
   ui.exAcc.textContent = app.ex.error ? 'error' : formatPercent(r?.test_accuracy);
   ui.exAcc.dataset.value = r ? String(r.test_accuracy) : '';
-  ui.exAccDense.textContent = `dense ${formatPercent(d?.test_accuracy)}`;
+  // The reference: the model as trained (dense unless its recipe pruned it already).
+  const reference = d && d.sparsity > 0.0005 ? `as trained (${formatPercent(d.sparsity)} sparse)` : 'dense';
+  ui.exAccDense.textContent = `${reference} ${formatPercent(d?.test_accuracy)}`;
   ui.exAccBar.style.width = `${((r?.test_accuracy ?? 0) * 100).toFixed(1)}%`;
   ui.exDenseMark.style.left = `${((d?.test_accuracy ?? 0) * 100).toFixed(1)}%`;
   ui.exDenseMark.hidden = !d;
@@ -694,7 +696,13 @@ function renderExplorer() {
   ui.exAchieved.textContent = r ? formatPercent(r.sparsity) : '–';
   ui.exAchieved.dataset.value = r ? String(r.sparsity) : '';
   ui.exKeep.disabled = !app.recipe || settingStages(s, d?.sparsity ?? 0).length === 0;
-  if (app.ex.error) ui.exStatus.textContent = app.ex.error;
+  if (app.ex.error) {
+    ui.exStatus.textContent = app.ex.error;
+    ui.exStatus.dataset.kind = 'error';
+  } else if (ui.exStatus.dataset.kind === 'error') {
+    ui.exStatus.textContent = '';
+    ui.exStatus.dataset.kind = '';
+  }
 }
 
 /** Appends the shown setting to the recipe as compression stages (editor and URL follow). */
@@ -703,11 +711,13 @@ async function keepExploreSetting() {
   const stages = settingStages(app.ex.setting, app.ex.dense?.sparsity ?? 0);
   if (!stages.length) {
     ui.exStatus.textContent = 'This setting neither prunes further nor quantizes: nothing to keep.';
+    ui.exStatus.dataset.kind = '';
     return;
   }
   const label = settingLabel(app.ex.setting);
   await setEditor(appendStages(app.recipe, stages));
   const n = stages.length;
+  ui.exStatus.dataset.kind = '';
   ui.exStatus.textContent = `Added ${n} stage${n === 1 ? '' : 's'} (${stages.map((st) => st.kind).join(' + ')}, ${label}) to the recipe; Train runs them after the training.`;
   renderStages();
   renderButtons();
