@@ -28,6 +28,23 @@ export function completeSetting(setting) {
   return /** @type {ExploreSetting} */ (/** @type {unknown} */ (s));
 }
 
+/** The fields of a setting. */
+export const SETTING_FIELDS = Object.freeze(['sparsity', 'method', 'bits', 'scheme', 'granularity']);
+
+/**
+ * An error naming a setting's unknown fields, or '' when it has none. (The engine's serde struct
+ * refuses unknown fields, but serde_wasm_bindgen reads only the fields it knows from a JS object,
+ * so the page checks the names itself.)
+ * @param {unknown} setting
+ */
+export function unknownFields(setting) {
+  if (setting === undefined || setting === null) return '';
+  if (typeof setting !== 'object' || Array.isArray(setting)) return 'a setting is an object {sparsity, method, bits, scheme, granularity}';
+  const extra = Object.keys(setting).filter((k) => !SETTING_FIELDS.includes(k));
+  if (!extra.length) return '';
+  return `unknown field${extra.length > 1 ? 's' : ''} ${extra.map((k) => `\`${k}\``).join(', ')}, expected one of ${SETTING_FIELDS.map((k) => `\`${k}\``).join(', ')}`;
+}
+
 /**
  * The setting as the engine takes it: float weights leave `bits` out.
  * @param {ExploreSetting} setting

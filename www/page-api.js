@@ -12,7 +12,7 @@
 //   await minnow.explore({sparsity: 0.9, method: 'global', bits: 4})   {test_accuracy, bytes, sparsity, ms}
 //   await minnow.setTemperature(T)           rejects: the report holds soft targets, not logits
 
-import { completeSetting } from './explore.js';
+import { completeSetting, unknownFields } from './explore.js';
 import { isPlainObject } from './state.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
@@ -130,6 +130,8 @@ export function createPageApi(host) {
      */
     async explore(setting) {
       await host.ready;
+      const problem = unknownFields(setting);
+      if (problem) throw new Error(problem);
       const t0 = performance.now();
       const r = await host.explore(completeSetting(setting));
       return { test_accuracy: r.test_accuracy, bytes: r.bytes, sparsity: r.sparsity, ms: performance.now() - t0 };

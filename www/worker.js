@@ -16,6 +16,7 @@
 /** @typedef {import('./engine-api.js').Run} Run */
 
 import { csvProblem } from './modelfile.js';
+import { unknownFields } from './explore.js';
 
 /** Decision-grid resolution pushed after epochs of 2-D runs. */
 const GRID_RES = 64;
@@ -314,6 +315,8 @@ const handlers = {
   async explore({ setting }) {
     const live = liveRun();
     if (training) throw new Error('the model is training: pause or wait for the run to finish, then explore');
+    const problem = unknownFields(setting);
+    if (problem) throw new Error(problem);
     return exclusive(() => live.explore(setting));
   },
 };

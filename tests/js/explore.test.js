@@ -14,6 +14,7 @@ import {
   settingKey,
   settingLabel,
   settingStages,
+  unknownFields,
 } from '../../www/explore.js';
 import { createPageApi, parseRecipe, temperatureProblem } from '../../www/page-api.js';
 
@@ -180,4 +181,12 @@ test('createPageApi: setRecipe validates before showing; explore adds ms; setTem
   assert.equal(typeof r.ms, 'number');
   assert.deepEqual(Object.keys(r).sort(), ['bytes', 'ms', 'sparsity', 'test_accuracy']);
   await assert.rejects(api.setTemperature(2), /no distillation stage in this run/);
+});
+
+test('unknownFields names what a setting should not have', () => {
+  assert.equal(unknownFields(undefined), '');
+  assert.equal(unknownFields({ sparsity: 0.5, method: 'global', bits: 4, scheme: 'affine', granularity: 'per_channel' }), '');
+  assert.match(unknownFields({ sparsty: 0.5 }), /^unknown field `sparsty`, expected one of `sparsity`/);
+  assert.match(unknownFields({ a: 1, b: 2 }), /unknown fields `a`, `b`/);
+  assert.match(unknownFields(3), /a setting is an object/);
 });
