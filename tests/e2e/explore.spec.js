@@ -104,6 +104,15 @@ test('the explorer slider changes the accuracy and size readout of a trained spi
   const fromUrl = await page.evaluate(() => location.hash);
   expect(fromUrl).toContain('#v=1&r=');
   expect(JSON.parse(Buffer.from(fromUrl.split('r=')[1], 'base64url').toString()).compression).toHaveLength(2);
+
+  // At 375 px wide the card fits and every control is on screen.
+  await page.setViewportSize({ width: 375, height: 800 });
+  const box = await card.boundingBox();
+  expect(box && box.x >= 0 && box.x + box.width <= 375).toBe(true);
+  for (const id of ['#ex-sparsity', '#ex-method', '#ex-bits', '#ex-scheme', '#ex-granularity', '#ex-keep']) {
+    const b = await page.locator(id).boundingBox();
+    expect(b && b.x >= 0 && b.x + b.width <= 375, id).toBe(true);
+  }
   expect(errors).toEqual([]);
 });
 
