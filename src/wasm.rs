@@ -288,7 +288,13 @@ impl Run {
         let s = self.session.clone();
         let snap = self.snapshot.clone();
         future_to_promise(async move {
-            let setting: ExploreSetting = serde_wasm_bindgen::from_value(setting).map_err(js_err)?;
+            // Through JSON text, not serde-wasm-bindgen: its struct deserializer reads only the
+            // fields it knows from a JS object, so `deny_unknown_fields` would never refuse a typo.
+            let text =
+                js_sys::JSON::stringify(&setting).map_err(|_| js_err("explore: the setting is not JSON"))?;
+            let text = text.as_string().unwrap_or_default();
+            let setting: ExploreSetting =
+                serde_json::from_str(&text).map_err(|e| js_err(format!("explore: {e}")))?;
             let s = s.try_borrow().map_err(|_| busy())?;
             if snap.borrow().is_none() {
                 snap.replace(Some(s.snapshot().map_err(js_err)?));

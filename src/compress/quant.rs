@@ -7,6 +7,7 @@
 pub mod histogram;
 
 use crate::compress::prune::prunable_weights;
+use crate::core::backend::cpu::quant_level;
 use crate::core::tensor::Tensor;
 use crate::nn::{Layer, LayerForward, Module, Sequential};
 use crate::{Result, bail};
@@ -103,7 +104,7 @@ impl QParams {
             .enumerate()
             .map(|(i, &v)| {
                 let c = (i / per.max(1)).min(self.scale.len() - 1);
-                let level = (v * (1.0 / self.scale[c])).round_ties_even() + self.zero_point[c] as f32;
+                let level = quant_level(v, self.scale[c], self.zero_point[c] as f32);
                 level.clamp(self.qmin as f32, self.qmax as f32) as i32
             })
             .collect()
