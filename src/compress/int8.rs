@@ -11,6 +11,7 @@ mod gpu;
 pub use gpu::GpuIntModel;
 
 use crate::compress::quant::{FakeQuantModel, LayerQuant, QParams, Scheme};
+use crate::core::backend::I8Quant;
 use crate::nn::{Activation, Layer, Sequential};
 use crate::{Result, bail};
 
@@ -201,28 +202,6 @@ mod simd128 {
     }
 }
 
-/// A layer input's per-tensor quantizer: `q = clamp(round_half_even(x·(1/s)) + z, qmin, qmax)`,
-/// stored as `q − offset` (offset 128 for an unsigned range) so that it fits an i8.
-#[derive(Debug, Clone, Copy)]
-struct InputQuant {
-    scale: f32,
-    zero: i32,
-    qmin: i32,
-    qmax: i32,
-    offset: i32,
-}
-
-impl InputQuant {
-    fn level(&self, x: f32) -> i16 {
-        let q = crate::core::backend::cpu::quant_level(x, self.scale, self.zero as f32);
-        (q.clamp(self.qmin as f32, self.qmax as f32) as i32 - self.offset) as i16
-    }
-    /// The stored level of a real 0 (the zero point, shifted).
-    fn zero_level(&self) -> i32 {
-        self.zero - self.offset
-    }
-}
-
 /// A quantized Linear or (im2col'ed) Conv2d: `n` output rows of `k` int8 weights widened to i16
 /// and padded to `kp`; `y_j = (acc_j − z_a·Σ_p w_jp)·(s_a·s_w,j) + b_j`.
 #[derive(Debug, Clone)]
@@ -234,7 +213,7 @@ struct IntGemm {
     row_sum: Vec<i32>,
     out_scale: Vec<f32>,
     bias: Vec<f32>,
-    input: InputQuant,
+    input: I8Quant,
 }
 
 impl IntGemm {
@@ -318,7 +297,7 @@ fn ineligible(lq: &QuantSnap, what: &str) -> Option<String> {
     check_eligible(lq, what).err().map(|e| e.0)
 }
 
-fn check_eligible(lq: &QuantSnap, what: &str) -> Result<InputQuant> {
+fn check_eligible(lq: &QuantSnap, what: &str) -> Result<I8Quant> {
     if lq.scheme != Scheme::Symmetric || lq.weight.zero_point.iter().any(|&z| z != 0) {
         bail!("{what}: integer inference needs symmetric weights (zero point 0)");
     }
@@ -333,7 +312,7 @@ fn check_eligible(lq: &QuantSnap, what: &str) -> Result<InputQuant> {
     if *act_bits > 8 || aq.qmin - offset < -128 || aq.qmax - offset > 127 {
         bail!("{what}: integer inference needs activations of at most 8 bits, got {act_bits}");
     }
-    Ok(InputQuant { scale: aq.scale[0], zero: aq.zero_point[0], qmin: aq.qmin, qmax: aq.qmax, offset })
+    Ok(I8Quant { scale: aq.scale[0], zero: aq.zero_point[0], qmin: aq.qmin, qmax: aq.qmax, offset })
 }
 
 fn gemm_of(lq: &QuantSnap, w: &[f32], bias: Option<Vec<f32>>, n: usize, what: &str) -> Result<IntGemm> {

@@ -303,7 +303,7 @@ impl Observer {
 /// Fake quantization of one layer's input (per tensor): an observer, the qparams in use, and the
 /// inputs recorded since the last [`FakeQuantModel::update_observers`] or
 /// [`FakeQuantModel::fold_observers`].
-pub struct ActQuant {
+pub struct InputFakeQuant {
     pub bits: u32,
     pub scheme: Scheme,
     pub observer: Observer,
@@ -313,11 +313,11 @@ pub struct ActQuant {
     recorded: Vec<Tensor>,
 }
 
-impl ActQuant {
+impl InputFakeQuant {
     /// An input quantizer with fixed qparams and its observer off (a model loaded from a file).
-    pub fn restored(bits: u32, scheme: Scheme, qparams: Option<QParams>) -> ActQuant {
+    pub fn restored(bits: u32, scheme: Scheme, qparams: Option<QParams>) -> InputFakeQuant {
         let observer = Observer::new(ObserverKind::Minmax, 0.01, 99.9);
-        ActQuant { bits, scheme, observer, qparams, observing: false, recorded: Vec::new() }
+        InputFakeQuant { bits, scheme, observer, qparams, observing: false, recorded: Vec::new() }
     }
 }
 
@@ -328,7 +328,7 @@ pub struct LayerQuant {
     pub scheme: Scheme,
     pub granularity: Granularity,
     pub weight: QParams,
-    pub input: Option<ActQuant>,
+    pub input: Option<InputFakeQuant>,
 }
 
 /// Fake quantization of a [`Sequential`]'s layers, applied by the run around the model's forward
@@ -363,7 +363,7 @@ impl FakeQuantModel {
         let mut layers: Vec<Option<LayerQuant>> = (0..model.layers.len()).map(|_| None).collect();
         for w in prunable_weights(model) {
             let weight = weight_qparams(weight_of(model, w.layer)?, c.bits, c.scheme, c.granularity).await?;
-            let input = c.activation_bits.map(|bits| ActQuant {
+            let input = c.activation_bits.map(|bits| InputFakeQuant {
                 bits,
                 scheme: c.activation_scheme,
                 observer: Observer::new(c.observer, c.averaging_constant, c.percentile)

@@ -34,7 +34,7 @@
 //! [`spec_of`]) and no compression stages, because their effect is in the tensors; loading a file
 //! never re-runs them. The run's own recipe, stages included, is `source_recipe`.
 
-use crate::compress::quant::{ActQuant, FakeQuantModel, Granularity, LayerQuant, QParams, Scheme};
+use crate::compress::quant::{FakeQuantModel, Granularity, InputFakeQuant, LayerQuant, QParams, Scheme};
 use crate::core::tensor::{Tensor, fmt_shape};
 use crate::data::Dataset;
 use crate::nn::{Activation, Layer, Sequential};
@@ -614,7 +614,7 @@ fn install_quantization(model: &Sequential, records: &[QuantRecord]) -> Result<O
                 if let Some(q) = &a.qparams {
                     check_qparams(&format!("{p}.input.qparams"), q, None)?;
                 }
-                Some(ActQuant::restored(a.bits, a.scheme, a.qparams.clone()))
+                Some(InputFakeQuant::restored(a.bits, a.scheme, a.qparams.clone()))
             }
         };
         layers[r.layer] = Some(LayerQuant {

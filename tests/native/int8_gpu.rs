@@ -12,8 +12,8 @@ use super::int8::{config, random_i8, trained};
 use minnow::compress::int8::{self, IntModel};
 use minnow::compress::quant::Scheme;
 use minnow::core::backend::Conv2dGeom;
-use minnow::core::backend::cpu::quant_level;
-use minnow::core::backend::gpu::{ActQuant, GpuDevice, GpuStorage, Int8Path, PackedI8, Requant};
+use minnow::core::backend::I8Quant;
+use minnow::core::backend::gpu::{GpuDevice, GpuStorage, Int8Path, PackedI8, Requant};
 use minnow::core::backend::{BackendStorage, Device};
 use minnow::core::rng::Rng;
 
@@ -92,10 +92,9 @@ fn gpu_gemm_accumulators_equal_the_scalar_gemm() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
-/// The CPU's level of `x` (`InputQuant::level`), as an i8.
-fn level(q: &ActQuant, x: f32) -> i8 {
-    let v = quant_level(x, q.scale, q.zero as f32).clamp(q.qmin as f32, q.qmax as f32) as i32 - q.offset;
-    v as i8
+/// The CPU's level of `x` (`I8Quant::level`, what the CPU IntModel stores), as an i8.
+fn level(q: &I8Quant, x: f32) -> i8 {
+    q.level(x) as i8
 }
 
 #[test]
@@ -104,8 +103,8 @@ fn gpu_quantize_and_im2col_give_the_cpu_levels() {
     let mut rng = Rng::new(5, 1);
     let quants = [
         // Affine unsigned (stored as q − 128) and symmetric signed.
-        ActQuant { scale: 0.0173, zero: 37, qmin: 0, qmax: 255, offset: 128 },
-        ActQuant { scale: 0.05, zero: 0, qmin: -128, qmax: 127, offset: 0 },
+        I8Quant { scale: 0.0173, zero: 37, qmin: 0, qmax: 255, offset: 128 },
+        I8Quant { scale: 0.05, zero: 0, qmin: -128, qmax: 127, offset: 0 },
     ];
     // (n, c, h, w, kernel, stride, pad): odd sizes, padding, strides, a Linear-like 1×1 case.
     let geoms = [(2, 3, 7, 5, (3, 3), 1, 1), (1, 2, 9, 9, (5, 4), 2, 2), (3, 37, 1, 1, (1, 1), 1, 0)];
@@ -154,7 +153,7 @@ fn gpu_quantize_and_im2col_give_the_cpu_levels() {
             }
         }
     }
-    let bad_q = ActQuant { scale: 0.1, zero: 0, qmin: 0, qmax: 255, offset: 0 };
+    let bad_q = I8Quant { scale: 0.1, zero: 0, qmin: 0, qmax: 255, offset: 0 };
     let xs = GpuStorage::upload(&dev, &[0.0; 4]).unwrap();
     let g = Conv2dGeom::new(1, 4, 1, 1, (1, 1), 1, 0).unwrap();
     assert!(dev.quantize_i8(&xs, &bad_q, &g).is_err(), "levels that do not fit an i8 must be an error");

@@ -7,7 +7,8 @@
 //! Same arithmetic as the CPU path: identical accumulators, f32 results within an FMA's rounding.
 
 use super::{IntGemm, IntLayer, IntModel, argmax_rows};
-use crate::core::backend::gpu::{ActQuant, GpuDevice, GpuStorage, Int8Path, PackedI8, Requant};
+use crate::core::backend::I8Quant;
+use crate::core::backend::gpu::{GpuDevice, GpuStorage, Int8Path, PackedI8, Requant};
 use crate::core::backend::{BackendStorage, BinaryOp, Conv2dGeom, UnaryOp};
 use crate::nn::Activation;
 use crate::{Result, bail};
@@ -17,7 +18,7 @@ use crate::{Result, bail};
 struct GpuGemm {
     weight: PackedI8,
     rq: Requant,
-    input: ActQuant,
+    input: I8Quant,
     n: usize,
     k: usize,
 }
@@ -67,7 +68,7 @@ fn upload_gemm(dev: &GpuDevice, g: &IntGemm) -> Result<GpuGemm> {
     let weight = PackedI8::upload(dev, &q8, g.n, g.k)?;
     let rq = Requant::upload(dev, g.input.zero_level(), &g.row_sum, &g.out_scale, &g.bias)?;
     let i = &g.input;
-    let input = ActQuant { scale: i.scale, zero: i.zero, qmin: i.qmin, qmax: i.qmax, offset: i.offset };
+    let input = I8Quant { scale: i.scale, zero: i.zero, qmin: i.qmin, qmax: i.qmax, offset: i.offset };
     Ok(GpuGemm { weight, rq, input, n: g.n, k: g.k })
 }
 

@@ -22,7 +22,7 @@ mod random;
 mod reduce;
 mod storage;
 
-pub use int8::{ActQuant, I32Buffer, Int8Path, PackedI8, Requant};
+pub use int8::{I32Buffer, Int8Path, PackedI8, Requant};
 
 use super::BackendStorage;
 use crate::{Error, Result};

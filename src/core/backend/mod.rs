@@ -594,3 +594,29 @@ impl Storage {
         }
     }
 }
+
+/// A per-tensor activation quantizer of integer inference (the CPU's and the WGSL int8 GEMMs):
+/// `q = clamp(round_half_even(x · (1/scale)) + zero, qmin, qmax)` with `1/scale` rounded to f32 on
+/// the host (as `cpu::quant_level`), stored as `q − offset` (offset 128 for an unsigned range, 0
+/// otherwise) so that every level fits an i8. NaN inputs are unspecified.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct I8Quant {
+    pub scale: f32,
+    pub zero: i32,
+    pub qmin: i32,
+    pub qmax: i32,
+    pub offset: i32,
+}
+
+impl I8Quant {
+    /// The stored level of `x`.
+    pub fn level(&self, x: f32) -> i16 {
+        let q = cpu::quant_level(x, self.scale, self.zero as f32);
+        (q.clamp(self.qmin as f32, self.qmax as f32) as i32 - self.offset) as i16
+    }
+
+    /// The stored level of a real 0 (`zero − offset`): the value of convolution padding.
+    pub fn zero_level(&self) -> i32 {
+        self.zero - self.offset
+    }
+}

@@ -11,7 +11,7 @@
 //! dispatches into the pending encoder; reading a result is the one submit and readback.
 
 use super::{BufKind, Family, GpuDevice, GpuStorage, grid_1d, u32_of};
-use crate::core::backend::{BackendStorage, Conv2dGeom};
+use crate::core::backend::{BackendStorage, Conv2dGeom, I8Quant};
 use crate::{Result, bail};
 use bytemuck::{Pod, Zeroable};
 use std::rc::Rc;
@@ -170,25 +170,8 @@ impl I32Buffer {
     }
 }
 
-/// An activation quantizer (per tensor): the stored level of `x` is
-/// `clamp(round_half_even(x · (1/scale)) + zero, qmin, qmax) − offset`, with `1/scale` rounded to
-/// f32 on the host (as `cpu::quant_level`) and `offset` 128 for an unsigned range, 0 otherwise, so
-/// that every level fits an i8. NaN inputs are unspecified.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ActQuant {
-    pub scale: f32,
-    pub zero: i32,
-    pub qmin: i32,
-    pub qmax: i32,
-    pub offset: i32,
-}
-
-impl ActQuant {
-    /// The stored level of a real 0 (`zero − offset`): the value of convolution padding.
-    pub fn zero_level(&self) -> i32 {
-        self.zero - self.offset
-    }
-
+impl I8Quant {
+    /// The levels (and the zero level) fit an i8 after the offset.
     fn check(&self) -> Result<()> {
         let ok = self.scale.is_finite()
             && self.scale > 0.0
@@ -197,7 +180,7 @@ impl ActQuant {
             && self.qmax - self.offset <= 127
             && (-128..=127).contains(&self.zero_level());
         if !ok {
-            bail!("ActQuant {self:?}: levels (and the zero level) must fit an i8 after the offset");
+            bail!("I8Quant {self:?}: levels (and the zero level) must fit an i8 after the offset");
         }
         Ok(())
     }
@@ -266,7 +249,7 @@ impl GpuDevice {
     /// patches, packed: row `s·(oh·ow) + oy·ow + ox` holds the levels of patch entries
     /// `(ci·kh + ki)·kw + kj` (the zero level where the window overlaps the padding), the layout of
     /// a Conv2d weight row. A Linear input `n × k` is the geometry `n, c = k, 1×1, kernel 1×1`.
-    pub fn quantize_i8(&self, x: &GpuStorage, q: &ActQuant, g: &Conv2dGeom) -> Result<PackedI8> {
+    pub fn quantize_i8(&self, x: &GpuStorage, q: &I8Quant, g: &Conv2dGeom) -> Result<PackedI8> {
         if !Rc::ptr_eq(&x.dev().0, &self.0) {
             bail!("quantize_i8: the input lives on another GPU device");
         }
