@@ -49,6 +49,34 @@ export function softTargetSamples(st, max = 6) {
   return out.slice(0, max);
 }
 
+/**
+ * `softmax(z / T)` of one row of logits, computed stably (the largest logit subtracted first).
+ * @param {number[]} z
+ * @param {number} t temperature, > 0
+ * @returns {number[]}
+ */
+export function softmaxAt(z, t) {
+  const m = Math.max(...z);
+  const e = z.map((v) => Math.exp((v - m) / t));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+/**
+ * A distill stage's soft targets recomputed at temperature `t` from the logits the report carries
+ * (`soft_targets.logits`), in the report's column form; `null` when the report has no logits.
+ * @param {any} st the report's `soft_targets`
+ * @param {number} t
+ * @returns {{temperature: number, labels: number[], teacher: number[][], distilled: number[][], alone: number[][]} | null}
+ */
+export function softTargetsAt(st, t) {
+  const z = st?.logits;
+  if (!z || !Array.isArray(z.teacher) || !(t > 0)) return null;
+  /** @param {unknown} rows */
+  const at = (rows) => (Array.isArray(rows) ? rows.map((r) => softmaxAt(r, t)) : []);
+  return { temperature: t, labels: Array.isArray(st.labels) ? st.labels : [], teacher: at(z.teacher), distilled: at(z.distilled), alone: at(z.alone) };
+}
+
 /** @type {Record<string, string>} */
 const STAGE_LABELS = {
   finetune: 'fine-tuning',

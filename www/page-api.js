@@ -10,10 +10,11 @@
 //   await minnow.report()                    the live run's report (null without a run)
 //   minnow.state()                           {status, backend, epoch, testAccuracy, bytes}
 //   await minnow.explore({sparsity: 0.9, method: 'global', bits: 4})   {test_accuracy, bytes, sparsity, ms}
-//   await minnow.setTemperature(T)           rejects: the report holds soft targets, not logits
+//   await minnow.setTemperature(T)           the distillation view at temperature T: {temperature, teacher, distilled, alone}
 
 import { completeSetting, unknownFields } from './explore.js';
 import { isPlainObject } from './state.js';
+import { softTargetsAt } from './compress.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./report-types.js').Report} Report */
@@ -61,21 +62,18 @@ export function parseRecipe(jsonOrObject) {
 }
 
 /**
- * Why `setTemperature(T)` cannot redraw the soft targets at T: there is no distillation stage, or
- * its report has the probabilities at the stage's temperature but not the logits a new T needs.
+ * Why `setTemperature(T)` cannot redraw the soft targets at T (`null` when it can): a temperature
+ * that is not a number > 0, no distillation stage, or a report without the logits.
  * @param {number} t
  * @param {StageReport[]} stages
- * @returns {string}
+ * @returns {string | null}
  */
 export function temperatureProblem(t, stages) {
-  if (!(typeof t === 'number' && Number.isFinite(t) && t > 0)) return `temperature = ${t}: must be a number > 0`;
+  if (!(typeof t === 'number' && Number.isFinite(t) && t > 0 && t <= 100)) return `temperature = ${t}: must be a number in (0, 100]`;
   const distill = stages.find((s) => s.kind === 'distill');
-  if (!distill) return 'no distillation stage in this run';
-  const t0 = distill.kind === 'distill' ? distill.details?.soft_targets?.temperature : undefined;
-  return (
-    `the distill report holds the soft targets as probabilities at T = ${t0 ?? '?'}, not the logits; ` +
-    `recomputing them at T = ${t} needs the logits, which the engine does not give the page`
-  );
+  if (!distill || distill.kind !== 'distill') return 'no distillation stage in this run';
+  if (!distill.details?.soft_targets?.logits) return 'this distill report carries no logits (a report from an older minnow)';
+  return null;
 }
 
 /**
@@ -138,14 +136,26 @@ export function createPageApi(host) {
     },
 
     /**
-     * Would redraw a distill stage's soft targets at temperature `t`. Always rejects, saying why:
-     * no distillation stage, or (with one) the report has probabilities, not the logits.
+     * Sets the temperature of the distillation view: moves its slider, redraws the teacher's and
+     * students' softened class probabilities from the stored logits, and resolves to them
+     * (`{temperature, labels, teacher, distilled, alone}`, `[sample][class]`). Rejects, saying why,
+     * without a distillation stage or with a bad temperature.
      * @param {number} t
-     * @returns {Promise<never>}
      */
     async setTemperature(t) {
       await host.ready;
-      throw new Error(temperatureProblem(t, host.stageReports()));
+      const stages = host.stageReports();
+      const problem = temperatureProblem(t, stages);
+      if (problem) throw new Error(problem);
+      const distill = stages.find((s) => s.kind === 'distill');
+      const at = distill && distill.kind === 'distill' ? softTargetsAt(distill.details.soft_targets, t) : null;
+      if (!at) throw new Error('no distillation stage in this run');
+      for (const slider of document.querySelectorAll('input.soft-temperature')) {
+        if (!(slider instanceof HTMLInputElement)) continue;
+        slider.value = String(t);
+        slider.dispatchEvent(new Event('input'));
+      }
+      return at;
     },
   });
 }

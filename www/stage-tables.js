@@ -4,7 +4,7 @@
 // choosing by the report's `kind`; the controller (www/app.js) puts them on the page.
 
 import { formatBytes, formatCount, formatPercent, formatRatio, formatSeconds } from './format.js';
-import { honestBytes, quantRows, softTargetSamples, stageLabel } from './compress.js';
+import { honestBytes, quantRows, softTargetSamples, softTargetsAt, stageLabel } from './compress.js';
 import { ACCURACY_STOPS, lerpStops, rgbText } from './weights.js';
 
 /** @typedef {import('./report-types.js').StageReport} StageReport */
@@ -98,7 +98,7 @@ export function stageDetailBlocks(reports) {
         break;
       case 'distill':
         out.push(distillBlock(title, r.details));
-        if (r.details.soft_targets) out.push(softTargetsBlock(title, r.details.soft_targets, r.details.temperature));
+        if (r.details.soft_targets) out.push(softTargetsBlock(title, r.details.soft_targets, r.details.temperature, r.details.alpha));
         break;
       case 'quantize':
       case 'qat': {
@@ -286,17 +286,67 @@ function barRow(label, value, cls, text = formatPercent(value)) {
 
 /**
  * Soft targets of a distillation stage: per sample, each model's class probabilities at
- * temperature T as a small column chart (see `softTargetSamples` for the accepted forms).
+ * temperature T as a small column chart (see `softTargetSamples` for the accepted forms), with a
+ * temperature slider that recomputes them at once from the logits the report carries.
  * @param {string} title
  * @param {SoftTargets} st
  * @param {number} [temperature]
+ * @param {number} [alpha]
  */
-function softTargetsBlock(title, st, temperature) {
+function softTargetsBlock(title, st, temperature, alpha) {
   const section = detailBlock(title);
-  const samples = softTargetSamples(st);
-  const T = finite(st?.temperature) ? st.temperature : temperature;
+  const T0 = finite(st?.temperature) ? st.temperature : temperature;
   const grid = document.createElement('div');
   grid.className = 'soft-grid';
+  const note = document.createElement('p');
+  note.className = 'hint';
+  section.append(grid, note);
+  /** @param {number | undefined} T */
+  const draw = (T) => {
+    const at = T !== undefined && T !== T0 ? softTargetsAt(st, T) : null;
+    grid.replaceChildren();
+    drawSoftTargets(grid, note, at ?? st, at ? T : T0);
+  };
+  if (st?.logits && finite(T0)) {
+    const row = document.createElement('label');
+    row.className = 'soft-temperature-row';
+    const slider = document.createElement('input');
+    slider.type = 'range';
+    slider.className = 'soft-temperature';
+    slider.min = '0.5';
+    slider.max = '20';
+    slider.step = '0.5';
+    slider.value = String(T0);
+    const out = document.createElement('output');
+    out.textContent = `T = ${T0}`;
+    slider.addEventListener('input', () => {
+      const T = Number(slider.value);
+      out.textContent = `T = ${T}`;
+      draw(T);
+    });
+    row.append('Temperature ', slider, out);
+    const why = document.createElement('p');
+    why.className = 'hint';
+    why.textContent =
+      `Loss = α·T²·KL(teacher ‖ student, both softened at T) + (1 − α)·CE(student, label), α = ${finite(alpha) ? alpha.toFixed(2) : '?'}, trained at T = ${T0}: ` +
+      'a higher T spreads the teacher\'s probability over the wrong classes (the "dark knowledge"), and T² keeps ' +
+      'the soft term\'s gradients the same size as T grows (they shrink as 1/T²).';
+    section.insertBefore(row, grid);
+    section.append(why);
+  }
+  draw(T0);
+  return section;
+}
+
+/**
+ * Draws soft-target charts into `grid` and their caption into `note`.
+ * @param {HTMLElement} grid
+ * @param {HTMLElement} note
+ * @param {any} st soft targets in the report's column form
+ * @param {number | undefined} T the temperature they are at
+ */
+function drawSoftTargets(grid, note, st, T) {
+  const samples = softTargetSamples(st);
   const models = [...new Set(samples.flatMap((x) => x.series.map(([m]) => m)))];
   for (const sample of samples) {
     const fig = document.createElement('figure');
@@ -322,14 +372,10 @@ function softTargetsBlock(title, st, temperature) {
     fig.append(bars, cap);
     grid.append(fig);
   }
-  const note = document.createElement('p');
-  note.className = 'hint';
   const shades = ['dark', 'light', 'grey', 'pale'];
   note.textContent = samples.length
     ? `Class probabilities at temperature ${T ?? '?'}, one chart per test sample: ${models.map((m, i) => `${m} (${shades[i] ?? ''})`).join(', ')}.`
     : 'This stage reported soft targets in a form the page does not know.';
-  section.append(grid, note);
-  return section;
 }
 
 /**

@@ -380,12 +380,22 @@ pub struct ModelSummary {
     pub epochs: Option<Vec<EpochMetrics>>,
 }
 
-/// Softened class probabilities (`softmax(z / T)`) of the first test samples, per model.
+/// Softened class probabilities (`softmax(z / T)`) of the first test samples, per model, and the
+/// logits `z` they come from, so that a view can show them at any other temperature.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct SoftTargets {
     pub temperature: f32,
     pub samples: Vec<usize>,
     pub labels: Vec<u32>,
+    pub teacher: Vec<Vec<f32>>,
+    pub distilled: Vec<Vec<f32>>,
+    pub alone: Vec<Vec<f32>>,
+    pub logits: SoftLogits,
+}
+
+/// Logits (evaluation mode) of the soft-target samples, per model: `[sample][class]`.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SoftLogits {
     pub teacher: Vec<Vec<f32>>,
     pub distilled: Vec<Vec<f32>>,
     pub alone: Vec<Vec<f32>>,

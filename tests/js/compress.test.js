@@ -184,3 +184,25 @@ test('quantRows: PTQ then QAT for a qat stage; nothing for other stages', () => 
   assert.deepEqual(quantRows(null), []);
 });
 
+
+test('softmaxAt / softTargetsAt: the soft targets at another temperature, from logits', async () => {
+  const { softmaxAt, softTargetsAt } = await import('../../www/compress.js');
+  const p = softmaxAt([1, 2, 3], 1);
+  const e = [Math.exp(-2), Math.exp(-1), 1];
+  const s = e[0] + e[1] + e[2];
+  p.forEach((v, i) => assert.ok(Math.abs(v - e[i] / s) < 1e-12));
+  // A higher temperature flattens the distribution; T → ∞ tends to uniform.
+  const hot = softmaxAt([1, 2, 3], 100);
+  assert.ok(hot[2] < p[2] && hot[0] > p[0]);
+  assert.ok(Math.abs(hot[0] - 1 / 3) < 0.01);
+  // Large logits do not overflow.
+  assert.deepEqual(softmaxAt([1000, 1000], 1), [0.5, 0.5]);
+  const st = { temperature: 4, labels: [7], teacher: [[0.5, 0.5]], logits: { teacher: [[0, 2]], distilled: [[1, 1]], alone: [[2, 0]] } };
+  const at = softTargetsAt(st, 2);
+  assert.ok(at);
+  assert.equal(at.temperature, 2);
+  assert.deepEqual(at.labels, [7]);
+  assert.ok(Math.abs(at.teacher[0][1] - 1 / (1 + Math.exp(-1))) < 1e-12);
+  assert.deepEqual(at.distilled[0], [0.5, 0.5]);
+  assert.equal(softTargetsAt({ temperature: 4, teacher: [[1, 0]] }, 2), null);
+});

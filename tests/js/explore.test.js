@@ -147,11 +147,13 @@ test('parseRecipe takes an object or its JSON text, and refuses anything else', 
   assert.throws(() => parseRecipe(3), /JSON object/);
 });
 
-test('temperatureProblem: no distill stage, or no logits to recompute from', () => {
+test('temperatureProblem: no distill stage, no logits, a bad T; none with logits', () => {
   assert.equal(temperatureProblem(2, []), 'no distillation stage in this run');
-  const distill = /** @type {any} */ ({ kind: 'distill', details: { soft_targets: { temperature: 4 } } });
-  assert.match(temperatureProblem(2, [distill]), /T = 4, not the logits.*T = 2/);
-  assert.match(temperatureProblem(-1, [distill]), /must be a number > 0/);
+  const old = /** @type {any} */ ({ kind: 'distill', details: { soft_targets: { temperature: 4 } } });
+  assert.match(String(temperatureProblem(2, [old])), /no logits/);
+  const distill = /** @type {any} */ ({ kind: 'distill', details: { soft_targets: { temperature: 4, logits: { teacher: [[1, 2]] } } } });
+  assert.equal(temperatureProblem(2, [distill]), null);
+  assert.match(String(temperatureProblem(-1, [distill])), /must be a number in \(0, 100\]/);
 });
 
 test('createPageApi: setRecipe validates before showing; explore adds ms; setTemperature rejects', async () => {

@@ -115,6 +115,22 @@ fn distill_stage_reports_teacher_distilled_and_alone() {
         assert_eq!(p.len(), 10);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     }
+    // The logits come along, and softmax(z / T) of them is the reported probabilities, so a view can
+    // redraw the soft targets at any temperature.
+    let t = soft["temperature"].as_f64().unwrap() as f32;
+    for who in ["teacher", "distilled", "alone"] {
+        let (probs, logits) = (soft[who].as_array().unwrap(), soft["logits"][who].as_array().unwrap());
+        assert_eq!(logits.len(), probs.len(), "{who}");
+        for (p, z) in probs.iter().zip(logits) {
+            let (p, z) = (floats(p), floats(z));
+            let m = z.iter().fold(f32::MIN, |a, &b| a.max(b));
+            let e: Vec<f32> = z.iter().map(|v| ((v - m) / t).exp()).collect();
+            let sum: f32 = e.iter().sum();
+            for (pi, ei) in p.iter().zip(&e) {
+                assert!((pi - ei / sum).abs() < 1e-5, "{who}: {pi} vs {}", ei / sum);
+            }
+        }
+    }
     assert_eq!(d["alone"]["epochs"].as_array().unwrap().len(), 2);
     assert_eq!(s["epochs"].as_array().unwrap().len(), 2);
 }

@@ -38,6 +38,7 @@ fn declarations() -> String {
         DistillDetails::decl(),
         ModelSummary::decl(),
         SoftTargets::decl(),
+        SoftLogits::decl(),
         SweepDetails::decl(),
         SweepPoint::decl(),
         QuantizeDetails::decl(),

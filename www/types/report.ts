@@ -143,7 +143,9 @@ export type ModelSummary = { test_accuracy: number, params: number, nonzero_para
  */
 epochs?: Array<EpochMetrics>, };
 
-export type SoftTargets = { temperature: number, samples: Array<number>, labels: Array<number>, teacher: Array<Array<number>>, distilled: Array<Array<number>>, alone: Array<Array<number>>, };
+export type SoftTargets = { temperature: number, samples: Array<number>, labels: Array<number>, teacher: Array<Array<number>>, distilled: Array<Array<number>>, alone: Array<Array<number>>, logits: SoftLogits, };
+
+export type SoftLogits = { teacher: Array<Array<number>>, distilled: Array<Array<number>>, alone: Array<Array<number>>, };
 
 export type SweepDetails = { template: Record<string, unknown>, grid: Record<string, unknown[]>, then: Array<Record<string, unknown>>, points: Array<SweepPoint>, restored: boolean, note: string, };
 

@@ -8,19 +8,28 @@ use crate::core::tensor::no_grad;
 use crate::nn::{Linear, Module, Sequential};
 use crate::recipe::distill::DistillStage;
 use crate::run::pipeline::{Advance, StageCtx, finetune_phase, model_stats};
-use crate::run::report::{DistillDetails, ModelSummary, SoftTargets, StageDetails};
+use crate::run::report::{DistillDetails, ModelSummary, SoftLogits, SoftTargets, StageDetails};
 use crate::run::trainer::Trainer;
 use crate::{Error, Result, bail};
 
+/// One model's class probabilities at the stage's temperature and its logits, per sample.
+#[derive(Default)]
+struct Soft {
+    probs: Vec<Vec<f32>>,
+    logits: Vec<Vec<f32>>,
+}
+
 /// Accuracy, size and soft targets of one model of the comparison.
-async fn summary(t: &Trainer, samples: usize, temperature: f32) -> Result<(ModelSummary, Vec<Vec<f32>>)> {
+async fn summary(t: &Trainer, samples: usize, temperature: f32) -> Result<(ModelSummary, Soft)> {
     let (acc, _) = t.evaluate_test().await?;
     let stats = model_stats(&t.model).await?;
-    let mut soft = Vec::new();
+    let mut soft = Soft::default();
     if samples > 0 {
         let x = t.test_inputs().narrow(0, 0, samples)?;
-        let p = no_grad(|| t.logits(&x)?.scale(1.0 / temperature)?.softmax(-1))?.to_vec().await?;
-        soft = p.chunks(t.data.classes.max(1)).map(|c| c.to_vec()).collect();
+        let z = no_grad(|| t.logits(&x))?;
+        let p = no_grad(|| z.scale(1.0 / temperature)?.softmax(-1))?.to_vec().await?;
+        let rows = |v: Vec<f32>| v.chunks(t.data.classes.max(1)).map(|c| c.to_vec()).collect();
+        soft = Soft { probs: rows(p), logits: rows(z.to_vec().await?) };
     }
     let v = ModelSummary {
         test_accuracy: acc,
@@ -45,8 +54,8 @@ pub struct DistillRun {
     part: Part,
     samples: usize,
     teacher: Option<Sequential>,
-    teacher_summary: Option<(ModelSummary, Vec<Vec<f32>>)>,
-    alone_summary: Option<(ModelSummary, Vec<Vec<f32>>)>,
+    teacher_summary: Option<(ModelSummary, Soft)>,
+    alone_summary: Option<(ModelSummary, Soft)>,
 }
 
 impl DistillRun {
@@ -153,9 +162,10 @@ impl DistillRun {
                 temperature: self.cfg.temperature,
                 samples: (0..self.samples).collect(),
                 labels,
-                teacher: t_soft,
-                distilled: d_soft,
-                alone: a_soft,
+                teacher: t_soft.probs,
+                distilled: d_soft.probs,
+                alone: a_soft.probs,
+                logits: SoftLogits { teacher: t_soft.logits, distilled: d_soft.logits, alone: a_soft.logits },
             },
         }))
     }
