@@ -280,11 +280,12 @@ impl Run {
         })
     }
 
-    /// Resolves to `{test_accuracy, bytes, dense_bytes, ratio, sparsity}` (`ExploreResult`) for the
-    /// current model under `setting` = `{sparsity, method: "layer" | "global", bits, scheme,
-    /// granularity}` (`ExploreSetting`), applied to a snapshot of the trained weights without
-    /// retraining; the run itself is untouched.
-    pub fn explore(&self, setting: JsValue) -> Promise {
+    /// Resolves to `{test_accuracy, bytes, dense_bytes, ratio, sparsity, confusion}`
+    /// (`ExploreResult`) for the current model under `setting` = `{sparsity, method: "layer" |
+    /// "global", bits, scheme, granularity}` (`ExploreSetting`), applied to a snapshot of the trained
+    /// weights without retraining; the run itself is untouched. With `grid_res` (2-D data only) the
+    /// result also has `grid`, the compressed model's decision grid as `decisionGrid` gives it.
+    pub fn explore(&self, setting: JsValue, grid_res: Option<u32>) -> Promise {
         let s = self.session.clone();
         let snap = self.snapshot.clone();
         future_to_promise(async move {
@@ -301,7 +302,12 @@ impl Run {
             }
             let guard = snap.borrow();
             let Some(sn) = guard.as_ref() else { return Err(js_err("internal: no snapshot")) };
-            to_js(&s.explore(sn, &setting).await.map_err(js_err)?)
+            let (result, grid) = s.explore_with_grid(sn, &setting, grid_res).await.map_err(js_err)?;
+            let o = to_js(&result)?;
+            if let Some(g) = grid {
+                Reflect::set(&o, &"grid".into(), &Float32Array::from(g.as_slice()).into())?;
+            }
+            Ok(o)
         })
     }
 }

@@ -25,7 +25,7 @@ import { drawHistogram, drawSizePlot, drawSparsityMap } from './views.js';
 import { loadedNotice, modelFileName, sourceRecipe } from './modelfile.js';
 import { Engine } from './engine.js';
 import { runningStageRow, stageDetailBlocks, stageRow } from './stage-tables.js';
-import { confusionParts, epochRow } from './run-tables.js';
+import { confusionDiffTable, confusionParts, epochRow } from './run-tables.js';
 import { phaseText as runPhaseText, stepPosition } from './progress.js';
 import { DEFAULT_SETTING, Latest, ResultCache, appendStages, engineSetting, settingKey, settingLabel, settingStages } from './explore.js';
 import { createPageApi } from './page-api.js';
@@ -133,6 +133,13 @@ const ui = {
   exScheme: /** @type {HTMLSelectElement} */ (byId('ex-scheme')),
   exGranularity: /** @type {HTMLSelectElement} */ (byId('ex-granularity')),
   exReadout: byId('ex-readout'),
+  exViews: byId('ex-views'),
+  exBoundary: /** @type {HTMLCanvasElement} */ (byId('ex-boundary')),
+  exBoundaryDense: /** @type {HTMLCanvasElement} */ (byId('ex-boundary-dense')),
+  exBoundaryCap: byId('ex-boundary-cap'),
+  exBoundaryDenseCap: byId('ex-boundary-dense-cap'),
+  exConfusionBox: byId('ex-confusion-box'),
+  exConfusion: byId('ex-confusion'),
   exAcc: byId('ex-acc'),
   exAccDense: byId('ex-acc-dense'),
   exAccBar: byId('ex-acc-bar'),
@@ -590,10 +597,13 @@ async function exploreResult(setting) {
   const cached = app.ex.cache.get(setting);
   if (cached) return cached;
   const gen = app.ex.gen;
-  const r = await engine.call('explore', { setting: engineSetting(setting) });
+  const r = await engine.call('explore', { setting: engineSetting(setting), grid: EXPLORE_GRID_RES });
   if (gen === app.ex.gen) app.ex.cache.set(setting, r);
   return r;
 }
+
+/** Resolution of the explorer's decision grids (smaller than the main view's: one per slider move). */
+const EXPLORE_GRID_RES = 48;
 
 const exploreQueue = new Latest(
   /** @param {{setting: ExploreSetting, gen: number}} req */
@@ -696,6 +706,7 @@ function renderExplorer() {
   ui.exAchieved.textContent = r ? formatPercent(r.sparsity) : '–';
   ui.exAchieved.dataset.value = r ? String(r.sparsity) : '';
   ui.exKeep.disabled = !app.recipe || settingStages(s, d?.sparsity ?? 0).length === 0;
+  drawExploreViews(r, d);
   if (app.ex.error) {
     ui.exStatus.textContent = app.ex.error;
     ui.exStatus.dataset.kind = 'error';
@@ -703,6 +714,30 @@ function renderExplorer() {
     ui.exStatus.textContent = '';
     ui.exStatus.dataset.kind = '';
   }
+}
+
+/**
+ * Before and after, side by side: the decision boundary of the model as trained beside the
+ * compressed one's (2-D data), and the confusion matrix's change.
+ * @param {(ExploreResult & {grid?: Float32Array}) | null} r the shown setting's result
+ * @param {(ExploreResult & {grid?: Float32Array}) | null} d the model as trained
+ */
+function drawExploreViews(r, d) {
+  const run = app.run;
+  const bounds = run?.is2d ? run.bounds : null;
+  const points = run?.is2d ? run.points : null;
+  const two = !!(bounds && points && r?.grid && d?.grid);
+  ui.exViews.hidden = !two;
+  if (bounds && points && r?.grid && d?.grid) {
+    const classes = r.confusion.length;
+    const grid = (/** @type {Float32Array} */ data) => ({ data, res: EXPLORE_GRID_RES, classes });
+    drawBoundary(ui.exBoundaryDense, { bounds, points, grid: grid(d.grid) });
+    drawBoundary(ui.exBoundary, { bounds, points, grid: grid(r.grid) });
+    ui.exBoundaryDenseCap.textContent = `as trained · ${formatPercent(d.test_accuracy)} · ${formatBytes(d.bytes)}`;
+    ui.exBoundaryCap.textContent = `compressed · ${formatPercent(r.test_accuracy)} · ${formatBytes(r.bytes)}`;
+  }
+  ui.exConfusionBox.hidden = !(r && d);
+  if (r && d) ui.exConfusion.replaceChildren(confusionDiffTable(r.confusion, d.confusion));
 }
 
 /** Appends the shown setting to the recipe as compression stages (editor and URL follow). */

@@ -29,7 +29,7 @@ export interface Run {
   /** The model as a .safetensors file. */
   exportModel(): Promise<Uint8Array>;
   /** The trained model under a pruning / quantization setting, measured without retraining. */
-  explore(setting: Partial<ExploreSetting>): Promise<ExploreResult>;
+  explore(setting: Partial<ExploreSetting>, gridRes?: number): Promise<ExploreResult & { grid?: Float32Array }>;
   free(): void;
 }
 

@@ -50,7 +50,7 @@ export {};
  * @property {{payload: {res?: number}, result: Grid | null}} grid
  * @property {{payload: {name: string},
  *   result: {layers: LayerInfo[], weights: LayerWeights | null} | null}} weights
- * @property {{payload: {setting: Partial<ExploreSetting>}, result: ExploreResult}} explore the trained
+ * @property {{payload: {setting: Partial<ExploreSetting>, grid?: number}, result: ExploreResult & {grid?: Float32Array}}} explore the trained
  *   model under a pruning / quantization setting, without retraining (refused while training)
  */
 

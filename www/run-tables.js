@@ -85,3 +85,60 @@ export function confusionParts(matrix) {
   });
   return [head, body];
 }
+
+/**
+ * `after − before`, cell by cell, of two confusion matrices of the same shape (`null` when they
+ * are not).
+ * @param {number[][]} after
+ * @param {number[][]} before
+ * @returns {number[][] | null}
+ */
+export function confusionDiff(after, before) {
+  if (after.length !== before.length || after.some((row, t) => row.length !== before[t].length)) return null;
+  return after.map((row, t) => row.map((v, p) => v - before[t][p]));
+}
+
+/**
+ * A table of a confusion matrix's change (`after − before`): on the diagonal a gain is teal and a
+ * loss rose, off it the other way round (more mistakes are rose); zeros are blank.
+ * @param {number[][]} after
+ * @param {number[][]} before
+ * @returns {HTMLTableElement}
+ */
+export function confusionDiffTable(after, before) {
+  const table = document.createElement('table');
+  table.className = 'confusion confusion-diff';
+  const diff = confusionDiff(after, before);
+  if (!diff || diff.length > 20) return table;
+  const head = document.createElement('thead');
+  const hr = document.createElement('tr');
+  const corner = document.createElement('th');
+  corner.textContent = 'true \\ pred';
+  hr.append(corner);
+  diff.forEach((_, k) => {
+    const th = document.createElement('th');
+    th.textContent = String(k);
+    th.style.color = classCss(k);
+    hr.append(th);
+  });
+  head.append(hr);
+  const body = document.createElement('tbody');
+  diff.forEach((row, t) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.textContent = String(t);
+    tr.append(th);
+    const scale = Math.max(1, ...before[t]);
+    row.forEach((d, p) => {
+      const td = document.createElement('td');
+      td.textContent = d === 0 ? '' : d > 0 ? `+${d}` : `−${-d}`;
+      const good = t === p ? d > 0 : d < 0;
+      const a = Math.min(0.7, 0.12 + Math.abs(d) / scale);
+      td.style.background = d === 0 ? '' : good ? `rgba(13, 148, 136, ${a})` : `rgba(225, 29, 72, ${a})`;
+      tr.append(td);
+    });
+    body.append(tr);
+  });
+  table.append(head, body);
+  return table;
+}

@@ -312,12 +312,13 @@ const handlers = {
 
   /** The trained model under a pruning / quantization `setting`, measured on the test split
    * without retraining (on a snapshot of the weights: the run is untouched). Refused while training. */
-  async explore({ setting }) {
+  async explore({ setting, grid }) {
     const live = liveRun();
     if (training) throw new Error('the model is training: pause or wait for the run to finish, then explore');
     const problem = unknownFields(setting);
     if (problem) throw new Error(problem);
-    return exclusive(() => live.explore(setting));
+    // With `grid` (2-D data only), the compressed model's decision grid comes along.
+    return exclusive(() => live.explore(setting, grid !== undefined && live.is2d ? grid : undefined));
   },
 };
 

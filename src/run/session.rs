@@ -94,7 +94,8 @@ impl ExploreSetting {
 }
 
 /// What [`Session::explore`] measured: test accuracy, honest bytes (sparse formats, packed
-/// integers when quantized) and the ratio against the dense f32 model, and the weight sparsity.
+/// integers when quantized) and the ratio against the dense f32 model, the weight sparsity, and
+/// the confusion matrix.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct ExploreResult {
     pub test_accuracy: f32,
@@ -102,6 +103,8 @@ pub struct ExploreResult {
     pub dense_bytes: usize,
     pub ratio: f64,
     pub sparsity: f64,
+    /// `confusion[true][predicted]` on the test split.
+    pub confusion: Vec<Vec<u32>>,
 }
 
 /// A copy of the trained weights and masks on the run's device, taken by [`Session::snapshot`].
@@ -268,6 +271,12 @@ impl Session {
     /// `res·res·classes` class probabilities over [`Session::bounds`], row-major over (gy, gx,
     /// class) with gy running from ymin to ymax.
     pub async fn decision_grid(&self, res: u32) -> Result<Vec<f32>> {
+        let pts = self.grid_points(res)?;
+        self.t.predict_proba(&pts).await
+    }
+
+    /// The `res × res` cell centres over [`Session::bounds`], row-major from (xmin, ymin).
+    fn grid_points(&self, res: u32) -> Result<Vec<f32>> {
         if !(2..=256).contains(&res) {
             bail!("decision grid resolution {res} must be in [2, 256]");
         }
@@ -280,7 +289,7 @@ impl Session {
                 pts.push(y0 + (y1 - y0) * (gy as f32 + 0.5) / r as f32);
             }
         }
-        self.t.predict_proba(&pts).await
+        Ok(pts)
     }
 
     /// A device-side copy of the model as it is now (weights, buffers) and its pruning masks: cheap
@@ -294,7 +303,53 @@ impl Session {
     /// magnitude pruning to `sparsity` on top of the snapshot's masks, then fake quantization of the
     /// weights to `bits`. The session's own model is untouched.
     pub async fn explore(&self, snap: &Snapshot, setting: &ExploreSetting) -> Result<ExploreResult> {
+        Ok(self.explore_with_grid(snap, setting, None).await?.0)
+    }
+
+    /// [`Session::explore`], and with `grid_res` the compressed model's decision grid as
+    /// [`Session::decision_grid`] gives it for the model itself (2-D data only).
+    pub async fn explore_with_grid(
+        &self,
+        snap: &Snapshot,
+        setting: &ExploreSetting,
+        grid_res: Option<u32>,
+    ) -> Result<(ExploreResult, Option<Vec<f32>>)> {
         setting.validate()?;
+        let (model, quant, sparsity) = self.compressed(snap, setting).await?;
+        let around = quant.as_ref().map(|q| q as &dyn LayerForward);
+        let (test_accuracy, confusion) = self.evaluate_model(&model, around).await?;
+        let stats = model_stats(&model).await?;
+        let bytes = match &quant {
+            Some(q) => measure(&model, Some(q)).await?.0.quantized,
+            None => stats.bytes.sparse,
+        };
+        let dense_bytes = stats.bytes.dense;
+        let grid = match grid_res {
+            Some(res) => {
+                let pts = self.grid_points(res)?;
+                let x = Tensor::new(&pts, &[pts.len() / 2, 2], &self.t.device)?;
+                let p = no_grad(|| logits_of(&model, &x, around)?.softmax(-1))?;
+                Some(p.to_vec().await?)
+            }
+            None => None,
+        };
+        let result = ExploreResult {
+            test_accuracy,
+            bytes,
+            dense_bytes,
+            ratio: dense_bytes as f64 / bytes.max(1) as f64,
+            sparsity,
+            confusion,
+        };
+        Ok((result, grid))
+    }
+
+    /// A copy of `snap` pruned and quantized as `setting` says, and its weight sparsity.
+    async fn compressed(
+        &self,
+        snap: &Snapshot,
+        setting: &ExploreSetting,
+    ) -> Result<(Sequential, Option<FakeQuantModel>, f64)> {
         let model = snap.model.deep_copy()?;
         let ws = prunable_weights(&model);
         let params = model.parameters();
@@ -334,40 +389,39 @@ impl Session {
             Some(bits) => Some(FakeQuantModel::new(&model, &weights_only(bits, setting)).await?),
             None => None,
         };
-        let test_accuracy = self.accuracy_of(&model, quant.as_ref().map(|q| q as &dyn LayerForward)).await?;
-        let stats = model_stats(&model).await?;
-        let bytes = match &quant {
-            Some(q) => measure(&model, Some(q)).await?.0.quantized,
-            None => stats.bytes.sparse,
-        };
-        let dense_bytes = stats.bytes.dense;
-        Ok(ExploreResult {
-            test_accuracy,
-            bytes,
-            dense_bytes,
-            ratio: dense_bytes as f64 / bytes.max(1) as f64,
-            sparsity: zeros as f64 / total.max(1) as f64,
-        })
+        Ok((model, quant, zeros as f64 / total.max(1) as f64))
     }
 
-    /// Test accuracy of `model` (evaluation mode, with `around` applied at every layer).
-    async fn accuracy_of(&self, model: &Sequential, around: Option<&dyn LayerForward>) -> Result<f32> {
-        const CHUNK: usize = 1024;
-        let x: &Tensor = self.t.test_inputs();
-        let n = x.shape()[0];
-        model.set_training(false);
-        let logits = no_grad(|| -> Result<Tensor> {
-            let mut parts = Vec::new();
-            for lo in (0..n).step_by(CHUNK) {
-                parts.push(model.forward_with(&x.narrow(0, lo, CHUNK.min(n - lo))?, around)?);
-            }
-            let refs: Vec<&Tensor> = parts.iter().collect();
-            Tensor::concat(&refs, 0)
-        })?;
+    /// Test accuracy of `model` (evaluation mode, with `around` applied at every layer) and its
+    /// confusion matrix, `confusion[true][predicted]`.
+    async fn evaluate_model(&self, model: &Sequential, around: Option<&dyn LayerForward>) -> Result<(f32, Vec<Vec<u32>>)> {
+        let logits = no_grad(|| logits_of(model, self.t.test_inputs(), around))?;
         let pred = logits.argmax()?.to_vec().await?;
-        let correct = pred.iter().zip(&self.t.data.test_y).filter(|(p, y)| **p as u32 == **y).count();
-        Ok(correct as f32 / n.max(1) as f32)
+        let k = self.t.data.classes;
+        let mut confusion = vec![vec![0u32; k]; k];
+        let mut correct = 0;
+        for (&p, &y) in pred.iter().zip(&self.t.data.test_y) {
+            let p = p as usize;
+            correct += usize::from(p == y as usize);
+            if (y as usize) < k && p < k {
+                confusion[y as usize][p] += 1;
+            }
+        }
+        Ok((correct as f32 / pred.len().max(1) as f32, confusion))
     }
+}
+
+/// `model`'s logits for `x` in evaluation mode, in chunks, with `around` at every layer.
+fn logits_of(model: &Sequential, x: &Tensor, around: Option<&dyn LayerForward>) -> Result<Tensor> {
+    const CHUNK: usize = 1024;
+    let n = x.shape()[0];
+    model.set_training(false);
+    let mut parts = Vec::new();
+    for lo in (0..n).step_by(CHUNK) {
+        parts.push(model.forward_with(&x.narrow(0, lo, CHUNK.min(n - lo))?, around)?);
+    }
+    let refs: Vec<&Tensor> = parts.iter().collect();
+    Tensor::concat(&refs, 0)
 }
 
 /// Weight-only fake quantization at `bits` (activations stay float, so no calibration is needed).

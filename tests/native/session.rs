@@ -69,3 +69,25 @@ fn explore_settings_are_checked() {
     let bad: Result<ExploreSetting, _> = serde_json::from_value(json!({"sparsity": 0.5, "bitz": 4}));
     assert!(bad.unwrap_err().to_string().contains("bitz"));
 }
+
+#[test]
+fn explore_gives_the_compressed_models_grid_and_confusion() {
+    let s = trained(spiral(json!([])));
+    let snap = s.snapshot().unwrap();
+    let (same, grid) =
+        pollster::block_on(s.explore_with_grid(&snap, &setting(0.0, Scope::Layer, None), Some(16))).unwrap();
+    // No compression: the model's own decision grid, bit for bit, and a confusion matrix that adds
+    // up to the test split with the model's accuracy on its diagonal.
+    assert_eq!(grid.unwrap(), pollster::block_on(s.decision_grid(16)).unwrap());
+    let n: u32 = same.confusion.iter().flatten().sum();
+    assert_eq!(n as usize, s.dataset().n_test());
+    let diag: u32 = (0..same.confusion.len()).map(|k| same.confusion[k][k]).sum();
+    assert_eq!(diag as f32 / n as f32, same.test_accuracy);
+    // Heavy pruning moves the boundary.
+    let (pruned, grid) =
+        pollster::block_on(s.explore_with_grid(&snap, &setting(0.97, Scope::Global, Some(2)), Some(16))).unwrap();
+    let grid = grid.unwrap();
+    assert_eq!(grid.len(), 16 * 16 * 2);
+    assert_ne!(grid, pollster::block_on(s.decision_grid(16)).unwrap());
+    assert!(pruned.test_accuracy <= same.test_accuracy);
+}
