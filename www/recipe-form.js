@@ -176,6 +176,11 @@ export class RecipeForm {
     this.onChange(next);
   }
 
+  /** The recipe shown now (handlers read it when they run, not when they were made). @returns {Recipe} */
+  now() {
+    return this.recipe ?? {};
+  }
+
   /** @param {Path} path @param {unknown} value */
   edit(path, value) {
     if (!this.recipe) return;
@@ -347,7 +352,7 @@ export class RecipeForm {
     const d = r.dataset ?? {};
     const f = datasetFields(d.name);
     const fields = [
-      this.select(['dataset', 'name'], 'Dataset', DATASETS, 'spiral', (name) => this.edit(['dataset'], switchDataset(name, d))),
+      this.select(['dataset', 'name'], 'Dataset', DATASETS, 'spiral', (name) => this.edit(['dataset'], switchDataset(name, this.now().dataset ?? {}))),
     ];
     if (f.samples) fields.push(this.num(['dataset', 'samples'], 'Samples', { type: 'int', min: 20, max: 100000, step: 10, def: 600 }, 'points in all, train and test together'));
     if (f.noise) fields.push(this.num(['dataset', 'noise'], 'Noise', { type: 'float', min: 0, max: 1, step: 0.05, def: 0.1 }));
@@ -361,7 +366,7 @@ export class RecipeForm {
   modelSection(r) {
     const m = r.model ?? {};
     const image = r.dataset?.name === 'digits' || r.dataset?.name === 'mnist';
-    const kinds = this.select(['model', 'kind'], 'Model', ['mlp', 'cnn'], 'mlp', (kind) => this.edit(['model'], switchModel(kind, m)));
+    const kinds = this.select(['model', 'kind'], 'Model', ['mlp', 'cnn'], 'mlp', (kind) => this.edit(['model'], switchModel(kind, this.now().model ?? {})));
     const kindSel = /** @type {HTMLSelectElement} */ (kinds.querySelector('select'));
     kindSel.options[0].text = 'MLP (dense layers)';
     kindSel.options[1].text = image ? 'CNN (conv blocks, then dense)' : 'CNN (needs digits or mnist)';
@@ -370,6 +375,7 @@ export class RecipeForm {
     const parts = [h('div', { class: 'f-grid' }, [kinds])];
     if (m.kind === 'cnn') {
       const conv = /** @type {Recipe[]} */ (Array.isArray(m.conv) ? m.conv : []);
+      const convNow = () => /** @type {Recipe[]} */ (this.now().model?.conv ?? []);
       const rows = conv.map((_b, i) => {
         const p = ['model', 'conv', i];
         return h('li', { class: 'conv-row' }, [
@@ -381,7 +387,7 @@ export class RecipeForm {
             this.num([...p, 'stride'], 'Stride', { type: 'int', min: 1, max: 4, def: 1 }),
             this.num([...p, 'pool'], 'Max pool', { type: 'int', min: 1, max: 4, def: 2 }, '1 = no pooling'),
           ]),
-          this.button('×', `Remove conv block ${i + 1}`, `remove:model.conv[${i}]`, () => this.edit(['model', 'conv'], conv.filter((_x, j) => j !== i)), conv.length <= 1),
+          this.button('×', `Remove conv block ${i + 1}`, `remove:model.conv[${i}]`, () => this.edit(['model', 'conv'], convNow().filter((_x, j) => j !== i)), conv.length <= 1),
         ]);
       });
       const list = h('ol', { class: 'conv-list', id: 'f-model-conv', 'aria-label': 'Conv blocks' }, rows);
@@ -389,23 +395,24 @@ export class RecipeForm {
       parts.push(
         h('div', { class: 'sub-head' }, [
           h('span', { text: 'Conv blocks' }),
-          this.button('+ block', 'Add a conv block', 'add:model.conv', () => this.edit(['model', 'conv'], [...conv, newConvBlock(conv)]), conv.length >= MAX_LAYERS),
+          this.button('+ block', 'Add a conv block', 'add:model.conv', () => this.edit(['model', 'conv'], [...convNow(), newConvBlock(convNow())]), conv.length >= MAX_LAYERS),
         ]),
         list,
       );
     }
     const hidden = /** @type {number[]} */ (Array.isArray(m.hidden) ? m.hidden : []);
+    const hiddenNow = () => /** @type {number[]} */ (this.now().model?.hidden ?? []);
     const layerList = h('ol', { class: 'layer-list', id: 'f-model-hidden', 'aria-label': 'Hidden layers' }, hidden.map((_w, i) =>
       h('li', { class: 'layer-chip' }, [
         this.num(['model', 'hidden', i], `Layer ${i + 1}`, { type: 'int', min: 1, max: 4096 }, 'neurons in this hidden layer'),
-        this.button('×', `Remove hidden layer ${i + 1}`, `remove:model.hidden[${i}]`, () => this.edit(['model', 'hidden'], hidden.filter((_x, j) => j !== i))),
+        this.button('×', `Remove hidden layer ${i + 1}`, `remove:model.hidden[${i}]`, () => this.edit(['model', 'hidden'], hiddenNow().filter((_x, j) => j !== i))),
       ]),
     ));
     this.controls.set('model.hidden', { path: ['model', 'hidden'], read: () => {}, write: () => {}, el: layerList, box: layerList });
     parts.push(
       h('div', { class: 'sub-head' }, [
         h('span', { text: hidden.length ? 'Hidden layers (width)' : 'No hidden layers: a linear model' }),
-        this.button('+ layer', 'Add a hidden layer', 'add:model.hidden', () => this.edit(['model', 'hidden'], [...hidden, hidden.at(-1) ?? 16]), hidden.length >= MAX_LAYERS),
+        this.button('+ layer', 'Add a hidden layer', 'add:model.hidden', () => this.edit(['model', 'hidden'], [...hiddenNow(), hiddenNow().at(-1) ?? 16]), hidden.length >= MAX_LAYERS),
       ]),
       layerList,
       h('div', { class: 'f-grid' }, [
@@ -428,7 +435,7 @@ export class RecipeForm {
     const dec = ['training', 'schedule', 'decay'];
     /** @type {HTMLElement[]} */
     const optFields = [
-      this.select([...opt, 'kind'], 'Optimizer', OPTIMIZERS, 'adam', (kind) => this.edit(opt, switchOptimizer(kind, o))),
+      this.select([...opt, 'kind'], 'Optimizer', OPTIMIZERS, 'adam', (kind) => this.edit(opt, switchOptimizer(kind, this.now().training?.optimizer ?? {}))),
       this.num([...opt, 'lr'], 'Learning rate', { type: 'float', min: 0, max: 10, step: 0.001 }),
     ];
     if (o.kind === 'sgd') {
@@ -442,7 +449,7 @@ export class RecipeForm {
     }
     /** @type {HTMLElement[]} */
     const decFields = [
-      this.select([...dec, 'kind'], 'LR schedule', DECAYS, 'constant', (kind) => this.edit(dec, defaultDecay(kind, Number(t.epochs), Number(o.lr)))),
+      this.select([...dec, 'kind'], 'LR schedule', DECAYS, 'constant', (kind) => this.edit(dec, defaultDecay(kind, Number(this.now().training?.epochs), Number(this.now().training?.optimizer?.lr)))),
     ];
     switch (d.kind) {
       case 'step':
@@ -484,14 +491,15 @@ export class RecipeForm {
   stagesSection(r) {
     const stages = /** @type {Recipe[]} */ (Array.isArray(r.compression) ? r.compression : []);
     const setStages = (/** @type {Recipe[]} */ list) => this.edit(['compression'], list);
+    const stagesNow = () => /** @type {Recipe[]} */ (this.now().compression ?? []);
     const items = stages.map((st, i) => {
       const p = ['compression', i];
       const head = h('div', { class: 'stage-head' }, [
         h('span', { class: 'stage-title', text: `${i + 1} · ${String(st.kind).replace(/_/g, ' ')}` }),
         h('span', { class: 'stage-buttons' }, [
-          this.button('↑', `Move stage ${i + 1} up`, `up:${i}`, () => setStages(moveItem(stages, i, -1)), i === 0),
-          this.button('↓', `Move stage ${i + 1} down`, `down:${i}`, () => setStages(moveItem(stages, i, 1)), i === stages.length - 1),
-          this.button('×', `Remove stage ${i + 1}`, `remove:${i}`, () => setStages(stages.filter((_s, j) => j !== i))),
+          this.button('↑', `Move stage ${i + 1} up`, `up:${i}`, () => setStages(moveItem(stagesNow(), i, -1)), i === 0),
+          this.button('↓', `Move stage ${i + 1} down`, `down:${i}`, () => setStages(moveItem(stagesNow(), i, 1)), i === stages.length - 1),
+          this.button('×', `Remove stage ${i + 1}`, `remove:${i}`, () => setStages(stagesNow().filter((_s, j) => j !== i))),
         ]),
       ]);
       const li = h('li', { class: 'stage-item', 'data-kind': String(st.kind) }, [head, this.stageFields(st, p)]);
@@ -501,7 +509,7 @@ export class RecipeForm {
     const kindSel = h('select', { id: 'f-add-stage-kind', 'aria-label': 'Kind of stage to add', 'data-key': 'add-stage-kind' });
     for (const k of STAGE_KINDS) kindSel.append(new Option(k.replace(/_/g, ' '), k));
     const add = h('button', { type: 'button', id: 'f-add-stage', 'data-key': 'add-stage', text: 'Add stage' });
-    add.addEventListener('click', () => setStages([...stages, newStage(kindSel.value, r)]));
+    add.addEventListener('click', () => setStages([...stagesNow(), newStage(kindSel.value, this.now())]));
     const list = h('ol', { class: 'stage-list', id: 'f-compression', 'aria-label': 'Compression stages' }, items);
     this.controls.set('compression', { path: ['compression'], read: () => {}, write: () => {}, el: list, box: list });
     return this.section('Compression', [
