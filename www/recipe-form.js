@@ -69,6 +69,7 @@ export class RecipeForm {
     this.message = null;
     this.panelMessage = h('p', { class: 'form-message', id: 'form-message', 'aria-live': 'polite' });
     this.sizeLine = h('p', { class: 'model-size', id: 'model-size', 'aria-live': 'polite' });
+    this.sizeBox = h('div', { class: 'size-box' }, [this.sizeLine]);
     this.lrCanvas = h('canvas', { id: 'lr-curve', class: 'lr-curve', role: 'img', 'aria-label': 'Learning rate over the epochs of the run' });
     /** @type {ModelSize | null} */
     this.size = null;
@@ -120,7 +121,7 @@ export class RecipeForm {
       this.sizeLine.dataset.state = '';
     } else {
       this.sizeLine.textContent = size.error && !size.params
-        ? size.error
+        ? 'Size: – (see the message above)'
         : `${formatCount(size.params)} parameters · ${formatBytes(size.bytes)} as dense f32`;
       this.sizeLine.title = size.layers.join(', ');
       this.sizeLine.dataset.state = size.error ? 'bad' : 'ok';
@@ -391,13 +392,14 @@ export class RecipeForm {
         ]);
       });
       const list = h('ol', { class: 'conv-list', id: 'f-model-conv', 'aria-label': 'Conv blocks' }, rows);
-      this.controls.set('model.conv', { path: ['model', 'conv'], read: () => {}, write: () => {}, el: list, box: list });
+      const listBox = h('div', { class: 'list-box' }, [list]);
+      this.controls.set('model.conv', { path: ['model', 'conv'], read: () => {}, write: () => {}, el: list, box: listBox });
       parts.push(
         h('div', { class: 'sub-head' }, [
           h('span', { text: 'Conv blocks' }),
           this.button('+ block', 'Add a conv block', 'add:model.conv', () => this.edit(['model', 'conv'], [...convNow(), newConvBlock(convNow())]), conv.length >= MAX_LAYERS),
         ]),
-        list,
+        listBox,
       );
     }
     const hidden = /** @type {number[]} */ (Array.isArray(m.hidden) ? m.hidden : []);
@@ -408,19 +410,22 @@ export class RecipeForm {
         this.button('×', `Remove hidden layer ${i + 1}`, `remove:model.hidden[${i}]`, () => this.edit(['model', 'hidden'], hiddenNow().filter((_x, j) => j !== i))),
       ]),
     ));
-    this.controls.set('model.hidden', { path: ['model', 'hidden'], read: () => {}, write: () => {}, el: layerList, box: layerList });
+    const layerBox = h('div', { class: 'list-box' }, [layerList]);
+    this.controls.set('model.hidden', { path: ['model', 'hidden'], read: () => {}, write: () => {}, el: layerList, box: layerBox });
+    // Messages about the whole model (too many parameters) go under its size.
+    this.controls.set('model', { path: ['model'], read: () => {}, write: () => {}, el: this.sizeLine, box: this.sizeBox });
     parts.push(
       h('div', { class: 'sub-head' }, [
         h('span', { text: hidden.length ? 'Hidden layers (width)' : 'No hidden layers: a linear model' }),
         this.button('+ layer', 'Add a hidden layer', 'add:model.hidden', () => this.edit(['model', 'hidden'], [...hiddenNow(), hiddenNow().at(-1) ?? 16]), hidden.length >= MAX_LAYERS),
       ]),
-      layerList,
+      layerBox,
       h('div', { class: 'f-grid' }, [
         this.select(['model', 'activation'], 'Activation', ACTIVATIONS, 'relu'),
         this.num(['model', 'dropout'], 'Dropout', { type: 'float', min: 0, max: 0.95, step: 0.05, def: 0 }, 'probability of zeroing a hidden activation while training'),
         this.check(['model', 'batch_norm'], 'Batch norm', false),
       ]),
-      this.sizeLine,
+      this.sizeBox,
     );
     return this.section('Model', parts, 'form-model');
   }
@@ -511,9 +516,10 @@ export class RecipeForm {
     const add = h('button', { type: 'button', id: 'f-add-stage', 'data-key': 'add-stage', text: 'Add stage' });
     add.addEventListener('click', () => setStages([...stagesNow(), newStage(kindSel.value, this.now())]));
     const list = h('ol', { class: 'stage-list', id: 'f-compression', 'aria-label': 'Compression stages' }, items);
-    this.controls.set('compression', { path: ['compression'], read: () => {}, write: () => {}, el: list, box: list });
+    const listBox = h('div', { class: 'list-box' }, [list]);
+    this.controls.set('compression', { path: ['compression'], read: () => {}, write: () => {}, el: list, box: listBox });
     return this.section('Compression', [
-      stages.length ? list : h('p', { class: 'hint', text: 'No stages: the trained model is the result. Add pruning, quantization or distillation; they run in order after training.' }),
+      stages.length ? listBox : h('p', { class: 'hint', text: 'No stages: the trained model is the result. Add pruning, quantization or distillation; they run in order after training.' }),
       h('div', { class: 'add-stage' }, [kindSel, add]),
     ], 'form-compression');
   }
@@ -528,8 +534,8 @@ export class RecipeForm {
       this.num([...p, k], label, { type: 'float', min: 0, max: 1, step: 0.05, def });
     const scope = () => this.select([...p, 'scope'], 'Scope', ['layer', 'global'], 'layer');
     const train = (/** @type {string} */ key) => [
-      this.num([...p, key, 'epochs'], 'Epochs', { type: 'int', min: 0, max: 1000 }),
-      this.num([...p, key, 'lr'], 'LR', { type: 'float', min: 0, max: 10, step: 0.001, optional: true }, 'empty: the training lr'),
+      this.num([...p, key, 'epochs'], 'Train epochs', { type: 'int', min: 0, max: 1000 }),
+      this.num([...p, key, 'lr'], 'Train LR', { type: 'float', min: 0, max: 10, step: 0.001, optional: true }, 'empty: the training lr'),
     ];
     const quant = () => [
       this.select([...p, 'scheme'], 'Scheme', ['symmetric', 'affine'], 'symmetric'),
