@@ -1227,6 +1227,13 @@ function wire() {
       validateEditor().then(startOrResume);
     }
   });
+  ui.buildPanel.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      /** @type {HTMLElement | null} */ (document.activeElement)?.blur(); // commits the box being typed in
+      setTimeout(() => validateEditor().then(startOrResume), 0);
+    }
+  });
   ui.formatRecipe.addEventListener('click', () => {
     try {
       ui.recipe.value = pretty(JSON.parse(ui.recipe.value));

@@ -23,6 +23,9 @@ import { formatBytes, formatCount } from './format.js';
  *   `def`: shown when the recipe leaves the field out; `optional`: an empty box removes the field.
  */
 
+/** A number typed in a box is taken after this pause in the typing. */
+const TYPING_PAUSE_MS = 300;
+
 /** The id of the control for `path` (`training.batch_size` → `f-training-batch_size`). @param {Path} path */
 export function controlId(path) {
   return `f-${path.join('-')}`;
@@ -185,6 +188,7 @@ export class RecipeForm {
   /** @param {Path} path @param {unknown} value */
   edit(path, value) {
     if (!this.recipe) return;
+    if (JSON.stringify(getPath(this.recipe, path)) === JSON.stringify(value) && value !== undefined) return;
     this.commit(applyEdit(this.recipe, path, value));
   }
 
@@ -247,10 +251,13 @@ export class RecipeForm {
     const box = h('label', { class: 'f', ...(title ? { title } : {}) }, [h('span', { text: label }), input]);
     const read = () => {
       const v = getPath(this.recipe, path);
+      // Leave the box being typed in alone while it says the same number ("0.0" stays "0.0").
+      if (document.activeElement === input && input.value !== '' && Number(input.value) === v) return;
       input.value = v === undefined || v === null ? (spec.def !== undefined ? String(spec.def) : '') : String(v);
     };
     this.register(path, input, box, read, () => {});
-    input.addEventListener('change', () => {
+    const commit = () => {
+      clearTimeout(timer);
       const text = input.value.trim();
       if (text === '') {
         this.edit(path, spec.optional ? undefined : null);
@@ -258,7 +265,16 @@ export class RecipeForm {
       }
       const v = Number(text);
       this.edit(path, Number.isFinite(v) ? v : null);
+    };
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    // Every change shows at once: a number that parses is taken while typing (after a short
+    // pause), the rest when the box is left or Enter is pressed.
+    input.addEventListener('input', () => {
+      clearTimeout(timer);
+      if (input.value.trim() !== '' && Number.isFinite(Number(input.value))) timer = setTimeout(commit, TYPING_PAUSE_MS);
     });
+    input.addEventListener('change', commit);
     return box;
   }
 

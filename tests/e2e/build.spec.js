@@ -118,6 +118,13 @@ test('the engine\'s message shows at the control it names; JSON edits update the
   await expect(page.locator('#f-model-hidden-0')).toHaveValue('8');
   await expect(page.locator('#model-size')).toContainText('42 parameters'); // 2-8-2
 
+  // A number is taken while it is typed, without leaving the box; the box keeps what was typed.
+  await page.locator('#f-seed').pressSequentially('0');
+  await expect.poll(async () => (await editorRecipe(page)).seed).toBe(770);
+  await expect(page.locator('#f-seed')).toBeFocused();
+  await page.locator('#f-model-hidden-0').fill('12');
+  await expect(page.locator('#model-size')).toContainText('62 parameters'); // 2-12-2
+
   // Over MAX_PARAMS: refused before Train, with the reason.
   await enter(page, '#f-model-hidden-0', '4096');
   await page.getByRole('button', { name: 'Add a hidden layer' }).click();
