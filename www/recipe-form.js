@@ -516,7 +516,7 @@ export class RecipeForm {
     const items = stages.map((st, i) => {
       const p = ['compression', i];
       const head = h('div', { class: 'stage-head' }, [
-        h('span', { class: 'stage-title', text: `${i + 1} · ${String(st.kind).replace(/_/g, ' ')}` }),
+        h('span', { class: 'stage-title', text: `${i + 1} · ${st.kind === 'n_m' ? 'N:M' : String(st.kind).replace(/_/g, ' ')}` }),
         h('span', { class: 'stage-buttons' }, [
           this.button('↑', `Move stage ${i + 1} up`, `up:${i}`, () => setStages(moveItem(stagesNow(), i, -1)), i === 0),
           this.button('↓', `Move stage ${i + 1} down`, `down:${i}`, () => setStages(moveItem(stagesNow(), i, 1)), i === stages.length - 1),
