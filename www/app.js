@@ -29,6 +29,7 @@ import { confusionDiffTable, confusionParts, epochRow } from './run-tables.js';
 import { phaseText as runPhaseText, stepPosition } from './progress.js';
 import { DEFAULT_SETTING, Latest, ResultCache, appendStages, engineSetting, settingKey, settingLabel, settingStages } from './explore.js';
 import { createPageApi } from './page-api.js';
+import { RecipeForm, wireTabs } from './recipe-form.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
@@ -92,6 +93,8 @@ const ui = {
   statTime: byId('stat-time'),
   statModel: byId('stat-model'),
   recipe: /** @type {HTMLTextAreaElement} */ (byId('recipe')),
+  buildPanel: byId('build-panel'),
+  recipeTabs: /** @type {HTMLElement} */ (byId('tab-build').parentElement),
   formatRecipe: /** @type {HTMLButtonElement} */ (byId('format-recipe')),
   validation: byId('validation'),
   recipeDiff: byId('recipe-diff'),
@@ -231,6 +234,26 @@ const app = {
 
 const engine = new Engine(new URL('./worker.js', import.meta.url));
 
+/** The Build tab: the recipe as controls, synced with the JSON editor through `validateEditor`. */
+const form = new RecipeForm(ui.buildPanel, {
+  onChange: (recipe) => {
+    ui.recipe.value = pretty(recipe);
+    validateEditor();
+  },
+  csvFeatures: () => csvFeatureCount(app.csv),
+});
+
+/**
+ * Feature columns of a CSV text (its columns less the label), from its first line; null without one.
+ * @param {string | null} text
+ */
+function csvFeatureCount(text) {
+  if (!text) return null;
+  const first = text.slice(0, text.indexOf('\n') >>> 0).trim();
+  const columns = first.split(',').length;
+  return columns > 1 ? columns - 1 : null;
+}
+
 /** @param {Status} status */
 function setStatus(status) {
   app.status = status;
@@ -249,7 +272,9 @@ function renderButtons() {
   const resumable = s === 'paused' && app.run !== null && app.runKey === currentRunKey();
   ui.train.disabled = busy || s === 'training' || app.recipe === null;
   ui.train.textContent = resumable ? 'Resume' : s === 'done' ? 'Train again' : s === 'creating' ? 'Starting…' : 'Train';
-  ui.train.title = s === 'loaded' && app.runKey === currentRunKey() ? 'Continue training from the weights of the opened model file' : '';
+  ui.train.title = s === 'loaded' && app.runKey === currentRunKey()
+    ? 'Continue training from the weights of the opened model file'
+    : app.recipe === null && ui.validation.dataset.state === 'bad' ? `Fix the recipe first: ${ui.validation.textContent}` : '';
   ui.pause.disabled = s !== 'training';
   ui.reset.disabled = busy || app.run === null;
   ui.preset.disabled = s === 'loading' || s === 'broken' || app.opening;
@@ -839,26 +864,40 @@ async function validateEditor() {
   } catch (e) {
     const where = jsonErrorLocation(text, e);
     setValidation('bad', `JSON syntax error${where ? ` at line ${where.line}, column ${where.column}` : ''}: ${errorText(e)}`);
+    form.setMessage('The JSON (Advanced: JSON) has a syntax error; the controls show the last recipe that parsed.');
     app.recipe = null;
     renderButtons();
     return;
   }
   if (!isPlainObject(parsed)) {
     setValidation('bad', 'A recipe is a JSON object ({ … }).');
+    form.setMessage('The JSON (Advanced: JSON) is not an object; the controls show the last recipe that parsed.');
     app.recipe = null;
     renderButtons();
     return;
   }
+  form.show(parsed);
   try {
     await engine.call('validate', { json: text });
   } catch (e) {
     if (seq !== app.validateSeq) return;
     setValidation('bad', errorText(e));
+    form.setMessage(errorText(e));
     app.recipe = null;
     renderButtons();
     return;
   }
   if (seq !== app.validateSeq) return;
+  form.setMessage(null);
+  // What the engine only finds when it builds the model (too many parameters, a kernel or pool
+  // bigger than the feature map) is refused here, before Train.
+  const sizeError = form.modelSize()?.error;
+  if (sizeError) {
+    setValidation('bad', sizeError);
+    app.recipe = null;
+    renderButtons();
+    return;
+  }
   app.recipe = parsed;
   setValidation('ok', app.run && app.runKey !== currentRunKey() ? '✓ Valid. Train starts a new run with this recipe.' : '✓ Valid recipe.');
   writeHash(parsed);
@@ -1223,6 +1262,13 @@ function wire() {
       validateEditor().then(startOrResume);
     }
   });
+  ui.buildPanel.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      /** @type {HTMLElement | null} */ (document.activeElement)?.blur(); // commits the box being typed in
+      setTimeout(() => validateEditor().then(startOrResume), 0);
+    }
+  });
   ui.formatRecipe.addEventListener('click', () => {
     try {
       ui.recipe.value = pretty(JSON.parse(ui.recipe.value));
@@ -1236,6 +1282,7 @@ function wire() {
     app.csv = file ? await file.text() : null;
     app.csvName = file ? `${file.name}:${file.size}` : '';
     renderButtons();
+    if (app.status !== 'loading') validateEditor(); // the model's size depends on the file's columns
   });
 
   ui.copyLink.addEventListener('click', async () => {
@@ -1260,6 +1307,9 @@ function wire() {
   ui.exSparsity.addEventListener('input', exploreInput);
   for (const select of [ui.exMethod, ui.exBits, ui.exScheme, ui.exGranularity]) select.addEventListener('change', exploreInput);
   ui.exKeep.addEventListener('click', keepExploreSetting);
+
+  wireTabs(ui.recipeTabs, () => form.drawLr());
+  new ResizeObserver(() => form.drawLr()).observe(form.lrCanvas);
 
   const observer = new ResizeObserver(() => scheduleDraw());
   for (const canvas of [ui.lossChart, ui.accChart, ui.boundary, ui.weightHist, ui.sparsityMap, ui.sizeChart]) observer.observe(canvas);

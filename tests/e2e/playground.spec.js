@@ -117,6 +117,7 @@ test('the recipe round-trips through the URL fragment', async ({ page, context }
   await waitForStatus(page, ['idle']);
   const recipe = await editorRecipe(page);
   recipe.seed = 4242;
+  await page.click('#tab-json'); // the JSON editor is the Recipe card's second tab
   await page.locator('#recipe').fill(JSON.stringify(recipe, null, 2));
   await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
   await expect(page.locator('#recipe-diff')).toContainText('seed');
@@ -235,6 +236,7 @@ test('a trained model downloads, opens again with its accuracy, and bad files ar
   const recipe = await editorRecipe(page);
   recipe.training.epochs = 4;
   if (recipe.training.schedule?.decay?.t_max) recipe.training.schedule.decay.t_max = 4;
+  await page.click('#tab-json');
   await page.locator('#recipe').fill(JSON.stringify(recipe, null, 2));
   await expect(page.locator('#recipe-diff')).toContainText('epochs'); // validated (after a debounce)
   await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
