@@ -234,4 +234,8 @@ method: Scope,
  */
 bits: number | null, scheme: Scheme, granularity: Granularity, };
 
-export type ExploreResult = { test_accuracy: number, bytes: number, dense_bytes: number, ratio: number, sparsity: number, };
+export type ExploreResult = { test_accuracy: number, bytes: number, dense_bytes: number, ratio: number, sparsity: number, 
+/**
+ * `confusion[true][predicted]` on the test split.
+ */
+confusion: Array<Array<number>>, };
