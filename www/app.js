@@ -792,7 +792,7 @@ async function exploreFromApi(setting) {
   const problem = exploreProblem();
   if (problem) throw new Error(problem);
   const gen = app.ex.gen;
-  const r = await engine.call('explore', { setting: engineSetting(setting) });
+  const r = await engine.call('explore', { setting: engineSetting(setting), grid: EXPLORE_GRID_RES });
   if (gen === app.ex.gen && app.ex.active) {
     app.ex.cache.set(setting, r);
     app.ex.setting = { ...setting };
