@@ -303,7 +303,7 @@ impl Trainer {
 
     /// Whether the current phase has run all its epochs.
     pub fn phase_done(&self) -> bool {
-        self.epoch >= self.phase_epoch0 + self.phase.epochs
+        self.epoch >= self.phase_epoch0.saturating_add(self.phase.epochs)
     }
 
     /// Optimizer steps taken in the current phase.

@@ -107,3 +107,25 @@ fn bad_input_exits_non_zero_with_a_message() {
         assert!(err.contains(needle), "{args:?}: stderr {err:?} lacks {needle:?}");
     }
 }
+
+/// SGD at lr 10 on a deep ReLU MLP diverges within the first epoch: the run stops with an error
+/// naming the epoch, the step and the learning-rate field, instead of a report of `null` losses.
+#[test]
+fn a_diverging_run_exits_non_zero_naming_the_step_and_the_learning_rate() {
+    let path = tmp("diverge.json");
+    std::fs::write(
+        &path,
+        r#"{"version": 1, "dataset": {"name": "digits", "classes": 10},
+        "model": {"kind": "mlp", "hidden": [64, 64, 64], "activation": "relu"},
+        "training": {"epochs": 5, "batch_size": 32, "optimizer": {"kind": "sgd", "lr": 10},
+                     "metrics_every": 10},
+        "seed": 1, "backend": "cpu"}"#,
+    )
+    .unwrap();
+    let (code, out, err) = minnow(&["run", path.to_str().unwrap(), "--quiet"]);
+    assert_ne!(code, 0, "a diverging run succeeded:\n{out}");
+    for needle in ["non-finite", "at epoch 1 step", "training.optimizer.lr = 10", "lower learning rate"] {
+        assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
+    }
+    assert!(!out.contains("\"train_loss\": null"), "a report was printed:\n{out}");
+}
