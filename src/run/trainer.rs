@@ -10,7 +10,7 @@ use crate::core::tensor::{Tensor, no_grad};
 use crate::data::{self, Dataset};
 use crate::nn::loss::cross_entropy;
 use crate::nn::optim::Optimizer;
-use crate::nn::schedule::{Interval, LrSchedule};
+use crate::nn::schedule::{Decay, Interval, LrSchedule};
 use crate::nn::{Module, Sequential};
 use crate::recipe::{BackendChoice, Recipe};
 use crate::run::pipeline::Pipeline;
@@ -532,9 +532,14 @@ impl Trainer {
             Ok(true) => format!("; the model keeps the weights of epoch {}", self.host_epoch()),
             _ => String::new(),
         };
+        // One-cycle ignores the base rate: its peak is the field to lower.
+        let field = match &self.phase.schedule.decay {
+            Decay::OneCycle { max_lr, .. } => format!("training.schedule.decay.max_lr = {max_lr}"),
+            _ => format!("training.optimizer.lr = {lr}"),
+        };
         bail!(
             "the loss became non-finite ({loss}) at epoch {epoch} step {step}: the training diverged; \
-             try a lower learning rate (training.optimizer.lr = {lr}){kept}"
+             try a lower learning rate ({field}){kept}"
         )
     }
 
