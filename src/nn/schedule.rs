@@ -6,6 +6,11 @@ use crate::core::math;
 use crate::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+/// Highest learning rate a schedule may reach (`max_lr`, `eta_min`), as the optimizer's `lr`.
+pub const MAX_LR: f32 = 10.0;
+/// Highest one-cycle `div_factor` and `final_div_factor` (the smallest rate stays a normal f32).
+pub const MAX_DIV_FACTOR: f32 = 1e6;
+
 fn default_gamma() -> f32 {
     0.1
 }
@@ -127,35 +132,36 @@ impl LrSchedule {
         if !(self.warmup_start_factor > 0.0 && self.warmup_start_factor <= 1.0) {
             bail!("{prefix}.warmup_start_factor = {}: must be in (0, 1]", self.warmup_start_factor);
         }
+        let d = format!("{prefix}.decay");
         match &self.decay {
             Decay::Constant => {}
             Decay::Step { step_size, gamma } => {
                 if *step_size == 0 {
-                    bail!("{prefix}.step_size = 0: must be at least 1");
+                    bail!("{d}.step_size = 0: must be at least 1");
                 }
                 if !(*gamma > 0.0 && *gamma <= 1.0) {
-                    bail!("{prefix}.gamma = {gamma}: must be in (0, 1]");
+                    bail!("{d}.gamma = {gamma}: must be in (0, 1]");
                 }
             }
             Decay::MultiStep { milestones, gamma } => {
                 if milestones.windows(2).any(|w| w[0] >= w[1]) {
-                    bail!("{prefix}.milestones must be strictly increasing, got {milestones:?}");
+                    bail!("{d}.milestones must be strictly increasing, got {milestones:?}");
                 }
                 if !(*gamma > 0.0 && *gamma <= 1.0) {
-                    bail!("{prefix}.gamma = {gamma}: must be in (0, 1]");
+                    bail!("{d}.gamma = {gamma}: must be in (0, 1]");
                 }
             }
             Decay::Exponential { gamma } => {
                 if !(*gamma > 0.0 && *gamma <= 1.0) {
-                    bail!("{prefix}.gamma = {gamma}: must be in (0, 1]");
+                    bail!("{d}.gamma = {gamma}: must be in (0, 1]");
                 }
             }
             Decay::Cosine { t_max, eta_min } => {
                 if *t_max == 0 {
-                    bail!("{prefix}.t_max = 0: must be at least 1");
+                    bail!("{d}.t_max = 0: must be at least 1");
                 }
-                if !(*eta_min >= 0.0) {
-                    bail!("{prefix}.eta_min = {eta_min}: must be ≥ 0");
+                if !(*eta_min >= 0.0 && *eta_min <= MAX_LR) {
+                    bail!("{d}.eta_min = {eta_min}: must be in [0, {MAX_LR}]");
                 }
             }
             Decay::OneCycle {
@@ -168,16 +174,22 @@ impl LrSchedule {
                 ..
             } => {
                 if !(0.0 <= *base_momentum && base_momentum <= max_momentum && *max_momentum < 1.0) {
-                    bail!("{prefix}.base_momentum and max_momentum must satisfy 0 ≤ base ≤ max < 1");
+                    bail!(
+                        "{d}.base_momentum = {base_momentum}, {d}.max_momentum = {max_momentum}: \
+                         must satisfy 0 ≤ base_momentum ≤ max_momentum < 1"
+                    );
                 }
-                if !(*max_lr > 0.0 && *max_lr <= 10.0) {
-                    bail!("{prefix}.max_lr = {max_lr}: must be in (0, 10]");
+                if !(*max_lr > 0.0 && *max_lr <= MAX_LR) {
+                    bail!("{d}.max_lr = {max_lr}: must be in (0, {MAX_LR}]");
                 }
                 if !(*pct_start > 0.0 && *pct_start < 1.0) {
-                    bail!("{prefix}.pct_start = {pct_start}: must be in (0, 1)");
+                    bail!("{d}.pct_start = {pct_start}: must be in (0, 1)");
                 }
-                if !(*div_factor >= 1.0) || !(*final_div_factor >= 1.0) {
-                    bail!("{prefix}.div_factor and final_div_factor must be ≥ 1");
+                if !(*div_factor >= 1.0 && *div_factor <= MAX_DIV_FACTOR) {
+                    bail!("{d}.div_factor = {div_factor}: must be in [1, {MAX_DIV_FACTOR:e}]");
+                }
+                if !(*final_div_factor >= 1.0 && *final_div_factor <= MAX_DIV_FACTOR) {
+                    bail!("{d}.final_div_factor = {final_div_factor}: must be in [1, {MAX_DIV_FACTOR:e}]");
                 }
             }
         }

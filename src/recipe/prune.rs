@@ -3,7 +3,7 @@
 
 use crate::compress::prune::{Amount, DefaultLayers, Norm, Scope, prunable_weights, resolve_layers};
 use crate::recipe::stages::{Finetune, PlanCtx};
-use crate::{Result, bail};
+use crate::{Error, Result, bail};
 use serde::{Deserialize, Serialize};
 // ---------------------------------------------------------------------------------------------
 // Stage configs
@@ -228,13 +228,32 @@ impl GradualStage {
         if self.prunings == 0 || self.prunings > 10_000 {
             bail!("{p}.prunings = {}: must be in [1, 10000]", self.prunings);
         }
+        self.last_event(p)?;
         self.train.validate(&format!("{p}.train"))?;
         check_layer_list(&format!("{p}.layers"), &self.layers)
     }
 
-    /// Stage steps of the pruning events, `t₀ + kΔt` for `k = 0..=n`.
+    /// The stage step of the last pruning event, `t₀ + nΔt`; an error naming the fields when it
+    /// does not fit a u64 (it could never be reached).
+    pub fn last_event(&self, p: &str) -> Result<u64> {
+        (self.prunings as u64)
+            .checked_mul(self.frequency)
+            .and_then(|d| d.checked_add(self.start_step))
+            .ok_or_else(|| {
+                Error(format!(
+                    "{p}.start_step = {}, {p}.frequency = {}, {p}.prunings = {}: the last pruning step \
+                     start_step + prunings·frequency overflows a 64-bit step count",
+                    self.start_step, self.frequency, self.prunings
+                ))
+            })
+    }
+
+    /// Stage steps of the pruning events, `t₀ + kΔt` for `k = 0..=n` (saturating; [`Self::validate`]
+    /// refuses a plan whose last step overflows).
     pub fn events(&self) -> Vec<u64> {
-        (0..=self.prunings as u64).map(|k| self.start_step + k * self.frequency).collect()
+        (0..=self.prunings as u64)
+            .map(|k| self.start_step.saturating_add(k.saturating_mul(self.frequency)))
+            .collect()
     }
 }
 
@@ -281,16 +300,66 @@ impl SensitivityStage {
 // Checks against the built model (before training starts)
 // ---------------------------------------------------------------------------------------------
 
+/// A count `amount` must not exceed the units it is taken from (torch raises at prune time; here the
+/// recipe is refused before training). `units` names each unit set and its size.
+fn check_count(
+    field: &str,
+    amount: Amount,
+    noun: &str,
+    units: impl IntoIterator<Item = (String, usize)>,
+) -> Result<()> {
+    let Amount::Count(k) = amount else { return Ok(()) };
+    for (what, n) in units {
+        if k > n as u64 {
+            bail!(
+                "{field} = {k}: {what} has only {n} {noun}; give a count in [0, {n}] or a fraction in [0, 1)"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
 impl MagnitudeStage {
     pub fn check(&self, p: &str, c: &PlanCtx) -> Result<()> {
-        resolve_layers(c.model, self.layers.as_deref(), DefaultLayers::All, &format!("{p}.layers"))
-            .map(|_| ())
+        let ws = resolve_layers(c.model, self.layers.as_deref(), DefaultLayers::All, &format!("{p}.layers"))?;
+        let units: Vec<(String, usize)> = match self.scope {
+            Scope::Layer => {
+                ws.iter().map(|w| (format!("layer {} {:?}", w.name, w.shape), numel(&w.shape))).collect()
+            }
+            Scope::Global => {
+                let n = ws.iter().map(|w| numel(&w.shape)).sum();
+                vec![(format!("the global scope ({} layers)", ws.len()), n)]
+            }
+        };
+        check_count(&format!("{p}.amount"), self.amount, "weights", units)
     }
 }
 
 impl StructuredStage {
     pub fn check(&self, p: &str, c: &PlanCtx) -> Result<()> {
         let ws = resolve_layers(c.model, self.layers.as_deref(), self.defaults(), &format!("{p}.layers"))?;
+        let noun = if self.dim == 0 { "output channels" } else { "input channels" };
+        check_count(
+            &format!("{p}.amount"),
+            self.amount,
+            noun,
+            ws.iter().map(|w| {
+                (format!("layer {} {:?}", w.name, w.shape), w.shape.get(self.dim).copied().unwrap_or(0))
+            }),
+        )?;
+        if self.remove {
+            if let Some(q) = c.per_channel_quant {
+                bail!(
+                    "{p}.remove: {q} installed per-channel quantizers (one scale per output channel), and \
+                     removing channels after it would leave them more scales than channels; put the \
+                     structured removal before {q}, or use \"granularity\": \"per_tensor\" there"
+                );
+            }
+        }
         let all = prunable_weights(c.model);
         if self.remove {
             if let Some(last) = all.last() {
@@ -316,8 +385,8 @@ impl NmStage {
 impl GradualStage {
     pub fn check(&self, p: &str, c: &PlanCtx) -> Result<()> {
         resolve_layers(c.model, self.layers.as_deref(), DefaultLayers::All, &format!("{p}.layers"))?;
-        let total = self.train.epochs as u64 * c.batches_per_epoch as u64;
-        let last = self.start_step + self.prunings as u64 * self.frequency;
+        let total = (self.train.epochs as u64).saturating_mul(c.batches_per_epoch as u64);
+        let last = self.last_event(p)?;
         if last > total {
             bail!(
                 "{p}: the last pruning step start_step + prunings·frequency = {last} is past the stage's \

@@ -2,6 +2,7 @@
 //! names, range checks and plan checks dispatched over [`Stage`], and the context a plan is checked
 //! against (the built model, batches per epoch, what earlier stages did).
 
+use crate::compress::quant::Granularity;
 use crate::nn::Sequential;
 use crate::nn::schedule::LrSchedule;
 use crate::recipe::{MAX_EPOCHS, Recipe, Stage};
@@ -101,6 +102,19 @@ pub struct PlanCtx<'a> {
     pub initial_steps: u64,
     /// Whether an earlier stage removes structure (shapes then differ from initialization).
     pub removed_before: bool,
+    /// The field path of an earlier `quantize` or `qat` stage whose per-channel quantizers are
+    /// still installed (one scale per output channel: a later structured removal would leave them
+    /// with more scales than channels).
+    pub per_channel_quant: Option<&'a str>,
+}
+
+/// What the stages checked so far did to the model, carried along [`check_stages`].
+#[derive(Debug, Clone, Default)]
+pub struct PlanState {
+    /// An earlier stage changed the shapes (a structured removal, a distillation's student).
+    pub removed_before: bool,
+    /// The field path of the stage whose per-channel quantizers are installed, if any.
+    pub per_channel_quant: Option<String>,
 }
 
 /// What a sequence of stages is planned against: the recipe, the model it starts from, the data shape.
@@ -114,33 +128,46 @@ pub struct PlanEnv<'a> {
 
 /// Checks `stages` (with their field paths) in order, following the model through them: after a
 /// distill stage the later ones are checked against its student (built on the CPU), and a sweep's
-/// points against the model it starts from. `removed_before`: an earlier stage changed the shapes.
-pub fn check_stages(stages: &[(String, Stage)], env: &PlanEnv, removed_before: &mut bool) -> Result<()> {
+/// points against the model it starts from. `state` says what the earlier stages did.
+pub fn check_stages(stages: &[(String, Stage)], env: &PlanEnv, state: &mut PlanState) -> Result<()> {
     let mut student: Option<Sequential> = None;
     for (p, s) in stages {
         let model = student.as_ref().unwrap_or(env.model);
+        let quant = state.per_channel_quant.clone();
         let ctx = PlanCtx {
             model,
             batches_per_epoch: env.batches_per_epoch,
             initial_steps: initial_steps(env.recipe, env.batches_per_epoch),
-            removed_before: *removed_before,
+            removed_before: state.removed_before,
+            per_channel_quant: quant.as_deref(),
         };
         match s {
             Stage::Distill(d) => {
                 let st = d.build_student(env.recipe, env.input_shape, env.classes, &crate::Device::Cpu)?;
                 d.check(p, &ctx, &st).map_err(|e| Error(format!("{p}.student: {e}")))?;
                 student = Some(st);
-                *removed_before = true;
+                state.removed_before = true;
             }
-            Stage::Sweep(w) => w.check(p, &PlanEnv { model, ..*env }, *removed_before)?,
+            Stage::Sweep(w) => w.check(p, &PlanEnv { model, ..*env }, state)?,
             _ => s.check(p, &ctx)?,
         }
-        *removed_before |= matches!(s, Stage::Structured(st) if st.remove);
+        state.removed_before |= matches!(s, Stage::Structured(st) if st.remove);
+        match s {
+            // A new model (the student, or the sweep's restored start) has no quantizers.
+            Stage::Distill(_) | Stage::Sweep(_) => state.per_channel_quant = None,
+            Stage::Quantize(q) => {
+                state.per_channel_quant = (q.granularity == Granularity::PerChannel).then(|| p.clone())
+            }
+            Stage::Qat(q) => {
+                state.per_channel_quant = (q.granularity == Granularity::PerChannel).then(|| p.clone())
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
 
 /// The initial training's optimizer steps.
 pub fn initial_steps(recipe: &Recipe, batches_per_epoch: usize) -> u64 {
-    recipe.training.epochs as u64 * batches_per_epoch as u64
+    (recipe.training.epochs as u64).saturating_mul(batches_per_epoch as u64)
 }

@@ -4,7 +4,7 @@
 //! kind can be swept.
 
 use crate::recipe::Stage;
-use crate::recipe::stages::{PlanEnv, check_stages};
+use crate::recipe::stages::{PlanEnv, PlanState, check_stages};
 use crate::{Error, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -112,9 +112,10 @@ impl SweepStage {
         Ok(Point { settings, stages })
     }
 
-    /// Number of points (the product of the value-list lengths).
+    /// Number of points (the product of the value-list lengths; `usize::MAX` when that overflows,
+    /// which [`Self::validate`] refuses).
     pub fn len(&self) -> usize {
-        self.grid.values().map(|v| v.len()).product()
+        self.grid.values().try_fold(1usize, |acc, v| acc.checked_mul(v.len())).unwrap_or(usize::MAX)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -123,8 +124,15 @@ impl SweepStage {
 
     /// Every point, in order.
     pub fn points(&self, p: &str) -> Result<Vec<Point>> {
+        let n = self.len();
+        if n > MAX_POINTS {
+            bail!(
+                "{p}.grid has {}{n} points: at most {MAX_POINTS}",
+                if n == usize::MAX { "more than " } else { "" }
+            );
+        }
         let sizes: Vec<usize> = self.grid.values().map(|v| v.len()).collect();
-        (0..self.len())
+        (0..n)
             .map(|mut n| {
                 let mut at = vec![0; sizes.len()];
                 for k in (0..sizes.len()).rev() {
@@ -157,9 +165,12 @@ impl SweepStage {
                 bail!("{p}.grid.{k}: the list of values is empty");
             }
         }
-        let n = self.grid.values().try_fold(1usize, |acc, v| acc.checked_mul(v.len())).unwrap_or(usize::MAX);
+        let n = self.len();
         if n > MAX_POINTS {
-            bail!("{p}.grid has {n} points: at most {MAX_POINTS}");
+            bail!(
+                "{p}.grid has {}{n} points: at most {MAX_POINTS}",
+                if n == usize::MAX { "more than " } else { "" }
+            );
         }
         for (k, (key, values)) in self.grid.iter().enumerate() {
             for (j, v) in values.iter().enumerate() {
@@ -172,10 +183,12 @@ impl SweepStage {
     }
 
     /// Checks every point's stages against the model the sweep starts from.
-    pub fn check(&self, p: &str, env: &PlanEnv, removed_before: bool) -> Result<()> {
+    /// `state`: what the stages before the sweep did; each point starts from it, without
+    /// quantizers (the sweep's restored model has none).
+    pub fn check(&self, p: &str, env: &PlanEnv, state: &PlanState) -> Result<()> {
         for point in self.points(p)? {
-            let mut removed = removed_before;
-            check_stages(&point.stages, env, &mut removed)
+            let mut st = PlanState { removed_before: state.removed_before, per_channel_quant: None };
+            check_stages(&point.stages, env, &mut st)
                 .map_err(|e| Error(format!("{p}: grid point ({}): {e}", point.label())))?;
         }
         Ok(())

@@ -5,7 +5,7 @@
 
 use crate::compress::prune::{TensorBytes, prunable_weights, tensor_bytes};
 use crate::recipe::stages::Finetune;
-use crate::recipe::stages::{PlanEnv, check_stages};
+use crate::recipe::stages::{PlanEnv, PlanState, check_stages};
 use crate::run::stages;
 
 use crate::nn::{Module, Sequential};
@@ -180,7 +180,7 @@ impl Pipeline {
             s.validate(p)?;
         }
         let env = PlanEnv { recipe, model, input_shape: shape.0, classes: shape.1, batches_per_epoch };
-        check_stages(&stages, &env, &mut false)?;
+        check_stages(&stages, &env, &mut PlanState::default())?;
         Ok(Pipeline {
             stages: recipe.compression.clone(),
             cursor: 0,
@@ -235,7 +235,10 @@ impl Pipeline {
             self.running = Some((runner, ctx));
         }
         let Some((runner, ctx)) = self.running.as_mut() else { bail!("internal: no stage running") };
-        let adv = advance_runner(runner, t, budget, ctx).await?;
+        let adv = advance_runner(runner, t, budget, ctx).await.map_err(|e| {
+            // The trainer's divergence message does not know the stage; name it.
+            if t.diverged() { ctx.err(e) } else { e }
+        })?;
         let progress = StageProgress {
             index,
             count: self.stages.len(),

@@ -10,7 +10,7 @@ use crate::core::tensor::{Tensor, no_grad};
 use crate::data::{self, Dataset};
 use crate::nn::loss::cross_entropy;
 use crate::nn::optim::Optimizer;
-use crate::nn::schedule::{Interval, LrSchedule};
+use crate::nn::schedule::{Decay, Interval, LrSchedule};
 use crate::nn::{Module, Sequential};
 use crate::recipe::{BackendChoice, Recipe};
 use crate::run::pipeline::Pipeline;
@@ -118,6 +118,8 @@ pub struct Trainer {
     phase_epoch0: u32,
     phase_step0: u64,
     in_stage: bool,
+    /// The loss read back was non-finite: the run ended with an error.
+    diverged: bool,
     /// Pruning masks, applied around every optimizer step.
     pub masks: MaskSet,
     /// Initial-training steps at which to keep a copy of the weights (lottery rewind points).
@@ -233,6 +235,7 @@ impl Trainer {
             phase_epoch0: 0,
             phase_step0: 0,
             in_stage: false,
+            diverged: false,
             masks: MaskSet::default(),
             snapshot_steps: Vec::new(),
             snapshots: Vec::new(),
@@ -300,7 +303,7 @@ impl Trainer {
 
     /// Whether the current phase has run all its epochs.
     pub fn phase_done(&self) -> bool {
-        self.epoch >= self.phase_epoch0 + self.phase.epochs
+        self.epoch >= self.phase_epoch0.saturating_add(self.phase.epochs)
     }
 
     /// Optimizer steps taken in the current phase.
@@ -371,7 +374,7 @@ impl Trainer {
         let lo = self.batch * bs;
         let hi = (lo + bs).min(self.order.len());
         if self.phase.schedule.interval == Interval::Step {
-            let total = self.batches_per_epoch() as u64 * self.phase.epochs as u64;
+            let total = (self.batches_per_epoch() as u64).saturating_mul(self.phase.epochs as u64);
             let total = total.min(u32::MAX as u64) as u32;
             self.apply_schedule(self.phase_steps().min(u32::MAX as u64) as u32, total);
         }
@@ -456,7 +459,7 @@ impl Trainer {
         let mut t =
             Self::assemble(self.recipe.clone(), self.data.clone(), model, Device::Cpu, notice.clone())?;
         t.epoch = epoch;
-        t.steps = epoch as u64 * t.batches_per_epoch() as u64;
+        t.steps = (epoch as u64).saturating_mul(t.batches_per_epoch() as u64);
         t.history = history;
         t.begin_epoch();
         *self = t;
@@ -496,7 +499,7 @@ impl Trainer {
             let w = self.window_loss.take();
             let n = std::mem::take(&mut self.window_batches);
             match w {
-                Some(w) => Some(w.to_vec().await?[0] / n as f32),
+                Some(w) => Some(self.check_finite(w.to_vec().await?[0] / n as f32)?),
                 None => None,
             }
         } else {
@@ -504,6 +507,66 @@ impl Trainer {
         };
         let end = if epoch_end { Some(self.finish_epoch().await?) } else { None };
         Ok((loss, end))
+    }
+
+    /// `loss`, a value just read back, when it is finite; else the error that ends the run: the
+    /// training diverged, at this epoch and step of the current phase. On a GPU the weights of the
+    /// last finished epoch of the initial training (kept for a device loss) are put back; on the
+    /// CPU the model keeps its diverged weights.
+    fn check_finite(&mut self, loss: f32) -> Result<f32> {
+        if loss.is_finite() {
+            return Ok(loss);
+        }
+        self.diverged = true;
+        let epoch = self.epoch - self.phase_epoch0 + 1;
+        let step = self.phase_steps();
+        let lr = self.phase.lr;
+        if self.in_stage {
+            bail!(
+                "the loss became non-finite ({loss}) at epoch {epoch} step {step} of this stage's training: \
+                 the training diverged; try a lower learning rate for this stage (its lr = {lr}: the \
+                 stage's `lr`, or training.optimizer.lr when it gives none)"
+            );
+        }
+        let kept = match self.restore_host_state() {
+            Ok(true) => format!("; the model keeps the weights of epoch {}", self.host_epoch()),
+            _ => String::new(),
+        };
+        // One-cycle ignores the base rate: its peak is the field to lower.
+        let field = match &self.phase.schedule.decay {
+            Decay::OneCycle { max_lr, .. } => format!("training.schedule.decay.max_lr = {max_lr}"),
+            _ => format!("training.optimizer.lr = {lr}"),
+        };
+        bail!(
+            "the loss became non-finite ({loss}) at epoch {epoch} step {step}: the training diverged; \
+             try a lower learning rate ({field}){kept}"
+        )
+    }
+
+    /// Whether the loss became non-finite (the run then ended with an error).
+    pub fn diverged(&self) -> bool {
+        self.diverged
+    }
+
+    fn host_epoch(&self) -> u32 {
+        self.host_state.as_ref().map(|(e, _)| *e).unwrap_or(0)
+    }
+
+    /// Puts back the weights read at the last epoch end of the initial training (GPU runs only;
+    /// the CPU keeps none). Returns whether it did.
+    fn restore_host_state(&self) -> Result<bool> {
+        let Some((_, state)) = &self.host_state else { return Ok(false) };
+        let model = self.model.state();
+        let fits = model.iter().all(|(name, t)| state.iter().any(|(n, v)| n == name && v.len() == t.numel()));
+        if !fits {
+            return Ok(false);
+        }
+        for (name, t) in model {
+            if let Some((_, v)) = state.iter().find(|(n, _)| *n == name) {
+                t.set_storage(self.device.upload(v)?)?;
+            }
+        }
+        Ok(true)
     }
 
     fn info(&self, loss: Option<f32>, epoch_end: Option<EpochMetrics>) -> StepInfo {
@@ -523,7 +586,7 @@ impl Trainer {
     async fn finish_epoch(&mut self) -> Result<EpochMetrics> {
         let n = self.data.n_train() as f32;
         let loss = match self.loss_sum.take() {
-            Some(t) => t.to_vec().await?[0] / n,
+            Some(t) => self.check_finite(t.to_vec().await?[0] / n)?,
             None => f32::NAN,
         };
         let correct = match self.correct_sum.take() {

@@ -107,3 +107,72 @@ fn bad_input_exits_non_zero_with_a_message() {
         assert!(err.contains(needle), "{args:?}: stderr {err:?} lacks {needle:?}");
     }
 }
+
+/// SGD at lr 10 on a deep ReLU MLP diverges within the first epoch: the run stops with an error
+/// naming the epoch, the step and the learning-rate field, instead of a report of `null` losses.
+#[test]
+fn a_diverging_run_exits_non_zero_naming_the_step_and_the_learning_rate() {
+    let path = tmp("diverge.json");
+    std::fs::write(
+        &path,
+        r#"{"version": 1, "dataset": {"name": "digits", "classes": 10},
+        "model": {"kind": "mlp", "hidden": [64, 64, 64], "activation": "relu"},
+        "training": {"epochs": 5, "batch_size": 32, "optimizer": {"kind": "sgd", "lr": 10},
+                     "metrics_every": 10},
+        "seed": 1, "backend": "cpu"}"#,
+    )
+    .unwrap();
+    let (code, out, err) = minnow(&["run", path.to_str().unwrap(), "--quiet"]);
+    assert_ne!(code, 0, "a diverging run succeeded:\n{out}");
+    for needle in ["non-finite", "at epoch 1 step", "training.optimizer.lr = 10", "lower learning rate"] {
+        assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
+    }
+    assert!(!out.contains("\"train_loss\": null"), "a report was printed:\n{out}");
+}
+
+/// The divergence message names the field to lower: one-cycle's `max_lr` (it ignores the base
+/// rate), and inside a compression stage the stage itself.
+#[test]
+fn a_diverging_one_cycle_or_stage_names_its_own_rate() {
+    let recipe = |schedule: &str, epochs: u32, lr: f32, stages: &str| {
+        format!(
+            r#"{{"version": 1, "dataset": {{"name": "digits", "classes": 10}},
+            "model": {{"kind": "mlp", "hidden": [64, 64, 64], "activation": "relu"}},
+            "training": {{"epochs": {epochs}, "batch_size": 32, "optimizer": {{"kind": "sgd", "lr": {lr}}},
+                         "schedule": {schedule}, "metrics_every": 10}},
+            "compression": {stages}, "seed": 1, "backend": "cpu"}}"#
+        )
+    };
+    let cases = [
+        (
+            "one-cycle.json",
+            recipe(
+                r#"{"decay": {"kind": "one_cycle", "max_lr": 10, "div_factor": 1, "cycle_momentum": false}}"#,
+                5,
+                0.01,
+                "[]",
+            ),
+            vec!["non-finite", "training.schedule.decay.max_lr = 10"],
+        ),
+        (
+            "stage.json",
+            recipe("{}", 1, 0.0001, r#"[{"kind": "finetune", "epochs": 5, "lr": 10}]"#),
+            vec!["compression[0]: the loss became non-finite", "this stage's training", "its lr = 10"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, text, needles) in &cases {
+        let path = tmp(name);
+        std::fs::write(&path, text).unwrap();
+        let (code, _, err) = minnow(&["run", path.to_str().unwrap(), "--quiet"]);
+        if code == 0 {
+            failures.push(format!("{name}: exited 0"));
+        }
+        for n in needles {
+            if !err.contains(n) {
+                failures.push(format!("{name}: stderr {err:?} lacks {n:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

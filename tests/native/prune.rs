@@ -636,3 +636,83 @@ fn spiral_prune_keeps_the_boundary_at_90_percent() {
     assert!(last["weight_sparsity"].as_f64().unwrap() >= 0.9 - 1e-9);
     assert!(acc >= 0.97 && dense - acc <= 0.02, "spiral accuracy {acc} (dense {dense})");
 }
+
+/// Plans that used to fail only once the training was paid for are refused when the trainer is
+/// built: a count `amount` past a layer's (or the global scope's) size, and a structured removal
+/// after per-channel quantizers were installed. Per-tensor quantizers, and a sweep (whose points
+/// start from a model without quantizers), still allow the removal.
+#[test]
+fn plans_that_would_fail_after_training_are_refused_before_it() {
+    // spiral-mlp: 0.weight [64, 2], 2.weight [64, 64], 4.weight [2, 64].
+    let refused: Vec<(Value, Vec<&str>)> = vec![
+        (
+            json!([{"kind": "magnitude", "amount": 129}]),
+            vec!["compression[0].amount = 129", "layer 0.weight [64, 2] has only 128 weights"],
+        ),
+        (
+            json!([{"kind": "magnitude", "amount": 100000, "scope": "global"}]),
+            vec!["compression[0].amount = 100000", "has only 4352 weights"],
+        ),
+        (
+            json!([{"kind": "structured", "amount": 65, "remove": true}]),
+            vec!["compression[0].amount = 65", "has only 64 output channels"],
+        ),
+        (
+            json!([{"kind": "quantize", "bits": 8}, {"kind": "finetune", "epochs": 1},
+                   {"kind": "structured", "amount": 0.5, "remove": true}]),
+            vec!["compression[2].remove", "compression[0] installed per-channel quantizers", "per_tensor"],
+        ),
+        (
+            json!([{"kind": "qat", "bits": 8, "train": {"epochs": 1}},
+                   {"kind": "structured", "amount": 0.5, "remove": true}]),
+            vec!["compression[1].remove", "compression[0] installed per-channel quantizers"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (stages, needles) in &refused {
+        let r = recipe_with("spiral-mlp", stages.clone(), |_| {});
+        match Trainer::with_device(r, None, Device::Cpu, String::new()) {
+            Ok(_) => failures.push(format!("{stages}: accepted")),
+            Err(e) => {
+                let msg = e.to_string();
+                for n in needles {
+                    if !msg.contains(n) {
+                        failures.push(format!("{stages}: message {msg:?} lacks {n:?}"));
+                    }
+                }
+            }
+        }
+    }
+    let accepted = [
+        json!([{"kind": "magnitude", "amount": 128}]),
+        json!([{"kind": "magnitude", "amount": 4352, "scope": "global"}]),
+        json!([{"kind": "quantize", "bits": 8, "granularity": "per_tensor"},
+               {"kind": "structured", "amount": 0.5, "remove": true}]),
+        json!([{"kind": "structured", "amount": 0.5, "remove": true}, {"kind": "quantize", "bits": 8}]),
+        json!([{"kind": "quantize", "bits": 8},
+               {"kind": "sweep", "stage": {"kind": "structured", "remove": true}, "grid": {"amount": [0.5]}}]),
+    ];
+    for stages in &accepted {
+        let r = recipe_with("spiral-mlp", stages.clone(), |_| {});
+        if let Err(e) = Trainer::with_device(r, None, Device::Cpu, String::new()) {
+            failures.push(format!("{stages}: refused: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A per-tensor quantizer survives a structured removal after it: the run completes.
+#[test]
+fn structured_removal_after_per_tensor_quantization_runs() {
+    let r = recipe_with(
+        "spiral-mlp",
+        json!([{"kind": "quantize", "bits": 8, "granularity": "per_tensor", "activations": true},
+               {"kind": "structured", "amount": 0.5, "remove": true}]),
+        |r| r["training"]["epochs"] = json!(1),
+    );
+    let mut t = trainer(r);
+    train_initial(&mut t);
+    run_stage(&mut t, 0);
+    let rep = run_stage(&mut t, 1);
+    assert_eq!(rep["kind"], "structured", "{rep}");
+}

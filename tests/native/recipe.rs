@@ -92,3 +92,95 @@ fn presets_parse_validate_and_round_trip() {
     }
     assert!(preset("nope").unwrap_err().to_string().contains("spiral-mlp"));
 }
+
+/// Counts that overflow and floats that parse to infinity (`1e39` as an f32) are refused with the
+/// field's path and range, instead of wrapping into a plan that never ends or training at lr = NaN.
+#[test]
+fn overflowing_counts_and_non_finite_floats_are_refused_with_their_path() {
+    let gradual = |extra: Value| {
+        let mut g = json!({"kind": "gradual", "final_sparsity": 0.5, "prunings": 2, "train": {"epochs": 1}});
+        for (k, v) in extra.as_object().unwrap() {
+            g[k] = v.clone();
+        }
+        json!([g])
+    };
+    let one_cycle = |field: &str, v: f64| {
+        let mut d = json!({"kind": "one_cycle", "max_lr": 0.1});
+        d[field] = json!(v);
+        d
+    };
+    let cases: Vec<(&str, Value, Vec<&str>)> = vec![
+        (
+            "compression",
+            gradual(json!({"frequency": 1u64 << 63})),
+            vec!["compression[0].frequency = 9223372036854775808", "overflows"],
+        ),
+        (
+            "compression",
+            gradual(json!({"start_step": u64::MAX, "frequency": 1})),
+            vec!["compression[0].start_step = 18446744073709551615", "overflows"],
+        ),
+        (
+            "training.schedule.decay",
+            json!({"kind": "cosine", "t_max": 10, "eta_min": 1e39}),
+            vec!["training.schedule.decay.eta_min = inf", "[0, 10]"],
+        ),
+        (
+            "training.schedule.decay",
+            one_cycle("div_factor", 1e39),
+            vec!["training.schedule.decay.div_factor = inf", "[1, 1e6]"],
+        ),
+        (
+            "training.schedule.decay",
+            one_cycle("final_div_factor", 1e39),
+            vec!["training.schedule.decay.final_div_factor = inf", "[1, 1e6]"],
+        ),
+        (
+            "training.schedule.decay",
+            one_cycle("max_lr", 1e39),
+            vec!["training.schedule.decay.max_lr = inf", "(0, 10]"],
+        ),
+        (
+            "training.schedule.decay",
+            one_cycle("max_momentum", 1e39),
+            vec!["training.schedule.decay.max_momentum = inf"],
+        ),
+        ("training.optimizer.lr", json!(1e39), vec!["training.optimizer.lr = inf", "(0, 10]"]),
+        ("training.label_smoothing", json!(1e39), vec!["training.label_smoothing = inf", "[0, 1)"]),
+        ("dataset.noise", json!(1e39), vec!["dataset.noise = inf", "[0, 1]"]),
+        ("model.dropout", json!(1e39), vec!["model.dropout = inf", "[0, 1)"]),
+        (
+            "compression",
+            json!([{"kind": "finetune", "epochs": 1, "lr": 1e39}]),
+            vec!["compression[0].lr = inf", "(0, 10]"],
+        ),
+        (
+            "compression",
+            json!([{"kind": "quantize", "averaging_constant": 1e39}]),
+            vec!["compression[0].averaging_constant = inf", "(0, 1]"],
+        ),
+        (
+            "compression",
+            json!([{"kind": "distill", "student": {"kind": "mlp", "hidden": [8]}, "temperature": 1e39,
+                    "train": {"epochs": 1}}]),
+            vec!["compression[0].temperature = inf", "(0, 100]"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (path, v, needles) in &cases {
+        match with(path, v.clone()) {
+            Ok(_) => failures.push(format!("{path} = {v}: accepted")),
+            Err(msg) => {
+                for n in needles {
+                    if !msg.contains(n) {
+                        failures.push(format!("{path} = {v}: message {msg:?} lacks {n:?}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The largest plan that still fits is accepted by validation (the model check then refuses
+    // it as longer than the stage).
+    assert!(with("compression", gradual(json!({"start_step": u64::MAX - 2, "frequency": 1}))).is_ok());
+}

@@ -464,10 +464,23 @@ impl GradualRun {
         self.prune_due(t).await?;
         let mut adv = Advance::default();
         if !t.phase_done() {
-            let until =
-                self.events.get(self.next).map(|&e| (e - t.phase_steps()) as usize).unwrap_or(usize::MAX);
+            let until = self
+                .events
+                .get(self.next)
+                .map(|&e| usize::try_from(e.saturating_sub(t.phase_steps())).unwrap_or(usize::MAX))
+                .unwrap_or(usize::MAX);
             adv = ctx.train(t, budget.min(until)).await?;
             self.prune_due(t).await?;
+        }
+        if t.phase_done() && self.next < self.events.len() {
+            // The plan check keeps every event within the stage's steps; never wait for one past it.
+            bail!(
+                "{}: pruning step {} at stage step {} is past the stage's {} steps",
+                ctx.prefix,
+                self.next,
+                self.events[self.next],
+                t.phase_steps()
+            );
         }
         adv.detail = format!("pruning step {}/{}", self.next, self.events.len());
         if t.phase_done() && self.next == self.events.len() {
