@@ -394,7 +394,11 @@ impl Session {
 
     /// Test accuracy of `model` (evaluation mode, with `around` applied at every layer) and its
     /// confusion matrix, `confusion[true][predicted]`.
-    async fn evaluate_model(&self, model: &Sequential, around: Option<&dyn LayerForward>) -> Result<(f32, Vec<Vec<u32>>)> {
+    async fn evaluate_model(
+        &self,
+        model: &Sequential,
+        around: Option<&dyn LayerForward>,
+    ) -> Result<(f32, Vec<Vec<u32>>)> {
         let logits = no_grad(|| logits_of(model, self.t.test_inputs(), around))?;
         let pred = logits.argmax()?.to_vec().await?;
         let k = self.t.data.classes;

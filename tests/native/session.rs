@@ -85,7 +85,8 @@ fn explore_gives_the_compressed_models_grid_and_confusion() {
     assert_eq!(diag as f32 / n as f32, same.test_accuracy);
     // Heavy pruning moves the boundary.
     let (pruned, grid) =
-        pollster::block_on(s.explore_with_grid(&snap, &setting(0.97, Scope::Global, Some(2)), Some(16))).unwrap();
+        pollster::block_on(s.explore_with_grid(&snap, &setting(0.97, Scope::Global, Some(2)), Some(16)))
+            .unwrap();
     let grid = grid.unwrap();
     assert_eq!(grid.len(), 16 * 16 * 2);
     assert_ne!(grid, pollster::block_on(s.decision_grid(16)).unwrap());
