@@ -19,7 +19,7 @@ import {
 import { formatBytes, formatCount, formatLoss, formatPercent, formatRatio, formatSeconds } from './format.js';
 import { drawChart } from './plot.js';
 import { drawBoundary } from './boundary.js';
-import { honestBytes, plannedEpochs, sizePoints, stageLabel } from './compress.js';
+import { hitTest, honestBytes, plannedEpochs, pointAction, pointTooltip, sizePoints, stageLabel } from './compress.js';
 import { histogram, matrixLayout, quantLevels, weightRange } from './weights.js';
 import { drawHistogram, drawSizePlot, drawSparsityMap } from './views.js';
 import { loadedNotice, modelFileName, sourceRecipe } from './modelfile.js';
@@ -122,6 +122,8 @@ const ui = {
   weightsNote: byId('weights-note'),
   compressRow: byId('compress-row'),
   sizeChart: /** @type {HTMLCanvasElement} */ (byId('size-chart')),
+  sizeTip: byId('size-tip'),
+  sizeNote: byId('size-note'),
   sweepLegend: byId('sweep-legend'),
   detailsCard: byId('details-card'),
   stageDetails: byId('stage-details'),
@@ -457,13 +459,94 @@ function drawViews() {
   const hasStages = (app.recipe?.compression?.length ?? 0) > 0 || app.stageReports.length > 0;
   ui.compressRow.hidden = !(run && hasStages);
   if (!ui.compressRow.hidden) {
-    const points = sizePoints(app.stageReports);
-    ui.sweepLegend.hidden = !points.some((p) => p.kind === 'sweep');
-    drawSizePlot(ui.sizeChart, {
-      points,
-      colors: { front: cssVar('--series-front'), stage: cssVar('--accent'), sweep: cssVar('--series-sweep'), baseline: cssVar('--series-epoch') },
-    });
+    drawSizeView();
   }
+}
+
+/** The size plot, the hovered point ringed; remembers where the points went for hit-testing. */
+function drawSizeView() {
+  const points = sizePoints(app.stageReports);
+  ui.sweepLegend.hidden = !points.some((p) => p.kind === 'sweep');
+  const xy = drawSizePlot(ui.sizeChart, {
+    points,
+    colors: { front: cssVar('--series-front'), stage: cssVar('--accent'), sweep: cssVar('--series-sweep'), baseline: cssVar('--series-epoch') },
+    highlight: sizeHover.index,
+  });
+  sizeHover.points = points;
+  sizeHover.xy = xy;
+}
+
+/** @type {{points: import('./compress.js').SizePoint[], xy: {x: number, y: number}[], index: number}} */
+const sizeHover = { points: [], xy: [], index: -1 };
+
+/** @param {MouseEvent} ev @returns {number} the size-plot point under the mouse, or -1 */
+function sizePointAt(ev) {
+  const r = ui.sizeChart.getBoundingClientRect();
+  return hitTest(ev.clientX - r.left, ev.clientY - r.top, sizeHover.xy, 9);
+}
+
+/** @param {MouseEvent} ev */
+function onSizeHover(ev) {
+  const i = sizePointAt(ev);
+  if (i !== sizeHover.index) {
+    sizeHover.index = i;
+    drawSizeView();
+  }
+  const p = sizeHover.points[i];
+  ui.sizeChart.classList.toggle('pointing', !!p && pointAction(p, app.stageReports) !== null);
+  if (!p) {
+    ui.sizeTip.hidden = true;
+    return;
+  }
+  ui.sizeTip.textContent = pointTooltip(p, pointAction(p, app.stageReports)).join('\n');
+  ui.sizeTip.hidden = false;
+  const { x, y } = sizeHover.xy[i];
+  const w = ui.sizeChart.clientWidth;
+  const tipW = ui.sizeTip.offsetWidth;
+  ui.sizeTip.style.left = `${Math.max(0, Math.min(w - tipW, x + 12))}px`;
+  ui.sizeTip.style.top = `${Math.max(0, y - ui.sizeTip.offsetHeight - 10)}px`;
+}
+
+function onSizeLeave() {
+  ui.sizeTip.hidden = true;
+  if (sizeHover.index !== -1) {
+    sizeHover.index = -1;
+    drawSizeView();
+  }
+}
+
+/**
+ * A click on a size-plot point: the explorer moves to its setting, or its stages replace the sweep
+ * in the recipe (editor and URL; the next Train runs them).
+ * @param {MouseEvent} ev
+ */
+async function onSizeClick(ev) {
+  const i = sizePointAt(ev);
+  const p = sizeHover.points[i];
+  const action = p ? pointAction(p, app.stageReports) : null;
+  if (!p || !action) return;
+  if (action.kind === 'explore') {
+    if (!app.ex.active) {
+      ui.sizeNote.textContent = `${p.label}: ${exploreProblem() || 'the explorer is not available now'}.`;
+      return;
+    }
+    app.ex.setting = { ...action.setting };
+    writeExploreControls();
+    requestExplore();
+    ui.sizeNote.textContent = `Explore shows ${p.label}.`;
+    ui.exploreCard.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    return;
+  }
+  if (!app.recipe) return;
+  const recipe = structuredClone(app.recipe);
+  const stages = Array.isArray(recipe.compression) ? recipe.compression : [];
+  if (action.index < 0 || action.index >= stages.length || stages[action.index]?.kind !== 'sweep') {
+    ui.sizeNote.textContent = `${p.label}: the recipe no longer has that sweep at stage ${action.index + 1}.`;
+    return;
+  }
+  stages.splice(action.index, 1, .../** @type {any[]} */ (action.stages));
+  await setEditor(recipe);
+  ui.sizeNote.textContent = `The recipe now runs ${p.label} in place of the sweep: press Train to run it.`;
 }
 
 /** The histogram and sparsity map of the chosen layer, from the last weights read. */
@@ -1235,6 +1318,9 @@ async function showOpenedModel(name, info) {
 function wire() {
   ui.train.addEventListener('click', startOrResume);
   ui.pause.addEventListener('click', pause);
+  ui.sizeChart.addEventListener('mousemove', onSizeHover);
+  ui.sizeChart.addEventListener('mouseleave', onSizeLeave);
+  ui.sizeChart.addEventListener('click', (ev) => void onSizeClick(ev));
   ui.reset.addEventListener('click', reset);
   ui.noticeClose.addEventListener('click', hideNotice);
   ui.downloadReport.addEventListener('click', downloadReport);

@@ -11,7 +11,9 @@
 
 /**
  * @typedef {{label: string, accuracy: number, bytes: number, kind: 'baseline' | 'stage' | 'sweep',
- *   pareto: boolean}} SizePoint
+ *   pareto: boolean, stage?: number, point?: number}} SizePoint
+ *   stage: the index in the stage reports of the stage the point comes from; point: its index in
+ *   that stage's `details.points` (a sweep's grid point or a quantize stage's bit width)
  * @typedef {{label: number | string | undefined, series: [string, number[]][]}} SoftSample
  *   one sample's class probabilities, per model ("teacher", "distilled", ...)
  */
@@ -212,9 +214,9 @@ export function sizePoints(stages) {
     const bytes = honestBytes(s?.bytes);
     const label = `${(s?.index ?? i) + 1} · ${stageLabel(s?.kind)}`;
     if (Number.isFinite(s?.test_accuracy) && bytes !== undefined && Number.isFinite(bytes)) {
-      out.push({ label, accuracy: /** @type {number} */ (s.test_accuracy), bytes, kind: 'stage', pareto: false });
+      out.push({ label, accuracy: /** @type {number} */ (s.test_accuracy), bytes, kind: 'stage', pareto: false, stage: i });
     }
-    for (const p of extraPoints(s)) out.push({ ...p, label: `${label}: ${p.label}`, kind: 'sweep', pareto: false });
+    for (const p of extraPoints(s)) out.push({ ...p, label: `${label}: ${p.label}`, kind: 'sweep', pareto: false, stage: i });
   });
   for (const i of paretoFront(out)) out[i].pareto = true;
   return mergeCoincident(out);
@@ -224,7 +226,7 @@ export function sizePoints(stages) {
  * The points a stage measured besides its end state: a sweep's grid points and a quantize stage's
  * bit widths, labelled by their settings; none for other kinds.
  * @param {StageReport} s
- * @returns {{label: string, accuracy: number, bytes: number}[]}
+ * @returns {{label: string, accuracy: number, bytes: number, point: number}[]}
  */
 export function extraPoints(s) {
   /** @type {{label: string, accuracy: unknown, bytes: unknown}[]} */
@@ -247,13 +249,13 @@ export function extraPoints(s) {
     default:
       break;
   }
-  /** @type {{label: string, accuracy: number, bytes: number}[]} */
+  /** @type {{label: string, accuracy: number, bytes: number, point: number}[]} */
   const out = [];
-  for (const p of raw) {
+  raw.forEach((p, point) => {
     if (typeof p.accuracy === 'number' && Number.isFinite(p.accuracy) && typeof p.bytes === 'number' && Number.isFinite(p.bytes)) {
-      out.push({ label: p.label, accuracy: p.accuracy, bytes: p.bytes });
+      out.push({ label: p.label, accuracy: p.accuracy, bytes: p.bytes, point });
     }
-  }
+  });
   return out;
 }
 
@@ -389,4 +391,112 @@ export function quantRows(report) {
     default:
       return [];
   }
+}
+
+/**
+ * The plotted point under the mouse: the nearest of `xy` (canvas CSS pixels) within `radius` of
+ * (`mx`, `my`), or -1. Pure: the size plot's hover and click both go through it.
+ * @param {number} mx
+ * @param {number} my
+ * @param {{x: number, y: number}[]} xy
+ * @param {number} [radius]
+ * @returns {number}
+ */
+export function hitTest(mx, my, xy, radius = 8) {
+  let best = -1;
+  let bestD = radius * radius + 1e-9;
+  xy.forEach((p, i) => {
+    const d = (p.x - mx) ** 2 + (p.y - my) ** 2;
+    if (d < bestD) {
+      best = i;
+      bestD = d;
+    }
+  });
+  return best;
+}
+
+/**
+ * Sets `path` ("amount", "then[0].epochs", "stage.scope") in `obj`, making the objects and arrays on
+ * the way. Returns false when a step runs into something that is not a container.
+ * @param {Record<string, any>} obj
+ * @param {string} path
+ * @param {unknown} value
+ */
+export function setPath(obj, path, value) {
+  const keys = path.replace(/\[(\d+)\]/g, '.$1').split('.').filter((k) => k !== '');
+  if (!keys.length) return false;
+  /** @type {any} */
+  let at = obj;
+  for (let i = 0; i < keys.length - 1; i++) {
+    const k = keys[i];
+    if (at[k] === undefined || at[k] === null) at[k] = /^\d+$/.test(keys[i + 1]) ? [] : {};
+    at = at[k];
+    if (typeof at !== 'object') return false;
+  }
+  at[keys[keys.length - 1]] = value;
+  return true;
+}
+
+/**
+ * The recipe stages one sweep point stands for: the sweep's template stage and its `then` stages,
+ * with the point's grid settings applied (a key starting with `then[i]` goes to the i-th follow-up,
+ * `stage.` to the template, any other to the template).
+ * @param {{template?: unknown, then?: unknown, stage?: unknown}} sweep a sweep's report details or recipe stage
+ * @param {Record<string, unknown>} settings
+ * @returns {Record<string, unknown>[]}
+ */
+export function sweepPointStages(sweep, settings) {
+  const template = structuredClone(sweep.template ?? sweep.stage ?? {});
+  const then = structuredClone(Array.isArray(sweep.then) ? sweep.then : []);
+  const holder = { stage: template, then };
+  for (const [key, value] of Object.entries(settings ?? {})) {
+    if (/^(then\b|stage\.)/.test(key)) setPath(holder, key, value);
+    else setPath(holder.stage, key, value);
+  }
+  return [holder.stage, ...holder.then];
+}
+
+/**
+ * What a click on a size-plot point restores. A point the explorer can show (a quantize stage's bit
+ * width; a sweep point that only prunes by magnitude, its follow-ups training for 0 epochs) moves
+ * the Explore card there; any other sweep point puts its stages in place of the sweep in the
+ * recipe. Null when the point stands for no setting (the dense model, a stage's end state).
+ * @param {SizePoint} p
+ * @param {StageReport[]} stages
+ * @returns {{kind: 'explore', setting: import('./report-types.js').ExploreSetting} |
+ *   {kind: 'recipe', index: number, stages: Record<string, unknown>[]} | null}
+ */
+export function pointAction(p, stages) {
+  if (p.stage === undefined || p.point === undefined) return null;
+  const s = stages[p.stage];
+  /** @type {any} */
+  const d = s?.details;
+  const raw = Array.isArray(d?.points) ? d.points[p.point] : undefined;
+  if (!s || !raw) return null;
+  if (s.kind === 'quantize') {
+    return { kind: 'explore', setting: { sparsity: 0, method: 'layer', bits: raw.bits, scheme: d.scheme ?? 'symmetric', granularity: d.granularity ?? 'per_tensor' } };
+  }
+  if (s.kind !== 'sweep') return null;
+  const list = sweepPointStages(d, raw.settings ?? {});
+  const [first, ...rest] = list;
+  const trains = rest.some((t) => t.kind !== 'finetune' || Number(t.epochs ?? 1) > 0);
+  if (first.kind === 'magnitude' && !trains && typeof first.amount === 'number') {
+    const scope = first.scope === 'global' ? 'global' : 'layer';
+    return { kind: 'explore', setting: { sparsity: first.amount, method: scope, bits: null, scheme: 'symmetric', granularity: 'per_tensor' } };
+  }
+  return { kind: 'recipe', index: typeof s.index === 'number' ? s.index : p.stage, stages: list };
+}
+
+/**
+ * The tooltip of a size-plot point: its label, accuracy and bytes, and what a click does.
+ * @param {SizePoint} p
+ * @param {ReturnType<typeof pointAction>} action
+ * @returns {string[]} lines
+ */
+export function pointTooltip(p, action) {
+  const kb = p.bytes >= 1024 ? `${(p.bytes / 1024).toFixed(p.bytes >= 10240 ? 0 : 1)} KB` : `${Math.round(p.bytes)} B`;
+  const lines = [p.label, `test accuracy ${(p.accuracy * 100).toFixed(1)}%`, `honest size ${kb} (${Math.round(p.bytes).toLocaleString('en-US')} bytes)`];
+  if (action?.kind === 'explore') lines.push('click: show this setting in Explore');
+  else if (action?.kind === 'recipe') lines.push('click: put these stages in the recipe');
+  return lines;
 }

@@ -158,18 +158,20 @@ export function drawSparsityMap(canvas, spec) {
 /**
  * Accuracy against bytes on a log-10 axis: the dense model, one point per stage and per sweep
  * point; the Pareto front joined by a line, labels beside the stage points.
+ * Axis titles "honest size" and "test accuracy"; `highlight` rings one point (the hovered one).
  * @param {HTMLCanvasElement} canvas
- * @param {{points: SizePoint[], colors: {front: string, stage: string, sweep: string, baseline: string}}} spec
+ * @param {{points: SizePoint[], colors: {front: string, stage: string, sweep: string, baseline: string}, highlight?: number}} spec
+ * @returns {{x: number, y: number}[]} where each point was drawn (CSS pixels), for hit-testing
  */
-export function drawSizePlot(canvas, { points, colors }) {
+export function drawSizePlot(canvas, { points, colors, highlight = -1 }) {
   const { ctx, width, height } = fitCanvas(canvas);
   ctx.clearRect(0, 0, width, height);
   ctx.font = INK.font;
   if (!points.length) {
     centred(ctx, width, height, 'each finished stage adds a point');
-    return;
+    return [];
   }
-  const pad = { left: 46, right: 16, top: 14, bottom: 28 };
+  const pad = { left: 60, right: 16, top: 14, bottom: 40 };
   const plotW = Math.max(10, width - pad.left - pad.right);
   const plotH = Math.max(10, height - pad.top - pad.bottom);
   const bytes = points.map((p) => p.bytes);
@@ -206,6 +208,17 @@ export function drawSizePlot(canvas, { points, colors }) {
   ctx.lineTo(pad.left + 0.5, pad.top + plotH + 0.5);
   ctx.lineTo(pad.left + plotW, pad.top + plotH + 0.5);
   ctx.stroke();
+  // Axis titles: size below the byte ticks, accuracy turned up the left edge.
+  ctx.fillStyle = INK.text;
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'bottom';
+  ctx.fillText('honest size (bytes, log scale)', pad.left + plotW / 2, height - 2);
+  ctx.save();
+  ctx.translate(12, pad.top + plotH / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.textBaseline = 'middle';
+  ctx.fillText('test accuracy', 0, 0);
+  ctx.restore();
 
   const front = points.filter((p) => p.pareto).sort((a, b) => a.bytes - b.bytes);
   if (front.length > 1) {
@@ -251,4 +264,13 @@ export function drawSizePlot(canvas, { points, colors }) {
     boxes.push([spot[0], spot[1], spot[0] + w, spot[1] + 12]);
     ctx.fillText(p.label, spot[0], spot[1] + 6);
   }
+  const xy = points.map((p) => ({ x: sx(p.bytes), y: sy(p.accuracy) }));
+  if (highlight >= 0 && highlight < xy.length) {
+    ctx.strokeStyle = INK.text;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(xy[highlight].x, xy[highlight].y, 7, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
+  return xy;
 }
