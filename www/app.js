@@ -84,6 +84,9 @@ const ui = {
   train: /** @type {HTMLButtonElement} */ (byId('train')),
   pause: /** @type {HTMLButtonElement} */ (byId('pause')),
   reset: /** @type {HTMLButtonElement} */ (byId('reset')),
+  step: /** @type {HTMLButtonElement} */ (byId('step')),
+  speed: /** @type {HTMLSelectElement} */ (byId('speed')),
+  batchCounter: byId('batch-counter'),
   progressBar: byId('progress-bar'),
   phase: byId('phase'),
   statEpoch: byId('stat-epoch'),
@@ -183,6 +186,10 @@ const app = {
   /** @type {{epoch: number, batch: number, batchesPerEpoch: number, loss: number} | null} */
   lastStep: null,
   trainMs: 0,
+  /** Mini-batches trained in this run (the step counter). */
+  batchesDone: 0,
+  /** A single step in flight. */
+  stepping: false,
   /** @type {Report | null} final report */
   report: null,
   /** The model file the live run was opened from (until it is reset or replaced): its name, what
@@ -278,6 +285,7 @@ function renderButtons() {
     ? 'Continue training from the weights of the opened model file'
     : app.recipe === null && ui.validation.dataset.state === 'bad' ? `Fix the recipe first: ${ui.validation.textContent}` : '';
   ui.pause.disabled = s !== 'training';
+  ui.step.disabled = busy || s === 'training' || app.recipe === null || app.stepping;
   ui.reset.disabled = busy || app.run === null;
   ui.preset.disabled = s === 'loading' || s === 'broken' || app.opening;
   ui.downloadReport.disabled = app.run === null || s === 'creating';
@@ -362,6 +370,10 @@ function renderStats() {
   const fraction = total ? Math.min(1, done ? 1 : position / total) : 0;
   ui.progressBar.style.width = `${(fraction * 100).toFixed(2)}%`;
   ui.phase.textContent = phaseText(position);
+  ui.batchCounter.dataset.batches = String(app.batchesDone);
+  ui.batchCounter.textContent = last && run
+    ? `${formatCount(app.batchesDone)} batches · epoch ${last.epoch + 1}, batch ${last.batch} / ${last.batchesPerEpoch}`
+    : '';
 }
 
 /** @param {number} position */
@@ -389,6 +401,7 @@ function clearViews() {
   app.grid = null;
   app.lastStep = null;
   app.trainMs = 0;
+  app.batchesDone = 0;
   app.report = null;
   app.loaded = null;
   app.stage = null;
@@ -474,6 +487,8 @@ function drawSizeView() {
   });
   sizeHover.points = points;
   sizeHover.xy = xy;
+  // Where the points are, for scripts and the end-to-end test: [x, y, kind] in CSS pixels.
+  ui.sizeChart.dataset.points = JSON.stringify(xy.map((q, i) => [Math.round(q.x), Math.round(q.y), points[i].kind]));
 }
 
 /** @type {{points: import('./compress.js').SizePoint[], xy: {x: number, y: number}[], index: number}} */
@@ -1141,6 +1156,39 @@ async function pause() {
   if (app.status === 'training') setStatus('paused');
 }
 
+/**
+ * One mini-batch: makes a paused run of the editor's recipe when there is none (or it is stale or
+ * finished), then asks the worker for one step; its events redraw the views.
+ */
+async function stepOne() {
+  if (app.stepping || app.status === 'training' || app.status === 'creating' || !app.recipe) return;
+  app.stepping = true;
+  renderButtons();
+  const key = currentRunKey();
+  try {
+    if (!app.run || app.runKey !== key || app.status === 'done' || app.status === 'failed') {
+      rejectTrainWaiters('a new run replaced the one being waited for');
+      setStatus('creating');
+      clearViews();
+      app.run = null;
+      if (ui.notice.dataset.kind === 'info') hideNotice();
+      const info = await engine.call('create', { json: JSON.stringify(app.recipe), csv: app.csv ?? undefined });
+      showRun(info, key);
+      setStatus('paused');
+    } else if (app.status !== 'paused') {
+      setStatus('paused');
+    }
+    await engine.call('step');
+    refreshWeights();
+  } catch (e) {
+    if (/** @type {string} */ (app.status) === 'creating') setStatus(app.run ? 'paused' : 'idle');
+    showNotice('error', 'Could not train one batch.', errorText(e));
+  } finally {
+    app.stepping = false;
+    renderButtons();
+  }
+}
+
 async function reset() {
   rejectTrainWaiters('the run was reset');
   await engine.call('reset');
@@ -1165,6 +1213,7 @@ function onEngineEvent(ev) {
       const loss = ev.loss ?? NaN;
       app.lastStep = { ...ev, loss: Number.isFinite(loss) ? loss : (app.lastStep?.loss ?? NaN) };
       app.trainMs += ev.ms;
+      app.batchesDone += ev.batches;
       const x = stepPosition(ev);
       if (Number.isFinite(loss)) app.steps.push([x, loss]);
       renderStats();
@@ -1318,6 +1367,10 @@ async function showOpenedModel(name, info) {
 function wire() {
   ui.train.addEventListener('click', startOrResume);
   ui.pause.addEventListener('click', pause);
+  ui.step.addEventListener('click', () => void stepOne());
+  ui.speed.addEventListener('change', () => {
+    engine.call('pace', { mode: /** @type {import('./protocol.js').Pace} */ (ui.speed.value) }).catch((e) => showNotice('error', 'Could not change the speed.', errorText(e)));
+  });
   ui.sizeChart.addEventListener('mousemove', onSizeHover);
   ui.sizeChart.addEventListener('mouseleave', onSizeLeave);
   ui.sizeChart.addEventListener('click', (ev) => void onSizeClick(ev));

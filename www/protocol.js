@@ -45,6 +45,9 @@ export {};
  *   result: RunInfo & {file: import('./modelfile.js').ModelFileInfo}}} importModel
  * @property {{payload: {}, result: null}} train
  * @property {{payload: {}, result: null}} pause
+ * @property {{payload: {}, result: {epoch: number, batch: number, batchesPerEpoch: number, done: boolean}}} step
+ *   one mini-batch of the paused run (refused while training)
+ * @property {{payload: {mode: Pace}, result: null}} pace how fast the training loop runs
  * @property {{payload: {}, result: null}} reset
  * @property {{payload: {}, result: Report | null}} report
  * @property {{payload: {res?: number}, result: Grid | null}} grid
@@ -55,6 +58,8 @@ export {};
  */
 
 /** @typedef {keyof Requests} RequestType */
+
+/** @typedef {'fast' | 'normal' | 'slow'} Pace the training loop's speed (slow: about 10× the wall time) */
 
 /**
  * @typedef {{id: number, ok: true, result: unknown} | {id: number, ok: false, error: string}} Reply

@@ -35,6 +35,13 @@ let run = null;
  */
 const ENGINE_MODULE = './pkg/minnow.js';
 let training = false;
+/** Pacing of the training loop: after each `run.step(n)` call the loop waits `SLOWDOWN[pace] - 1`
+ * times as long as the call took (slow: about 10× the wall time), and takes at most `MAX_N[pace]`
+ * batches a call so the views move smoothly. */
+/** @type {import('./protocol.js').Pace} */
+let pace = 'fast';
+const SLOWDOWN = { fast: 1, normal: 3, slow: 10 };
+const MAX_N = { fast: 1024, normal: 64, slow: 8 };
 /** Resolves when the training loop has exited; awaited by pause/reset. */
 let loopDone = Promise.resolve();
 
@@ -105,8 +112,9 @@ async function trainLoop() {
     const r = await exclusive(() => live.step(n));
     const ms = performance.now() - t0;
     post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: n, ms, stage: r.stage ?? null });
-    if (ms < STEP_TARGET_MS / 2) n = Math.min(n * 2, 1024);
+    if (ms < STEP_TARGET_MS / 2) n = Math.min(n * 2, MAX_N[pace]);
     else if (ms > STEP_TARGET_MS * 2 && n > 1) n = Math.max(1, n >> 1);
+    n = Math.min(n, MAX_N[pace]);
     if (r.notice) post({ event: 'notice', message: r.notice, epoch: r.epoch, backend: live.backend, backendNote: live.backendNote });
     if (r.epochEnd) post({ event: 'epoch', epochEnd: r.epochEnd, stage: r.stage ?? null });
     if (r.stageEnd) post({ event: 'stage', report: r.stageEnd });
@@ -123,9 +131,32 @@ async function trainLoop() {
       post({ event: 'done', report: await exclusive(() => live.report()) });
       return;
     }
-    await yieldToEvents();
+    const wait = (SLOWDOWN[pace] - 1) * Math.max(ms, 4);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    else await yieldToEvents();
   }
   post({ event: 'stopped' });
+}
+
+/**
+ * One mini-batch while paused: the same events as a step of the loop (step, epoch, stage, a fresh
+ * decision grid on 2-D data, done at the end).
+ * @param {Run} live
+ */
+async function stepOnce(live) {
+  const t0 = performance.now();
+  const r = await exclusive(() => live.step(1));
+  const ms = performance.now() - t0;
+  post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: 1, ms, stage: r.stage ?? null });
+  if (r.notice) post({ event: 'notice', message: r.notice, epoch: r.epoch, backend: live.backend, backendNote: live.backendNote });
+  if (r.epochEnd) post({ event: 'epoch', epochEnd: r.epochEnd, stage: r.stage ?? null });
+  if (r.stageEnd) post({ event: 'stage', report: r.stageEnd });
+  if (live.is2d) {
+    const grid = await computeGrid(live);
+    post({ event: 'grid', ...grid }, [grid.data.buffer]);
+  }
+  if (r.done) post({ event: 'done', report: await exclusive(() => live.report()) });
+  return { epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, done: !!r.done };
 }
 
 /**
@@ -281,6 +312,20 @@ const handlers = {
 
   async pause() {
     await stopTraining();
+    return null;
+  },
+
+  /** One mini-batch of the paused run (refused while the loop trains). */
+  async step() {
+    const live = liveRun();
+    if (training) throw new Error('the model is training: pause it to step one batch at a time');
+    return stepOnce(live);
+  },
+
+  /** How fast the loop trains: "fast" (as fast as it can), "normal" (about 3× slower), "slow" (about 10×). */
+  async pace({ mode }) {
+    if (!Object.hasOwn(SLOWDOWN, mode)) throw new Error(`pace "${mode}": expected fast, normal or slow`);
+    pace = mode;
     return null;
   },
 
