@@ -21,7 +21,8 @@ import { drawChart } from './plot.js';
 import { drawBoundary } from './boundary.js';
 import { hitTest, honestBytes, plannedEpochs, pointAction, pointTooltip, sizePoints, stageLabel } from './compress.js';
 import { histogram, matrixLayout, quantLevels, weightRange } from './weights.js';
-import { drawHistogram, drawSizePlot, drawSparsityMap } from './views.js';
+import { drawHistogram, drawSizePlot, drawSparsityMap, drawUnitImages } from './views.js';
+import { imageSide, unitImageLayout } from './weights.js';
 import { loadedNotice, modelFileName, sourceRecipe } from './modelfile.js';
 import { Engine } from './engine.js';
 import { runningStageRow, stageDetailBlocks, stageRow } from './stage-tables.js';
@@ -109,6 +110,8 @@ const ui = {
   accChart: /** @type {HTMLCanvasElement} */ (byId('acc-chart')),
   boundaryCard: byId('boundary-card'),
   boundary: /** @type {HTMLCanvasElement} */ (byId('boundary')),
+  boundaryTitle: byId('boundary-title'),
+  boundarySub: byId('boundary-sub'),
   epochsBody: /** @type {HTMLTableSectionElement} */ (byId('epochs').querySelector('tbody')),
   epochsEmpty: byId('epochs-empty'),
   downloadReport: /** @type {HTMLButtonElement} */ (byId('download-report')),
@@ -123,6 +126,10 @@ const ui = {
   sparsityMap: /** @type {HTMLCanvasElement} */ (byId('sparsity-map')),
   gridLegend: byId('grid-legend'),
   weightsNote: byId('weights-note'),
+  filtersCard: byId('filters-card'),
+  filtersTitle: byId('filters-title'),
+  unitImages: /** @type {HTMLCanvasElement} */ (byId('unit-images')),
+  filtersNote: byId('filters-note'),
   compressRow: byId('compress-row'),
   sizeChart: /** @type {HTMLCanvasElement} */ (byId('size-chart')),
   sizeTip: byId('size-tip'),
@@ -212,6 +219,14 @@ const app = {
   layerName: '',
   /** @type {LayerWeights | null} */
   weights: null,
+  /** @type {LayerWeights | null} the first layer's weights, when they read as images */
+  firstWeights: null,
+  /** @type {{key: string, bounds: [number, number, number, number], points: {x: Float32Array, y: Uint32Array}} | null}
+   * the 2-D points of the editor's recipe before a run exists */
+  preview: null,
+  previewKey: '',
+  /** The dataset of the live run's recipe (for the image side of the filter view). */
+  datasetName: /** @type {string | undefined} */ (undefined),
   weightsBusy: false,
   weightsAgain: false,
   weightsAt: 0,
@@ -409,6 +424,7 @@ function clearViews() {
   app.marks = [];
   app.layers = [];
   app.weights = null;
+  app.firstWeights = null;
   ui.epochsBody.replaceChildren();
   ui.epochsEmpty.hidden = false;
   ui.finalCard.hidden = true;
@@ -464,11 +480,18 @@ function drawViews() {
     marks,
   });
   const run = app.run;
-  ui.boundaryCard.hidden = !(run && run.is2d && run.bounds && run.points);
+  const preview = !run && app.preview && app.preview.key === app.previewKey ? app.preview : null;
+  ui.boundaryCard.hidden = !(run && run.is2d && run.bounds && run.points) && !preview;
+  ui.boundaryCard.dataset.preview = preview ? 'true' : 'false';
+  ui.boundaryTitle.textContent = preview ? 'The data' : 'Decision boundary';
+  ui.boundarySub.textContent = preview ? 'the training points, coloured by class: press Train or Step to fit them' : 'dots: training points';
   if (run && run.is2d && run.bounds && run.points) {
     drawBoundary(ui.boundary, { bounds: run.bounds, points: run.points, grid: app.grid });
+  } else if (preview) {
+    drawBoundary(ui.boundary, { bounds: preview.bounds, points: preview.points, grid: null });
   }
   drawWeights();
+  drawFilters();
   const hasStages = (app.recipe?.compression?.length ?? 0) > 0 || app.stageReports.length > 0;
   ui.compressRow.hidden = !(run && hasStages);
   if (!ui.compressRow.hidden) {
@@ -564,6 +587,19 @@ async function onSizeClick(ev) {
   ui.sizeNote.textContent = `The recipe now runs ${p.label} in place of the sweep: press Train to run it.`;
 }
 
+/** The first layer as one image per hidden unit (image models) or conv filter. */
+function drawFilters() {
+  const w = app.firstWeights;
+  const layout = w ? unitImageLayout(w, imageSide(app.datasetName)) : null;
+  ui.filtersCard.hidden = !app.run || !w || !layout;
+  if (ui.filtersCard.hidden || !w || !layout) return;
+  ui.filtersTitle.textContent = layout.conv ? `First conv layer: its ${layout.w}×${layout.h} filters` : 'First layer: what each hidden unit looks for';
+  const drawn = drawUnitImages(ui.unitImages, { values: w.values, mask: w.mask, layout });
+  const shown = layout.units < layout.total ? `the first ${layout.units} of ${layout.total}` : `all ${layout.total}`;
+  const what = layout.conv ? `filters of ${w.name}${w.shape[1] > 1 ? ' (input channel 1)' : ''}` : `hidden units of ${w.name}, each its ${layout.w}×${layout.h} incoming weights laid out like the input image`;
+  ui.filtersNote.textContent = `${shown} ${what}; colour scale ±${drawn ? drawn.scale.toPrecision(2) : '?'}.`;
+}
+
 /** The histogram and sparsity map of the chosen layer, from the last weights read. */
 function drawWeights() {
   ui.weightsCard.hidden = !app.run;
@@ -630,6 +666,15 @@ async function refreshWeights(now = false) {
     app.layers = r.layers ?? [];
     app.weights = r.weights ?? null;
     if (app.weights) app.layerName = app.weights.name;
+    const first = app.layers[0];
+    if (first && unitImageLayout(first, imageSide(app.datasetName))) {
+      if (app.weights?.name === first.name) app.firstWeights = app.weights;
+      else {
+        const f = await engine.call('weights', { name: first.name });
+        if (run !== app.run) return;
+        app.firstWeights = f?.weights?.name === first.name ? f.weights : null;
+      }
+    } else app.firstWeights = null;
     renderLayerSelect();
     scheduleDraw();
   } catch (e) {
@@ -1001,6 +1046,24 @@ async function validateEditor() {
   writeHash(parsed);
   renderPresetPicker();
   renderButtons();
+  refreshPreview();
+}
+
+/** The data of the editor's recipe before Train: its 2-D points (the worker builds a throwaway run). */
+async function refreshPreview() {
+  const recipe = app.recipe;
+  if (!recipe || app.csv) return;
+  const key = JSON.stringify([recipe.dataset, recipe.seed]);
+  if (key === app.previewKey) return;
+  app.previewKey = key;
+  try {
+    const r = await engine.call('preview', { json: JSON.stringify(recipe) });
+    if (key !== app.previewKey) return;
+    app.preview = r ? { key, ...r } : null;
+  } catch {
+    if (key === app.previewKey) app.preview = null;
+  }
+  scheduleDraw();
 }
 
 /** @param {Recipe} recipe */
@@ -1138,6 +1201,7 @@ function trainFromApi() {
 function showRun(info, key) {
   app.run = info;
   app.runKey = key;
+  app.datasetName = app.recipe?.dataset?.name;
   app.grid = info.grid ?? null;
   app.planned = app.recipe ? plannedEpochs(app.recipe) : info.totalEpochs;
   app.layers = info.layers ?? [];

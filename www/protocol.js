@@ -48,6 +48,8 @@ export {};
  * @property {{payload: {}, result: {epoch: number, batch: number, batchesPerEpoch: number, done: boolean}}} step
  *   one mini-batch of the paused run (refused while training)
  * @property {{payload: {mode: Pace}, result: null}} pace how fast the training loop runs
+ * @property {{payload: {json: string}, result: {bounds: [number, number, number, number],
+ *   points: {x: Float32Array, y: Uint32Array}} | null}} preview a recipe's 2-D points before any run
  * @property {{payload: {}, result: null}} reset
  * @property {{payload: {}, result: Report | null}} report
  * @property {{payload: {res?: number}, result: Grid | null}} grid

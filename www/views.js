@@ -4,7 +4,7 @@
 
 import { THEME, drawYGrid, fitCanvas, linearScale, niceTicks } from './plot.js';
 import { formatCount, formatPercent, formatTick } from './format.js';
-import { PRUNED_RGB, cellColor, heatCells, rgbText } from './weights.js';
+import { FILTER_PRUNED_RGB, PRUNED_RGB, cellColor, heatCells, rgbText, signedColor, unitScale } from './weights.js';
 import { byteTicks, formatByteTick, logScale } from './compress.js';
 
 /** @typedef {import('./weights.js').Histogram} Histogram */
@@ -273,4 +273,68 @@ export function drawSizePlot(canvas, { points, colors, highlight = -1 }) {
     ctx.stroke();
   }
   return xy;
+}
+
+/**
+ * The tile size and columns that fit `n` tiles of aspect w:h (with `gap` between) largest in a box.
+ * @param {number} n
+ * @param {number} width
+ * @param {number} height
+ * @param {number} gap
+ * @param {number} [aspect] the tile's width over its height
+ * @returns {{cols: number, rows: number, size: number}} size: the tile's width in CSS px
+ */
+export function tileGrid(n, width, height, gap, aspect = 1) {
+  let best = { cols: 1, rows: n, size: 0 };
+  for (let cols = 1; cols <= Math.max(1, n); cols++) {
+    const rows = Math.ceil(n / cols);
+    const size = Math.min((width - gap * (cols - 1)) / cols, ((height - gap * (rows - 1)) / rows) * aspect);
+    if (size > best.size) best = { cols, rows, size };
+  }
+  best.size = Math.max(1, Math.floor(best.size));
+  return best;
+}
+
+/**
+ * One small image per hidden unit (or conv filter): its weights on a signed scale (blue negative,
+ * white 0, red positive), pruned weights grey.
+ * @param {HTMLCanvasElement} canvas
+ * @param {{values: ArrayLike<number>, mask: ArrayLike<number> | null,
+ *   layout: {units: number, w: number, h: number, stride: number}} | null} spec
+ * @returns {{cols: number, rows: number, size: number, scale: number} | null}
+ */
+export function drawUnitImages(canvas, spec) {
+  const { ctx, width, height } = fitCanvas(canvas);
+  ctx.clearRect(0, 0, width, height);
+  ctx.font = INK.font;
+  if (!spec || !spec.layout.units) {
+    centred(ctx, width, height, 'no weights yet');
+    return null;
+  }
+  const { values, mask, layout } = spec;
+  const scale = unitScale(values, mask, layout);
+  const gap = layout.w <= 5 ? 6 : 3;
+  const grid = tileGrid(layout.units, width, height, gap, layout.w / layout.h);
+  const tileW = grid.size;
+  const tileH = Math.max(1, Math.round((grid.size * layout.h) / layout.w));
+  const x0 = Math.round((width - (grid.cols * tileW + (grid.cols - 1) * gap)) / 2);
+  const off = new OffscreenCanvas(layout.w, layout.h);
+  const octx = /** @type {OffscreenCanvasRenderingContext2D} */ (off.getContext('2d'));
+  const image = new ImageData(layout.w, layout.h);
+  ctx.imageSmoothingEnabled = false;
+  for (let u = 0; u < layout.units; u++) {
+    for (let j = 0; j < layout.w * layout.h; j++) {
+      const i = u * layout.stride + j;
+      const rgb = mask && mask[i] === 0 ? FILTER_PRUNED_RGB : signedColor(values[i], scale);
+      image.data.set([rgb[0], rgb[1], rgb[2], 255], j * 4);
+    }
+    octx.putImageData(image, 0, 0);
+    const x = x0 + (u % grid.cols) * (tileW + gap);
+    const y = Math.floor(u / grid.cols) * (tileH + gap);
+    ctx.drawImage(off, x, y, tileW, tileH);
+    ctx.strokeStyle = INK.axis;
+    ctx.lineWidth = 1;
+    ctx.strokeRect(x - 0.5, y - 0.5, tileW + 1, tileH + 1);
+  }
+  return { ...grid, scale };
 }

@@ -221,3 +221,73 @@ export function cellColor(magnitude, prunedShare) {
 export function rgbText([r, g, b]) {
   return `rgb(${r}, ${g}, ${b})`;
 }
+
+/** Signed colour map of the filter view: blue for negative, white at 0, red for positive. */
+export const SIGNED_NEG = /** @type {Rgb} */ ([33, 102, 172]);
+export const SIGNED_POS = /** @type {Rgb} */ ([178, 24, 43]);
+/** Pruned weights in the filter view (grey, apart from both signs and from white 0). */
+export const FILTER_PRUNED_RGB = /** @type {Rgb} */ ([150, 150, 150]);
+
+/**
+ * The colour of weight `v` on a symmetric scale ±`scale` (clamped): blue through white to red.
+ * @param {number} v
+ * @param {number} scale > 0
+ * @returns {Rgb}
+ */
+export function signedColor(v, scale) {
+  const t = Math.max(-1, Math.min(1, scale > 0 && Number.isFinite(v) ? v / scale : 0));
+  const end = t < 0 ? SIGNED_NEG : SIGNED_POS;
+  const a = Math.abs(t);
+  return /** @type {Rgb} */ ([0, 1, 2].map((k) => Math.round(255 + (end[k] - 255) * a)));
+}
+
+/**
+ * How a first layer reads as pictures, one per unit: a linear layer `[out, in]` whose `in` is the
+ * image's pixel count (`side`², e.g. 8×8 digits, 28×28 MNIST) gives each hidden unit's incoming
+ * weights as a `side`×`side` image; a conv2d `[out, in, kh, kw]` gives each filter (its first input
+ * channel). Null for anything else. At most `max` units.
+ * @param {{kind: string, shape: number[]}} layer
+ * @param {number | null} side the input image's side in pixels (null: not an image model)
+ * @param {number} [max]
+ * @returns {{units: number, total: number, w: number, h: number, stride: number, channelStride: number, conv: boolean} | null}
+ *   units shown (of total); unit u's pixel (x, y) is `values[u * stride + y * w + x]`
+ */
+export function unitImageLayout(layer, side, max = 64) {
+  const s = layer.shape;
+  if (layer.kind === 'conv2d' && s.length === 4 && s.every((d) => d > 0)) {
+    const [out, inCh, kh, kw] = s;
+    return { units: Math.min(out, max), total: out, w: kw, h: kh, stride: inCh * kh * kw, channelStride: kh * kw, conv: true };
+  }
+  if (layer.kind === 'linear' && s.length === 2 && side && side * side === s[1]) {
+    return { units: Math.min(s[0], max), total: s[0], w: side, h: side, stride: s[1], channelStride: 0, conv: false };
+  }
+  return null;
+}
+
+/**
+ * The image side of a built-in image dataset (8 for digits, 28 for MNIST), null otherwise.
+ * @param {string | undefined} name
+ */
+export function imageSide(name) {
+  return name === 'digits' ? 8 : name === 'mnist' ? 28 : null;
+}
+
+/**
+ * The colour scale of the filter view: the largest |w| of the kept weights of the units shown
+ * (1 when there are none).
+ * @param {ArrayLike<number>} values
+ * @param {ArrayLike<number> | null} mask
+ * @param {{units: number, stride: number, w: number, h: number}} layout
+ */
+export function unitScale(values, mask, layout) {
+  let m = 0;
+  for (let u = 0; u < layout.units; u++) {
+    for (let j = 0; j < layout.w * layout.h; j++) {
+      const i = u * layout.stride + j;
+      if (mask && mask[i] === 0) continue;
+      const a = Math.abs(values[i]);
+      if (Number.isFinite(a) && a > m) m = a;
+    }
+  }
+  return m > 0 ? m : 1;
+}

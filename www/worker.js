@@ -315,6 +315,27 @@ const handlers = {
     return null;
   },
 
+  /**
+   * The 2-D training points of a recipe before any run exists (the page draws them before Train):
+   * a throwaway CPU run without compression stages, freed at once. Null for data that is not 2-D
+   * or that would have to be downloaded first.
+   */
+  async preview({ json }) {
+    const m = engine();
+    if (m.datasetNeeded(json)) return null;
+    const recipe = JSON.parse(json);
+    recipe.backend = 'cpu';
+    recipe.compression = [];
+    const probe = await m.Run.create(JSON.stringify(recipe), undefined);
+    try {
+      if (!probe.is2d) return null;
+      const b = Array.from(probe.bounds());
+      return { bounds: /** @type {[number, number, number, number]} */ ([b[0], b[1], b[2], b[3]]), points: probe.points() };
+    } finally {
+      probe.free();
+    }
+  },
+
   /** One mini-batch of the paused run (refused while the loop trains). */
   async step() {
     const live = liveRun();

@@ -105,3 +105,36 @@ test('the size plot has a tooltip and a click moves the explorer to a sweep poin
   await expect(page.locator('#ex-sparsity')).toHaveValue('90');
   await expect(page.locator('#ex-method')).toHaveValue('global');
 });
+
+test('a 2-D recipe shows its points before Train', async ({ page }) => {
+  await page.goto(link(spiralRecipe()));
+  await ready(page);
+  await expect(page.locator('#boundary-card')).toBeVisible();
+  await expect(page.locator('#boundary-card')).toHaveAttribute('data-preview', 'true');
+  await expect(page.locator('#boundary-title')).toHaveText('The data');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'idle');
+});
+
+test('a digits MLP draws its first layer as one 8x8 image per hidden unit, a CNN its filters', async ({ page }) => {
+  const r = JSON.parse(readFileSync('presets/digits-mlp.json', 'utf8'));
+  r.backend = 'cpu';
+  r.training.epochs = 2;
+  if (r.training.schedule?.decay?.t_max) r.training.schedule.decay.t_max = 2;
+  r.compression = [{ kind: 'magnitude', scope: 'global', amount: 0.5 }];
+  await page.goto(link(r));
+  await ready(page);
+  await expect(page.locator('#boundary-card')).toBeHidden();
+  await page.evaluate(() => /** @type {any} */ (window).minnow.train());
+  await expect(page.locator('#filters-card')).toBeVisible();
+  await expect(page.locator('#filters-note')).toContainText('8×8');
+  await expect(page.locator('#filters-note')).toContainText('the first 64 of');
+  // A pruned first layer shows grey pixels.
+  const grey = await page.evaluate(() => {
+    const c = /** @type {HTMLCanvasElement} */ (document.getElementById('unit-images'));
+    const d = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d')).getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] === 150 && d[i + 1] === 150 && d[i + 2] === 150) n++;
+    return n;
+  });
+  expect(grey).toBeGreaterThan(50);
+});
