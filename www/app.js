@@ -484,7 +484,7 @@ function drawViews() {
   ui.boundaryCard.hidden = !(run && run.is2d && run.bounds && run.points) && !preview;
   ui.boundaryCard.dataset.preview = preview ? 'true' : 'false';
   ui.boundaryTitle.textContent = preview ? 'The data' : 'Decision boundary';
-  ui.boundarySub.textContent = preview ? 'the training points, coloured by class: press Train or Step to fit them' : 'dots: training points';
+  ui.boundarySub.textContent = preview ? 'training points by class, before training' : 'dots: training points';
   if (run && run.is2d && run.bounds && run.points) {
     drawBoundary(ui.boundary, { bounds: run.bounds, points: run.points, grid: app.grid });
   } else if (preview) {
@@ -542,7 +542,9 @@ function onSizeHover(ev) {
   const w = ui.sizeChart.clientWidth;
   const tipW = ui.sizeTip.offsetWidth;
   ui.sizeTip.style.left = `${Math.max(0, Math.min(w - tipW, x + 12))}px`;
-  ui.sizeTip.style.top = `${Math.max(0, y - ui.sizeTip.offsetHeight - 10)}px`;
+  // Above the point when it fits, else below it, so the tip never hides the point itself.
+  const above = y - ui.sizeTip.offsetHeight - 10;
+  ui.sizeTip.style.top = `${above >= 0 ? above : y + 12}px`;
 }
 
 function onSizeLeave() {
