@@ -115,7 +115,7 @@ test('a 2-D recipe shows its points before Train', async ({ page }) => {
   await expect(page.locator('body')).toHaveAttribute('data-status', 'idle');
 });
 
-test('a digits MLP draws its first layer as one 8x8 image per hidden unit, a CNN its filters', async ({ page }) => {
+test('a digits MLP draws its first layer as one 8x8 image per hidden unit, pruned weights grey', async ({ page }) => {
   const r = JSON.parse(readFileSync('presets/digits-mlp.json', 'utf8'));
   r.backend = 'cpu';
   r.training.epochs = 2;
