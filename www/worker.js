@@ -102,6 +102,24 @@ async function computeGrid(live, res = GRID_RES) {
   return { data: grid, res, classes: Math.max(1, Math.round(grid.length / (res * res))) };
 }
 
+/** Each run's position on the batch axis (`epoch · batchesPerEpoch + batch`) at its last step. */
+const positions = new WeakMap();
+
+/**
+ * Mini-batches a step call actually trained: the advance of the run's position (a call asked for
+ * `n` may stop at an epoch's end, and a stage's evaluation trains none).
+ * @param {Run} live
+ * @param {{epoch: number, batch: number, batchesPerEpoch: number}} r
+ */
+function batchesTrained(live, r) {
+  // After a run's last epoch the engine leaves `batch` at batchesPerEpoch with `epoch` already
+  // counting that epoch: those batches are in `epoch · batchesPerEpoch`.
+  const pos = r.epoch * r.batchesPerEpoch + (r.batch % Math.max(1, r.batchesPerEpoch));
+  const prev = positions.get(live) ?? 0;
+  positions.set(live, pos);
+  return Math.max(0, pos - prev);
+}
+
 async function trainLoop() {
   let n = 1;
   let lastGrid = 0;
@@ -111,7 +129,7 @@ async function trainLoop() {
     const t0 = performance.now();
     const r = await exclusive(() => live.step(n));
     const ms = performance.now() - t0;
-    post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: n, ms, stage: r.stage ?? null });
+    post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: batchesTrained(live, r), ms, stage: r.stage ?? null });
     if (ms < STEP_TARGET_MS / 2) n = Math.min(n * 2, MAX_N[pace]);
     else if (ms > STEP_TARGET_MS * 2 && n > 1) n = Math.max(1, n >> 1);
     n = Math.min(n, MAX_N[pace]);
@@ -147,7 +165,7 @@ async function stepOnce(live) {
   const t0 = performance.now();
   const r = await exclusive(() => live.step(1));
   const ms = performance.now() - t0;
-  post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: 1, ms, stage: r.stage ?? null });
+  post({ event: 'step', epoch: r.epoch, batch: r.batch, batchesPerEpoch: r.batchesPerEpoch, loss: r.loss, batches: batchesTrained(live, r), ms, stage: r.stage ?? null });
   if (r.notice) post({ event: 'notice', message: r.notice, epoch: r.epoch, backend: live.backend, backendNote: live.backendNote });
   if (r.epochEnd) post({ event: 'epoch', epochEnd: r.epochEnd, stage: r.stage ?? null });
   if (r.stageEnd) post({ event: 'stage', report: r.stageEnd });
