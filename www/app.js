@@ -19,7 +19,7 @@ import {
 import { formatBytes, formatCount, formatLoss, formatPercent, formatRatio, formatSeconds } from './format.js';
 import { drawChart } from './plot.js';
 import { drawBoundary } from './boundary.js';
-import { hitTest, honestBytes, plannedEpochs, pointAction, pointTooltip, sizePoints, stageLabel } from './compress.js';
+import { finalFigures, hitTest, honestBytes, plannedEpochs, pointAction, pointTooltip, sizePoints, stageLabel } from './compress.js';
 import { histogram, matrixLayout, quantLevels, weightRange } from './weights.js';
 import { drawHistogram, drawSizePlot, drawSparsityMap, drawUnitImages } from './views.js';
 import { imageSide, unitImageLayout } from './weights.js';
@@ -367,19 +367,23 @@ function renderStats() {
   ui.statLoss.textContent = formatLoss(last?.loss);
   ui.statLoss.dataset.value = last ? String(last.loss) : '';
   ui.statTrainAcc.textContent = formatPercent(lastEpoch?.train_accuracy);
-  // Before any epoch of a run opened from a file: the file's model as evaluated when opened.
-  const testAcc = lastEpoch ? lastEpoch.test_accuracy : app.loaded?.report?.final?.test_accuracy;
+  // A finished run: the model it ends with (after its last stage), as the Result card says; before
+  // any epoch of a run opened from a file: the file's model as evaluated when opened.
+  const ended = done && app.report?.final ? finalFigures(app.report, app.stageReports) : null;
+  const testAcc = ended?.testAccuracy ?? (lastEpoch ? lastEpoch.test_accuracy : app.loaded?.report?.final?.test_accuracy);
   ui.statTestAcc.textContent = formatPercent(testAcc);
-  ui.statTestAcc.dataset.value = Number.isFinite(testAcc) ? String(testAcc) : '';
+  ui.statTestAcc.dataset.value = testAcc !== undefined && Number.isFinite(testAcc) ? String(testAcc) : '';
+  ui.statTestAcc.title = ended?.compressed ? `the final model; ${formatPercent(ended.denseAccuracy)} dense, before compression` : '';
   ui.statTime.textContent = app.trainMs ? formatSeconds(app.trainMs / 1000) : '–';
   const model = run?.report?.model;
-  const lastStage = app.stageReports.at(-1);
-  const compressed = honestBytes(lastStage?.bytes);
+  const compressed = finalFigures(null, app.stageReports).bytes;
   if (model && compressed !== undefined) {
     ui.statModel.textContent = formatBytes(compressed);
+    ui.statModel.dataset.value = String(compressed);
     ui.statModel.title = `${formatBytes(model.bytes)} dense → ${formatBytes(compressed)} after stage ${app.stageReports.length}`;
   } else {
     ui.statModel.textContent = model ? formatBytes(model.bytes) : '–';
+    ui.statModel.dataset.value = model ? String(model.bytes) : '';
     ui.statModel.title = model ? `${formatCount(model.params)} parameters, ${formatBytes(model.bytes)}` : '';
   }
   const fraction = total ? Math.min(1, done ? 1 : position / total) : 0;
@@ -724,11 +728,17 @@ function renderFinal() {
     return;
   }
   const model = report.model ?? {};
+  // The model the run ends with (after its stages), the dense one beside it.
+  const fig = finalFigures(report, app.report ? app.stageReports : (report.stages ?? []));
   ui.finalSummary.dataset.testAccuracy = String(final.test_accuracy);
+  ui.finalSummary.dataset.bytes = fig.bytes !== undefined ? String(fig.bytes) : '';
   ui.finalSummary.textContent = [
-    `Test accuracy ${formatPercent(final.test_accuracy)}`,
-    Number.isFinite(final.train_loss) ? `final train loss ${formatLoss(final.train_loss)}` : '',
-    model.params !== undefined ? `${formatCount(model.params)} parameters (${formatBytes(model.bytes)})` : '',
+    fig.compressed
+      ? `Test accuracy ${formatPercent(final.test_accuracy)} (dense ${formatPercent(fig.denseAccuracy)})`
+      : `Test accuracy ${formatPercent(final.test_accuracy)}`,
+    fig.compressed && fig.bytes !== undefined ? `size ${formatBytes(fig.bytes)} (dense ${formatBytes(model.bytes)})` : '',
+    Number.isFinite(final.train_loss) ? `${fig.compressed ? 'last training epoch\'s loss' : 'final train loss'} ${formatLoss(final.train_loss)}` : '',
+    model.params !== undefined ? `${formatCount(model.params)} parameters${fig.compressed ? '' : ` (${formatBytes(model.bytes)})`}` : '',
     `on the ${report.backend ?? app.run?.backend ?? '?'} backend`,
     fromFile ? `weights from ${fromFile.name}` : '',
   ]

@@ -171,6 +171,33 @@ export function honestBytes(bytes) {
 }
 
 /**
+ * The figures of the model a run ends with, beside the dense model's: its test accuracy (the
+ * report's `final.test_accuracy`, measured after the last stage) and its honest size (the last
+ * stage's `bytes.quantized` when it has one, else `bytes.sparse`); the dense ones are the model
+ * after the initial training. `compressed` is false without stages (then both pairs agree).
+ * @param {{final?: {test_accuracy?: number} | null, model?: {bytes?: number} | null} | null | undefined} report
+ * @param {ReadonlyArray<{test_accuracy: number, accuracy_change: number, bytes: Partial<Bytes> | Partial<QuantBytes>}>} stages
+ * @returns {{testAccuracy: number | undefined, denseAccuracy: number | undefined, bytes: number | undefined,
+ *   denseBytes: number | undefined, compressed: boolean}}
+ */
+export function finalFigures(report, stages) {
+  const testAccuracy = finiteOr(report?.final?.test_accuracy);
+  const denseBytes = finiteOr(report?.model?.bytes);
+  const first = stages[0];
+  const last = stages.at(-1);
+  if (!first || !last) return { testAccuracy, denseAccuracy: testAccuracy, bytes: denseBytes, denseBytes, compressed: false };
+  const denseAccuracy = finiteOr(first.test_accuracy - first.accuracy_change);
+  const b = /** @type {{quantized?: number, sparse?: number}} */ (last.bytes ?? {});
+  const bytes = finiteOr(b.quantized) ?? finiteOr(b.sparse) ?? honestBytes(last.bytes);
+  return { testAccuracy: testAccuracy ?? finiteOr(last.test_accuracy), denseAccuracy, bytes, denseBytes, compressed: true };
+}
+
+/** @param {unknown} v */
+function finiteOr(v) {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/**
  * Indices of the points on the Pareto front (no other point is at least as accurate and at least as
  * small, and strictly better in one), sorted by bytes.
  * @param {{accuracy: number, bytes: number}[]} points

