@@ -1177,6 +1177,7 @@ async function beginTraining(onStart) {
     await engine.call('train');
     setStatus('training');
     setValidation('ok', '✓ Valid recipe.');
+    if (ui.notice.dataset.kind === 'error' && !ui.notice.hidden) hideNotice(); // an old failure, now behind us
   } catch (e) {
     setStatus(app.run ? 'paused' : 'idle');
     showNotice('error', 'Training could not start.', errorText(e));
@@ -1255,6 +1256,7 @@ async function stepOne() {
       setStatus('paused');
     }
     await engine.call('step');
+    if (ui.notice.dataset.kind === 'error' && !ui.notice.hidden) hideNotice();
     refreshWeights();
   } catch (e) {
     if (/** @type {string} */ (app.status) === 'creating') setStatus(app.run ? 'paused' : 'idle');

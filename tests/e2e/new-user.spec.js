@@ -57,3 +57,16 @@ test('after compression the stats and the Result card show the final model, the 
   expect(summary).toMatch(/size .* \(dense /);
   expect(bytes).toBeLessThan(report.model.bytes);
 });
+
+test('an old error banner goes once a good run trains', async ({ page }) => {
+  await page.goto(link(spiralRecipe(2)));
+  await ready(page);
+  // A bad field through the API is refused (no banner); a broken model file makes one.
+  await expect(page.evaluate(() => /** @type {any} */ (window).minnow.setRecipe({ version: 1, bogus: 1 }))).rejects.toThrow();
+  await page.setInputFiles('#model-file', { name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model') });
+  await expect(page.locator('#notice')).toBeVisible();
+  await expect(page.locator('#notice')).toHaveAttribute('data-kind', 'error');
+  await page.click('#train');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+  await expect(page.locator('#notice')).toBeHidden();
+});
