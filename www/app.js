@@ -197,6 +197,8 @@ const app = {
   batchesDone: 0,
   /** A single step in flight. */
   stepping: false,
+  /** A run control (Train, Pause, Step, Reset) had the focus last, so it follows the run's status. */
+  runControlFocused: false,
   /** @type {Report | null} final report */
   report: null,
   /** The model file the live run was opened from (until it is reset or replaced): its name, what
@@ -283,8 +285,23 @@ function setStatus(status) {
   app.status = status;
   document.body.dataset.status = status;
   renderButtons();
+  keepFocus();
   renderStats();
   syncExplorer();
+}
+
+/**
+ * Keeps the keyboard focus on a run control when the one that had it was disabled (Train while the
+ * run starts and trains, Pause once it stops): to Pause while training, else back to Train.
+ */
+function keepFocus() {
+  const active = document.activeElement;
+  const runControls = [ui.train, ui.pause, ui.step, ui.reset];
+  const lost = !active || active === document.body
+    || (active instanceof HTMLButtonElement && active.disabled && runControls.includes(active));
+  if (!lost || !app.runControlFocused) return;
+  const target = app.status === 'training' ? ui.pause : [ui.train, ui.step].find((b) => !b.disabled);
+  if (target && !target.disabled) target.focus();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1443,6 +1460,13 @@ async function showOpenedModel(name, info) {
 // Wiring
 
 function wire() {
+  for (const control of [ui.train, ui.pause, ui.step, ui.reset]) {
+    control.addEventListener('focus', () => (app.runControlFocused = true));
+    control.addEventListener('blur', (ev) => {
+      // Focus that leaves for another element is the user's choice; focus lost to a disabled button is not.
+      if (/** @type {FocusEvent} */ (ev).relatedTarget) app.runControlFocused = false;
+    });
+  }
   ui.train.addEventListener('click', startOrResume);
   ui.pause.addEventListener('click', pause);
   ui.step.addEventListener('click', () => void stepOne());

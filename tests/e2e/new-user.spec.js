@@ -70,3 +70,16 @@ test('an old error banner goes once a good run trains', async ({ page }) => {
   await expect(page.locator('body')).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
   await expect(page.locator('#notice')).toBeHidden();
 });
+
+test('focus moves to Pause when Train starts a run, and back to Train when it ends', async ({ page }) => {
+  await page.goto(link(spiralRecipe(60)));
+  await ready(page);
+  await page.locator('#train').focus();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'training');
+  await expect(page.locator('#pause')).toBeFocused();
+  await page.keyboard.press('Enter'); // Pause from the keyboard
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'paused');
+  await expect(page.locator('#train')).toBeFocused();
+  await expect(page.locator('#train')).toHaveText('Resume');
+});
