@@ -1017,8 +1017,15 @@ function renderPresetPicker() {
   }
 }
 
-/** @param {Recipe} recipe */
-function writeHash(recipe) {
+/**
+ * Puts a recipe in the address. While a run starts or trains the link keeps describing the running
+ * recipe (what a teacher shares is what the class sees train); an edit made then reaches the link
+ * when a new run starts or the run is reset.
+ * @param {Recipe} recipe
+ * @param {boolean} [now] write it even while a run trains
+ */
+function writeHash(recipe, now = false) {
+  if (!now && (app.status === 'training' || app.status === 'creating')) return;
   const hash = encodeFragment(recipe);
   app.lastHash = hash;
   if (location.hash !== hash) history.replaceState(null, '', hash);
@@ -1181,6 +1188,7 @@ async function beginTraining(onStart) {
   try {
     if (!app.run || app.runKey !== key || app.status === 'done' || app.status === 'failed') {
       rejectTrainWaiters('a new run replaced the one being waited for');
+      writeHash(app.recipe, true); // the link describes the run about to start
       setStatus('creating');
       clearViews();
       app.run = null;
@@ -1262,6 +1270,7 @@ async function stepOne() {
   try {
     if (!app.run || app.runKey !== key || app.status === 'done' || app.status === 'failed') {
       rejectTrainWaiters('a new run replaced the one being waited for');
+      writeHash(app.recipe, true);
       setStatus('creating');
       clearViews();
       app.run = null;
@@ -1292,7 +1301,10 @@ async function reset() {
   clearViews();
   renderBackendBadge();
   setStatus('idle');
-  if (app.recipe) setValidation('ok', '✓ Valid recipe.');
+  if (app.recipe) {
+    setValidation('ok', '✓ Valid recipe.');
+    writeHash(app.recipe, true); // an edit made while the run trained
+  }
 }
 
 /** @param {WorkerEvent} ev an event from the worker */

@@ -83,3 +83,38 @@ test('focus moves to Pause when Train starts a run, and back to Train when it en
   await expect(page.locator('#train')).toBeFocused();
   await expect(page.locator('#train')).toHaveText('Resume');
 });
+
+/** @param {import('@playwright/test').Page} page the recipe the address carries */
+async function linkRecipe(page) {
+  const hash = await page.evaluate(() => location.hash);
+  return JSON.parse(Buffer.from(hash.split('r=')[1], 'base64url').toString());
+}
+
+test('while a run trains the link keeps the running recipe; an edit reaches it on reset', async ({ page }) => {
+  const running = spiralRecipe(200);
+  await page.goto(link(running));
+  await ready(page);
+  await page.click('#train');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'training');
+  await page.evaluate((r) => /** @type {any} */ (window).minnow.setRecipe(r), { ...running, seed: 777 });
+  expect(JSON.parse(await page.locator('#recipe').inputValue()).seed).toBe(777);
+  expect((await linkRecipe(page)).seed).toBe(running.seed);
+  await page.click('#reset');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'idle');
+  expect((await linkRecipe(page)).seed).toBe(777);
+});
+
+test('a new run puts its recipe in the link', async ({ page }) => {
+  const running = spiralRecipe(200);
+  await page.goto(link(running));
+  await ready(page);
+  await page.click('#train');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'training');
+  await page.evaluate((r) => /** @type {any} */ (window).minnow.setRecipe(r), { ...running, seed: 778 });
+  expect((await linkRecipe(page)).seed).toBe(running.seed);
+  await page.click('#pause');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'paused');
+  await page.click('#train'); // a changed recipe: Train starts a new run of it
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'training');
+  expect((await linkRecipe(page)).seed).toBe(778);
+});
