@@ -197,6 +197,10 @@ const app = {
   batchesDone: 0,
   /** A single step in flight. */
   stepping: false,
+  /** What the user asked while a run was being made (Reset, Pause), done once it exists. @type {'reset' | 'pause' | null} */
+  startCancel: null,
+  /** The worker's `create` in flight. @type {Promise<unknown> | null} */
+  creating: null,
   /** A run control (Train, Pause, Step, Reset) had the focus last, so it follows the run's status. */
   runControlFocused: false,
   /** @type {Report | null} final report */
@@ -300,7 +304,7 @@ function keepFocus() {
   const lost = !active || active === document.body
     || (active instanceof HTMLButtonElement && active.disabled && runControls.includes(active));
   if (!lost || !app.runControlFocused) return;
-  const target = app.status === 'training' ? ui.pause : [ui.train, ui.step].find((b) => !b.disabled);
+  const target = app.status === 'training' || app.status === 'creating' ? ui.pause : [ui.train, ui.step].find((b) => !b.disabled);
   if (target && !target.disabled) target.focus();
 }
 
@@ -316,9 +320,10 @@ function renderButtons() {
   ui.train.title = s === 'loaded' && app.runKey === currentRunKey()
     ? 'Continue training from the weights of the opened model file'
     : app.recipe === null && ui.validation.dataset.state === 'bad' ? `Fix the recipe first: ${ui.validation.textContent}` : '';
-  ui.pause.disabled = s !== 'training';
+  const starting = s === 'creating' && app.startCancel === null;
+  ui.pause.disabled = !(s === 'training' || (starting && !app.stepping));
   ui.step.disabled = busy || s === 'training' || app.recipe === null || app.stepping;
-  ui.reset.disabled = busy || app.run === null;
+  ui.reset.disabled = starting ? false : busy || app.run === null;
   ui.preset.disabled = s === 'loading' || s === 'broken' || app.opening;
   ui.downloadReport.disabled = app.run === null || s === 'creating';
   ui.downloadModel.disabled = app.run === null || busy || s === 'training';
@@ -1193,8 +1198,17 @@ async function beginTraining(onStart) {
       clearViews();
       app.run = null;
       if (ui.notice.dataset.kind === 'info') hideNotice(); // news of an opened file, now replaced
-      const info = await engine.call('create', { json: JSON.stringify(app.recipe), csv: app.csv ?? undefined });
+      app.startCancel = null;
+      const info = await createRun();
+      // Reset (or a new preset) while it started: reset() drops the run; Pause: it waits, paused.
+      if (app.startCancel === 'reset') return;
       showRun(info, key);
+      if (app.startCancel === 'pause') {
+        app.startCancel = null;
+        onStart?.();
+        setStatus('paused');
+        return;
+      }
     } else if (app.status === 'loaded') {
       ui.finalCard.hidden = true; // the epochs now tell the story
     }
@@ -1204,12 +1218,20 @@ async function beginTraining(onStart) {
     setValidation('ok', '✓ Valid recipe.');
     if (ui.notice.dataset.kind === 'error' && !ui.notice.hidden) hideNotice(); // an old failure, now behind us
   } catch (e) {
+    if (app.startCancel === 'reset') return; // reset() takes it from here
     setStatus(app.run ? 'paused' : 'idle');
     showNotice('error', 'Training could not start.', errorText(e));
     scheduleDraw();
     rejectTrainWaiters(`training could not start: ${errorText(e)}`);
     throw e;
   }
+}
+
+/** Asks the worker for a run of the editor's recipe, remembering the request so Reset can wait on it. */
+function createRun() {
+  const created = engine.call('create', { json: JSON.stringify(app.recipe), csv: app.csv ?? undefined });
+  app.creating = created;
+  return created;
 }
 
 /** @param {string} why */
@@ -1253,6 +1275,11 @@ function showRun(info, key) {
 }
 
 async function pause() {
+  if (app.status === 'creating') {
+    app.startCancel = 'pause'; // the run, once made, waits paused
+    renderButtons();
+    return;
+  }
   if (app.status !== 'training') return;
   await engine.call('pause');
   if (app.status === 'training') setStatus('paused');
@@ -1275,7 +1302,10 @@ async function stepOne() {
       clearViews();
       app.run = null;
       if (ui.notice.dataset.kind === 'info') hideNotice();
-      const info = await engine.call('create', { json: JSON.stringify(app.recipe), csv: app.csv ?? undefined });
+      app.startCancel = null;
+      const info = await createRun();
+      if (app.startCancel === 'reset') return;
+      app.startCancel = null;
       showRun(info, key);
       setStatus('paused');
     } else if (app.status !== 'paused') {
@@ -1285,6 +1315,7 @@ async function stepOne() {
     if (ui.notice.dataset.kind === 'error' && !ui.notice.hidden) hideNotice();
     refreshWeights();
   } catch (e) {
+    if (app.startCancel === 'reset') return;
     if (/** @type {string} */ (app.status) === 'creating') setStatus(app.run ? 'paused' : 'idle');
     showNotice('error', 'Could not train one batch.', errorText(e));
   } finally {
@@ -1295,6 +1326,17 @@ async function stepOne() {
 
 async function reset() {
   rejectTrainWaiters('the run was reset');
+  if (app.status === 'creating') {
+    // The run being made is dropped once the worker has it (beginTraining leaves it to us).
+    app.startCancel = 'reset';
+    renderButtons();
+    try {
+      await app.creating;
+    } catch {
+      // nothing was made
+    }
+    app.startCancel = null;
+  }
   await engine.call('reset');
   app.run = null;
   app.runKey = '';
@@ -1501,7 +1543,7 @@ function wire() {
   ui.preset.addEventListener('change', async () => {
     const preset = app.presets.find((p) => p.name === ui.preset.value);
     if (!preset) return;
-    if (app.run) await reset();
+    if (app.run || app.status === 'creating') await reset(); // a run starting is of the old recipe
     await setEditor(preset.recipe);
   });
 

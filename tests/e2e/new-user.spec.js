@@ -118,3 +118,58 @@ test('a new run puts its recipe in the link', async ({ page }) => {
   await expect(page.locator('body')).toHaveAttribute('data-status', 'training');
   expect((await linkRecipe(page)).seed).toBe(778);
 });
+
+/**
+ * Holds the worker's `create` requests for `ms` (a slow start, as a big data set or a GPU adapter
+ * makes), so a test can act while the page says "Starting…".
+ * @param {import('@playwright/test').Page} page
+ * @param {number} ms
+ */
+async function slowCreate(page, ms) {
+  await page.addInitScript((delay) => {
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (/** @type {any} */ msg, /** @type {any} */ ...rest) {
+      if (msg && msg.type === 'create') setTimeout(() => post.call(this, msg, ...rest), delay);
+      else post.call(this, msg, ...rest);
+    };
+  }, ms);
+}
+
+test('changing the preset while a run starts drops that run; Pause and Reset work while it starts', async ({ page }) => {
+  await slowCreate(page, 1500);
+  await page.goto(link(spiralRecipe(200)));
+  await ready(page);
+  await page.click('#train');
+  await expect(page.locator('#train')).toHaveText('Starting…');
+  await expect(page.locator('#pause')).toBeEnabled();
+  await expect(page.locator('#reset')).toBeEnabled();
+  await page.selectOption('#preset', 'spiral-prune');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'idle');
+  // The old run never trains: nothing in the epochs table, no batches, and the editor holds the new preset.
+  await page.waitForTimeout(500);
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'idle');
+  expect(await page.evaluate(() => /** @type {any} */ (window).minnow.state().epoch)).toBe(0);
+  expect(JSON.parse(await page.locator('#recipe').inputValue()).name).toBe('spiral-prune');
+  await expect(page.locator('#preset')).toHaveValue('spiral-prune');
+
+  // Pause while it starts: the run is made and waits, paused.
+  await page.click('#train');
+  await expect(page.locator('#train')).toHaveText('Starting…');
+  await page.click('#pause');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'paused');
+  await page.waitForTimeout(300);
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'paused');
+  await expect(page.locator('#batch-counter')).toHaveAttribute('data-batches', '0');
+  await expect(page.locator('#train')).toHaveText('Resume');
+
+  // Reset while it starts: back to idle, no run.
+  await page.click('#reset');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'idle');
+  await page.click('#train');
+  await expect(page.locator('#train')).toHaveText('Starting…');
+  await page.click('#reset');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'idle');
+  await page.waitForTimeout(1800);
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'idle');
+  await expect(page.locator('#reset')).toBeDisabled();
+});
