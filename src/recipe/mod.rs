@@ -432,6 +432,11 @@ pub fn preset(name: &str) -> Result<Recipe> {
     }
 }
 
+/// Most re-parses [`locate`] makes for one error.
+const LOCATE_TRIALS: usize = 256;
+/// Largest recipe (as compact JSON) [`locate`] searches.
+const LOCATE_MAX_BYTES: usize = 64 * 1024;
+
 /// One step of a path into a JSON value.
 #[derive(Clone)]
 enum Step {
@@ -490,11 +495,14 @@ fn strip_position(message: &str) -> &str {
 /// from the reported `path` of the parsed `root`: at each object or array, the child whose removal
 /// changes the error (the `kind` tag last, since removing it always does) is the one at fault.
 /// Missing-field errors already name their field and are left alone. None when the path cannot be
-/// followed or no child is found.
+/// followed or no child is found. Each trial re-parses the recipe, so the search is bounded (at most
+/// [`LOCATE_TRIALS`] trials, recipes under [`LOCATE_MAX_BYTES`]): a page's recipe editor stays
+/// responsive whatever it is given.
 fn locate(root: &serde_json::Value, path: &str, message: &str) -> Option<String> {
-    if message.starts_with("missing field") {
+    if message.starts_with("missing field") || root.to_string().len() > LOCATE_MAX_BYTES {
         return None;
     }
+    let mut trials = 0usize;
     let mut steps = parse_path(path)?;
     let mut work = root.clone();
     let want = (path.to_string(), strip_position(message).to_string());
@@ -517,6 +525,10 @@ fn locate(root: &serde_json::Value, path: &str, message: &str) -> Option<String>
             _ => break,
         };
         for child in children {
+            trials += 1;
+            if trials > LOCATE_TRIALS {
+                break 'descend;
+            }
             let mut trial = work.clone();
             let parent = at_mut(&mut trial, &steps)?;
             match (&child, parent) {
