@@ -27,14 +27,24 @@
 //! and `format` = "pt" (the tag PyTorch-side tools look for). Optional: `quantization` = a JSON
 //! array of [`QuantRecord`]s (the fake quantization the model was evaluated with: loading reinstalls
 //! it, so a quantized model evaluates as it did in its run) and `source_recipe` = the recipe of the
-//! run that produced the model, for provenance only.
+//! run that produced the model, for provenance only, and `test_split` = the [`split_fingerprint`]
+//! of the test split the model was evaluated on (loading a file for evaluation or more training
+//! refuses a dataset whose recomputed split differs, e.g. after an edit of the recipe's seed or
+//! test fraction). Files written before `test_split` existed have none and still load unchecked.
+//!
+//! Loading checks that every F32 tensor is finite and that every quantization record is consistent:
+//! `qmin`/`qmax` are `qrange(bits, scheme)`, scales are finite and in
+//! [[`MIN_SCALE`], [`MAX_SCALE`]], zero points lie in `[qmin, qmax]`, and a scale list has 1 entry
+//! or one per output channel.
 //!
 //! The `recipe` describes the model *as saved*: [`save_trainer`] writes the architecture the run
 //! ended with (thinned widths after structured removal, the student after distillation, see
 //! [`spec_of`]) and no compression stages, because their effect is in the tensors; loading a file
 //! never re-runs them. The run's own recipe, stages included, is `source_recipe`.
 
-use crate::compress::quant::{FakeQuantModel, Granularity, InputFakeQuant, LayerQuant, QParams, Scheme};
+use crate::compress::quant::{
+    FakeQuantModel, Granularity, InputFakeQuant, LayerQuant, QParams, Scheme, qrange,
+};
 use crate::core::tensor::{Tensor, fmt_shape};
 use crate::data::Dataset;
 use crate::nn::{Activation, Layer, Sequential};
@@ -57,6 +67,38 @@ pub const INT8_SUFFIX: &str = ".int8";
 pub const SCALE_SUFFIX: &str = ".scale";
 /// Suffix of a quantized parameter's zero point.
 pub const ZERO_POINT_SUFFIX: &str = ".zero_point";
+/// Smallest scale a model file may hold (torch's observers never go below `f32::EPSILON`).
+pub const MIN_SCALE: f32 = 1e-12;
+/// Largest scale a model file may hold.
+pub const MAX_SCALE: f32 = 1e12;
+
+/// Whether `s` is a scale a model file may hold: finite and in [`MIN_SCALE`, `MAX_SCALE`] (so no
+/// zero, negative or subnormal scale).
+fn sane_scale(s: f32) -> bool {
+    s.is_finite() && (MIN_SCALE..=MAX_SCALE).contains(&s)
+}
+
+/// A fingerprint of a dataset's test split, stored as metadata `test_split`: FNV-1a (64 bits) over
+/// the test count, the features per sample, the classes and every test label in order, as
+/// `fnv1a64:<16 hex digits>`. The split is a seeded permutation, so another seed or test fraction
+/// gives other labels in another order (or another count). Only integers are hashed, so the
+/// browser's and the CLI's float math cannot make the same split differ.
+pub fn split_fingerprint(data: &Dataset) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |v: u64| {
+        for b in v.to_le_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(data.n_test() as u64);
+    eat(data.features() as u64);
+    eat(data.classes as u64);
+    for &y in &data.test_y {
+        eat(u64::from(y));
+    }
+    format!("fnv1a64:{h:016x}")
+}
 
 /// A tensor of a model file in host memory: its shape and its data in one of the dtypes minnow
 /// files hold. The f32 state is `F32`; masks, quantized values and zero points are the other kinds
@@ -210,6 +252,9 @@ pub struct ModelFile {
     pub quantization: Vec<QuantRecord>,
     /// The JSON recipe of the run that produced the model (stages included), if recorded.
     pub source_recipe: Option<String>,
+    /// The [`split_fingerprint`] of the test split the model was evaluated on (None in files
+    /// written before it was recorded: those load without the check).
+    pub test_split: Option<String>,
 }
 
 impl ModelFile {
@@ -247,7 +292,7 @@ impl ModelFile {
             _ => bail!("metadata `classes` = {text:?}: must be a whole number in [1, {MAX_WIDTH}]"),
         };
         let metadata = header.metadata().clone().unwrap_or_default();
-        let quantization = match metadata.get("quantization") {
+        let quantization: Vec<QuantRecord> = match metadata.get("quantization") {
             None => Vec::new(),
             Some(text) => {
                 let de = &mut serde_json::Deserializer::from_str(text);
@@ -255,16 +300,33 @@ impl ModelFile {
                     .map_err(|e| Error(format!("metadata `quantization` at `{}`: {}", e.path(), e.inner())))?
             }
         };
+        if metadata.contains_key("quantization") && quantization.is_empty() {
+            bail!("metadata `quantization` is an empty list; a float model has no `quantization` entry");
+        }
+        for (i, r) in quantization.iter().enumerate() {
+            r.check(&format!("metadata `quantization`[{i}]"))?;
+        }
         let source_recipe = metadata.get("source_recipe").cloned();
+        let test_split = metadata.get("test_split").cloned();
+        if let Some(t) = &test_split {
+            let hex = t.strip_prefix("fnv1a64:").unwrap_or("");
+            if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                let shown: String = t.chars().take(40).collect();
+                bail!("metadata `test_split` = {shown:?}: expected \"fnv1a64:\" and 16 hex digits");
+            }
+        }
         let mut tensors = Vec::new();
         for (name, view) in st.iter() {
-            tensors.push((
-                name.to_string(),
-                ExtraTensor::from_view(name, view.dtype(), view.shape(), view.data())?,
-            ));
+            let t = ExtraTensor::from_view(name, view.dtype(), view.shape(), view.data())?;
+            if let ExtraTensor::F32 { data, .. } = &t
+                && let Some((i, v)) = data.iter().enumerate().find(|(_, v)| !v.is_finite())
+            {
+                bail!("tensor `{name}` holds {v} at flat index {i}; model files hold finite values");
+            }
+            tensors.push((name.to_string(), t));
         }
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(ModelFile { recipe, input_shape, classes, tensors, quantization, source_recipe })
+        Ok(ModelFile { recipe, input_shape, classes, tensors, quantization, source_recipe, test_split })
     }
 
     /// Serializes to safetensors bytes. Checks names and data lengths only; [`save`] also checks
@@ -296,6 +358,9 @@ impl ModelFile {
         }
         if let Some(r) = &self.source_recipe {
             meta.push(("source_recipe", r.clone()));
+        }
+        if let Some(t) = &self.test_split {
+            meta.push(("test_split", t.clone()));
         }
         let meta = meta.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         safetensors::serialize(encoded, Some(meta)).map_err(|e| Error(format!("writing safetensors: {e}")))
@@ -435,8 +500,10 @@ impl ModelFile {
                 fmt_shape(ss)
             );
         }
-        if let Some(bad) = scale.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-            bail!("tensor `{name}{SCALE_SUFFIX}` holds {bad}; scales must be finite and positive");
+        if let Some(bad) = scale.iter().find(|s| !sane_scale(**s)) {
+            bail!(
+                "tensor `{name}{SCALE_SUFFIX}` holds {bad:?}; scales must be finite and positive, in [{MIN_SCALE:e}, {MAX_SCALE:e}]"
+            );
         }
         let per = (q.len() / channels).max(1);
         let v =
@@ -465,11 +532,12 @@ pub async fn save(
     save_with_source(model, quant, recipe, None, input_shape, classes, extra).await
 }
 
+/// [`save`] with, for a run, its own recipe (`source_recipe`) and its [`split_fingerprint`].
 async fn save_with_source(
     model: &Sequential,
     quant: Option<&FakeQuantModel>,
     recipe: &Recipe,
-    source: Option<&Recipe>,
+    run: Option<(&Recipe, String)>,
     input_shape: &[usize],
     classes: usize,
     extra: &[(String, ExtraTensor)],
@@ -500,7 +568,8 @@ async fn save_with_source(
         classes,
         tensors,
         quantization: quant_records(quant),
-        source_recipe: source.map(serde_json::to_string).transpose()?,
+        source_recipe: run.as_ref().map(|(r, _)| serde_json::to_string(r)).transpose()?,
+        test_split: run.map(|(_, split)| split),
     };
     // Every check loading makes, so a file minnow writes is one it reads.
     file.resolve(&shapes_of(&state))?;
@@ -523,6 +592,53 @@ pub struct QuantRecord {
     pub weight: QParams,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputQuantRecord>,
+}
+
+impl QuantRecord {
+    /// The checks that need no model: bits in [2, 16], each qparams' range the one `bits` and
+    /// `scheme` give ([`qrange`]), a non-empty scale list, sane scales
+    /// and zero points in range. `p` names the record (`metadata \`quantization\`[0]`).
+    fn check(&self, p: &str) -> Result<()> {
+        if !(2..=16).contains(&self.bits) {
+            bail!("{p}.bits = {}: must be in [2, 16]", self.bits);
+        }
+        check_record_qparams(&format!("{p}.weight"), &self.weight, self.bits, self.scheme)?;
+        if let Some(a) = &self.input {
+            if !(2..=16).contains(&a.bits) {
+                bail!("{p}.input.bits = {}: must be in [2, 16]", a.bits);
+            }
+            if let Some(q) = &a.qparams {
+                check_record_qparams(&format!("{p}.input.qparams"), q, a.bits, a.scheme)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One qparams of a record against its `bits` and `scheme`, before the model is known.
+fn check_record_qparams(p: &str, q: &QParams, bits: u32, scheme: Scheme) -> Result<()> {
+    if q.scale.is_empty() {
+        bail!("{p}.scale is empty: give 1 scale (per tensor) or one per output channel");
+    }
+    if q.zero_point.len() != q.scale.len() {
+        bail!("{p}.zero_point has {} entries, its scale {}", q.zero_point.len(), q.scale.len());
+    }
+    let (lo, hi) = qrange(bits, scheme);
+    if (q.qmin, q.qmax) != (lo, hi) {
+        let scheme = serde_json::to_string(&scheme).unwrap_or_default();
+        bail!(
+            "{p}: qmin = {}, qmax = {}, but bits = {bits} with scheme {scheme} gives [{lo}, {hi}]",
+            q.qmin,
+            q.qmax
+        );
+    }
+    if let Some(s) = q.scale.iter().find(|s| !sane_scale(**s)) {
+        bail!("{p}.scale holds {s:?}; scales must be finite and positive, in [{MIN_SCALE:e}, {MAX_SCALE:e}]");
+    }
+    if let Some(z) = q.zero_point.iter().find(|z| !(q.qmin..=q.qmax).contains(*z)) {
+        bail!("{p}.zero_point holds {z}, outside [{}, {}]", q.qmin, q.qmax);
+    }
+    Ok(())
 }
 
 /// A layer input's fake quantization in a model file.
@@ -575,8 +691,8 @@ fn check_qparams(p: &str, q: &QParams, rows: Option<usize>) -> Result<()> {
     if !(q.qmin < q.qmax && q.qmin >= -(1 << 15) && q.qmax < (1 << 16)) {
         bail!("{p}: qmin = {}, qmax = {} is not an integer range of at most 16 bits", q.qmin, q.qmax);
     }
-    if let Some(s) = q.scale.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-        bail!("{p}.scale holds {s}; scales must be finite and positive");
+    if let Some(s) = q.scale.iter().find(|s| !sane_scale(**s)) {
+        bail!("{p}.scale holds {s:?}; scales must be finite and positive, in [{MIN_SCALE:e}, {MAX_SCALE:e}]");
     }
     if let Some(z) = q.zero_point.iter().find(|z| !(q.qmin..=q.qmax).contains(*z)) {
         bail!("{p}.zero_point holds {z}, outside [{}, {}]", q.qmin, q.qmax);
@@ -605,6 +721,12 @@ fn install_quantization(model: &Sequential, records: &[QuantRecord]) -> Result<O
             bail!("{p}.bits = {}: must be in [2, 16]", r.bits);
         }
         check_qparams(&format!("{p}.weight"), &r.weight, Some(rows))?;
+        if r.granularity == Granularity::PerTensor && r.weight.scale.len() != 1 {
+            bail!(
+                "{p}.weight.scale has {} entries, but granularity = per_tensor needs 1",
+                r.weight.scale.len()
+            );
+        }
         let input = match &r.input {
             None => None,
             Some(a) => {
@@ -722,6 +844,19 @@ pub async fn trainer_from_file(
             fmt_shape(&trainer.data.input_shape),
             trainer.data.classes
         );
+    }
+    // Files written before `test_split` was recorded have none: they load without this check.
+    if let Some(saved) = &file.test_split {
+        let now = split_fingerprint(&trainer.data);
+        if *saved != now {
+            bail!(
+                "metadata `test_split` = {saved}, but the recipe's dataset (seed {}, test_fraction {}) \
+                 gives a test split with fingerprint {now}: the model was not evaluated on this split \
+                 (was the recipe in the file edited, or another data file given?)",
+                file.recipe.seed,
+                file.recipe.dataset.test_fraction
+            );
+        }
     }
     // Pruned weights stay pruned when training continues.
     let state = trainer.model.state();
@@ -842,7 +977,7 @@ pub async fn save_trainer(t: &Trainer) -> Result<Vec<u8>> {
         &t.model,
         t.quant.as_ref(),
         &recipe,
-        Some(&t.recipe),
+        Some((&t.recipe, split_fingerprint(&t.data))),
         &t.data.input_shape,
         t.data.classes,
         &extras,

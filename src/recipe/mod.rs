@@ -245,13 +245,22 @@ impl Recipe {
     pub fn from_json(text: &str) -> Result<Recipe> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let r: Recipe = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." || path.is_empty() {
-                Error(format!("recipe: {inner}"))
-            } else {
-                Error(format!("recipe field `{path}`: {inner}"))
+            let mut path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            let mut inner = inner;
+            if let Ok(root) = serde_json::from_str::<serde_json::Value>(text)
+                && let Some(deeper) = locate(&root, &path, &inner)
+            {
+                // The line and column are where the enclosing object ended: drop them.
+                path = deeper;
+                inner = strip_position(&inner).to_string();
             }
+            let message = if path == "." || path.is_empty() {
+                format!("recipe: {inner}")
+            } else {
+                format!("recipe field `{path}`: {inner}")
+            };
+            Error(cap_quoted(&message, 200))
         })?;
         r.validate()?;
         Ok(r)
@@ -421,4 +430,180 @@ pub fn preset(name: &str) -> Result<Recipe> {
             bail!("unknown preset `{name}`; presets: {}", names.join(", "))
         }
     }
+}
+
+/// Most re-parses [`locate`] makes for one error.
+const LOCATE_TRIALS: usize = 256;
+/// Largest recipe (as compact JSON) [`locate`] searches.
+const LOCATE_MAX_BYTES: usize = 64 * 1024;
+
+/// One step of a path into a JSON value.
+#[derive(Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn fmt_path(steps: &[Step]) -> String {
+    let mut out = String::new();
+    for s in steps {
+        match s {
+            Step::Key(k) if out.is_empty() => out.push_str(k),
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k)
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    if out.is_empty() { ".".into() } else { out }
+}
+
+fn at_mut<'a>(v: &'a mut serde_json::Value, steps: &[Step]) -> Option<&'a mut serde_json::Value> {
+    steps.iter().try_fold(v, |v, s| match s {
+        Step::Key(k) => v.get_mut(k),
+        Step::Index(i) => v.get_mut(*i),
+    })
+}
+
+/// The (path, message) of the first error deserializing `v` as a recipe, None when it parses.
+fn first_error(v: &serde_json::Value) -> Option<(String, String)> {
+    serde_path_to_error::deserialize::<_, Recipe>(v)
+        .err()
+        .map(|e| (e.path().to_string(), strip_position(&e.into_inner().to_string()).to_string()))
+}
+
+/// A serde_json message without its ` at line L column C` suffix (errors from a parsed value have
+/// none).
+fn strip_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i)
+            if message[i + 9..]
+                .split_once(" column ")
+                .is_some_and(|(l, c)| l.parse::<u64>().is_ok() && c.parse::<u64>().is_ok()) =>
+        {
+            &message[..i]
+        }
+        _ => message,
+    }
+}
+
+/// The path of the field an error really comes from, when serde's path stops at an enclosing
+/// object. Internally tagged enums (`#[serde(tag = "kind")]`: the model, compression stages, the
+/// optimizer and schedule) buffer their object before deserializing the variant, and errors from
+/// the buffer carry no path below the enum (`model` for a bad `model.activation`). This walks down
+/// from the reported `path` of the parsed `root`: at each object or array, the child whose removal
+/// changes the error (the `kind` tag last, since removing it always does) is the one at fault.
+/// Missing-field errors already name their field and are left alone. None when the path cannot be
+/// followed or no child is found. Each trial re-parses the recipe, so the search is bounded (at most
+/// [`LOCATE_TRIALS`] trials, recipes under [`LOCATE_MAX_BYTES`]): a page's recipe editor stays
+/// responsive whatever it is given.
+fn locate(root: &serde_json::Value, path: &str, message: &str) -> Option<String> {
+    if message.starts_with("missing field") || root.to_string().len() > LOCATE_MAX_BYTES {
+        return None;
+    }
+    let mut trials = 0usize;
+    let mut steps = parse_path(path)?;
+    let mut work = root.clone();
+    let want = (path.to_string(), strip_position(message).to_string());
+    if first_error(&work).as_ref() != Some(&want) {
+        return None;
+    }
+    let mut found = false;
+    'descend: for _ in 0..32 {
+        let node = at_mut(&mut work, &steps)?;
+        let children: Vec<Step> = match node {
+            serde_json::Value::Object(m) => {
+                let mut keys: Vec<Step> =
+                    m.keys().filter(|k| *k != "kind").map(|k| Step::Key(k.clone())).collect();
+                if m.contains_key("kind") {
+                    keys.push(Step::Key("kind".into()));
+                }
+                keys
+            }
+            serde_json::Value::Array(a) => (0..a.len()).map(Step::Index).collect(),
+            _ => break,
+        };
+        for child in children {
+            trials += 1;
+            if trials > LOCATE_TRIALS {
+                break 'descend;
+            }
+            let mut trial = work.clone();
+            let parent = at_mut(&mut trial, &steps)?;
+            match (&child, parent) {
+                (Step::Key(k), serde_json::Value::Object(m)) => drop(m.remove(k)),
+                (Step::Index(i), serde_json::Value::Array(a)) => drop(a.remove(*i)),
+                _ => return None,
+            }
+            if first_error(&trial).as_ref() != Some(&want) {
+                steps.push(child);
+                found = true;
+                continue 'descend;
+            }
+        }
+        break;
+    }
+    found.then(|| fmt_path(&steps))
+}
+
+/// Parses serde_path_to_error's path display (`compression[0].template`, `.` for the root).
+fn parse_path(path: &str) -> Option<Vec<Step>> {
+    let mut steps = Vec::new();
+    if path == "." || path.is_empty() {
+        return Some(steps);
+    }
+    for part in path.split('.') {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if key == "?" {
+            return None;
+        }
+        if !key.is_empty() {
+            steps.push(Step::Key(key.to_string()));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            steps.push(Step::Index(r[..end].parse().ok()?));
+            rest = &r[end + 1..];
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    Some(steps)
+}
+
+/// `message` with every quoted run (between backticks or double quotes) longer than `max` bytes cut
+/// to about `max` bytes and marked `…`, so an error never echoes a huge input back.
+pub(crate) fn cap_quoted(message: &str, max: usize) -> String {
+    let mut out = String::with_capacity(message.len().min(4 * max));
+    // The open quote and the bytes kept inside it so far (None once cut).
+    let mut quote: Option<(char, Option<usize>)> = None;
+    for c in message.chars() {
+        match quote {
+            Some((q, _)) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            Some((q, Some(n))) if n + c.len_utf8() <= max => {
+                quote = Some((q, Some(n + c.len_utf8())));
+                out.push(c);
+            }
+            Some((q, Some(_))) => {
+                quote = Some((q, None));
+                out.push('…');
+            }
+            Some((_, None)) => {}
+            None => {
+                if c == '`' || c == '"' {
+                    quote = Some((c, Some(0)));
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }

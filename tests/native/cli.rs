@@ -176,3 +176,32 @@ fn a_diverging_one_cycle_or_stage_names_its_own_rate() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `minnow eval` refuses a model file whose recipe was edited so that the recomputed test split is
+/// not the one the model was evaluated on (here: the seed), instead of scoring on training samples.
+#[test]
+fn eval_refuses_a_file_whose_split_was_edited() {
+    let path = tmp("split.safetensors");
+    let p = path.to_str().unwrap();
+    let (code, _, err) = minnow(&[
+        "run",
+        "--preset",
+        "spiral-mlp",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--save",
+        p,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = minnow(&["eval", p, "--backend", "cpu"]);
+    assert_eq!(code, 0, "the file as saved evaluates: {err}");
+    let mut file = minnow::io::model_file::ModelFile::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    file.recipe.seed += 1;
+    std::fs::write(&path, file.to_bytes().unwrap()).unwrap();
+    let (code, out, err) = minnow(&["eval", p, "--backend", "cpu"]);
+    assert_ne!(code, 0, "an edited split was evaluated: {out}");
+    assert!(err.contains("metadata `test_split`") && err.contains("not evaluated on this split"), "{err}");
+}

@@ -663,3 +663,111 @@ fn pruned_files_keep_their_zeros_when_training_continues() {
     loss_sequence(&mut t);
     assert_eq!(zeros(&t), pruned, "continued training left the pruned weights at zero");
 }
+
+/// Files that lie: non-finite weights and quantization records whose numbers cannot be what minnow
+/// wrote (subnormal or huge scales, a range that does not match the bits and scheme, empty lists)
+/// are refused when read, naming the tensor or record and the field.
+#[test]
+fn files_with_impossible_numbers_are_refused() {
+    let t = trained(MLP_BN);
+    let good = save(&t, &[]);
+    let with_value =
+        |name: &str, v: f32| edit_tensor(&good, name, |_, _, b| b[4..8].copy_from_slice(&v.to_le_bytes()));
+    let record = |bits: u32, scheme: &str, scale: &str, zero: &str, qmin: i32, qmax: i32| {
+        format!(
+            r#"[{{"layer": 1, "bits": {bits}, "scheme": "{scheme}", "granularity": "per_tensor",
+                 "weight": {{"scale": {scale}, "zero_point": {zero}, "qmin": {qmin}, "qmax": {qmax}}}}}]"#
+        )
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (with_value("1.weight", f32::NAN), "tensor `1.weight` holds NaN at flat index 1"),
+        (with_value("2.running_var", f32::INFINITY), "tensor `2.running_var` holds inf at flat index 1"),
+        (with_value("7.bias", f32::NEG_INFINITY), "tensor `7.bias` holds -inf at flat index 1"),
+        (
+            set_meta(&good, "quantization", Some(&record(8, "symmetric", "[1e-40]", "[0]", -128, 127))),
+            "metadata `quantization`[0].weight.scale holds 1e-40; scales must be finite and positive, in [1e-12, 1e12]",
+        ),
+        (
+            set_meta(&good, "quantization", Some(&record(8, "symmetric", "[1e30]", "[0]", -128, 127))),
+            "metadata `quantization`[0].weight.scale holds 1e30",
+        ),
+        (
+            set_meta(&good, "quantization", Some(&record(8, "symmetric", "[0.1]", "[0]", 0, 1))),
+            "metadata `quantization`[0].weight: qmin = 0, qmax = 1, but bits = 8 with scheme \"symmetric\" gives [-128, 127]",
+        ),
+        (
+            set_meta(&good, "quantization", Some(&record(4, "affine", "[0.1]", "[0]", -128, 127))),
+            "metadata `quantization`[0].weight: qmin = -128, qmax = 127, but bits = 4 with scheme \"affine\" gives [0, 15]",
+        ),
+        (
+            set_meta(&good, "quantization", Some(&record(8, "symmetric", "[]", "[]", -128, 127))),
+            "metadata `quantization`[0].weight.scale is empty",
+        ),
+        (
+            set_meta(&good, "quantization", Some(&record(8, "affine", "[0.1]", "[-3]", 0, 255))),
+            "metadata `quantization`[0].weight.zero_point holds -3, outside [0, 255]",
+        ),
+        (
+            set_meta(&good, "quantization", Some("[]")),
+            "metadata `quantization` is an empty list; a float model has no `quantization` entry",
+        ),
+        (
+            set_meta(
+                &good,
+                "quantization",
+                Some(&quant_record(
+                    1,
+                    "[0.1]",
+                    "[0]",
+                    r#", "input": {"bits": 8, "scheme": "affine", "qparams": {"scale": [0.1], "zero_point": [0], "qmin": -128, "qmax": 127}}"#,
+                )),
+            ),
+            "metadata `quantization`[0].input.qparams: qmin = -128, qmax = 127, but bits = 8 with scheme \"affine\" gives [0, 255]",
+        ),
+        (
+            rewrite(&good, |_, ts| {
+                ts.push(("1.weight.int8".into(), Dtype::I8, vec![32, 64], vec![0; 2048]));
+                ts.push(("1.weight.scale".into(), Dtype::F32, vec![], 1e-40f32.to_le_bytes().to_vec()));
+                ts.push(("1.weight.zero_point".into(), Dtype::I32, vec![], vec![0; 4]));
+            }),
+            "tensor `1.weight.scale` holds 1e-40; scales must be finite and positive",
+        ),
+        (set_meta(&good, "test_split", Some("12345")), "metadata `test_split` = \"12345\""),
+    ];
+    let mut failures = Vec::new();
+    for (i, (bytes, want)) in cases.iter().enumerate() {
+        match model_file::load(bytes, &Device::Cpu) {
+            Ok(_) => failures.push(format!("case {i}: loaded, expected an error containing {want:?}")),
+            Err(e) if !e.to_string().contains(want) => {
+                failures.push(format!("case {i}: {e:?} lacks {want:?}"))
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A saved run records the test split it was evaluated on; a file whose recipe was edited so that
+/// the split is recomputed differently (seed, test fraction) is refused, and a file written before
+/// the record existed (no `test_split`) still loads.
+#[test]
+fn a_file_is_only_evaluated_on_the_split_it_was_saved_with() {
+    let t = trained(&spiral("relu", ""));
+    let bytes = pollster::block_on(model_file::save_trainer(&t)).unwrap();
+    let file = ModelFile::from_bytes(&bytes).unwrap();
+    assert_eq!(file.test_split.as_deref(), Some(model_file::split_fingerprint(&t.data).as_str()));
+    assert!(file.test_split.as_deref().unwrap().starts_with("fnv1a64:"));
+    let open = |b: &[u8]| pollster::block_on(model_file::trainer_from_file(b, None, None)).map(|_| ());
+    open(&bytes).expect("the file as saved loads");
+
+    let recipe_json = serde_json::to_string(&file.recipe).unwrap();
+    for (from, to) in [(r#""seed":7"#, r#""seed":8"#), (r#""test_fraction":0.2"#, r#""test_fraction":0.3"#)] {
+        assert!(recipe_json.contains(from), "{recipe_json}");
+        let edited = set_meta(&bytes, "recipe", Some(&recipe_json.replace(from, to)));
+        let e = open(&edited).expect_err("an edited split is refused").to_string();
+        assert_contains(&e, "metadata `test_split` = fnv1a64:");
+        assert_contains(&e, "the model was not evaluated on this split");
+        // Written before `test_split` existed: loads unchecked.
+        open(&set_meta(&edited, "test_split", None)).expect("an old file loads");
+    }
+}

@@ -184,3 +184,52 @@ fn overflowing_counts_and_non_finite_floats_are_refused_with_their_path() {
     // it as longer than the stage).
     assert!(with("compression", gradual(json!({"start_step": u64::MAX - 2, "frequency": 1}))).is_ok());
 }
+
+/// Errors inside internally tagged objects (`"kind"`: the model, stages, optimizer, schedule) name
+/// the field itself, not the enclosing object, and never echo more than about 200 bytes of input.
+#[test]
+fn errors_inside_tagged_objects_name_the_field() {
+    let cases: &[(&str, Value, &str)] = &[
+        (
+            "model.activation",
+            json!("relu6"),
+            "recipe field `model.activation`: unknown variant `relu6`, expected one of",
+        ),
+        (
+            "model.hidden",
+            json!([64, "x"]),
+            "recipe field `model.hidden[1]`: invalid type: string \"x\", expected usize",
+        ),
+        (
+            "training.optimizer.lr",
+            json!("fast"),
+            "recipe field `training.optimizer.lr`: invalid type: string \"fast\"",
+        ),
+        (
+            "training.schedule.decay",
+            json!({"kind": "step", "step_size": "x"}),
+            "recipe field `training.schedule.decay.step_size`: invalid type: string \"x\"",
+        ),
+        (
+            "compression",
+            json!([{"kind": "magnitude", "amount": 0.5}, {"kind": "magnitude", "amount": "lots"}]),
+            "recipe field `compression[1].amount`: ",
+        ),
+        ("model.kind", json!("rnn"), "recipe field `model.kind`: unknown variant `rnn`"),
+        ("model.colour", json!(1), "recipe field `model.colour`: unknown field `colour`"),
+    ];
+    let mut failures = Vec::new();
+    for (path, v, want) in cases {
+        match with(path, v.clone()) {
+            Ok(_) => failures.push(format!("{path} = {v}: accepted")),
+            Err(msg) if !msg.contains(want) => failures.push(format!("{path} = {v}: {msg:?} lacks {want:?}")),
+            Err(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    let long = "q".repeat(5000);
+    let msg = with("model.activation", json!(long)).unwrap_err();
+    assert!(msg.starts_with("recipe field `model.activation`: unknown variant `qqq"), "{msg}");
+    assert!(msg.contains("q…`") && msg.len() < 600, "{} bytes: {msg}", msg.len());
+}
