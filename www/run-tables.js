@@ -45,6 +45,27 @@ export function epochRow(e, stage) {
 }
 
 /**
+ * A confusion table's head: the corner, then the predicted classes in their colours.
+ * @param {number} classes
+ * @returns {HTMLTableSectionElement}
+ */
+function confusionHead(classes) {
+  const head = document.createElement('thead');
+  const hr = document.createElement('tr');
+  const corner = document.createElement('th');
+  corner.textContent = 'true \\ pred';
+  hr.append(corner);
+  for (let k = 0; k < classes; k++) {
+    const th = document.createElement('th');
+    th.textContent = String(k);
+    th.style.color = classCss(k);
+    hr.append(th);
+  }
+  head.append(hr);
+  return head;
+}
+
+/**
  * The head and body of the confusion matrix (`matrix[true][predicted]` counts): the diagonal in
  * teal, mistakes in rose, both shaded by their share of the true class. Nothing for a matrix that
  * is not one or has more than 20 classes.
@@ -55,18 +76,7 @@ export function confusionParts(matrix) {
   if (!Array.isArray(matrix) || !matrix.every((row) => Array.isArray(row)) || matrix.length > 20) return [];
   /** @type {number[][]} */
   const rows = matrix;
-  const head = document.createElement('thead');
-  const hr = document.createElement('tr');
-  const corner = document.createElement('th');
-  corner.textContent = 'true \\ pred';
-  hr.append(corner);
-  rows.forEach((_, k) => {
-    const th = document.createElement('th');
-    th.textContent = String(k);
-    th.style.color = classCss(k);
-    hr.append(th);
-  });
-  head.append(hr);
+  const head = confusionHead(rows.length);
   const body = document.createElement('tbody');
   rows.forEach((row, t) => {
     const tr = document.createElement('tr');
@@ -110,18 +120,7 @@ export function confusionDiffTable(after, before) {
   table.className = 'confusion confusion-diff';
   const diff = confusionDiff(after, before);
   if (!diff || diff.length > 20) return table;
-  const head = document.createElement('thead');
-  const hr = document.createElement('tr');
-  const corner = document.createElement('th');
-  corner.textContent = 'true \\ pred';
-  hr.append(corner);
-  diff.forEach((_, k) => {
-    const th = document.createElement('th');
-    th.textContent = String(k);
-    th.style.color = classCss(k);
-    hr.append(th);
-  });
-  head.append(hr);
+  const head = confusionHead(diff.length);
   const body = document.createElement('tbody');
   diff.forEach((row, t) => {
     const tr = document.createElement('tr');
