@@ -194,10 +194,10 @@ fn bad_stages_name_their_field() {
         (json!([{"kind": "quantize", "bits": [8, 1]}]), "compression[0].bits[1] = 1"),
         (json!([{"kind": "quantize", "calibration_batches": 0}]), "compression[0].calibration_batches"),
         (json!([{"kind": "quantize", "percentile": 20}]), "compression[0].percentile"),
-        // The path stops at the (internally tagged) stage; the message names the field.
+        // Inside the (internally tagged) stage the path names the field itself.
         (
             json!([{"kind": "quantize", "observer": "histogramm"}]),
-            "`compression[0]`: observer = \"histogramm\"",
+            "`compression[0].observer`: observer = \"histogramm\"",
         ),
         (
             json!([{"kind": "qat", "bits": 4, "observer": "mse", "train": {"epochs": 1}}]),
