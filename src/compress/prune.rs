@@ -209,6 +209,45 @@ pub fn global_prune_to_sparsity(values: &[&[f32]], masks: &[&[f32]], sparsity: f
     Ok(split(&prune_to_sparsity(&v, &m, sparsity)?, values))
 }
 
+/// How far one magnitude-pruning step goes: torch's `amount` (of the still-unpruned weights), or
+/// a target sparsity the masks grow to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    Amount(Amount),
+    Sparsity(f64),
+}
+
+/// New masks for `values` (with their current `masks`, one pair per weight) under `target`: each
+/// weight on its own (`Scope::Layer`) or with one threshold over all of them (`Scope::Global`).
+pub fn magnitude_masks(
+    values: &[Vec<f32>],
+    masks: &[Vec<f32>],
+    scope: Scope,
+    target: Target,
+) -> Result<Vec<Vec<f32>>> {
+    if values.len() != masks.len() {
+        bail!("magnitude pruning: {} weights but {} masks", values.len(), masks.len());
+    }
+    match scope {
+        Scope::Layer => values
+            .iter()
+            .zip(masks)
+            .map(|(v, m)| match target {
+                Target::Amount(a) => l1_unstructured(v, m, a),
+                Target::Sparsity(s) => prune_to_sparsity(v, m, s),
+            })
+            .collect(),
+        Scope::Global => {
+            let vr: Vec<&[f32]> = values.iter().map(|v| &v[..]).collect();
+            let mr: Vec<&[f32]> = masks.iter().map(|m| &m[..]).collect();
+            match target {
+                Target::Amount(a) => global_unstructured(&vr, &mr, a),
+                Target::Sparsity(s) => global_prune_to_sparsity(&vr, &mr, s),
+            }
+        }
+    }
+}
+
 /// Row-major strides.
 fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];

@@ -4,7 +4,7 @@
 //! decision grid, and a [`Snapshot`] of the trained weights that [`Session::explore`] applies a
 //! compression setting to and evaluates without retraining (the live explorer).
 
-use crate::compress::prune::{Scope, global_prune_to_sparsity, prunable_weights, prune_to_sparsity};
+use crate::compress::prune::{Scope, Target, magnitude_masks, prunable_weights};
 use crate::compress::quant::{FakeQuantModel, Granularity, ObserverKind, QuantConfig, Scheme, measure};
 use crate::core::tensor::{Tensor, no_grad};
 use crate::nn::{LayerForward, Module, Sequential};
@@ -365,18 +365,7 @@ impl Session {
             tensors.push(t);
         }
         if setting.sparsity > 0.0 {
-            masks = match setting.method {
-                Scope::Layer => values
-                    .iter()
-                    .zip(&masks)
-                    .map(|(v, m)| prune_to_sparsity(v, m, setting.sparsity))
-                    .collect::<Result<_>>()?,
-                Scope::Global => {
-                    let vr: Vec<&[f32]> = values.iter().map(|v| &v[..]).collect();
-                    let mr: Vec<&[f32]> = masks.iter().map(|m| &m[..]).collect();
-                    global_prune_to_sparsity(&vr, &mr, setting.sparsity)?
-                }
-            };
+            masks = magnitude_masks(&values, &masks, setting.method, Target::Sparsity(setting.sparsity))?;
         }
         let (mut zeros, mut total) = (0usize, 0usize);
         for ((t, v), m) in tensors.iter().zip(&values).zip(&masks) {

@@ -34,40 +34,16 @@ fn set_masks(t: &mut Trainer, ws: &[PrunableWeight], ps: &[Tensor], masks: Vec<V
     Ok(())
 }
 
-/// Prunes `amount` (torch semantics) of the chosen weights, per layer or globally.
-pub async fn prune_amount(
+/// One magnitude-pruning step on the chosen weights (`compress::prune::magnitude_masks`): their
+/// masks are read, grown and set back on the trainer.
+pub async fn prune_magnitude(
     t: &mut Trainer,
     ws: &[PrunableWeight],
     scope: Scope,
-    amount: Amount,
+    target: Target,
 ) -> Result<()> {
     let (ps, vs, ms) = read_weights(t, ws).await?;
-    let masks = match scope {
-        Scope::Layer => {
-            vs.iter().zip(&ms).map(|(v, m)| l1_unstructured(v, m, amount)).collect::<Result<Vec<_>>>()?
-        }
-        Scope::Global => {
-            let (vr, mr): (Vec<&[f32]>, Vec<&[f32]>) =
-                (vs.iter().map(|v| &v[..]).collect(), ms.iter().map(|m| &m[..]).collect());
-            global_unstructured(&vr, &mr, amount)?
-        }
-    };
-    set_masks(t, ws, &ps, masks)
-}
-
-/// Grows the masks of the chosen weights to `sparsity` (per layer, or over all of them together).
-pub async fn prune_to(t: &mut Trainer, ws: &[PrunableWeight], scope: Scope, sparsity: f64) -> Result<()> {
-    let (ps, vs, ms) = read_weights(t, ws).await?;
-    let masks = match scope {
-        Scope::Layer => {
-            vs.iter().zip(&ms).map(|(v, m)| prune_to_sparsity(v, m, sparsity)).collect::<Result<Vec<_>>>()?
-        }
-        Scope::Global => {
-            let (vr, mr): (Vec<&[f32]>, Vec<&[f32]>) =
-                (vs.iter().map(|v| &v[..]).collect(), ms.iter().map(|m| &m[..]).collect());
-            global_prune_to_sparsity(&vr, &mr, sparsity)?
-        }
-    };
+    let masks = magnitude_masks(&vs, &ms, scope, target)?;
     set_masks(t, ws, &ps, masks)
 }
 
@@ -99,7 +75,7 @@ fn names(ws: &[PrunableWeight]) -> Vec<String> {
 pub async fn run_magnitude(s: &MagnitudeStage, t: &mut Trainer, ctx: &StageCtx) -> Result<StageDetails> {
     let ws =
         resolve_layers(&t.model, s.layers.as_deref(), DefaultLayers::All, &format!("{}.layers", ctx.prefix))?;
-    prune_amount(t, &ws, s.scope, s.amount).await.map_err(|e| ctx.err(e))?;
+    prune_magnitude(t, &ws, s.scope, Target::Amount(s.amount)).await.map_err(|e| ctx.err(e))?;
     Ok(StageDetails::Magnitude(MagnitudeDetails { scope: s.scope, amount: s.amount, layers: names(&ws) }))
 }
 
@@ -451,7 +427,7 @@ impl GradualRun {
             let k = self.next as u32;
             let target =
                 agp_sparsity(self.cfg.initial_sparsity, self.cfg.final_sparsity, k, self.cfg.prunings);
-            prune_to(t, &self.ws, self.cfg.scope, target).await?;
+            prune_magnitude(t, &self.ws, self.cfg.scope, Target::Sparsity(target)).await?;
             let (per, global) = mask_sparsity(t, &self.ws);
             let step = self.events[self.next];
             self.log.push(GradualEvent { step, target, sparsity: global, layers: per });
@@ -536,7 +512,7 @@ impl IterativeRun {
             }
             self.cycle += 1;
             let target = cycle_sparsity(self.cfg.sparsity, self.cycle, self.cfg.cycles);
-            prune_to(t, &self.ws, self.cfg.scope, target).await?;
+            prune_magnitude(t, &self.ws, self.cfg.scope, Target::Sparsity(target)).await?;
             t.start_phase(finetune_phase(&self.cfg.finetune, t));
         }
         let mut adv = ctx.train(t, budget).await?;
@@ -616,13 +592,8 @@ impl LotteryRun {
             };
             match next {
                 Some(LotteryPhase::Round(r)) => {
-                    prune_to(
-                        t,
-                        &self.ws,
-                        self.cfg.scope,
-                        cycle_sparsity(self.cfg.sparsity, r, self.cfg.rounds),
-                    )
-                    .await?;
+                    let target = Target::Sparsity(cycle_sparsity(self.cfg.sparsity, r, self.cfg.rounds));
+                    prune_magnitude(t, &self.ws, self.cfg.scope, target).await?;
                     let Some(snap) = t.snapshot(self.cfg.rewind_step) else {
                         bail!("{}: rewind snapshot missing", ctx.prefix)
                     };
