@@ -318,12 +318,13 @@ impl Session {
         let (model, quant, sparsity) = self.compressed(snap, setting).await?;
         let around = quant.as_ref().map(|q| q as &dyn LayerForward);
         let (test_accuracy, confusion) = self.evaluate_model(&model, around).await?;
-        let stats = model_stats(&model).await?;
+        // One readback of the weights for the size: packed integers when quantized, else the
+        // cheapest sparse format; the dense size needs none.
         let bytes = match &quant {
             Some(q) => measure(&model, Some(q)).await?.0.quantized,
-            None => stats.bytes.sparse,
+            None => model_stats(&model).await?.bytes.sparse,
         };
-        let dense_bytes = stats.bytes.dense;
+        let dense_bytes: usize = model.state().iter().map(|(_, t)| 4 * t.numel()).sum();
         let grid = match grid_res {
             Some(res) => {
                 let pts = self.grid_points(res)?;
