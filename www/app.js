@@ -12,6 +12,7 @@ import {
   describeChange,
   encodeFragment,
   errorText,
+  fragmentOptions,
   isPlainObject,
   jsonErrorLocation,
   salvageRecipe,
@@ -31,6 +32,9 @@ import { phaseText as runPhaseText, stepPosition } from './progress.js';
 import { DEFAULT_SETTING, Latest, ResultCache, appendStages, engineSetting, settingKey, settingLabel, settingStages } from './explore.js';
 import { createPageApi } from './page-api.js';
 import { RecipeForm, wireTabs } from './recipe-form.js';
+import { initTheme, onThemeChange, palette } from './theme.js';
+import { PageLayout } from './layout.js';
+import { modelFromLinkText, modelLinkText } from './share.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
@@ -89,7 +93,9 @@ const ui = {
   speed: /** @type {HTMLSelectElement} */ (byId('speed')),
   batchCounter: byId('batch-counter'),
   progressBar: byId('progress-bar'),
+  progress: byId('progress'),
   phase: byId('phase'),
+  phaseAnnounce: byId('phase-announce'),
   statEpoch: byId('stat-epoch'),
   statLoss: byId('stat-loss'),
   statTrainAcc: byId('stat-train-acc'),
@@ -105,6 +111,8 @@ const ui = {
   csv: /** @type {HTMLInputElement} */ (byId('csv')),
   modelFile: /** @type {HTMLInputElement} */ (byId('model-file')),
   copyLink: /** @type {HTMLButtonElement} */ (byId('copy-link')),
+  shareModel: /** @type {HTMLButtonElement} */ (byId('share-model')),
+  themeToggle: /** @type {HTMLButtonElement} */ (byId('theme-toggle')),
   copyStatus: byId('copy-status'),
   lossChart: /** @type {HTMLCanvasElement} */ (byId('loss-chart')),
   accChart: /** @type {HTMLCanvasElement} */ (byId('acc-chart')),
@@ -238,6 +246,9 @@ const app = {
   weightsAt: 0,
   /** The fragment this page wrote last; a hashchange to anything else is a new link. */
   lastHash: '',
+  /** The `m=` text of the link the live run's model came from (www/share.js); the link keeps it
+   * until the run trains or is replaced. @type {string | null} */
+  linkModel: null,
   validateSeq: 0,
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   validateTimer: undefined,
@@ -263,6 +274,9 @@ const app = {
 };
 
 const engine = new Engine(new URL('./worker.js', import.meta.url));
+
+/** Embed mode, the small-screen layout and the progress announcements (www/layout.js). */
+const layout = new PageLayout();
 
 /** The Build tab: the recipe as controls, synced with the JSON editor through `validateEditor`. */
 const form = new RecipeForm(ui.buildPanel, {
@@ -328,6 +342,7 @@ function renderButtons() {
   ui.downloadReport.disabled = app.run === null || s === 'creating';
   ui.downloadModel.disabled = app.run === null || busy || s === 'training';
   ui.modelFile.disabled = busy || s === 'training';
+  ui.shareModel.disabled = app.run === null || busy || !['done', 'paused', 'loaded'].includes(s);
 }
 
 /**
@@ -411,6 +426,7 @@ function renderStats() {
   const fraction = total ? Math.min(1, done ? 1 : position / total) : 0;
   ui.progressBar.style.width = `${(fraction * 100).toFixed(2)}%`;
   ui.phase.textContent = phaseText(position);
+  layout.renderProgress(ui.progress, ui.phaseAnnounce, { fraction, text: ui.phase.textContent, status: app.status, stage: app.stage?.index ?? null, position, total: app.run?.totalEpochs ?? total });
   ui.batchCounter.dataset.batches = String(app.batchesDone);
   ui.batchCounter.textContent = last && run
     ? `${formatCount(app.batchesDone)} batches · epoch ${last.epoch + 1}, batch ${last.batch} / ${last.batchesPerEpoch}`
@@ -460,11 +476,6 @@ function clearViews() {
   scheduleDraw();
 }
 
-/** @param {string} name */
-function cssVar(name) {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-}
-
 let drawPending = false;
 function scheduleDraw() {
   if (drawPending) return;
@@ -484,8 +495,8 @@ function drawViews() {
   const empty = app.status === 'creating' ? 'starting…' : app.status === 'loaded' ? 'weights from the file · press Train to continue' : 'press Train to start';
   drawChart(ui.lossChart, {
     series: [
-      { label: 'per step', color: cssVar('--series-loss'), points: app.steps },
-      { label: 'epoch mean', color: cssVar('--series-epoch'), points: app.epochs.map((e) => [e.epoch, e.train_loss]), markers: true },
+      { label: 'per step', color: palette().loss, points: app.steps },
+      { label: 'epoch mean', color: palette().epoch, points: app.epochs.map((e) => [e.epoch, e.train_loss]), markers: true },
     ],
     xDomain,
     yIncludesZero: true,
@@ -495,8 +506,8 @@ function drawViews() {
   });
   drawChart(ui.accChart, {
     series: [
-      { label: 'train', color: cssVar('--series-train'), points: app.epochs.map((e) => [e.epoch, e.train_accuracy]), markers: true },
-      { label: 'test', color: cssVar('--series-test'), points: app.epochs.map((e) => [e.epoch, e.test_accuracy]), markers: true, dashed: true },
+      { label: 'train', color: palette().train, points: app.epochs.map((e) => [e.epoch, e.train_accuracy]), markers: true },
+      { label: 'test', color: palette().test, points: app.epochs.map((e) => [e.epoch, e.test_accuracy]), markers: true, dashed: true },
     ],
     xDomain,
     yDomain: [0, 1],
@@ -531,7 +542,7 @@ function drawSizeView() {
   ui.sweepLegend.hidden = !points.some((p) => p.kind === 'sweep');
   const xy = drawSizePlot(ui.sizeChart, {
     points,
-    colors: { front: cssVar('--series-front'), stage: cssVar('--accent'), sweep: cssVar('--series-sweep'), baseline: cssVar('--series-epoch') },
+    colors: { front: palette().front, stage: palette().accent, sweep: palette().sweep, baseline: palette().epoch },
     highlight: sizeHover.index,
   });
   sizeHover.points = points;
@@ -1031,7 +1042,7 @@ function renderPresetPicker() {
  */
 function writeHash(recipe, now = false) {
   if (!now && (app.status === 'training' || app.status === 'creating')) return;
-  const hash = encodeFragment(recipe);
+  const hash = encodeFragment(recipe, { embed: layout.embed, view: layout.view, model: app.linkModel });
   app.lastHash = hash;
   if (location.hash !== hash) history.replaceState(null, '', hash);
 }
@@ -1189,6 +1200,10 @@ async function beginTraining(onStart) {
     return;
   }
   if (!app.recipe) throw new Error(`the recipe in the editor is not valid: ${ui.validation.textContent || 'it is still being checked'}`);
+  if (app.linkModel) {
+    app.linkModel = null; // the model trains on: the link no longer describes it
+    writeHash(app.recipe, true);
+  }
   const key = currentRunKey();
   try {
     if (!app.run || app.runKey !== key || app.status === 'done' || app.status === 'failed') {
@@ -1473,21 +1488,88 @@ async function downloadModel() {
  */
 async function openModel() {
   const file = ui.modelFile.files?.[0];
-  if (!file || app.opening || app.status === 'training' || app.status === 'creating') return;
+  if (!file) return;
+  await openModelBytes(file.name, async () => new Uint8Array(await file.arrayBuffer()));
+  ui.modelFile.value = ''; // the same file again is a new change
+}
+
+/**
+ * Opens model-file bytes as a new run (a chosen file, or the model a link carries); a refusal is
+ * shown as a notice and leaves the live run as it was. Resolves to whether it opened.
+ * @param {string} name what the notice calls the model
+ * @param {() => Promise<Uint8Array>} read
+ * @param {string | null} [linkModel] the link's `m=` text, kept in the address while the model is as opened
+ */
+async function openModelBytes(name, read, linkModel = null) {
+  if (app.opening || app.status === 'training' || app.status === 'creating') return false;
   app.opening = true;
   renderButtons();
   try {
-    const bytes = new Uint8Array(await file.arrayBuffer());
+    const bytes = await read();
     const info = await engine.call('importModel', { bytes, csv: app.csv ?? undefined });
-    await showOpenedModel(file.name, info);
+    await showOpenedModel(name, info);
+    if (linkModel && app.recipe) {
+      app.linkModel = linkModel;
+      writeHash(app.recipe, true);
+    }
+    return true;
   } catch (e) {
-    showNotice('error', `${file.name} could not be opened.`, errorText(e));
+    showNotice('error', `${name} could not be opened.`, linkModel ? `${errorText(e)} The link's recipe is in the editor: Train trains it from scratch.` : errorText(e));
+    return false;
   } finally {
     app.opening = false;
-    ui.modelFile.value = ''; // the same file again is a new change
     renderButtons();
     renderStats();
   }
+}
+
+/**
+ * Opens the model a link carries (its `m=` text, read before the recipe is put in the address);
+ * without one, nothing.
+ * @param {string | null} text
+ */
+async function openLinkModel(text) {
+  if (!text) return;
+  await openModelBytes("The link's model", () => modelFromLinkText(text), text);
+}
+
+/**
+ * `minnow.shareLink({model})`: the page's link (recipe; embed keys left out); with `model: true`,
+ * one that carries the trained model too, or a rejection saying why it cannot (no trained model,
+ * or its packed size over the limit: then the model file is the way to share it).
+ * @param {{model?: boolean}} [options]
+ * @returns {Promise<string>}
+ */
+async function shareLinkFromApi({ model = false } = {}) {
+  if (!app.recipe) throw new Error(`the recipe in the editor is not valid: ${ui.validation.textContent || 'it is still being checked'}`);
+  const base = `${location.origin}${location.pathname}${location.search}`;
+  if (!model) return base + encodeFragment(app.recipe);
+  if (!app.run || !['done', 'paused', 'loaded'].includes(app.status)) {
+    throw new Error(`no trained model to share (the page is ${app.status}): train one, or let the run finish, first`);
+  }
+  const bytes = /** @type {Uint8Array} */ (await engine.call('exportModel'));
+  const packed = await modelLinkText(bytes);
+  if (!packed.ok) throw new Error(packed.reason);
+  return base + encodeFragment(app.recipe, { model: packed.text });
+}
+
+/** The "Share with the model" button: copies such a link, or says why there is none. */
+async function copyModelLink() {
+  try {
+    const link = await shareLinkFromApi({ model: true });
+    try {
+      await navigator.clipboard.writeText(link);
+      ui.copyStatus.textContent = `copied a link with the model (${link.length} characters)`;
+    } catch {
+      ui.copyStatus.textContent = 'the link is in the address bar';
+      history.replaceState(null, '', link);
+    }
+    ui.shareModel.dataset.link = link;
+  } catch (e) {
+    ui.copyStatus.textContent = '';
+    showNotice('warn', 'This model cannot travel in a link.', `${errorText(e)}.`);
+  }
+  setTimeout(() => (ui.copyStatus.textContent = ''), 4000);
 }
 
 /**
@@ -1522,6 +1604,13 @@ function wire() {
     });
   }
   ui.train.addEventListener('click', startOrResume);
+  ui.train.addEventListener('click', () => layout.showTraining());
+  ui.shareModel.addEventListener('click', () => void copyModelLink());
+  initTheme(ui.themeToggle);
+  onThemeChange(() => {
+    scheduleDraw();
+    renderExplorer();
+  });
   ui.pause.addEventListener('click', pause);
   ui.step.addEventListener('click', () => void stepOne());
   ui.speed.addEventListener('change', () => {
@@ -1592,7 +1681,8 @@ function wire() {
 
   window.addEventListener('hashchange', () => {
     if (location.hash === app.lastHash || app.status === 'loading') return;
-    loadFromHash();
+    const linkModel = fragmentOptions(location.hash).model;
+    loadFromHash().then(() => openLinkModel(linkModel));
   });
 
   const exploreInput = () => {
@@ -1648,6 +1738,7 @@ Object.defineProperty(window, 'minnow', {
     report: async () => app.report ?? (app.run ? engine.call('report') : null),
     state: pageState,
     explore: exploreFromApi,
+    shareLink: shareLinkFromApi,
     stageReports: () => app.stageReports,
   }),
   enumerable: true,
@@ -1676,8 +1767,10 @@ async function main() {
     return;
   }
   renderBackendBadge();
+  const linkModel = fragmentOptions(location.hash).model;
   await loadFromHash();
   setStatus('idle');
+  await openLinkModel(linkModel);
   pageReady();
   if (new URLSearchParams(location.search).has('autorun')) startOrResume();
 }

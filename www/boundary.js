@@ -3,6 +3,7 @@
 // `gridToRGBA` and `classColor` are pure and tested by tests/js/boundary.test.js.
 
 import { fitCanvas, linearScale } from './plot.js';
+import { palette } from './theme.js';
 
 /** Class colours (colour-blind-friendly, after Okabe & Ito), as [r, g, b]. */
 export const CLASS_COLORS = [
@@ -111,7 +112,7 @@ export function drawBoundary(canvas, { bounds, points, grid = null, maxPoints = 
     ctx.imageSmoothingQuality = 'high';
     ctx.drawImage(tile, 0, 0, width, height);
   } else {
-    ctx.fillStyle = '#f7f8fa';
+    ctx.fillStyle = palette().background;
     ctx.fillRect(0, 0, width, height);
   }
   const sx = linearScale([xmin, xmax], [0, width]);
@@ -119,7 +120,7 @@ export function drawBoundary(canvas, { bounds, points, grid = null, maxPoints = 
   const n = points.y.length;
   const stride = Math.max(1, Math.ceil(n / maxPoints));
   ctx.lineWidth = 1;
-  ctx.strokeStyle = 'rgba(255, 255, 255, 0.9)';
+  ctx.strokeStyle = palette().pointStroke;
   for (let i = 0; i < n; i += stride) {
     ctx.fillStyle = classCss(points.y[i]);
     ctx.beginPath();

@@ -11,6 +11,7 @@
 //   minnow.state()                           {status, backend, epoch, testAccuracy, bytes}
 //   await minnow.explore({sparsity: 0.9, method: 'global', bits: 4})   {test_accuracy, bytes, sparsity, ms}
 //   await minnow.setTemperature(T)           the distillation view at temperature T: {temperature, teacher, distilled, alone}
+//   await minnow.shareLink({model: true})    a link to this page's recipe; with model: true, carrying the trained model too
 
 import { completeSetting, unknownFields } from './explore.js';
 import { isPlainObject } from './state.js';
@@ -41,6 +42,7 @@ import { softTargetsAt } from './compress.js';
  * @property {() => PageState} state
  * @property {(setting: ExploreSetting) => Promise<ExploreResult>} explore through the explorer panel
  * @property {() => StageReport[]} stageReports the live run's finished stages
+ * @property {(options: {model?: boolean}) => Promise<string>} shareLink the page's link, with the model when asked
  */
 
 /**
@@ -133,6 +135,22 @@ export function createPageApi(host) {
       const t0 = performance.now();
       const r = await host.explore(completeSetting(setting));
       return { test_accuracy: r.test_accuracy, bytes: r.bytes, sparsity: r.sparsity, ms: performance.now() - t0 };
+    },
+
+    /**
+     * A link to the page's recipe; with `{model: true}` it carries the trained model as well
+     * (www/share.js), so the receiver sees it trained, without training. Rejects with the reason
+     * when there is no trained model or it packs to more than a link carries (4096 bytes): share
+     * the model file then.
+     * @param {{model?: boolean}} [options]
+     * @returns {Promise<string>}
+     */
+    async shareLink(options = {}) {
+      await host.ready;
+      if (!isPlainObject(options)) throw new Error('shareLink takes {model: true | false}');
+      const unknown = Object.keys(options).filter((k) => k !== 'model');
+      if (unknown.length) throw new Error(`shareLink: unknown option ${unknown.join(', ')} (expected model)`);
+      return host.shareLink({ model: options.model === true });
     },
 
     /**

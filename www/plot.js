@@ -2,6 +2,8 @@
 // min/max downsampling of long series, HiDPI canvas sizing, and the drawing itself.
 // The math at the top is pure and tested by tests/js/plot.test.js; `drawChart` needs a 2-D context.
 
+import { palette } from './theme.js';
+
 import { formatTick } from './format.js';
 
 /**
@@ -141,13 +143,21 @@ export function fitCanvas(canvas) {
   return { ctx, width, height };
 }
 
-/** Colours and sizes of the chart chrome; the series bring their own colours. */
-/** Colours, font and padding shared by every canvas chart (www/views.js draws with them too). */
+/** Colours, font and padding shared by every canvas chart (www/views.js draws with them too); the
+ * colours come from the theme's palette (www/theme.js), read when a chart draws. */
 export const THEME = {
-  axis: '#c9ced6',
-  grid: '#eef0f3',
-  text: '#5b6472',
-  mark: '#8b93a1',
+  get axis() {
+    return palette().axis;
+  },
+  get grid() {
+    return palette().grid;
+  },
+  get text() {
+    return palette().text;
+  },
+  get mark() {
+    return palette().mark;
+  },
   font: '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
   pad: { left: 46, right: 12, top: 12, bottom: 28 },
 };

@@ -10,6 +10,16 @@ import { classCss } from './boundary.js';
 /** @typedef {import('./report-types.js').StageProgress} StageProgress */
 
 /**
+ * A cell's tint: the theme's `--tint-good` / `--tint-bad` (www/style.css) at `alpha`, resolved by
+ * CSS, so the tables follow the theme without redrawing.
+ * @param {'good' | 'bad'} kind
+ * @param {number} alpha 0..1
+ */
+export function tint(kind, alpha) {
+  return `color-mix(in srgb, var(--tint-${kind}) ${(Math.min(1, Math.max(0, alpha)) * 100).toFixed(1)}%, transparent)`;
+}
+
+/**
  * The epoch table's row of epoch `e`, marked `latest`; `stage`: the compression stage that trained it.
  * @param {EpochMetrics} e
  * @param {StageProgress | null} stage
@@ -88,7 +98,7 @@ export function confusionParts(matrix) {
       const td = document.createElement('td');
       td.textContent = String(count);
       const share = count / sum;
-      td.style.background = t === p ? `rgba(13, 148, 136, ${0.08 + 0.5 * share})` : count ? `rgba(225, 29, 72, ${0.06 + 0.6 * share})` : '';
+      td.style.background = t === p ? tint('good', 0.08 + 0.5 * share) : count ? tint('bad', 0.06 + 0.6 * share) : '';
       tr.append(td);
     });
     body.append(tr);
@@ -133,7 +143,7 @@ export function confusionDiffTable(after, before) {
       td.textContent = d === 0 ? '' : d > 0 ? `+${d}` : `−${-d}`;
       const good = t === p ? d > 0 : d < 0;
       const a = Math.min(0.7, 0.12 + Math.abs(d) / scale);
-      td.style.background = d === 0 ? '' : good ? `rgba(13, 148, 136, ${a})` : `rgba(225, 29, 72, ${a})`;
+      td.style.background = d === 0 ? '' : good ? tint('good', a) : tint('bad', a);
       tr.append(td);
     });
     body.append(tr);

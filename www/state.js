@@ -46,14 +46,40 @@ export function base64UrlToBytes(text) {
   return bytes;
 }
 
+/** The views embed mode can show (`view=` in the fragment); the first is the default. */
+export const EMBED_VIEWS = ['boundary', 'curves', 'confusion', 'weights'];
+
 /**
- * The fragment (with leading '#') that stores `recipe`.
+ * What a fragment says besides the recipe: `embed=1` (the page inside an iframe), `view=` (the one
+ * view embed mode shows) and `m=` (a trained model, www/share.js). Unknown views fall back to the
+ * first of EMBED_VIEWS.
+ * @typedef {{embed: boolean, view: string, model: string | null}} FragmentOptions
+ * @param {string} hash location.hash, with or without the leading '#'
+ * @returns {FragmentOptions}
+ */
+export function fragmentOptions(hash) {
+  const params = new URLSearchParams(hash.startsWith('#') ? hash.slice(1) : hash);
+  const view = params.get('view') ?? '';
+  return {
+    embed: params.get('embed') === '1',
+    view: EMBED_VIEWS.includes(view) ? view : EMBED_VIEWS[0],
+    model: params.get('m'),
+  };
+}
+
+/**
+ * The fragment (with leading '#') that stores `recipe`, and optionally embed mode, its view and a
+ * model (`m=`, base64url).
  * @param {Recipe} recipe
+ * @param {Partial<FragmentOptions>} [options]
  * @returns {string}
  */
-export function encodeFragment(recipe) {
+export function encodeFragment(recipe, options = {}) {
   const bytes = new TextEncoder().encode(JSON.stringify(recipe));
-  return `#v=${STATE_VERSION}&r=${bytesToBase64Url(bytes)}`;
+  let hash = `#v=${STATE_VERSION}&r=${bytesToBase64Url(bytes)}`;
+  if (options.embed) hash += `&embed=1&view=${encodeURIComponent(options.view ?? EMBED_VIEWS[0])}`;
+  if (options.model) hash += `&m=${options.model}`;
+  return hash;
 }
 
 /**

@@ -4,18 +4,38 @@
 
 import { THEME, drawYGrid, fitCanvas, linearScale, niceTicks } from './plot.js';
 import { formatCount, formatPercent, formatTick } from './format.js';
-import { FILTER_PRUNED_RGB, PRUNED_RGB, cellColor, heatCells, rgbText, signedColor, unitScale } from './weights.js';
+import { FILTER_PRUNED_RGB, cellColor, heatCells, signedColor, unitScale } from './weights.js';
 import { byteTicks, formatByteTick, logScale } from './compress.js';
+import { palette } from './theme.js';
 
 /** @typedef {import('./weights.js').Histogram} Histogram */
 /** @typedef {import('./weights.js').Layout} Layout */
 /** @typedef {import('./compress.js').SizePoint} SizePoint */
 
+/** The chart chrome (THEME) and this file's colours, from the theme's palette at draw time. */
 const INK = {
-  ...THEME,
-  bar: '#3b82f6',
-  grid_line: 'rgba(124, 58, 237, 0.55)',
-  pruned: rgbText(PRUNED_RGB),
+  get text() {
+    return THEME.text;
+  },
+  get axis() {
+    return THEME.axis;
+  },
+  get grid() {
+    return THEME.grid;
+  },
+  font: THEME.font,
+  get bar() {
+    return palette().bar;
+  },
+  get grid_line() {
+    return palette().quantGrid;
+  },
+  get pruned() {
+    return palette().pruned;
+  },
+  get card() {
+    return palette().card;
+  },
 };
 
 /**
@@ -237,7 +257,7 @@ export function drawSizePlot(canvas, { points, colors, highlight = -1 }) {
     ctx.fillStyle = colors[p.kind];
     ctx.fill();
     if (p.pareto) {
-      ctx.strokeStyle = '#fff';
+      ctx.strokeStyle = INK.card;
       ctx.lineWidth = 1.5;
       ctx.stroke();
     }
