@@ -13,7 +13,7 @@ export WASM_RUSTFLAGS
 # Browser test binaries: every tests/web*.rs (run_in_browser / run_in_dedicated_worker suites).
 WASM_TESTS := $(patsubst tests/%.rs,--test %,$(wildcard tests/web*.rs))
 
-.PHONY: serve test setup wasm test-fmt test-lint test-types test-native test-wasm test-js test-e2e clean
+.PHONY: serve test setup wasm dist test-fmt test-lint test-types test-native test-wasm test-js test-e2e test-dist clean
 
 ## serve: build the release wasm and serve the playground on http://127.0.0.1:$(PORT)/
 serve: setup wasm
@@ -29,6 +29,10 @@ setup:
 ## wasm: www/pkg/ (release wasm with SIMD128, wasm-bindgen --target web, wasm-opt from npm)
 wasm: setup
 	scripts/build-wasm.sh
+
+## dist: dist/, the page as a folder any static host serves as it is (README: Publishing)
+dist: setup wasm
+	scripts/dist.sh
 
 test-fmt: setup
 	cargo fmt --check
@@ -64,5 +68,11 @@ test-e2e: setup
 	cargo build --release --quiet --bin minnow
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx --no-install playwright test
 
+# The smoke test against dist/ served by a plain static server (python3 -m http.server); it writes
+# dist/ itself from www/pkg (also part of test-e2e, which runs every spec).
+test-dist: setup
+	@test -f www/pkg/minnow.js || { echo "www/pkg/minnow.js missing: run 'make wasm' first" >&2; exit 1; }
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx --no-install playwright test tests/e2e/dist.spec.js
+
 clean:
-	rm -rf www/pkg test-results playwright-report
+	rm -rf www/pkg dist test-results playwright-report

@@ -97,7 +97,7 @@ export class PageLayout {
     const key = phaseKey({ status, stage, position, total });
     if (key !== this.lastKey) {
       this.lastKey = key;
-      announce.textContent = text;
+      if (text) announce.textContent = text;
     }
   }
 }
