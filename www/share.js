@@ -10,8 +10,8 @@
 //   metadata: count, then (key, value) strings;  tensors: count, then per tensor:
 //   name, dtype (0 F32, 1 I8, 2 U8, 3 I32), rank, dims, flags (bit 0: a bitmap of the non-zero
 //   elements comes first and only those are stored; bit 1: the stored values are palette indices),
-//   then either the raw little-endian values, or k, the k distinct values ascending, and the
-//   indices packed LSB-first in ceil(log2 k) bits each. A 0/1 mask is a bitmap and nothing else;
+//   then either the values, or k, the k distinct values ascending, and the indices packed LSB-first
+//   in ceil(log2 k) bits each. Values of 4 bytes are stored as 4 byte planes (lowest bytes first). A 0/1 mask is a bitmap and nothing else;
 //   a pruned, quantized weight is a bitmap and a few bits per kept weight.
 
 import { base64UrlToBytes, bytesToBase64Url } from './state.js';
@@ -221,13 +221,17 @@ function indexBits(k) {
 }
 
 /**
+ * Appends values of `width` bytes, a 4-byte value's bytes as four planes (every value's lowest
+ * byte, then every value's second byte, …): the planes of sign and exponent repeat, which deflate
+ * then finds, where interleaved floats look random to it.
  * @param {Writer} w
- * @param {number} v
+ * @param {ArrayLike<number>} values
  * @param {number} width
  */
-function putElement(w, v, width) {
-  if (width === 1) w.bytes.push(v & 0xff);
-  else w.bytes.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+function putValues(w, values, width) {
+  for (let plane = 0; plane < width; plane++) {
+    for (let i = 0; i < values.length; i++) w.bytes.push((values[i] >>> (8 * plane)) & 0xff);
+  }
 }
 
 /**
@@ -257,11 +261,11 @@ function packTensor(w, t) {
     w.raw(map);
   }
   if (!palette) {
-    for (const v of values) putElement(w, v, width);
+    putValues(w, values, width);
     return;
   }
   w.varint(distinct.length);
-  for (const v of distinct) putElement(w, v, width);
+  putValues(w, distinct, width);
   const index = new Map(distinct.map((v, i) => [v, i]));
   const packed = new Uint8Array(Math.ceil((values.length * bits) / 8));
   let bit = 0;
@@ -273,12 +277,19 @@ function packTensor(w, t) {
 }
 
 /**
+ * Reads `count` values written by `putValues`.
  * @param {Reader} r
+ * @param {number} count
  * @param {number} width
+ * @returns {number[]}
  */
-function getElement(r, width) {
-  const b = r.take(width);
-  return width === 1 ? b[0] : (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+function getValues(r, count, width) {
+  const bytes = r.take(count * width);
+  const out = new Array(count).fill(0);
+  for (let plane = 0; plane < width; plane++) {
+    for (let i = 0; i < count; i++) out[i] = (out[i] | (bytes[plane * count + i] << (8 * plane))) >>> 0;
+  }
+  return out;
 }
 
 /**
@@ -321,8 +332,7 @@ function unpackTensor(r, budget) {
   if (flags & 2) {
     const k = r.varint();
     if (k === 0 || k > Math.max(1, at.length)) throw new Error(`model in the link: tensor \`${name}\` has a palette of ${k} values for ${at.length} elements`);
-    if (k * width > r.bytes.length - r.at) r.take(k * width);
-    const palette = Array.from({ length: k }, () => getElement(r, width));
+    const palette = getValues(r, k, width);
     const bits = indexBits(k);
     const packed = r.take(Math.ceil((at.length * bits) / 8));
     let bit = 0;
@@ -333,8 +343,8 @@ function unpackTensor(r, budget) {
       all[pos] = palette[i];
     }
   } else {
-    if (at.length * width > r.bytes.length - r.at) r.take(at.length * width);
-    for (const pos of at) all[pos] = getElement(r, width);
+    const values = getValues(r, at.length, width);
+    at.forEach((pos, i) => (all[pos] = values[i]));
   }
   const data = new Uint8Array(n * width);
   if (width === 1) data.set(all);
