@@ -31,6 +31,14 @@ test('at 375 px the views come first, the editor is collapsed, and Train brings 
   await page.goto(`${server.url}#v=1&r=${Buffer.from(JSON.stringify(r)).toString('base64url')}`);
   await page.evaluate(() => /** @type {any} */ (window).minnow.ready);
 
+  // Skip link: first in the tab order, to the views; shown when focused.
+  await page.keyboard.press('Tab');
+  await expect(page.locator('.skip-link')).toBeFocused();
+  await expect(page.locator('.skip-link')).toHaveAttribute('href', '#views');
+  await expect(page.locator('.skip-link')).toBeInViewport();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#views')).toBeFocused();
+
   // Order: the run card, the views, then the recipe (collapsed); no horizontal scrolling.
   const top = async (/** @type {string} */ sel) => (await page.locator(sel).first().boundingBox())?.y ?? NaN;
   expect(await top('#views')).toBeLessThan(await top('.recipe-card'));
@@ -48,11 +56,6 @@ test('at 375 px the views come first, the editor is collapsed, and Train brings 
   await expect(bar).toHaveAttribute('aria-valuenow', '0');
   await expect(bar).toHaveAttribute('aria-valuemax', '100');
 
-  // Skip link: first in the tab order, to the views.
-  await page.keyboard.press('Tab');
-  await expect(page.locator('.skip-link')).toBeFocused();
-  await expect(page.locator('.skip-link')).toHaveAttribute('href', '#views');
-
   // Count what the live region says against how often the visible phase line changes.
   await page.evaluate(() => {
     const w = /** @type {any} */ (window);
@@ -61,10 +64,12 @@ test('at 375 px the views come first, the editor is collapsed, and Train brings 
     new MutationObserver(() => w.phaseChanges++).observe(/** @type {Node} */ (document.getElementById('phase')), { childList: true, characterData: true, subtree: true });
     new MutationObserver(() => w.announced.push(document.getElementById('phase-announce')?.textContent)).observe(/** @type {Node} */ (document.getElementById('phase-announce')), { childList: true, characterData: true, subtree: true });
   });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await expect(page.locator('#loss-chart')).not.toBeInViewport({ ratio: 0.5 });
   await page.click('#train');
   await expect(page.locator('body')).toHaveAttribute('data-status', /training|done/, { timeout: 60_000 });
   await expect(page.locator('#progress')).toBeInViewport();
-  await expect(page.locator('#loss-chart')).toBeInViewport();
+  await expect(page.locator('#loss-chart')).toBeInViewport({ ratio: 0.9 });
   expect(await page.evaluate(() => window.scrollY)).toBeGreaterThan(0);
   await expect(page.locator('body')).toHaveAttribute('data-status', 'done', { timeout: 90_000 });
   await expect(bar).toHaveAttribute('aria-valuenow', '100');
