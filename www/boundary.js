@@ -3,7 +3,7 @@
 // `gridToRGBA` and `classColor` are pure and tested by tests/js/boundary.test.js.
 
 import { fitCanvas, linearScale } from './plot.js';
-import { palette } from './theme.js';
+import { palette, rgbOf } from './theme.js';
 
 /** Class colours (colour-blind-friendly, after Okabe & Ito), as [r, g, b]. */
 export const CLASS_COLORS = [
@@ -42,14 +42,15 @@ export function classCss(k) {
  * Softmax grid -> RGBA pixels. The grid is row-major over (gy, gx, class) with gy running from
  * ymin to ymax; image rows run top to bottom, so row 0 of the image is gy = res - 1.
  * Each pixel is the probability-weighted class colour, mixed toward white by `wash`
- * (0.55 by default) plus more where the top probability is low, so unsure regions fade.
+ * (0.55 by default) plus more where the top probability is low, so unsure regions fade; the dark
+ * theme fades toward its `paper` colour instead of white.
  * @param {Float32Array | number[]} grid res*res*classes probabilities
  * @param {number} res
  * @param {number} classes
- * @param {{wash?: number}} [options]
+ * @param {{wash?: number, paper?: [number, number, number]}} [options]
  * @returns {Uint8ClampedArray<ArrayBuffer>} res*res*4 bytes
  */
-export function gridToRGBA(grid, res, classes, { wash = 0.55 } = {}) {
+export function gridToRGBA(grid, res, classes, { wash = 0.55, paper = [255, 255, 255] } = {}) {
   if (grid.length !== res * res * classes) {
     throw new Error(`grid has ${grid.length} values, expected ${res}*${res}*${classes}`);
   }
@@ -82,9 +83,9 @@ export function gridToRGBA(grid, res, classes, { wash = 0.55 } = {}) {
       const certainty = classes > 1 ? (top - 1 / classes) / (1 - 1 / classes) : 1;
       const white = Math.min(1, wash + (1 - wash) * 0.6 * (1 - certainty));
       const o = (row * res + gx) * 4;
-      out[o] = r + (255 - r) * white;
-      out[o + 1] = g + (255 - g) * white;
-      out[o + 2] = b + (255 - b) * white;
+      out[o] = r + (paper[0] - r) * white;
+      out[o + 1] = g + (paper[1] - g) * white;
+      out[o + 2] = b + (paper[2] - b) * white;
       out[o + 3] = 255;
     }
   }
@@ -103,7 +104,7 @@ export function drawBoundary(canvas, { bounds, points, grid = null, maxPoints = 
   ctx.clearRect(0, 0, width, height);
   const [xmin, xmax, ymin, ymax] = bounds;
   if (grid) {
-    const image = new ImageData(gridToRGBA(grid.data, grid.res, grid.classes), grid.res, grid.res);
+    const image = new ImageData(gridToRGBA(grid.data, grid.res, grid.classes, { paper: rgbOf(palette().boundaryPaper) }), grid.res, grid.res);
     const tile = document.createElement('canvas');
     tile.width = grid.res;
     tile.height = grid.res;

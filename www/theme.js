@@ -19,6 +19,7 @@ export const PALETTE_VARS = /** @type {const} */ ({
   mark: ['--chart-mark', '#8b93a1'],
   background: ['--chart-bg', '#f7f8fa'],
   pointStroke: ['--chart-point-stroke', 'rgba(255, 255, 255, 0.9)'],
+  boundaryPaper: ['--chart-boundary-paper', '#ffffff'],
   bar: ['--chart-bar', '#3b82f6'],
   quantGrid: ['--chart-quant-grid', 'rgba(124, 58, 237, 0.55)'],
   pruned: ['--pruned', 'rgb(244, 114, 98)'],
@@ -65,6 +66,18 @@ export function palette() {
   probe.remove();
   cached = /** @type {Palette} */ (out);
   return cached;
+}
+
+/**
+ * The [r, g, b] of an `rgb()` / `rgba()` / `#rrggbb` colour (white for anything else).
+ * @param {string} css
+ * @returns {[number, number, number]}
+ */
+export function rgbOf(css) {
+  const hex = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(css.trim());
+  if (hex) return [parseInt(hex[1], 16), parseInt(hex[2], 16), parseInt(hex[3], 16)];
+  const m = /^rgba?\(\s*([\d.]+)[\s,]+([\d.]+)[\s,]+([\d.]+)/.exec(css.trim());
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [255, 255, 255];
 }
 
 /**

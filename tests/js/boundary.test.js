@@ -35,3 +35,10 @@ test('unsure pixels are paler than sure ones', () => {
 test('gridToRGBA rejects a grid of the wrong size', () => {
   assert.throws(() => gridToRGBA(new Float32Array(5), 2, 2), /expected 2\*2\*2/);
 });
+
+test('gridToRGBA fades unsure regions toward the paper colour (white, or the dark theme\'s)', () => {
+  const unsure = gridToRGBA(Float32Array.from([0.5, 0.5]), 1, 2, { wash: 1, paper: [26, 31, 39] });
+  assert.deepEqual(Array.from(unsure), [26, 31, 39, 255]);
+  const white = gridToRGBA(Float32Array.from([0.5, 0.5]), 1, 2, { wash: 1 });
+  assert.deepEqual(Array.from(white), [255, 255, 255, 255]);
+});

@@ -1,5 +1,6 @@
-// Unit tests for www/layout.js's pure parts: the full page's address of an embedded one, and the
-// phase key that decides when the live region speaks (phase changes and quarter milestones only).
+// Unit tests for www/layout.js's pure parts (the full page's address of an embedded one, the
+// phase key that decides when the live region speaks: phase changes and quarter milestones only),
+// the fragment's embed / view / model keys (www/state.js) and www/theme.js without a DOM.
 // Run with `node --test tests/js/` (part of `make test`).
 
 import { test } from 'node:test';
@@ -33,4 +34,14 @@ test('the phase key changes with the status, the stage and each quarter of train
   assert.notEqual(phaseKey({ status: 'training', stage: 0, position: 41, total: 40 }), phaseKey({ status: 'training', stage: 1, position: 41, total: 40 }));
   assert.notEqual(phaseKey({ status: 'paused', stage: null, position: 3, total: 40 }), phaseKey({ status: 'training', stage: null, position: 3, total: 40 }));
   assert.equal(phaseKey({ status: 'training', stage: 2, position: 45, total: 40 }), phaseKey({ status: 'training', stage: 2, position: 48, total: 40 }));
+});
+
+test('theme: rgbOf reads the colours palette() resolves; without a DOM the palette is the light one', async () => {
+  const { rgbOf, palette, lightPalette } = await import('../../www/theme.js');
+  assert.deepEqual(rgbOf('rgb(26, 31, 39)'), [26, 31, 39]);
+  assert.deepEqual(rgbOf('rgba(12, 15, 20, 0.85)'), [12, 15, 20]);
+  assert.deepEqual(rgbOf('#0d9488'), [13, 148, 136]);
+  assert.deepEqual(rgbOf('light-dark(#fff, #000)'), [255, 255, 255]);
+  assert.deepEqual(palette(), lightPalette());
+  assert.equal(palette().axis, '#c9ced6');
 });
