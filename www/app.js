@@ -34,7 +34,7 @@ import { createPageApi } from './page-api.js';
 import { RecipeForm, wireTabs } from './recipe-form.js';
 import { initTheme, onThemeChange, palette } from './theme.js';
 import { PageLayout } from './layout.js';
-import { modelFromLinkText, modelLinkText } from './share.js';
+import { modelFromLinkText, shareLink } from './share.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
@@ -1534,23 +1534,18 @@ async function openLinkModel(text) {
 }
 
 /**
- * `minnow.shareLink({model})`: the page's link (recipe; embed keys left out); with `model: true`,
- * one that carries the trained model too, or a rejection saying why it cannot (no trained model,
- * or its packed size over the limit: then the model file is the way to share it).
+ * `minnow.shareLink({model})`: the page's link, with the trained model when asked (www/share.js).
  * @param {{model?: boolean}} [options]
- * @returns {Promise<string>}
  */
-async function shareLinkFromApi({ model = false } = {}) {
-  if (!app.recipe) throw new Error(`the recipe in the editor is not valid: ${ui.validation.textContent || 'it is still being checked'}`);
-  const base = `${location.origin}${location.pathname}${location.search}`;
-  if (!model) return base + encodeFragment(app.recipe);
-  if (!app.run || !['done', 'paused', 'loaded'].includes(app.status)) {
-    throw new Error(`no trained model to share (the page is ${app.status}): train one, or let the run finish, first`);
-  }
-  const bytes = /** @type {Uint8Array} */ (await engine.call('exportModel'));
-  const packed = await modelLinkText(bytes);
-  if (!packed.ok) throw new Error(packed.reason);
-  return base + encodeFragment(app.recipe, { model: packed.text });
+function shareLinkFromApi({ model = false } = {}) {
+  if (!app.recipe) return Promise.reject(new Error(`the recipe in the editor is not valid: ${ui.validation.textContent || 'it is still being checked'}`));
+  return shareLink({
+    page: `${location.origin}${location.pathname}${location.search}`,
+    recipe: app.recipe,
+    model,
+    trained: app.run !== null && ['done', 'paused', 'loaded'].includes(app.status) ? null : `the page is ${app.status}`,
+    exportModel: () => engine.call('exportModel'),
+  });
 }
 
 /** The "Share with the model" button: copies such a link, or says why there is none. */

@@ -14,7 +14,7 @@
 //   in ceil(log2 k) bits each. Values of 4 bytes are stored as 4 byte planes (lowest bytes first). A 0/1 mask is a bitmap and nothing else;
 //   a pruned, quantized weight is a bitmap and a few bits per kept weight.
 
-import { base64UrlToBytes, bytesToBase64Url } from './state.js';
+import { base64UrlToBytes, bytesToBase64Url, encodeFragment } from './state.js';
 
 /** Version of the packed-model format (the payload's first byte). */
 export const CODEC_VERSION = 1;
@@ -497,4 +497,20 @@ export async function modelFromLinkText(text) {
     throw new Error('model in the link: not valid base64url');
   }
   return writeSafetensors(await unpackModel(payload));
+}
+
+/**
+ * A link to `page` (the address without its fragment) holding `recipe`; with `model`, the trained
+ * model too. Rejects, saying why, when there is no trained model (`trained` is the reason, null
+ * when there is one) or when it packs to more than a link carries.
+ * @param {{page: string, recipe: import('./state.js').Recipe, model: boolean, trained: string | null,
+ *   exportModel: () => Promise<Uint8Array>}} p
+ * @returns {Promise<string>}
+ */
+export async function shareLink({ page, recipe, model, trained, exportModel }) {
+  if (!model) return page + encodeFragment(recipe);
+  if (trained !== null) throw new Error(`no trained model to share (${trained}): train one, or let the run finish, first`);
+  const packed = await modelLinkText(await exportModel());
+  if (!packed.ok) throw new Error(packed.reason);
+  return page + encodeFragment(recipe, { model: packed.text });
 }

@@ -14,6 +14,7 @@ import {
   modelLinkText,
   packModel,
   readSafetensors,
+  shareLink,
   unpackModel,
   writeSafetensors,
 } from '../../www/share.js';
@@ -239,4 +240,17 @@ test('damaged safetensors input to the packer is refused naming the problem', as
   const view = new DataView(file.buffer);
   view.setBigUint64(0, BigInt(file.length), true);
   assert.throws(() => readSafetensors(file), /header of \d+ bytes in a file of/);
+});
+
+test('shareLink: the recipe alone, or with the model; refused without a trained model or past the limit', async () => {
+  const recipe = { version: 1, seed: 3 };
+  const page = 'https://example.org/minnow/';
+  const plain = await shareLink({ page, recipe, model: false, trained: 'the page is idle', exportModel: async () => new Uint8Array() });
+  assert.equal(plain, `${page}#v=1&r=${bytesToBase64Url(new TextEncoder().encode(JSON.stringify(recipe)))}`);
+  const file = spiralFile();
+  const withModel = await shareLink({ page, recipe, model: true, trained: null, exportModel: async () => file });
+  const m = new URLSearchParams(new URL(withModel).hash.slice(1)).get('m');
+  assert.deepEqual(await modelFromLinkText(/** @type {string} */ (m)), writeSafetensors(readSafetensors(file)));
+  await refuses(shareLink({ page, recipe, model: true, trained: 'the page is training', exportModel: async () => file }), /no trained model to share \(the page is training\)/);
+  await refuses(shareLink({ page, recipe, model: true, trained: null, exportModel: async () => spiralFile({ sparsity: 0, bits: 0 }) }), /packs to \d+ bytes, over the 4096/);
 });
