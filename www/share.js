@@ -3,13 +3,18 @@
 // safetensors file that the worker opens through the same path as "Open a model" (the engine's
 // own checks: dtypes, shapes against the recipe, finite values, quantization records, test split).
 // Packing model-file bytes, not a wasm export, keeps the codec independent of what the file holds
-// (floats, masks, integer codes, qparams, a later format version): every tensor travels as it is.
+// (floats, masks, integer codes, qparams, a later format version): every tensor travels as it is,
+// bit for bit, with one exception that changes nothing the engine reads: a -0 under a pruning mask
+// (`<name>_mask` = 0) travels as +0, since the model-file format defines pruned entries as 0 and
+// the loader sets them so (the signs of pruned weights are one random bit each: ~500 bytes for
+// the spiral MLP, an eighth of what a link carries). Elsewhere -0 stays -0.
 // Pure functions over bytes (plus CompressionStream): unit-tested by tests/js/share.test.js.
 //
 // Payload = [CODEC_VERSION] ++ deflate-raw(body), written as base64url. Body (varints are LEB128):
 //   metadata: count, then (key, value) strings;  tensors: count, then per tensor:
 //   name, dtype (0 F32, 1 I8, 2 U8, 3 I32), rank, dims, flags (bit 0: a bitmap of the non-zero
-//   elements comes first and only those are stored; bit 1: the stored values are palette indices),
+//   elements comes first and only those are stored; bit 2, F32 only: then a bitmap over the zero
+//   elements marking the -0s, as pruning leaves them; bit 1: the stored values are palette indices),
 //   then either the values, or k, the k distinct values ascending, and the indices packed LSB-first
 //   in ceil(log2 k) bits each. Values of 4 bytes are stored as 4 byte planes (lowest bytes first). A 0/1 mask is a bitmap and nothing else;
 //   a pruned, quantized weight is a bitmap and a few bits per kept weight.
@@ -247,17 +252,32 @@ function packTensor(w, t) {
   w.varint(code);
   w.varint(t.shape.length);
   for (const d of t.shape) w.varint(d);
-  const nonzero = all.filter((v) => v !== 0);
-  const sparse = Math.ceil(all.length / 8) + nonzero.length * width < all.length * width;
+  const float = t.dtype === 'F32';
+  const isZero = (/** @type {number} */ v) => (float ? (v & 0x7fffffff) === 0 : v === 0);
+  const nonzero = all.filter((v) => !isZero(v));
+  const zeros = all.length - nonzero.length;
+  const negativeZeros = float && all.some((v) => v === 0x80000000);
+  const sparse = Math.ceil(all.length / 8) + (negativeZeros ? Math.ceil(zeros / 8) : 0) + nonzero.length * width < all.length * width;
   const values = sparse ? nonzero : all;
   const distinct = [...new Set(values)].sort(valueOrder(t.dtype));
   const bits = indexBits(distinct.length);
   const paletteBytes = distinct.length * width + Math.ceil((values.length * bits) / 8) + 4;
   const palette = distinct.length > 0 && paletteBytes < values.length * width;
-  w.varint((sparse ? 1 : 0) | (palette ? 2 : 0));
+  const signs = sparse && negativeZeros;
+  w.varint((sparse ? 1 : 0) | (palette ? 2 : 0) | (signs ? 4 : 0));
   if (sparse) {
     const map = new Uint8Array(Math.ceil(all.length / 8));
-    for (let i = 0; i < all.length; i++) if (all[i] !== 0) map[i >> 3] |= 1 << (i & 7);
+    for (let i = 0; i < all.length; i++) if (!isZero(all[i])) map[i >> 3] |= 1 << (i & 7);
+    w.raw(map);
+  }
+  if (signs) {
+    const map = new Uint8Array(Math.ceil(zeros / 8));
+    let z = 0;
+    for (const v of all) {
+      if (!isZero(v)) continue;
+      if (v === 0x80000000) map[z >> 3] |= 1 << (z & 7);
+      z++;
+    }
     w.raw(map);
   }
   if (!palette) {
@@ -318,7 +338,7 @@ function unpackTensor(r, budget) {
   }
   budget.elements -= n;
   const flags = r.varint();
-  if (flags > 3) throw new Error(`model in the link: tensor \`${name}\` has unknown flags ${flags}`);
+  if (flags > 7 || (flags & 4 && (dtype !== 'F32' || !(flags & 1)))) throw new Error(`model in the link: tensor \`${name}\` has unknown flags ${flags}`);
   const all = width === 4 ? new Uint32Array(n) : new Uint8Array(n);
   /** @type {number[]} positions of the stored values */
   let at = [];
@@ -326,6 +346,21 @@ function unpackTensor(r, budget) {
     const map = r.take(Math.ceil(n / 8));
     for (let i = 0; i < n; i++) if ((map[i >> 3] >> (i & 7)) & 1) at.push(i);
     if (n % 8 && map[map.length - 1] >> (n % 8)) throw new Error(`model in the link: tensor \`${name}\`'s bitmap has bits past its ${n} elements`);
+    if (flags & 4) {
+      const zeros = n - at.length;
+      const signs = r.take(Math.ceil(zeros / 8));
+      if (zeros % 8 && signs[signs.length - 1] >> (zeros % 8)) throw new Error(`model in the link: tensor \`${name}\`'s sign bitmap has bits past its ${zeros} zeros`);
+      let z = 0;
+      let next = 0;
+      for (let i = 0; i < n; i++) {
+        if (next < at.length && at[next] === i) {
+          next++;
+          continue;
+        }
+        if ((signs[z >> 3] >> (z & 7)) & 1) all[i] = 0x80000000;
+        z++;
+      }
+    }
   } else {
     at = Array.from({ length: n }, (_, i) => i);
   }
@@ -407,12 +442,22 @@ async function inflate(bytes, cap) {
 
 /**
  * Packs a model file (the bytes exportModel gives) into the link's payload bytes: the version byte
- * and the deflated body. Lossless: `unpackModel` gives back every tensor bit for bit and all metadata.
+ * and the deflated body. Lossless: `unpackModel` gives back all metadata and every tensor bit for
+ * bit, except that a -0 under a pruning mask comes back +0 (the value the loader gives it).
  * @param {Uint8Array} fileBytes
  * @returns {Promise<Uint8Array>}
  */
 export async function packModel(fileBytes) {
   const { metadata, tensors } = readSafetensors(fileBytes);
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  for (const t of tensors) {
+    const mask = byName.get(`${t.name}_mask`);
+    if (t.dtype !== 'F32' || !mask || mask.dtype !== 'U8' || mask.data.length * 4 !== t.data.length) continue;
+    t.data = t.data.slice();
+    for (let i = 0; i < mask.data.length; i++) {
+      if (mask.data[i] === 0 && t.data[4 * i + 3] === 0x80 && !t.data[4 * i] && !t.data[4 * i + 1] && !t.data[4 * i + 2]) t.data[4 * i + 3] = 0;
+    }
+  }
   const w = new Writer();
   const meta = Object.entries(metadata);
   w.varint(meta.length);

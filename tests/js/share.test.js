@@ -1,5 +1,5 @@
 // Unit tests for www/share.js, the model-in-link codec: exact round trips of a model file's tensors
-// and metadata (floats bit for bit, -0 included), the size of a pruned and quantized spiral MLP
+// and metadata (floats bit for bit, -0 included; a pruned -0 as +0), the size of a pruned and quantized spiral MLP
 // against the link limit, and refusals with a message for a wrong version, bad base64url,
 // truncated or damaged data, decompression bombs, impossible shapes, palette indices and lengths.
 // Run with `node --test tests/js/` (part of `make test`).
@@ -253,4 +253,29 @@ test('shareLink: the recipe alone, or with the model; refused without a trained 
   assert.deepEqual(await modelFromLinkText(/** @type {string} */ (m)), writeSafetensors(readSafetensors(file)));
   await refuses(shareLink({ page, recipe, model: true, trained: 'the page is training', exportModel: async () => file }), /no trained model to share \(the page is training\)/);
   await refuses(shareLink({ page, recipe, model: true, trained: null, exportModel: async () => spiralFile({ sparsity: 0, bits: 0 }) }), /packs to \d+ bytes, over the 4096/);
+});
+
+test('a -0 under a pruning mask travels as +0 (as the loader reads it); other -0s keep their sign', async () => {
+  const w = new Float32Array([-0, -0, 0.5, -0, -0, -0.25, 0, -0, -0, 1]);
+  const mask = new Uint8Array([0, 0, 1, 0, 1, 1, 0, 0, 1, 1]);
+  const file = writeSafetensors({
+    metadata: {},
+    tensors: [
+      { name: 'w', dtype: 'F32', shape: [10], data: bytesOf(w) },
+      { name: 'w_mask', dtype: 'U8', shape: [10], data: bytesOf(mask) },
+      { name: 'v', dtype: 'F32', shape: [10], data: bytesOf(w) },
+    ],
+  });
+  const back = await unpackModel(await packModel(file));
+  const bw = new Float32Array(back.tensors[0].data.slice().buffer);
+  const signs = Array.from(bw, (v) => (Object.is(v, -0) ? '-0' : String(v)));
+  assert.deepEqual(signs, ['0', '0', '0.5', '0', '-0', '-0.25', '0', '0', '-0', '1']);
+  const bv = new Float32Array(back.tensors[2].data.slice().buffer);
+  assert.deepEqual(Array.from(bv, (v) => (Object.is(v, -0) ? '-0' : String(v))), Array.from(w, (v) => (Object.is(v, -0) ? '-0' : String(v))));
+  assert.deepEqual(back.tensors[1].data, mask);
+  // The sign bitmap is for floats with a zero bitmap only.
+  const tensor = (/** @type {number[]} */ rest) => [...varint(0), ...varint(1), ...str('w'), ...rest];
+  await refuses(unpackModel(await payloadOf(tensor([1, 1, 2, 5, 0b01, 7, 0]))), /unknown flags 5/);
+  await refuses(unpackModel(await payloadOf(tensor([0, 1, 2, 4]))), /unknown flags 4/);
+  await refuses(unpackModel(await payloadOf(tensor([0, 1, 2, 5, 0b01, 0b10, 0, 0, 128, 63]))), /sign bitmap has bits past its 1 zeros/);
 });
