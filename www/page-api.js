@@ -11,6 +11,8 @@
 //   minnow.state()                           {status, backend, epoch, testAccuracy, bytes}
 //   await minnow.explore({sparsity: 0.9, method: 'global', bits: 4})   {test_accuracy, bytes, sparsity, ms}
 //   await minnow.setTemperature(T)           the distillation view at temperature T: {temperature, teacher, distilled, alone}
+//   minnow.lessons()                         the guided lessons: [{id, title, steps}]
+//   await minnow.lesson(id)                  opens one in the lesson panel: {id, title, step, steps}
 
 import { completeSetting, unknownFields } from './explore.js';
 import { isPlainObject } from './state.js';
@@ -41,6 +43,9 @@ import { softTargetsAt } from './compress.js';
  * @property {() => PageState} state
  * @property {(setting: ExploreSetting) => Promise<ExploreResult>} explore through the explorer panel
  * @property {() => StageReport[]} stageReports the live run's finished stages
+ * @property {() => {id: string, title: string, steps: number}[]} lessons the guided lessons
+ * @property {(id: string) => {id: string, title: string, step: number, steps: number}} openLesson
+ *   opens a lesson in the panel (throws for an unknown id)
  */
 
 /**
@@ -156,6 +161,24 @@ export function createPageApi(host) {
         slider.dispatchEvent(new Event('input'));
       }
       return at;
+    },
+
+    /**
+     * The guided lessons (www/lessons.js): `[{id, title, steps}]`, `steps` their number of steps.
+     * Not a Promise.
+     */
+    lessons() {
+      return host.lessons();
+    },
+
+    /**
+     * Opens lesson `id` at its first step in the lesson panel (and puts `lesson=<id>` in the link);
+     * resolves to `{id, title, step: 1, steps}`, rejects for an unknown id, naming the lessons.
+     * @param {string} id
+     */
+    async lesson(id) {
+      await host.ready;
+      return host.openLesson(id);
     },
   });
 }
