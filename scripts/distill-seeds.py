@@ -2,9 +2,9 @@
 """Distillation's margin over seeds: runs a distill recipe with the minnow CLI (CPU backend) once
 per seed and writes the distilled student's and the same student trained alone's test accuracies,
 the margin in points (distilled - alone) per seed, and its mean, sample standard deviation, min and
-max to a JSON file. `--search` first runs a small grid of candidate settings (student width,
-training samples, temperature) over the same seeds and records every one, so the choice of the
-shipped preset can be checked.
+max to a JSON file. `--search` first runs the candidate settings that were tried (fewer samples,
+student widths, temperatures, alpha, budgets, dropout and CNN teachers, spirals, MNIST) over the
+same seeds and records every one, so the choice of the shipped preset can be checked.
 
     scripts/distill-seeds.py                       # presets/digits-distill-small.json, seeds 1-5
     scripts/distill-seeds.py --search              # + the candidate grid, bench/distill-search.json
@@ -15,7 +15,6 @@ checks that they do).
 """
 
 import argparse
-import copy
 import json
 import os
 import statistics
@@ -78,22 +77,89 @@ def measure(binary, recipe, seeds):
     return rows, summary(rows)
 
 
-def candidates(base):
-    """The search grid: variations of `base` (student width x training samples x temperature)."""
-    out = []
-    for hidden in ([8], [16]):
-        for limit in (150, 300, None):
-            for temperature in (4, 8):
-                r = copy.deepcopy(base)
-                st = r["compression"][0]
-                st["student"]["hidden"] = hidden
-                st["temperature"] = temperature
-                if limit is None:
-                    r["dataset"].pop("train_limit", None)
-                else:
-                    r["dataset"]["train_limit"] = limit
-                out.append(({"student_hidden": hidden, "train_limit": limit, "temperature": temperature}, r))
-    return out
+DIGITS = {"name": "digits", "classes": 10, "test_fraction": 0.5}
+MNIST = {"name": "mnist", "classes": 10}
+SPIRAL2 = {"name": "spiral", "samples": 600, "noise": 0.1, "classes": 2}
+SPIRAL3 = {"name": "spiral", "samples": 900, "noise": 0.1, "classes": 3}
+MLP_256 = {"kind": "mlp", "hidden": [256, 256], "activation": "relu"}
+MLP_DROPOUT = {"kind": "mlp", "hidden": [512, 512], "activation": "relu", "dropout": 0.5}
+SPIRAL_MLP = {"kind": "mlp", "hidden": [64, 64], "activation": "tanh"}
+LENET = {
+    "kind": "cnn",
+    "conv": [{"channels": 6, "kernel": 5, "padding": 2, "pool": 2}, {"channels": 16, "kernel": 5, "pool": 2}],
+    "hidden": [120, 84],
+    "activation": "relu",
+}
+DIGITS_CNN = {
+    "kind": "cnn",
+    "conv": [{"channels": 32, "kernel": 3, "padding": 1, "pool": 2}, {"channels": 64, "kernel": 3, "padding": 1, "pool": 2}],
+    "hidden": [128],
+    "activation": "relu",
+}
+
+
+def recipe(dataset, teacher, student, limit=None, t=4.0, alpha=0.9, teacher_epochs=40, student_epochs=100,
+           lr=0.002, student_lr=0.003, batch=32):
+    """A distill recipe: `teacher` trained on `dataset` (first `limit` training samples), then `student`."""
+    d = dict(dataset)
+    if limit is not None:
+        d["train_limit"] = limit
+    act = teacher.get("activation", "relu")
+    return {
+        "version": 1,
+        "name": "candidate",
+        "description": "a candidate setting of scripts/distill-seeds.py --search",
+        "dataset": d,
+        "model": teacher,
+        "training": {
+            "epochs": teacher_epochs,
+            "batch_size": batch,
+            "optimizer": {"kind": "adam", "lr": lr},
+            "schedule": {"decay": {"kind": "cosine", "t_max": teacher_epochs}},
+            "metrics_every": 10,
+        },
+        "compression": [{
+            "kind": "distill",
+            "student": {"kind": "mlp", "hidden": student, "activation": act},
+            "temperature": t,
+            "alpha": alpha,
+            "train": {"epochs": student_epochs, "lr": student_lr,
+                      "schedule": {"decay": {"kind": "cosine", "t_max": student_epochs}}},
+        }],
+        "seed": 1,
+        "backend": "cpu",
+    }
+
+
+def candidates():
+    """The settings searched: fewer samples, smaller and larger students, temperatures, alpha, longer
+    student budgets, a regularized (dropout) teacher, a CNN teacher for an MLP student, spirals."""
+    return [
+        ("digits 100 samples, student 16", recipe(DIGITS, MLP_256, [16], limit=100)),
+        ("digits 100 samples, student 16, 400 epochs", recipe(DIGITS, MLP_256, [16], limit=100, student_epochs=400)),
+        ("digits 100 samples, student 16, alpha 0.5, 400 epochs", recipe(DIGITS, MLP_256, [16], limit=100, alpha=0.5, student_epochs=400)),
+        ("digits 300 samples, student 16, 300 epochs", recipe(DIGITS, MLP_256, [16], limit=300, student_epochs=300)),
+        ("digits 300 samples, student 16, T 2, alpha 0.5, 300 epochs", recipe(DIGITS, MLP_256, [16], limit=300, t=2, alpha=0.5, student_epochs=300)),
+        ("digits 300 samples, student 8, T 8", recipe(DIGITS, MLP_256, [8], limit=300, t=8)),
+        ("digits 300 samples, student 4, 300 epochs", recipe(DIGITS, MLP_256, [4], limit=300, student_epochs=300)),
+        ("digits 300 samples, student 6, 300 epochs", recipe(DIGITS, MLP_256, [6], limit=300, student_epochs=300)),
+        ("digits 300 samples, CNN teacher, student 16", recipe(DIGITS, DIGITS_CNN, [16], limit=300)),
+        ("digits 300 samples, CNN teacher, student 16, 300 epochs", recipe(DIGITS, DIGITS_CNN, [16], limit=300, student_epochs=300)),
+        ("digits 300 samples, CNN teacher, student 8, 300 epochs", recipe(DIGITS, DIGITS_CNN, [8], limit=300, student_epochs=300)),
+        ("digits 200 samples, student 32, 300 epochs", recipe(DIGITS, MLP_256, [32], limit=200, student_epochs=300)),
+        ("digits 200 samples, student 64, 300 epochs", recipe(DIGITS, MLP_256, [64], limit=200, student_epochs=300)),
+        ("digits 200 samples, student 64, T 8, 300 epochs", recipe(DIGITS, MLP_256, [64], limit=200, t=8, student_epochs=300)),
+        ("digits 200 samples, dropout teacher, student 32", recipe(DIGITS, MLP_DROPOUT, [32], limit=200, teacher_epochs=60, student_epochs=200)),
+        ("digits 200 samples, dropout teacher, student 16", recipe(DIGITS, MLP_DROPOUT, [16], limit=200, teacher_epochs=60, student_epochs=200)),
+        ("digits 300 samples, student 32, alpha 0.3, 200 epochs", recipe(DIGITS, MLP_256, [32], limit=300, alpha=0.3, student_epochs=200)),
+        ("digits 300 samples, student 16, T 8, alpha 0.5, 200 epochs", recipe(DIGITS, MLP_256, [16], limit=300, t=8, alpha=0.5, student_epochs=200)),
+        ("spiral, student 8", recipe(SPIRAL2, SPIRAL_MLP, [8], teacher_epochs=100, lr=0.01, student_lr=0.01)),
+        ("spiral, student 16", recipe(SPIRAL2, SPIRAL_MLP, [16], teacher_epochs=100, lr=0.01, student_lr=0.01)),
+        ("spiral, student 16, T 2", recipe(SPIRAL2, SPIRAL_MLP, [16], t=2, teacher_epochs=100, lr=0.01, student_lr=0.01)),
+        ("3-arm spiral, student 16", recipe(SPIRAL3, SPIRAL_MLP, [16], teacher_epochs=100, lr=0.01, student_lr=0.01)),
+        ("MNIST 1000 samples, LeNet teacher, student 64", recipe(MNIST, LENET, [64], limit=1000, teacher_epochs=15, student_epochs=40)),
+        ("MNIST 1000 samples, LeNet teacher, student 256-256", recipe(MNIST, LENET, [256, 256], limit=1000, teacher_epochs=15, student_epochs=40, student_lr=0.001)),
+    ]
 
 
 def main():
@@ -111,8 +177,8 @@ def main():
 
     if a.search:
         found = []
-        for setting, r in candidates(recipe):
-            print(f"candidate {setting}", file=sys.stderr)
+        for setting, r in candidates():
+            print(f"candidate: {setting}", file=sys.stderr)
             rows, s = measure(a.binary, r, seeds)
             found.append({"setting": setting, "margin_points": s, "runs": rows})
         os.makedirs(os.path.dirname(a.search_out), exist_ok=True)

@@ -237,8 +237,8 @@ export const LESSONS = [
         },
       ),
       {
-        title: 'Per layer, 90 %',
-        text: 'With Method "per layer", move Sparsity to 90 %: each layer loses its 90 % smallest-magnitude weights. Compare the two boundaries (as trained, and pruned).',
+        title: 'Per layer, 90 %',
+        text: 'With Method "per layer", move Sparsity to 90 %: each layer loses its 90 % smallest-magnitude weights. Compare the two boundaries (as trained, and pruned).',
         target: '#ex-sparsity',
         done: (v) => !!explored(v, (s) => s.method === 'layer' && s.sparsity >= 0.895),
         says: (v) => {
@@ -261,7 +261,7 @@ export const LESSONS = [
       },
       {
         title: 'Find the breaking point',
-        text: 'Push Sparsity to 98 % or more, and switch Method back and forth: where does each one lose the spiral?',
+        text: 'Push Sparsity to 98 % or more, and switch Method back and forth: where does each one lose the spiral?',
         target: '#ex-sparsity',
         done: (v) => !!explored(v, (s) => s.sparsity >= 0.975),
         says: (v) => {
@@ -279,7 +279,7 @@ export const LESSONS = [
     preset: 'spiral-prune',
     summary: 'Prune while training, on Zhu & Gupta\'s cubic schedule, against pruning all at once.',
     steps: [
-      presetStep('spiral-prune', 'The spiral MLP, then a sensitivity scan and a gradual pruning stage to 90 % sparsity that keeps training while it prunes.'),
+      presetStep('spiral-prune', 'The spiral MLP, then a sensitivity scan and a gradual pruning stage to 90 % sparsity that keeps training while it prunes.'),
       trainStep(
         'Press Train and watch the Stages card. The gradual stage prunes `prunings` times, every `frequency` steps, to s_k = s_f + (s_i − s_f)(1 − k/n)³: large cuts first, small ones at the end, with training in between to recover.',
         (v) => !!stageOf(v, 'gradual'),
@@ -295,7 +295,7 @@ export const LESSONS = [
           const last = sched.at(-1);
           const i90 = sens ? sens.details.sparsities.findIndex((/** @type {number} */ s) => Math.abs(s - 0.9) < 1e-6) : -1;
           const scan = sens && i90 >= 0
-            ? ` The sensitivity scan, each layer alone at 90 %: ${sens.details.layers.map((/** @type {string} */ l, /** @type {number} */ i) => `${l} ${formatPercent(sens.details.accuracy[i][i90])}`).join(', ')}.`
+            ? ` The sensitivity scan, each layer alone at 90 %: ${sens.details.layers.map((/** @type {string} */ l, /** @type {number} */ i) => `${l} ${formatPercent(sens.details.accuracy[i][i90])}`).join(', ')}.`
             : '';
           return `${sched.length} pruning events: sparsity ${sparsityText(first?.sparsity ?? 0)} at step ${first?.step}, ${sparsityText(mid?.sparsity ?? 0)} at step ${mid?.step}, ${sparsityText(last?.sparsity ?? 0)} at step ${last?.step}. Test accuracy ${formatPercent(g.test_accuracy)} (dense ${formatPercent(denseAccuracy(r))}).${scan}`;
         },
@@ -314,7 +314,7 @@ export const LESSONS = [
       },
       {
         title: 'Further',
-        text: 'Set Prunings back to 20 and Final sparsity to 0.98, and Train: does the schedule still hold the boundary with 2 % of the weights?',
+        text: 'Set Prunings back to 20 and Final sparsity to 0.98, and Train: does the schedule still hold the boundary with 2 % of the weights?',
         target: '#f-compression-1-final_sparsity',
         done: (v) => !!trained(v, (r) => Number(recipeStage(r, 'gradual')?.final_sparsity) >= 0.975 && Number(recipeStage(r, 'gradual')?.prunings) > 1),
         says: (v) => {
@@ -521,7 +521,7 @@ export const LESSONS = [
     preset: 'mnist-deep-compression',
     summary: 'Prune, fine-tune, quantize (Han et al.): each stage\'s share of the size and of the accuracy.',
     steps: [
-      presetStep('mnist-deep-compression', 'LeNet-300-100 on the MNIST subset, then gradual pruning to 92 %, fine-tuning, and quantization of weights and activations at 8, 6, 5 and 4 bits.'),
+      presetStep('mnist-deep-compression', 'LeNet-300-100 on the MNIST subset, then gradual pruning to 92 %, fine-tuning, and quantization of weights and activations at 8, 6, 5 and 4 bits.'),
       trainStep(
         'Press Train and follow the Stages card and the Accuracy vs size plot: one point per stage, from the dense model to the smallest.',
         (v) => !!stageOf(v, 'quantize'),
@@ -536,14 +536,14 @@ export const LESSONS = [
       ),
       {
         title: 'Where is the knee?',
-        text: 'Set the gradual stage\'s Final sparsity to 0.97 and Train: does the pipeline keep its accuracy with 3 % of the weights?',
+        text: 'Set the gradual stage\'s Final sparsity to 0.97 and Train: does the pipeline keep its accuracy with 3 % of the weights?',
         target: '#f-compression-0-final_sparsity',
         done: (v) => !!trained(v, (r) => Number(recipeStage(r, 'gradual')?.final_sparsity) >= 0.965) && !!stageOf(v, 'quantize'),
         says: (v, k) => {
           const r = trained(v, (x) => Number(recipeStage(x, 'gradual')?.final_sparsity) >= 0.965);
           const last = r?.stages.at(-1);
           if (!r || !last) return null;
-          return `At 97 %: final test accuracy ${formatPercent(r.final.test_accuracy)} (at 92 %: ${formatPercent(k.acc)}), ${formatRatio(last.compression_ratio)} smaller (at 92 %: ${formatRatio(k.ratio)}).`;
+          return `At 97 %: final test accuracy ${formatPercent(r.final.test_accuracy)} (at 92 %: ${formatPercent(k.acc)}), ${formatRatio(last.compression_ratio)} smaller (at 92 %: ${formatRatio(k.ratio)}).`;
         },
       },
     ],
