@@ -1,7 +1,8 @@
 // The playground page's controller: wires the DOM (preset picker, recipe editor, Train / Pause /
 // Reset, stats, epoch table, charts, decision boundary, compression stages, weight views, model
 // files, the compression explorer) to the training worker (www/worker.js), keeps the recipe in the
-// URL fragment (www/state.js), and lends window.minnow (www/page-api.js) its controller.
+// URL fragment (www/state.js), and lends window.minnow (www/page-api.js) and the lessons
+// (www/lesson-ui.js) its controller.
 // `?autorun` in the address trains the link's recipe on load.
 // It never runs the engine itself.
 // `document.body.dataset.status` mirrors the run state for the end-to-end test.
@@ -13,9 +14,11 @@ import {
   encodeFragment,
   errorText,
   fragmentOptions,
+  fragmentLesson,
   isPlainObject,
   jsonErrorLocation,
   salvageRecipe,
+  withLesson,
 } from './state.js';
 import { formatBytes, formatCount, formatLoss, formatPercent, formatRatio, formatSeconds } from './format.js';
 import { drawChart } from './plot.js';
@@ -35,6 +38,7 @@ import { RecipeForm, wireTabs } from './recipe-form.js';
 import { initTheme, onThemeChange, palette } from './theme.js';
 import { PageLayout } from './layout.js';
 import { modelFromLinkText, shareLink } from './share.js';
+import { LessonPanel } from './lesson-ui.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
@@ -1042,7 +1046,10 @@ function renderPresetPicker() {
  */
 function writeHash(recipe, now = false) {
   if (!now && (app.status === 'training' || app.status === 'creating')) return;
-  const hash = encodeFragment(recipe, { embed: layout.embed, view: layout.view, model: app.linkModel });
+  const hash = withLesson(
+    encodeFragment(recipe, { embed: layout.embed, view: layout.view, model: app.linkModel }),
+    fragmentLesson(location.hash),
+  );
   app.lastHash = hash;
   if (location.hash !== hash) history.replaceState(null, '', hash);
 }
@@ -1721,6 +1728,22 @@ const ready = new Promise((resolve, reject) => {
 });
 ready.catch(() => {}); // nobody need listen; minnow.ready still rejects for those who do
 
+/** What a lesson step checks: the controller's state (www/lessons.js, LessonView). */
+function lessonView() {
+  const ex = app.ex;
+  const fresh = ex.result !== null && ex.cache.get(ex.setting) === ex.result;
+  return {
+    status: app.status,
+    preset: ui.preset.value,
+    recipe: app.recipe,
+    report: app.report,
+    stages: app.stageReports,
+    explore: { active: ex.active, setting: ex.setting, result: fresh ? ex.result : null, dense: ex.dense },
+  };
+}
+
+const lessons = new LessonPanel({ ready, view: lessonView });
+
 Object.defineProperty(window, 'minnow', {
   value: createPageApi({
     ready,
@@ -1735,6 +1758,8 @@ Object.defineProperty(window, 'minnow', {
     explore: exploreFromApi,
     shareLink: shareLinkFromApi,
     stageReports: () => app.stageReports,
+    lessons: () => lessons.list(),
+    openLesson: (id) => lessons.open(id),
   }),
   enumerable: true,
 });

@@ -12,6 +12,8 @@
 //   await minnow.explore({sparsity: 0.9, method: 'global', bits: 4})   {test_accuracy, bytes, sparsity, ms}
 //   await minnow.setTemperature(T)           the distillation view at temperature T: {temperature, teacher, distilled, alone}
 //   await minnow.shareLink({model: true})    a link to this page's recipe; with model: true, carrying the trained model too
+//   minnow.lessons()                         the guided lessons: [{id, title, steps}]
+//   await minnow.lesson(id)                  opens one in the lesson panel: {id, title, step, steps}
 
 import { completeSetting, unknownFields } from './explore.js';
 import { isPlainObject } from './state.js';
@@ -43,6 +45,9 @@ import { softTargetsAt } from './compress.js';
  * @property {(setting: ExploreSetting) => Promise<ExploreResult>} explore through the explorer panel
  * @property {() => StageReport[]} stageReports the live run's finished stages
  * @property {(options: {model?: boolean}) => Promise<string>} shareLink the page's link, with the model when asked
+ * @property {() => {id: string, title: string, steps: number}[]} lessons the guided lessons
+ * @property {(id: string) => {id: string, title: string, step: number, steps: number}} openLesson
+ *   opens a lesson in the panel (throws for an unknown id)
  */
 
 /**
@@ -174,6 +179,24 @@ export function createPageApi(host) {
         slider.dispatchEvent(new Event('input'));
       }
       return at;
+    },
+
+    /**
+     * The guided lessons (www/lessons.js): `[{id, title, steps}]`, `steps` their number of steps.
+     * Not a Promise.
+     */
+    lessons() {
+      return host.lessons();
+    },
+
+    /**
+     * Opens lesson `id` at its first step in the lesson panel (and puts `lesson=<id>` in the link);
+     * resolves to `{id, title, step: 1, steps}`, rejects for an unknown id, naming the lessons.
+     * @param {string} id
+     */
+    async lesson(id) {
+      await host.ready;
+      return host.openLesson(id);
     },
   });
 }

@@ -1,5 +1,5 @@
-// The playground's state as data: the recipe <-> URL fragment codec (`#v=1&r=<base64url JSON>`),
-// salvaging what a bad link still holds, recipe diffs against a preset, and preset matching.
+// The playground's state as data: the recipe <-> URL fragment codec (`#v=1&r=<base64url JSON>`,
+// optionally `&lesson=<id>`: the open lesson), salvaging what a bad link still holds, recipe diffs against a preset, and preset matching.
 // Pure functions with no DOM: unit-tested under node by tests/js/state.test.js.
 
 /** Version of the fragment format; bump it when the recipe schema changes incompatibly. */
@@ -92,6 +92,7 @@ export function decodeFragment(hash) {
   const text = hash.startsWith('#') ? hash.slice(1) : hash;
   if (text.trim() === '') return { status: 'empty' };
   const params = new URLSearchParams(text);
+  if ([...params.keys()].every((k) => k === 'lesson')) return { status: 'empty' };
   const version = params.get('v');
   const encoded = params.get('r');
   if (encoded === null) return { status: 'error', message: 'The link holds no recipe (no "r=" part).' };
@@ -123,6 +124,28 @@ export function decodeFragment(hash) {
     };
   }
   return { status: 'ok', recipe };
+}
+
+/**
+ * The lesson a fragment opens (`lesson=<id>`, beside the recipe), or null.
+ * @param {string} hash location.hash, with or without the leading '#'
+ * @returns {string | null}
+ */
+export function fragmentLesson(hash) {
+  return new URLSearchParams(hash.replace(/^#/, '')).get('lesson');
+}
+
+/**
+ * `hash` with its `lesson` part set to `id` (or dropped when `id` is null); its other parts are kept
+ * as written. '' when nothing is left.
+ * @param {string} hash
+ * @param {string | null} id
+ * @returns {string}
+ */
+export function withLesson(hash, id) {
+  const parts = hash.replace(/^#/, '').split('&').filter((p) => p !== '' && !p.startsWith('lesson='));
+  if (id !== null) parts.push(`lesson=${encodeURIComponent(id)}`);
+  return parts.length ? `#${parts.join('&')}` : '';
 }
 
 /**
