@@ -12,9 +12,12 @@ import {
   describeChange,
   encodeFragment,
   errorText,
+  formatJson,
   isPlainObject,
   jsonErrorLocation,
+  keepBigIntegers,
   salvageRecipe,
+  showJson,
 } from './state.js';
 import { formatBytes, formatCount, formatLoss, formatPercent, formatRatio, formatSeconds } from './format.js';
 import { drawChart } from './plot.js';
@@ -25,6 +28,7 @@ import { drawHistogram, drawSizePlot, drawSparsityMap, drawUnitImages } from './
 import { imageSide, unitImageLayout } from './weights.js';
 import { loadedNotice, modelFileName, sourceRecipe } from './modelfile.js';
 import { Engine } from './engine.js';
+import { fileSizeProblem, offerRestart, withdrawRestart } from './engine-guard.js';
 import { runningStageRow, stageDetailBlocks, stageRow } from './stage-tables.js';
 import { confusionDiffTable, confusionParts, epochRow } from './run-tables.js';
 import { phaseText as runPhaseText, stepPosition } from './progress.js';
@@ -177,8 +181,13 @@ const app = {
   presets: [],
   /** The last editor content that parsed and validated, or null. @type {Recipe | null} */
   recipe: null,
+  /** `recipe`'s JSON text as the editor held it (minified, numbers as written): what the engine
+   * and the link get, since JSON.parse rounds integers above 2^53. */
+  recipeText: '',
   /** @type {string | null} CSV text picked by the user */
   csv: null,
+  /** The largest files the engine takes (from `init`). @type {import('./engine-api.js').Limits | undefined} */
+  limits: undefined,
   csvName: '',
   /** Identity (recipe JSON + CSV name) of the live run; a different one means "train anew". */
   runKey: '',
@@ -267,7 +276,7 @@ const engine = new Engine(new URL('./worker.js', import.meta.url));
 /** The Build tab: the recipe as controls, synced with the JSON editor through `validateEditor`. */
 const form = new RecipeForm(ui.buildPanel, {
   onChange: (recipe) => {
-    ui.recipe.value = pretty(recipe);
+    ui.recipe.value = keepBigIntegers(pretty(recipe), ui.recipe.value);
     validateEditor();
   },
   csvFeatures: () => csvFeatureCount(app.csv),
@@ -990,7 +999,7 @@ function pretty(recipe) {
 }
 
 function currentRunKey() {
-  return app.recipe ? `${JSON.stringify(app.recipe)}\u0000${app.csvName}` : '';
+  return app.recipe ? `${app.recipeText}\u0000${app.csvName}` : '';
 }
 
 /**
@@ -1026,12 +1035,12 @@ function renderPresetPicker() {
  * Puts a recipe in the address. While a run starts or trains the link keeps describing the running
  * recipe (what a teacher shares is what the class sees train); an edit made then reaches the link
  * when a new run starts or the run is reset.
- * @param {Recipe} recipe
+ * @param {string} text the recipe's JSON text (stored as written: a seed above 2^53 keeps its digits)
  * @param {boolean} [now] write it even while a run trains
  */
-function writeHash(recipe, now = false) {
+function writeHash(text, now = false) {
   if (!now && (app.status === 'training' || app.status === 'creating')) return;
-  const hash = encodeFragment(recipe);
+  const hash = encodeFragment(text);
   app.lastHash = hash;
   if (location.hash !== hash) history.replaceState(null, '', hash);
 }
@@ -1083,8 +1092,9 @@ async function validateEditor() {
     return;
   }
   app.recipe = parsed;
+  app.recipeText = formatJson(text, 0);
   setValidation('ok', app.run && app.runKey !== currentRunKey() ? '✓ Valid. Train starts a new run with this recipe.' : '✓ Valid recipe.');
-  writeHash(parsed);
+  writeHash(app.recipeText);
   renderPresetPicker();
   renderButtons();
   refreshPreview();
@@ -1098,7 +1108,7 @@ async function refreshPreview() {
   if (key === app.previewKey) return;
   app.previewKey = key;
   try {
-    const r = await engine.call('preview', { json: JSON.stringify(recipe) });
+    const r = await engine.call('preview', { json: app.recipeText });
     if (key !== app.previewKey) return;
     app.preview = r ? { key, ...r } : null;
   } catch {
@@ -1109,7 +1119,12 @@ async function refreshPreview() {
 
 /** @param {Recipe} recipe */
 async function setEditor(recipe) {
-  ui.recipe.value = pretty(recipe);
+  await setEditorText(keepBigIntegers(pretty(recipe), ui.recipe.value));
+}
+
+/** @param {string} text a recipe's JSON, shown as written (re-indented) */
+async function setEditorText(text) {
+  ui.recipe.value = formatJson(text);
   await validateEditor();
 }
 
@@ -1117,9 +1132,23 @@ function defaultPreset() {
   return app.presets.find((p) => p.name === 'spiral-mlp') ?? app.presets[0];
 }
 
-/** Loads the recipe a link carries, keeping what it can of a damaged one. */
+/**
+ * Loads the recipe a link carries, keeping what it can of a damaged one. Never leaves the page
+ * without a recipe: whatever goes wrong (a link too deep to handle, an engine error) ends in the
+ * default preset with a notice saying why.
+ */
 async function loadFromHash() {
   const fallback = defaultPreset();
+  try {
+    await loadLink(fallback);
+  } catch (e) {
+    showNotice('warn', 'This link could not be used.', `${errorText(e)} Loaded the default preset, ${fallback.name}.`);
+    await setEditor(fallback.recipe);
+  }
+}
+
+/** @param {Preset} fallback */
+async function loadLink(fallback) {
   const decoded = decodeFragment(location.hash);
   if (decoded.status === 'empty') {
     hideNotice();
@@ -1132,9 +1161,9 @@ async function loadFromHash() {
   if (decoded.status === 'ok') {
     candidate = decoded.recipe;
     try {
-      await engine.call('validate', { json: JSON.stringify(candidate) });
+      await engine.call('validate', { json: decoded.text });
       hideNotice();
-      await setEditor(candidate);
+      await setEditorText(decoded.text);
       return;
     } catch (e) {
       problem = errorText(e);
@@ -1159,10 +1188,10 @@ async function loadFromHash() {
     // A format problem (decoded.message) is news; a validation error is repeated in `dropped`.
     const lead = decoded.status === 'error' || !salvaged.dropped.length ? `${problem}` : '';
     const text = `${lead}${kept}${dropped}${base}`.trim();
-    showNotice('warn', 'This link\'s recipe had problems.', text, pretty(candidate));
+    showNotice('warn', 'This link\'s recipe had problems.', text, showJson(candidate));
     await setEditor(salvaged.recipe);
   } catch (e) {
-    showNotice('warn', 'This link\'s recipe could not be used.', `${problem} Loaded the default preset, ${fallback.name}.`, pretty(candidate));
+    showNotice('warn', 'This link\'s recipe could not be used.', `${problem} Loaded the default preset, ${fallback.name}.`, showJson(candidate));
     await setEditor(fallback.recipe);
   }
 }
@@ -1193,7 +1222,7 @@ async function beginTraining(onStart) {
   try {
     if (!app.run || app.runKey !== key || app.status === 'done' || app.status === 'failed') {
       rejectTrainWaiters('a new run replaced the one being waited for');
-      writeHash(app.recipe, true); // the link describes the run about to start
+      writeHash(app.recipeText, true); // the link describes the run about to start
       setStatus('creating');
       clearViews();
       app.run = null;
@@ -1229,7 +1258,8 @@ async function beginTraining(onStart) {
 
 /** Asks the worker for a run of the editor's recipe, remembering the request so Reset can wait on it. */
 function createRun() {
-  const created = engine.call('create', { json: JSON.stringify(app.recipe), csv: app.csv ?? undefined });
+  // The editor's text, not the parsed object: JSON.parse rounds integers above 2^53 (a seed).
+  const created = engine.call('create', { json: app.recipeText, csv: app.csv ?? undefined });
   app.creating = created;
   return created;
 }
@@ -1297,7 +1327,7 @@ async function stepOne() {
   try {
     if (!app.run || app.runKey !== key || app.status === 'done' || app.status === 'failed') {
       rejectTrainWaiters('a new run replaced the one being waited for');
-      writeHash(app.recipe, true);
+      writeHash(app.recipeText, true);
       setStatus('creating');
       clearViews();
       app.run = null;
@@ -1345,7 +1375,7 @@ async function reset() {
   setStatus('idle');
   if (app.recipe) {
     setValidation('ok', '✓ Valid recipe.');
-    writeHash(app.recipe, true); // an edit made while the run trained
+    writeHash(app.recipeText, true); // an edit made while the run trained
   }
 }
 
@@ -1477,6 +1507,8 @@ async function openModel() {
   app.opening = true;
   renderButtons();
   try {
+    const tooBig = fileSizeProblem(file, app.limits?.modelFileBytes, 'model file');
+    if (tooBig) throw new Error(tooBig);
     const bytes = new Uint8Array(await file.arrayBuffer());
     const info = await engine.call('importModel', { bytes, csv: app.csv ?? undefined });
     await showOpenedModel(file.name, info);
@@ -1499,7 +1531,7 @@ async function openModel() {
 async function showOpenedModel(name, info) {
   app.run = null; // the editor's recipe is about to describe the new run, not the old one
   clearViews();
-  await setEditor(JSON.parse(info.file.recipe));
+  await setEditorText(info.file.recipe);
   app.loaded = { name, file: info.file, report: info.report };
   showRun(info, currentRunKey());
   setStatus('loaded');
@@ -1566,14 +1598,21 @@ function wire() {
   });
   ui.formatRecipe.addEventListener('click', () => {
     try {
-      ui.recipe.value = pretty(JSON.parse(ui.recipe.value));
+      JSON.parse(ui.recipe.value);
+      ui.recipe.value = formatJson(ui.recipe.value);
     } catch {
       // leave the text alone; the validation line already says what is wrong
     }
   });
 
   ui.csv.addEventListener('change', async () => {
-    const file = ui.csv.files?.[0];
+    let file = ui.csv.files?.[0];
+    const tooBig = file ? fileSizeProblem(file, app.limits?.csvBytes, 'CSV file') : null;
+    if (tooBig) {
+      showNotice('error', 'The CSV file was not read.', tooBig);
+      ui.csv.value = '';
+      file = undefined;
+    }
     app.csv = file ? await file.text() : null;
     app.csvName = file ? `${file.name}:${file.size}` : '';
     renderButtons();
@@ -1653,6 +1692,28 @@ Object.defineProperty(window, 'minnow', {
   enumerable: true,
 });
 
+/**
+ * After the engine crashed: a fresh worker and wasm module. The editor keeps its recipe, which is
+ * checked again and can be trained; the old run is gone.
+ */
+async function restartEngine() {
+  engine.restart();
+  const { presets, limits } = await engine.call('init');
+  app.presets = presets;
+  app.limits = limits;
+  app.run = null;
+  app.runKey = '';
+  app.previewKey = '';
+  app.stepping = false;
+  app.opening = false;
+  clearViews();
+  withdrawRestart();
+  hideNotice();
+  setStatus('idle');
+  renderBackendBadge();
+  await validateEditor();
+}
+
 async function main() {
   document.body.dataset.status = 'loading';
   engine.onEvent = onEngineEvent;
@@ -1660,14 +1721,16 @@ async function main() {
     setStatus('broken');
     setBadge('error', 'engine unavailable', text);
     showNotice('error', 'The engine stopped.', text);
+    offerRestart(ui.noticeText.parentElement ?? ui.notice, restartEngine);
     pageBroken(new Error(text));
     rejectTrainWaiters(text);
   };
   wire();
   scheduleDraw();
   try {
-    const { presets } = await engine.call('init');
+    const { presets, limits } = await engine.call('init');
     app.presets = presets;
+    app.limits = limits;
   } catch (e) {
     setStatus('broken');
     setBadge('error', 'engine unavailable', errorText(e));
