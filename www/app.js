@@ -1697,8 +1697,17 @@ Object.defineProperty(window, 'minnow', {
  * checked again and can be trained; the old run is gone.
  */
 async function restartEngine() {
+  setStatus('loading');
   engine.restart();
-  const { presets, limits } = await engine.call('init');
+  /** @type {{presets: Preset[], limits: import('./engine-api.js').Limits}} */
+  let loaded;
+  try {
+    loaded = await engine.call('init');
+  } catch (e) {
+    setStatus('broken');
+    throw e;
+  }
+  const { presets, limits } = loaded;
   app.presets = presets;
   app.limits = limits;
   app.run = null;
