@@ -1717,6 +1717,7 @@ async function restartEngine() {
   app.opening = false;
   clearViews();
   withdrawRestart();
+  ui.noticeClose.hidden = false;
   hideNotice();
   setStatus('idle');
   renderBackendBadge();
@@ -1731,6 +1732,7 @@ async function main() {
     setBadge('error', 'engine unavailable', text);
     showNotice('error', 'The engine stopped.', text);
     offerRestart(ui.noticeText.parentElement ?? ui.notice, restartEngine);
+    ui.noticeClose.hidden = true; // the restart button lives in the notice: it stays until used
     pageBroken(new Error(text));
     rejectTrainWaiters(text);
   };
