@@ -228,3 +228,21 @@ test('no Content-Security-Policy violation over a GPU train and explore; inline 
   await page.waitForFunction(() => /** @type {any} */ (window).cspViolations.length > 0);
   expect((await page.evaluate(() => /** @type {any} */ (window).cspViolations))[0]).toMatch(/^script-src/);
 });
+
+test('a CSV or model file over the engine limit is refused by its size, before it is read', async ({ page }) => {
+  await page.goto(server.url);
+  await waitForStatus(page, ['idle']);
+  const big = Buffer.alloc(21 * 1024 * 1024, 0x30); // over MAX_CSV_BYTES (20 MiB, src/recipe/dataset.rs)
+  await page.setInputFiles('#csv', { name: 'big.csv', mimeType: 'text/csv', buffer: big });
+  await expect(page.locator('#notice-text')).toHaveText('big.csv is 21.0 MB; a CSV file can be at most 20.0 MB.');
+  expect(await page.locator('#csv').inputValue()).toBe('');
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+
+  await page.evaluate(() => window.minnow.setRecipe({ ...JSON.parse(/** @type {HTMLTextAreaElement} */ (document.getElementById('recipe')).value), backend: 'cpu', training: { epochs: 1, batch_size: 32, optimizer: { kind: 'adam', lr: 0.01 } } }));
+  await page.evaluate(() => window.minnow.train());
+  // Over 4,000,000 parameters · 8 bytes + 1 MiB (MAX_MODEL_FILE_BYTES in src/wasm.rs).
+  const model = Buffer.alloc(40 * 1024 * 1024);
+  await page.setInputFiles('#model-file', { name: 'huge.safetensors', mimeType: 'application/octet-stream', buffer: model });
+  await expect(page.locator('#notice-text')).toHaveText('huge.safetensors is 40.0 MB; a model file can be at most 31.5 MB.');
+  await expect(page.locator('body')).toHaveAttribute('data-status', 'done');
+});
