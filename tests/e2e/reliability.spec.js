@@ -2,7 +2,8 @@
 // deep ends in a usable page with a message; a Rust panic in the worker rejects what waits on it
 // and the engine restarts without a reload, keeping the recipe; a diverging run stops with a
 // message and the page trains again; a seed above 2^53 gives the CLI's run; the page works under
-// its Content-Security-Policy with no violation over a GPU train and explore.
+// its Content-Security-Policy with no violation over a GPU train and explore; a CSV or model file
+// over the engine's limit is refused by its size.
 
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
