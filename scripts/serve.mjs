@@ -1,6 +1,7 @@
 // Tiny static file server for the playground (`make serve`) and the Playwright test: serves the repo
 // root (index.html, www/, www/pkg/) on 127.0.0.1 with correct MIME types (application/wasm for
-// streaming compilation, text/javascript for module workers) and no caching.
+// streaming compilation, text/javascript for module workers) and no caching. Never serves a dotfile
+// or anything under a dot-directory (.git/, .env) and never a path outside the root: both are 404.
 // CLI: node scripts/serve.mjs [--port N] (default $PORT or 8000; 0 picks a free port).
 
 import { createServer } from 'node:http';
@@ -29,7 +30,8 @@ export const MIME_TYPES = {
 };
 
 /**
- * Maps a request path to a file under `root`, or null when it would escape the root.
+ * Maps a request path to a file under `root`, or null when it would escape the root or name a
+ * dotfile or anything inside a dot-directory (`.git/config`, `/www/.env`).
  * @param {string} root absolute directory
  * @param {string} urlPath the request's path, e.g. "/www/app.js"
  * @returns {string | null}
@@ -42,6 +44,7 @@ export function resolveRequestPath(root, urlPath) {
     return null;
   }
   if (path.includes('\0')) return null;
+  if (path.split(/[\\/]/).some((segment) => segment.startsWith('.'))) return null;
   if (path.endsWith('/')) path += 'index.html';
   const full = normalize(join(root, path));
   if (full !== root && !full.startsWith(root.endsWith(sep) ? root : root + sep)) return null;
@@ -62,7 +65,7 @@ export function startServer({ root = REPO_ROOT, port = 8000, host = '127.0.0.1',
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n');
     const file = resolveRequestPath(absRoot, req.url ?? '/');
-    if (!file) return send(400, 'bad path\n');
+    if (!file) return send(404, 'not found\n');
     try {
       const info = await stat(file);
       if (!info.isFile()) return send(404, 'not found\n');

@@ -1,7 +1,8 @@
 //! The only file that talks to JavaScript (wasm-bindgen). It exposes the presets, recipe validation
 //! and a `Run` handle over a [`Session`] (the same API the CLI uses). Every entry point returns
-//! errors as JS `Error`s with the engine's message; nothing panics across the boundary (a panic hook
-//! logs if one ever does).
+//! errors as JS `Error`s with the engine's message; nothing should panic across the boundary: if
+//! something does, the panic hook logs it and leaves its message where the worker finds it (see
+//! "Panics" below).
 
 // A `Run` call holds its session's RefCell across awaits on purpose: a second call meanwhile gets
 // `try_borrow` failing, answered as "busy", instead of interleaving with the first.
@@ -36,12 +37,68 @@ fn to_js_direct<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
 }
 
+// ---- Panics, and the page's input limits (issue #15) ----
+
+/// The global property (`self.__minnowPanic` in the worker) where the panic hook leaves the last
+/// panic's message. A panic traps the module (panic = abort on wasm32), so a promise it owns never
+/// settles; www/worker.js reads this to answer the waiting requests with the message instead.
+const PANIC_GLOBAL: &str = "__minnowPanic";
+
 #[wasm_bindgen(start)]
 pub fn start() {
     std::panic::set_hook(Box::new(|info| {
-        web_sys::console::error_1(&format!("minnow panicked: {info}").into());
+        let text = format!("minnow panicked: {info}");
+        web_sys::console::error_1(&text.as_str().into());
+        let _ = Reflect::set(&js_sys::global(), &PANIC_GLOBAL.into(), &text.as_str().into());
     }));
 }
+
+/// The largest model file the page reads, in bytes: the largest model ([`crate::recipe::MAX_PARAMS`]
+/// parameters) stores per parameter an f32 value, a u8 mask and an i8 integer copy (6 bytes), rounded
+/// up to 8 for per-channel scales and batch-norm statistics, plus 1 MiB of header and metadata.
+pub const MAX_MODEL_FILE_BYTES: usize = crate::recipe::MAX_PARAMS * 8 + (1 << 20);
+
+/// `{csvBytes, modelFileBytes}`: the largest CSV file (`MAX_CSV_BYTES`, which the CSV parser
+/// enforces) and model file ([`MAX_MODEL_FILE_BYTES`], which `modelFileInfo` and `Run.importModel`
+/// enforce) the engine takes; the page checks a file's size against them before reading it.
+#[wasm_bindgen]
+pub fn limits() -> Result<JsValue, JsValue> {
+    let o = Object::new();
+    Reflect::set(&o, &"csvBytes".into(), &(crate::recipe::dataset::MAX_CSV_BYTES as f64).into())?;
+    Reflect::set(&o, &"modelFileBytes".into(), &(MAX_MODEL_FILE_BYTES as f64).into())?;
+    Ok(o.into())
+}
+
+/// Refuses a model file larger than [`MAX_MODEL_FILE_BYTES`].
+fn check_model_file_size(len: usize) -> Result<(), JsValue> {
+    if len > MAX_MODEL_FILE_BYTES {
+        return Err(js_err(format!(
+            "the model file is {:.1} MB, larger than the {:.1} MB limit (a model of at most {} parameters)",
+            len as f64 / (1024.0 * 1024.0),
+            MAX_MODEL_FILE_BYTES as f64 / (1024.0 * 1024.0),
+            crate::recipe::MAX_PARAMS
+        )));
+    }
+    Ok(())
+}
+
+#[wasm_bindgen]
+impl Run {
+    /// Test only (tests/e2e/reliability.spec.js, through the worker's `__debugPanic` request; the
+    /// page never calls it): holds the run, yields once and panics with `message`, as a bug inside
+    /// `step` would. The returned promise never settles; the module is unusable afterwards.
+    #[wasm_bindgen(js_name = __debugPanic)]
+    pub fn debug_panic(&self, message: String) -> Promise {
+        let s = self.session.clone();
+        future_to_promise(async move {
+            let _held = s.try_borrow_mut().map_err(|_| busy())?;
+            wasm_bindgen_futures::JsFuture::from(Promise::resolve(&JsValue::NULL)).await?;
+            panic!("{message}");
+        })
+    }
+}
+
+// ---- end of panics and limits ----
 
 /// `[{name, description, recipe}]` for every shipped preset.
 #[wasm_bindgen]
@@ -91,6 +148,7 @@ pub fn provide_dataset(name: &str, bytes: Vec<u8>) -> Result<(), JsValue> {
 /// fetch the images the recipe needs and to refuse a CSV model without its CSV.
 #[wasm_bindgen(js_name = modelFileInfo)]
 pub fn model_file_info(bytes: &[u8]) -> Result<JsValue, JsValue> {
+    check_model_file_size(bytes.len())?;
     let file = model_file::ModelFile::from_bytes(bytes).map_err(js_err)?;
     let mut quantized = !file.quantization.is_empty();
     let mut masked = false;
@@ -154,6 +212,7 @@ impl Run {
     /// recipe and weights, a fresh optimizer. `csv` as in `create`.
     #[wasm_bindgen(js_name = importModel)]
     pub async fn import_model(bytes: Vec<u8>, csv: Option<String>) -> Result<Run, JsValue> {
+        check_model_file_size(bytes.len())?;
         Ok(Run::of(model_file::open(&bytes, csv.as_deref(), None).await.map_err(js_err)?))
     }
 

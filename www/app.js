@@ -15,10 +15,13 @@ import {
   errorText,
   fragmentOptions,
   fragmentLesson,
+  formatJson,
   isPlainObject,
   jsonErrorLocation,
+  keepBigIntegers,
   salvageRecipe,
   withLesson,
+  showJson,
 } from './state.js';
 import { formatBytes, formatCount, formatLoss, formatPercent, formatRatio, formatSeconds } from './format.js';
 import { drawChart } from './plot.js';
@@ -29,6 +32,7 @@ import { drawHistogram, drawSizePlot, drawSparsityMap, drawUnitImages } from './
 import { imageSide, unitImageLayout } from './weights.js';
 import { loadedNotice, modelFileName, sourceRecipe } from './modelfile.js';
 import { Engine } from './engine.js';
+import { fileSizeProblem, offerRestart, withdrawRestart } from './engine-guard.js';
 import { runningStageRow, stageDetailBlocks, stageRow } from './stage-tables.js';
 import { confusionDiffTable, confusionParts, epochRow } from './run-tables.js';
 import { phaseText as runPhaseText, stepPosition } from './progress.js';
@@ -189,8 +193,13 @@ const app = {
   presets: [],
   /** The last editor content that parsed and validated, or null. @type {Recipe | null} */
   recipe: null,
+  /** `recipe`'s JSON text as the editor held it (minified, numbers as written): what the engine
+   * and the link get, since JSON.parse rounds integers above 2^53. */
+  recipeText: '',
   /** @type {string | null} CSV text picked by the user */
   csv: null,
+  /** The largest files the engine takes (from `init`). @type {import('./engine-api.js').Limits | undefined} */
+  limits: undefined,
   csvName: '',
   /** Identity (recipe JSON + CSV name) of the live run; a different one means "train anew". */
   runKey: '',
@@ -285,7 +294,7 @@ const layout = new PageLayout();
 /** The Build tab: the recipe as controls, synced with the JSON editor through `validateEditor`. */
 const form = new RecipeForm(ui.buildPanel, {
   onChange: (recipe) => {
-    ui.recipe.value = pretty(recipe);
+    ui.recipe.value = keepBigIntegers(pretty(recipe), ui.recipe.value);
     validateEditor();
   },
   csvFeatures: () => csvFeatureCount(app.csv),
@@ -1005,7 +1014,7 @@ function pretty(recipe) {
 }
 
 function currentRunKey() {
-  return app.recipe ? `${JSON.stringify(app.recipe)}\u0000${app.csvName}` : '';
+  return app.recipe ? `${app.recipeText}\u0000${app.csvName}` : '';
 }
 
 /**
@@ -1041,13 +1050,13 @@ function renderPresetPicker() {
  * Puts a recipe in the address. While a run starts or trains the link keeps describing the running
  * recipe (what a teacher shares is what the class sees train); an edit made then reaches the link
  * when a new run starts or the run is reset.
- * @param {Recipe} recipe
+ * @param {string} text the recipe's JSON text (stored as written: a seed above 2^53 keeps its digits)
  * @param {boolean} [now] write it even while a run trains
  */
-function writeHash(recipe, now = false) {
+function writeHash(text, now = false) {
   if (!now && (app.status === 'training' || app.status === 'creating')) return;
   const hash = withLesson(
-    encodeFragment(recipe, { embed: layout.embed, view: layout.view, model: app.linkModel }),
+    encodeFragment(text, { embed: layout.embed, view: layout.view, model: app.linkModel }),
     fragmentLesson(location.hash),
   );
   app.lastHash = hash;
@@ -1101,8 +1110,9 @@ async function validateEditor() {
     return;
   }
   app.recipe = parsed;
+  app.recipeText = formatJson(text, 0);
   setValidation('ok', app.run && app.runKey !== currentRunKey() ? '✓ Valid. Train starts a new run with this recipe.' : '✓ Valid recipe.');
-  writeHash(parsed);
+  writeHash(app.recipeText);
   renderPresetPicker();
   renderButtons();
   refreshPreview();
@@ -1116,7 +1126,7 @@ async function refreshPreview() {
   if (key === app.previewKey) return;
   app.previewKey = key;
   try {
-    const r = await engine.call('preview', { json: JSON.stringify(recipe) });
+    const r = await engine.call('preview', { json: app.recipeText });
     if (key !== app.previewKey) return;
     app.preview = r ? { key, ...r } : null;
   } catch {
@@ -1127,7 +1137,12 @@ async function refreshPreview() {
 
 /** @param {Recipe} recipe */
 async function setEditor(recipe) {
-  ui.recipe.value = pretty(recipe);
+  await setEditorText(keepBigIntegers(pretty(recipe), ui.recipe.value));
+}
+
+/** @param {string} text a recipe's JSON, shown as written (re-indented) */
+async function setEditorText(text) {
+  ui.recipe.value = formatJson(text);
   await validateEditor();
 }
 
@@ -1135,9 +1150,23 @@ function defaultPreset() {
   return app.presets.find((p) => p.name === 'spiral-mlp') ?? app.presets[0];
 }
 
-/** Loads the recipe a link carries, keeping what it can of a damaged one. */
+/**
+ * Loads the recipe a link carries, keeping what it can of a damaged one. Never leaves the page
+ * without a recipe: whatever goes wrong (a link too deep to handle, an engine error) ends in the
+ * default preset with a notice saying why.
+ */
 async function loadFromHash() {
   const fallback = defaultPreset();
+  try {
+    await loadLink(fallback);
+  } catch (e) {
+    showNotice('warn', 'This link could not be used.', `${errorText(e)} Loaded the default preset, ${fallback.name}.`);
+    await setEditor(fallback.recipe);
+  }
+}
+
+/** @param {Preset} fallback */
+async function loadLink(fallback) {
   const decoded = decodeFragment(location.hash);
   if (decoded.status === 'empty') {
     hideNotice();
@@ -1150,9 +1179,9 @@ async function loadFromHash() {
   if (decoded.status === 'ok') {
     candidate = decoded.recipe;
     try {
-      await engine.call('validate', { json: JSON.stringify(candidate) });
+      await engine.call('validate', { json: decoded.text });
       hideNotice();
-      await setEditor(candidate);
+      await setEditorText(decoded.text);
       return;
     } catch (e) {
       problem = errorText(e);
@@ -1177,10 +1206,10 @@ async function loadFromHash() {
     // A format problem (decoded.message) is news; a validation error is repeated in `dropped`.
     const lead = decoded.status === 'error' || !salvaged.dropped.length ? `${problem}` : '';
     const text = `${lead}${kept}${dropped}${base}`.trim();
-    showNotice('warn', 'This link\'s recipe had problems.', text, pretty(candidate));
+    showNotice('warn', 'This link\'s recipe had problems.', text, showJson(candidate));
     await setEditor(salvaged.recipe);
   } catch (e) {
-    showNotice('warn', 'This link\'s recipe could not be used.', `${problem} Loaded the default preset, ${fallback.name}.`, pretty(candidate));
+    showNotice('warn', 'This link\'s recipe could not be used.', `${problem} Loaded the default preset, ${fallback.name}.`, showJson(candidate));
     await setEditor(fallback.recipe);
   }
 }
@@ -1209,13 +1238,13 @@ async function beginTraining(onStart) {
   if (!app.recipe) throw new Error(`the recipe in the editor is not valid: ${ui.validation.textContent || 'it is still being checked'}`);
   if (app.linkModel) {
     app.linkModel = null; // the model trains on: the link no longer describes it
-    writeHash(app.recipe, true);
+    writeHash(app.recipeText, true);
   }
   const key = currentRunKey();
   try {
     if (!app.run || app.runKey !== key || app.status === 'done' || app.status === 'failed') {
       rejectTrainWaiters('a new run replaced the one being waited for');
-      writeHash(app.recipe, true); // the link describes the run about to start
+      writeHash(app.recipeText, true); // the link describes the run about to start
       setStatus('creating');
       clearViews();
       app.run = null;
@@ -1251,7 +1280,8 @@ async function beginTraining(onStart) {
 
 /** Asks the worker for a run of the editor's recipe, remembering the request so Reset can wait on it. */
 function createRun() {
-  const created = engine.call('create', { json: JSON.stringify(app.recipe), csv: app.csv ?? undefined });
+  // The editor's text, not the parsed object: JSON.parse rounds integers above 2^53 (a seed).
+  const created = engine.call('create', { json: app.recipeText, csv: app.csv ?? undefined });
   app.creating = created;
   return created;
 }
@@ -1319,7 +1349,7 @@ async function stepOne() {
   try {
     if (!app.run || app.runKey !== key || app.status === 'done' || app.status === 'failed') {
       rejectTrainWaiters('a new run replaced the one being waited for');
-      writeHash(app.recipe, true);
+      writeHash(app.recipeText, true);
       setStatus('creating');
       clearViews();
       app.run = null;
@@ -1367,7 +1397,7 @@ async function reset() {
   setStatus('idle');
   if (app.recipe) {
     setValidation('ok', '✓ Valid recipe.');
-    writeHash(app.recipe, true); // an edit made while the run trained
+    writeHash(app.recipeText, true); // an edit made while the run trained
   }
 }
 
@@ -1496,7 +1526,11 @@ async function downloadModel() {
 async function openModel() {
   const file = ui.modelFile.files?.[0];
   if (!file) return;
-  await openModelBytes(file.name, async () => new Uint8Array(await file.arrayBuffer()));
+  await openModelBytes(file.name, async () => {
+    const tooBig = fileSizeProblem(file, app.limits?.modelFileBytes, 'model file');
+    if (tooBig) throw new Error(tooBig);
+    return new Uint8Array(await file.arrayBuffer());
+  });
   ui.modelFile.value = ''; // the same file again is a new change
 }
 
@@ -1517,7 +1551,7 @@ async function openModelBytes(name, read, linkModel = null) {
     await showOpenedModel(name, info);
     if (linkModel && app.recipe) {
       app.linkModel = linkModel;
-      writeHash(app.recipe, true);
+      writeHash(app.recipeText, true);
     }
     return true;
   } catch (e) {
@@ -1548,7 +1582,7 @@ function shareLinkFromApi({ model = false } = {}) {
   if (!app.recipe) return Promise.reject(new Error(`the recipe in the editor is not valid: ${ui.validation.textContent || 'it is still being checked'}`));
   return shareLink({
     page: `${location.origin}${location.pathname}${location.search}`,
-    recipe: app.recipe,
+    recipe: app.recipeText,
     model,
     trained: app.run !== null && ['done', 'paused', 'loaded'].includes(app.status) ? null : `the page is ${app.status}`,
     exportModel: () => engine.call('exportModel'),
@@ -1583,7 +1617,7 @@ async function copyModelLink() {
 async function showOpenedModel(name, info) {
   app.run = null; // the editor's recipe is about to describe the new run, not the old one
   clearViews();
-  await setEditor(JSON.parse(info.file.recipe));
+  await setEditorText(info.file.recipe);
   app.loaded = { name, file: info.file, report: info.report };
   showRun(info, currentRunKey());
   setStatus('loaded');
@@ -1657,14 +1691,21 @@ function wire() {
   });
   ui.formatRecipe.addEventListener('click', () => {
     try {
-      ui.recipe.value = pretty(JSON.parse(ui.recipe.value));
+      JSON.parse(ui.recipe.value);
+      ui.recipe.value = formatJson(ui.recipe.value);
     } catch {
       // leave the text alone; the validation line already says what is wrong
     }
   });
 
   ui.csv.addEventListener('change', async () => {
-    const file = ui.csv.files?.[0];
+    let file = ui.csv.files?.[0];
+    const tooBig = file ? fileSizeProblem(file, app.limits?.csvBytes, 'CSV file') : null;
+    if (tooBig) {
+      showNotice('error', 'The CSV file was not read.', tooBig);
+      ui.csv.value = '';
+      file = undefined;
+    }
     app.csv = file ? await file.text() : null;
     app.csvName = file ? `${file.name}:${file.size}` : '';
     renderButtons();
@@ -1764,6 +1805,38 @@ Object.defineProperty(window, 'minnow', {
   enumerable: true,
 });
 
+/**
+ * After the engine crashed: a fresh worker and wasm module. The editor keeps its recipe, which is
+ * checked again and can be trained; the old run is gone.
+ */
+async function restartEngine() {
+  setStatus('loading');
+  engine.restart();
+  /** @type {{presets: Preset[], limits: import('./engine-api.js').Limits}} */
+  let loaded;
+  try {
+    loaded = await engine.call('init');
+  } catch (e) {
+    setStatus('broken');
+    throw e;
+  }
+  const { presets, limits } = loaded;
+  app.presets = presets;
+  app.limits = limits;
+  app.run = null;
+  app.runKey = '';
+  app.previewKey = '';
+  app.stepping = false;
+  app.opening = false;
+  clearViews();
+  withdrawRestart();
+  ui.noticeClose.hidden = false;
+  hideNotice();
+  setStatus('idle');
+  renderBackendBadge();
+  await validateEditor();
+}
+
 async function main() {
   document.body.dataset.status = 'loading';
   engine.onEvent = onEngineEvent;
@@ -1771,14 +1844,17 @@ async function main() {
     setStatus('broken');
     setBadge('error', 'engine unavailable', text);
     showNotice('error', 'The engine stopped.', text);
+    offerRestart(ui.noticeText.parentElement ?? ui.notice, restartEngine);
+    ui.noticeClose.hidden = true; // the restart button lives in the notice: it stays until used
     pageBroken(new Error(text));
     rejectTrainWaiters(text);
   };
   wire();
   scheduleDraw();
   try {
-    const { presets } = await engine.call('init');
+    const { presets, limits } = await engine.call('init');
     app.presets = presets;
+    app.limits = limits;
   } catch (e) {
     setStatus('broken');
     setBadge('error', 'engine unavailable', errorText(e));

@@ -31,6 +31,14 @@ export interface Run {
   /** The trained model under a pruning / quantization setting, measured without retraining. */
   explore(setting: Partial<ExploreSetting>, gridRes?: number): Promise<ExploreResult & { grid?: Float32Array }>;
   free(): void;
+  /** Test only: holds the run and panics with `message`; never settles (the module traps). */
+  __debugPanic(message: string): Promise<never>;
+}
+
+/** The largest files the engine takes, in bytes (`limits()` in src/wasm.rs). */
+export interface Limits {
+  csvBytes: number;
+  modelFileBytes: number;
 }
 
 /** The module `www/pkg/minnow.js` (wasm-bindgen `--target web`). */
@@ -38,6 +46,7 @@ export interface EngineModule {
   /** Instantiates the wasm (fetches `minnow_bg.wasm` next to the module). */
   default(): Promise<unknown>;
   presets(): Preset[];
+  limits(): Limits;
   /** The recipe normalized (defaults filled in); throws an Error naming the bad field. */
   validateRecipe(json: string): Recipe;
   /** The built-in image set the recipe needs and the module does not hold yet. */

@@ -1,6 +1,7 @@
 // The page's client of the training worker (www/worker.js): one promise per request, matched to its
 // reply by id, and a stream of training events. The message protocol's types are in www/protocol.js.
-// A worker that dies rejects every pending request and reports through `onCrash`.
+// A worker that dies or whose wasm module panics rejects every pending request and reports through
+// `onCrash`; `restart()` replaces it with a fresh worker.
 
 /** @typedef {import('./protocol.js').Requests} Requests */
 /** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
@@ -9,7 +10,7 @@
 export class Engine {
   /** @param {URL} url the worker module */
   constructor(url) {
-    this.worker = new Worker(url, { type: 'module' });
+    this.url = url;
     this.nextId = 1;
     /** @type {Map<number, Waiter>} */
     this.pending = new Map();
@@ -17,24 +18,54 @@ export class Engine {
     this.onEvent = () => {};
     /** @type {(message: string) => void} */
     this.onCrash = () => {};
-    this.worker.addEventListener('message', (ev) => {
+    this.worker = this.spawn();
+  }
+
+  /** A new worker, wired to this client. */
+  spawn() {
+    const worker = new Worker(this.url, { type: 'module' });
+    worker.addEventListener('message', (ev) => {
+      if (worker !== this.worker) return;
       const msg = ev.data;
       const waiter = msg && msg.id !== undefined ? this.pending.get(msg.id) : undefined;
       if (waiter) {
         this.pending.delete(msg.id);
         if (msg.ok) waiter.resolve(msg.result);
         else waiter.reject(new Error(msg.error));
+      } else if (msg && msg.event === 'panic') {
+        this.fail(msg.message);
       } else if (msg && msg.event) {
         this.onEvent(msg);
       }
     });
-    this.worker.addEventListener('error', (ev) => {
+    worker.addEventListener('error', (ev) => {
       ev.preventDefault();
-      const text = `The training worker failed: ${ev.message || 'it could not start (see the console)'}`;
-      for (const waiter of this.pending.values()) waiter.reject(new Error(text));
-      this.pending.clear();
-      this.onCrash(text);
+      if (worker !== this.worker) return;
+      this.fail(`The training worker failed: ${ev.message || 'it could not start (see the console)'}`);
     });
+    return worker;
+  }
+
+  /**
+   * Rejects every pending request with `text` and reports the crash.
+   * @param {string} text
+   */
+  fail(text) {
+    for (const waiter of this.pending.values()) waiter.reject(new Error(text));
+    this.pending.clear();
+    this.onCrash(text);
+  }
+
+  /**
+   * Ends the worker (and its wasm module, with the live run) and starts a fresh one; requests still
+   * pending are rejected. The caller sends `init` again.
+   */
+  restart() {
+    const old = this.worker;
+    this.worker = this.spawn();
+    old.terminate();
+    for (const waiter of this.pending.values()) waiter.reject(new Error('the engine was restarted'));
+    this.pending.clear();
   }
 
   /**

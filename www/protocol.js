@@ -37,7 +37,8 @@ export {};
 /**
  * Every request: its payload (besides `id` and `type`) and its result.
  * @typedef {object} Requests
- * @property {{payload: {}, result: {presets: import('./state.js').Preset[]}}} init
+ * @property {{payload: {}, result: {presets: import('./state.js').Preset[],
+ *   limits: import('./engine-api.js').Limits}}} init the presets, and the largest files the engine takes
  * @property {{payload: {json: string}, result: import('./state.js').Recipe}} validate
  * @property {{payload: {json: string, csv?: string}, result: RunInfo}} create
  * @property {{payload: {}, result: Uint8Array}} exportModel
@@ -57,6 +58,8 @@ export {};
  *   result: {layers: LayerInfo[], weights: LayerWeights | null} | null}} weights
  * @property {{payload: {setting: Partial<ExploreSetting>, grid?: number}, result: ExploreResult & {grid?: Float32Array}}} explore the trained
  *   model under a pruning / quantization setting, without retraining (refused while training)
+ * @property {{payload: {message: string}, result: never}} __debugPanic test only
+ *   (tests/e2e/reliability.spec.js): the live run panics in Rust with `message`; the page never sends it
  */
 
 /** @typedef {keyof Requests} RequestType */
@@ -81,6 +84,8 @@ export {};
  * @typedef {{event: 'done', report: Report}} DoneEvent
  * @typedef {{event: 'failed', message: string}} FailedEvent
  * @typedef {{event: 'stopped'}} StoppedEvent
+ * @typedef {{event: 'panic', message: string}} PanicEvent the wasm module panicked (`message`, as
+ *   the panic hook recorded it): every request was answered with it, the worker is of no more use
  * @typedef {StepEvent | EpochEvent | StageEvent | NoticeEvent | GridEvent | DoneEvent | FailedEvent
- *   | StoppedEvent} WorkerEvent
+ *   | StoppedEvent | PanicEvent} WorkerEvent
  */

@@ -548,7 +548,7 @@ export async function modelFromLinkText(text) {
  * A link to `page` (the address without its fragment) holding `recipe`; with `model`, the trained
  * model too. Rejects, saying why, when there is no trained model (`trained` is the reason, null
  * when there is one) or when it packs to more than a link carries.
- * @param {{page: string, recipe: import('./state.js').Recipe, model: boolean, trained: string | null,
+ * @param {{page: string, recipe: import('./state.js').Recipe | string, model: boolean, trained: string | null,
  *   exportModel: () => Promise<Uint8Array>}} p
  * @returns {Promise<string>}
  */

@@ -5,6 +5,12 @@
 /** Version of the fragment format; bump it when the recipe schema changes incompatibly. */
 export const STATE_VERSION = 1;
 
+/** Deepest nesting of objects and arrays a link's recipe may have (the deepest valid recipe has 5). */
+export const MAX_LINK_DEPTH = 32;
+
+/** Longest recipe text a link may carry, in bytes (the presets take about 1 KB). */
+export const MAX_LINK_BYTES = 64 * 1024;
+
 /** Order in which `salvageRecipe` tries the sections of a damaged recipe. */
 export const RECIPE_SECTIONS = ['dataset', 'model', 'training', 'compression', 'seed', 'backend'];
 
@@ -12,9 +18,11 @@ export const RECIPE_SECTIONS = ['dataset', 'model', 'training', 'compression', '
  * @typedef {{[key: string]: any}} Recipe  A recipe object as the wasm side reads it (`version: 1`, ...).
  * @typedef {{name: string, description: string, recipe: Recipe}} Preset
  * @typedef {{path: string, from: any, to: any}} Change  One difference between two recipes.
- * @typedef {{status: 'empty'} | {status: 'ok', recipe: Recipe} |
+ * @typedef {{status: 'empty'} | {status: 'ok', recipe: Recipe, text: string} |
  *   {status: 'error', message: string, partial?: Recipe}} Decoded
- *   The outcome of reading a fragment; `partial` is whatever object could still be read.
+ *   The outcome of reading a fragment; `text` is the recipe's JSON exactly as the link holds it
+ *   (what the engine must read: `recipe` has numbers above 2^53 rounded); `partial` is whatever
+ *   object could still be read.
  */
 
 /**
@@ -69,13 +77,15 @@ export function fragmentOptions(hash) {
 
 /**
  * The fragment (with leading '#') that stores `recipe`, and optionally embed mode, its view and a
- * model (`m=`, base64url).
- * @param {Recipe} recipe
+ * model (`m=`, base64url). The recipe is an object, or its JSON text, which is stored as written
+ * (minified), so integers above 2^53 (a seed) keep every digit.
+ * @param {Recipe | string} recipe
  * @param {Partial<FragmentOptions>} [options]
  * @returns {string}
  */
 export function encodeFragment(recipe, options = {}) {
-  const bytes = new TextEncoder().encode(JSON.stringify(recipe));
+  const json = typeof recipe === 'string' ? formatJson(recipe, 0) : JSON.stringify(recipe);
+  const bytes = new TextEncoder().encode(json);
   let hash = `#v=${STATE_VERSION}&r=${bytesToBase64Url(bytes)}`;
   if (options.embed) hash += `&embed=1&view=${encodeURIComponent(options.view ?? EMBED_VIEWS[0])}`;
   if (options.model) hash += `&m=${options.model}`;
@@ -99,16 +109,30 @@ export function decodeFragment(hash) {
 
   /** @type {Recipe | undefined} */
   let recipe;
+  let json = '';
   try {
     // URLSearchParams turns '+' into ' '; base64url never has either, so undo that for old links.
-    const json = new TextDecoder('utf-8', { fatal: true }).decode(base64UrlToBytes(encoded.replace(/ /g, '+')));
-    try {
-      recipe = JSON.parse(json);
-    } catch (e) {
-      return { status: 'error', message: `The link's recipe is not valid JSON (${errorText(e)}).` };
+    const bytes = base64UrlToBytes(encoded.replace(/ /g, '+'));
+    if (bytes.length > MAX_LINK_BYTES) {
+      const kb = (n = 0) => `${Math.ceil(n / 1024)} KB`;
+      return { status: 'error', message: `The link's recipe is ${kb(bytes.length)}, more than the ${kb(MAX_LINK_BYTES)} a recipe can take.` };
     }
+    json = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (e) {
     return { status: 'error', message: `The link's recipe could not be read (${errorText(e)}).` };
+  }
+  const depth = jsonDepth(json, MAX_LINK_DEPTH);
+  if (depth > MAX_LINK_DEPTH) {
+    return {
+      status: 'error',
+      message: `The link's recipe nests objects and arrays more than ${MAX_LINK_DEPTH} levels deep; no recipe does.`,
+    };
+  }
+  try {
+    recipe = JSON.parse(json);
+  } catch (e) {
+    // A RangeError (stack overflow) lands here too.
+    return { status: 'error', message: `The link's recipe is not valid JSON (${errorText(e)}).` };
   }
   if (!isPlainObject(recipe)) {
     return { status: 'error', message: 'The link\'s recipe is not a JSON object.' };
@@ -123,7 +147,147 @@ export function decodeFragment(hash) {
       partial: recipe,
     };
   }
-  return { status: 'ok', recipe };
+  return { status: 'ok', recipe, text: json };
+}
+
+/**
+ * How deeply `text` nests objects and arrays (0 for a scalar), counted without parsing; stops
+ * counting once past `limit`. Brackets inside strings do not count.
+ * @param {string} text
+ * @param {number} [limit]
+ * @returns {number}
+ */
+export function jsonDepth(text, limit = Infinity) {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      i = stringEnd(text, i);
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return max;
+}
+
+/**
+ * The index of the closing quote of the JSON string that opens at `start` (text.length - 1 when
+ * it is unterminated).
+ * @param {string} text
+ * @param {number} start the index of the opening quote
+ */
+function stringEnd(text, start) {
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x22) return i;
+  }
+  return text.length - 1;
+}
+
+/**
+ * Re-indents valid JSON text without parsing its values: every number, string and literal stays
+ * as written, so an integer above 2^53 (which `JSON.parse` would round) keeps its digits. The
+ * layout is `JSON.stringify(value, null, indent)`'s; `indent` 0 gives the minified text. Text that
+ * is not valid JSON comes back re-spaced but otherwise as it was.
+ * @param {string} text
+ * @param {number} [indent]
+ * @returns {string}
+ */
+export function formatJson(text, indent = 2) {
+  const nl = indent > 0;
+  const pad = (/** @type {number} */ level) => (nl ? `\n${' '.repeat(indent * level)}` : '');
+  let out = '';
+  let level = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      const end = stringEnd(text, i);
+      out += text.slice(i, end + 1);
+      i = end;
+    } else if (ch === '{' || ch === '[') {
+      let j = i + 1;
+      while (j < text.length && /\s/.test(text[j])) j++;
+      const close = ch === '{' ? '}' : ']';
+      if (text[j] === close) {
+        out += ch + close;
+        i = j;
+      } else {
+        level++;
+        out += ch + pad(level);
+      }
+    } else if (ch === '}' || ch === ']') {
+      level--;
+      out += pad(level) + ch;
+    } else if (ch === ',') {
+      out += ',' + pad(level);
+    } else if (ch === ':') {
+      out += nl ? ': ' : ':';
+    } else if (!/\s/.test(ch)) {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/**
+ * `text` (a JSON object) with its top-level members `fields` replaced by the given values (added
+ * when missing), every other member kept exactly as written (see `formatJson`). Returns the
+ * minified text.
+ * @param {string} text a JSON object
+ * @param {Record<string, unknown>} fields
+ * @returns {string}
+ */
+export function withTopLevel(text, fields) {
+  const flat = formatJson(text, 0);
+  if (!flat.startsWith('{')) throw new Error('a recipe is a JSON object ({ … })');
+  /** @type {string[]} */
+  const members = [];
+  let depth = 0;
+  let start = 1;
+  for (let i = 1; i < flat.length; i++) {
+    const ch = flat[i];
+    if (ch === '"') {
+      i = stringEnd(flat, i);
+    } else if (ch === '{' || ch === '[') {
+      depth++;
+    } else if ((ch === '}' || ch === ']') && depth > 0) {
+      depth--;
+    } else if (depth === 0 && (ch === ',' || ch === '}')) {
+      if (i > start) members.push(flat.slice(start, i));
+      start = i + 1;
+    }
+  }
+  const kept = members.filter((m) => {
+    const key = JSON.parse(m.slice(0, stringEnd(m, 0) + 1));
+    return !Object.hasOwn(fields, key);
+  });
+  const added = Object.entries(fields).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+  return `{${[...kept, ...added].join(',')}}`;
+}
+
+/**
+ * JSON text of `value` for showing to a person: indented, cut at `max` characters, and a note in
+ * place of a value too deep or too odd to stringify (never throws).
+ * @param {unknown} value
+ * @param {number} [max]
+ * @returns {string}
+ */
+export function showJson(value, max = 4000) {
+  let text;
+  try {
+    text = JSON.stringify(value, null, 2) ?? String(value);
+  } catch (e) {
+    return `(the recipe cannot be shown: ${errorText(e)})`;
+  }
+  return text.length <= max ? text : `${text.slice(0, max)}\n… (${text.length - max} more characters)`;
 }
 
 /**
@@ -295,4 +459,56 @@ export function errorText(e) {
  */
 function shorten(s, max) {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/**
+ * `text` (JSON) with each integer that `JSON.parse` rounded put back as `previous` wrote it: a
+ * number in `text` equal to the rounded value of a literal above 2^53 in `previous` takes that
+ * literal's digits. For an edit made on the parsed recipe (the Build form, a preset tweak), so
+ * that a seed such as 9007199254740993 survives it.
+ * @param {string} text JSON made by JSON.stringify
+ * @param {string} previous the JSON text the edited recipe was parsed from
+ * @returns {string}
+ */
+export function keepBigIntegers(text, previous) {
+  /** @type {Map<string, string | null>} */
+  const literals = new Map();
+  eachNumber(previous, (lit) => {
+    if (!/^-?\d+$/.test(lit) || Number.isSafeInteger(Number(lit))) return;
+    const rounded = String(Number(lit));
+    const seen = literals.get(rounded);
+    literals.set(rounded, seen === undefined || seen === lit ? lit : null);
+  });
+  if (literals.size === 0) return text;
+  let out = '';
+  let last = 0;
+  eachNumber(text, (lit, start) => {
+    const original = literals.get(lit);
+    if (original) {
+      out += text.slice(last, start) + original;
+      last = start + lit.length;
+    }
+  });
+  return out + text.slice(last);
+}
+
+/**
+ * Calls `fn(literal, index)` for every number literal of JSON `text` (outside strings).
+ * @param {string} text
+ * @param {(literal: string, index: number) => void} fn
+ */
+function eachNumber(text, fn) {
+  const number = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      i = stringEnd(text, i);
+    } else if (ch === '-' || (ch >= '0' && ch <= '9')) {
+      number.lastIndex = i;
+      const m = number.exec(text);
+      if (!m) continue;
+      fn(m[0], i);
+      i += m[0].length - 1;
+    }
+  }
 }

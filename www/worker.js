@@ -6,6 +6,9 @@
 
 // The protocol's types (requests, replies, events) live in www/protocol.js; the wasm module's API in
 // www/engine-api.d.ts.
+// A Rust panic traps the wasm module (a promise it owns never settles, a `Run` stays borrowed):
+// the worker then answers every request still waiting, and every later one, with the panic's
+// message and posts a `panic` event; the page offers to restart it (a new worker).
 
 /** @typedef {import('./protocol.js').Requests} Requests */
 /** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
@@ -17,6 +20,7 @@
 
 import { csvProblem } from './modelfile.js';
 import { unknownFields } from './explore.js';
+import { withTopLevel } from './state.js';
 
 /** Decision-grid resolution pushed after epochs of 2-D runs. */
 const GRID_RES = 64;
@@ -266,6 +270,15 @@ async function describeRun(live) {
  * @type {{[T in keyof Requests]: (req: Requests[T]['payload']) => Promise<Requests[T]['result']>}}
  */
 const handlers = {
+  /**
+   * Test only (tests/e2e/reliability.spec.js dispatches it inside the worker; the page never sends
+   * it): the live run's next call panics in Rust after holding the run, as a real panic would.
+   */
+  async __debugPanic({ message: text }) {
+    const live = liveRun();
+    return exclusive(() => live.__debugPanic(text));
+  },
+
   async init() {
     if (!wasm) {
       /** @type {EngineModule} */
@@ -278,7 +291,7 @@ const handlers = {
       await loaded.default();
       wasm = loaded;
     }
-    return { presets: wasm.presets() };
+    return { presets: wasm.presets(), limits: wasm.limits() };
   },
 
   async validate({ json }) {
@@ -323,7 +336,7 @@ const handlers = {
     training = true;
     loopDone = trainLoop().catch((e) => {
       training = false;
-      post({ event: 'failed', message: message(e) });
+      if (!engineTrapped(e)) post({ event: 'failed', message: message(e) });
     });
     return null;
   },
@@ -341,10 +354,8 @@ const handlers = {
   async preview({ json }) {
     const m = engine();
     if (m.datasetNeeded(json)) return null;
-    const recipe = JSON.parse(json);
-    recipe.backend = 'cpu';
-    recipe.compression = [];
-    const probe = await m.Run.create(JSON.stringify(recipe), undefined);
+    // Edited as text: a parse and re-serialization would round a seed above 2^53.
+    const probe = await m.Run.create(withTopLevel(json, { backend: 'cpu', compression: [] }), undefined);
     try {
       if (!probe.is2d) return null;
       const b = Array.from(probe.bounds());
@@ -428,6 +439,38 @@ function transferables(result) {
   return [];
 }
 
+/** The message of the panic (or trap) that stopped the wasm module; "" while it works. */
+let trapped = '';
+/** Ids of the requests not answered yet. */
+const unanswered = new Set();
+
+/**
+ * Whether `e` (a thrown error, an unhandled rejection's reason) means the wasm module trapped: a
+ * `WebAssembly.RuntimeError`, or any error after the panic hook recorded a message in
+ * `self.__minnowPanic` (src/wasm.rs). The first time, every unanswered request is answered with
+ * the message and a `panic` event goes to the page.
+ * @param {unknown} e
+ */
+function engineTrapped(e) {
+  if (trapped) return true;
+  const recorded = /** @type {{__minnowPanic?: string}} */ (/** @type {unknown} */ (self)).__minnowPanic;
+  if (!recorded && !(e instanceof WebAssembly.RuntimeError)) return false;
+  trapped = recorded ? String(recorded) : `the engine trapped: ${message(e)}`;
+  training = false;
+  for (const id of unanswered) post({ id, ok: false, error: trapped });
+  unanswered.clear();
+  post({ event: 'panic', message: trapped });
+  return true;
+}
+
+// A panic inside a promise the wasm module owns surfaces here, not in the awaiting handler.
+self.addEventListener('error', (ev) => {
+  if (engineTrapped(ev.error ?? ev.message)) ev.preventDefault();
+});
+self.addEventListener('unhandledrejection', (ev) => {
+  if (engineTrapped(ev.reason)) ev.preventDefault();
+});
+
 self.addEventListener('message', async (/** @type {MessageEvent} */ ev) => {
   const req = ev.data;
   const type = req?.type;
@@ -435,11 +478,17 @@ self.addEventListener('message', async (/** @type {MessageEvent} */ ev) => {
     post({ id: req?.id, ok: false, error: `unknown request "${type}"` });
     return;
   }
+  if (trapped) {
+    post({ id: req.id, ok: false, error: `${trapped} (restart the engine)` });
+    return;
+  }
+  unanswered.add(req.id);
   try {
     const handler = /** @type {(req: unknown) => Promise<unknown>} */ (handlers[type]);
     const result = await handler(req);
-    post({ id: req.id, ok: true, result }, transferables(result));
+    if (unanswered.delete(req.id)) post({ id: req.id, ok: true, result }, transferables(result));
   } catch (e) {
-    post({ id: req.id, ok: false, error: message(e) });
+    if (engineTrapped(e)) return;
+    if (unanswered.delete(req.id)) post({ id: req.id, ok: false, error: message(e) });
   }
 });

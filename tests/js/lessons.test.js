@@ -174,7 +174,7 @@ test('lesson= in the fragment: read, set, dropped, and old links unchanged', () 
   const withIt = withLesson(plain, 'qat');
   assert.equal(withIt, `${plain}&lesson=qat`);
   assert.equal(fragmentLesson(withIt), 'qat');
-  assert.deepEqual(decodeFragment(withIt), { status: 'ok', recipe });
+  assert.deepEqual(decodeFragment(withIt), { status: 'ok', recipe, text: JSON.stringify(recipe) });
   assert.equal(withLesson(withIt, 'basics'), `${plain}&lesson=basics`, 'one lesson at a time');
   assert.equal(withLesson(withIt, null), plain);
   assert.equal(withLesson('', 'qat'), '#lesson=qat');

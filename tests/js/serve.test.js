@@ -42,3 +42,31 @@ test('resolveRequestPath keeps every path inside the root', () => {
   assert.equal(resolveRequestPath('/srv', '/www/%00'), null);
   assert.equal(resolveRequestPath('/srv', '/%E0%A4%A'), null);
 });
+
+test('dotfiles, dot-directories and paths out of the root are 404, never served', async () => {
+  const parent = await mkdtemp(join(tmpdir(), 'minnow-serve-'));
+  const root = join(parent, 'site');
+  await mkdir(join(root, '.git'), { recursive: true });
+  await mkdir(join(root, 'www', '.cache'), { recursive: true });
+  await writeFile(join(root, 'index.html'), '<!doctype html><title>t</title>');
+  await writeFile(join(root, '.git', 'config'), '[core] secret');
+  await writeFile(join(root, '.env'), 'TOKEN=secret');
+  await writeFile(join(root, 'www', '.cache', 'x.js'), 'secret');
+  await writeFile(join(parent, 'outside.txt'), 'secret');
+  const server = await startServer({ root, port: 0 });
+  try {
+    for (const path of ['.git/config', '.git/', '.env', 'www/.cache/x.js', '%2egit/config', 'www/%2e%2e/.env', '..%2foutside.txt', '%2e%2e/outside.txt']) {
+      const res = await fetch(`${server.url}${path}`);
+      const body = await res.text();
+      assert.equal(res.status, 404, `${path}: ${res.status}`);
+      assert.doesNotMatch(body, /secret/, path);
+    }
+    assert.equal((await fetch(server.url)).status, 200, 'the page itself still is');
+  } finally {
+    await server.close();
+    await rm(parent, { recursive: true, force: true });
+  }
+  assert.equal(resolveRequestPath('/srv', '/.git/HEAD'), null);
+  assert.equal(resolveRequestPath('/srv', '/www/.env'), null);
+  assert.equal(resolveRequestPath('/srv', '/www/a.b.js'), '/srv/www/a.b.js', 'dots inside a name are fine');
+});

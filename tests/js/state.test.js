@@ -1,5 +1,6 @@
 // Unit tests for www/state.js: the URL fragment codec (round trips, damaged links), salvaging a
-// damaged recipe section by section, recipe diffs, preset matching and JSON error locations.
+// damaged recipe section by section, recipe diffs, preset matching and JSON error locations; hostile
+// links (nested 5,000 deep, oversized) and integers above 2^53 kept digit for digit.
 // Run with `node --test tests/js/` (part of `make test`).
 
 import { test } from 'node:test';
@@ -13,8 +14,15 @@ import {
   describeChange,
   diffRecipes,
   encodeFragment,
+  MAX_LINK_BYTES,
+  MAX_LINK_DEPTH,
+  formatJson,
+  jsonDepth,
   jsonErrorLocation,
+  keepBigIntegers,
   salvageRecipe,
+  showJson,
+  withTopLevel,
 } from '../../www/state.js';
 
 const spiral = {
@@ -46,8 +54,9 @@ test('a recipe survives encode -> decode, including non-ASCII text', () => {
   const recipe = { ...spiral, note: 'π ≈ 3.14 — naïve 🐟' };
   const hash = encodeFragment(recipe);
   assert.ok(hash.startsWith(`#v=${STATE_VERSION}&r=`));
-  assert.deepEqual(decodeFragment(hash), { status: 'ok', recipe });
-  assert.deepEqual(decodeFragment(hash.slice(1)), { status: 'ok', recipe }, 'leading # is optional');
+  const text = JSON.stringify(recipe);
+  assert.deepEqual(decodeFragment(hash), { status: 'ok', recipe, text });
+  assert.deepEqual(decodeFragment(hash.slice(1)), { status: 'ok', recipe, text }, 'leading # is optional');
 });
 
 test('an empty fragment is not an error', () => {
@@ -175,4 +184,93 @@ test('jsonErrorLocation reads the positions V8 puts in JSON.parse messages', () 
   }
   const where = jsonErrorLocation(text, thrown);
   if (where) assert.equal(where.line, 3, 'when this V8 names a position it is on line 3');
+});
+
+/** The hostile link of issue #15: a recipe nested 5,000 deep (about 14 KB as a link). */
+function deepLink(depth = 5000) {
+  const text = `{"version": 1, "model": ${'['.repeat(depth)}${']'.repeat(depth)}}`;
+  return `#v=1&r=${b64(text)}`;
+}
+
+test('a link nested 5,000 deep is refused with a message, before any parse or stringify', () => {
+  const hash = deepLink();
+  assert.ok(hash.length > 13_000 && hash.length < 15_000, `link of ${hash.length} characters`);
+  const decoded = decodeFragment(hash);
+  assert.equal(decoded.status, 'error');
+  assert.ok(decoded.status === 'error' && !('partial' in decoded), 'nothing of it is kept');
+  assert.match(decoded.status === 'error' ? decoded.message : '', new RegExp(`more than ${MAX_LINK_DEPTH} levels deep`));
+  // Just inside the limit still decodes.
+  const ok = decodeFragment(`#v=1&r=${b64(`{"a": ${'['.repeat(MAX_LINK_DEPTH - 1)}${']'.repeat(MAX_LINK_DEPTH - 1)}}`)}`);
+  assert.equal(ok.status, 'ok');
+});
+
+test('a deep array, brackets inside strings and an oversized recipe', () => {
+  assert.equal(decodeFragment(`#v=1&r=${b64(`{"a":${'['.repeat(100)}${']'.repeat(100)}}`)}`).status, 'error');
+  assert.equal(jsonDepth('{"a": "[[[[{{{{", "b": [1, {"c": "\\"}]}'), 3, 'brackets in strings do not count');
+  assert.equal(jsonDepth('1'), 0);
+  assert.equal(jsonDepth('['.repeat(10_000), 32), 33, 'stops counting past the limit');
+  const big = decodeFragment(`#v=1&r=${b64(JSON.stringify({ version: 1, pad: 'x'.repeat(MAX_LINK_BYTES) }))}`);
+  assert.equal(big.status, 'error');
+  assert.match(big.status === 'error' ? big.message : '', /KB, more than the 64 KB/);
+});
+
+test('showJson never throws: a 5,000-deep object is described, a long one cut', () => {
+  /** @type {any} */
+  let deep = 1;
+  for (let i = 0; i < 100_000; i++) deep = { a: deep };
+  assert.match(showJson(deep), /cannot be shown/);
+  const long = showJson({ s: 'y'.repeat(10_000) }, 100);
+  assert.ok(long.length < 200);
+  assert.match(long, /more characters\)$/);
+  assert.equal(showJson({ a: 1 }), '{\n  "a": 1\n}');
+});
+
+const BIG_SEED = '9007199254740993'; // 2^53 + 1: JSON.parse gives 9007199254740992
+
+test('a seed above 2^53 crosses the link digit for digit', () => {
+  const text = `{"version": 1, "dataset": {"name": "spiral"}, "seed": ${BIG_SEED}}`;
+  assert.equal(JSON.stringify(JSON.parse(text)).includes(BIG_SEED), false, 'the object loses it');
+  const hash = encodeFragment(text);
+  const decoded = decodeFragment(hash);
+  assert.equal(decoded.status, 'ok');
+  assert.equal(decoded.status === 'ok' ? decoded.text : '', `{"version":1,"dataset":{"name":"spiral"},"seed":${BIG_SEED}}`);
+  assert.equal(encodeFragment(decoded.status === 'ok' ? decoded.text : ''), hash, 'a stable round trip');
+});
+
+test('formatJson lays text out as JSON.stringify does, keeping every literal', () => {
+  const samples = [
+    spiral,
+    { a: [], b: {}, c: [1, [2, { d: 'x, y: {z}' }]], e: null, f: true, g: -1.5e-7, h: 'quote \" and \\' },
+    [],
+    'text',
+  ];
+  for (const v of samples) {
+    const loose = JSON.stringify(v, null, 3);
+    assert.equal(formatJson(loose), JSON.stringify(v, null, 2));
+    assert.equal(formatJson(loose, 0), JSON.stringify(v));
+  }
+  assert.equal(formatJson(`{ "seed" :\t${BIG_SEED} , "x": [ ] }`), `{\n  "seed": ${BIG_SEED},\n  "x": []\n}`);
+});
+
+test('withTopLevel replaces top-level members and keeps the rest as written', () => {
+  const text = `{"seed": ${BIG_SEED}, "backend": "gpu", "compression": [{"kind": "quantize"}], "s": "a,b}"}`;
+  const out = withTopLevel(text, { backend: 'cpu', compression: [] });
+  assert.equal(out, `{"seed":${BIG_SEED},"s":"a,b}","backend":"cpu","compression":[]}`);
+  assert.deepEqual(JSON.parse(out), { seed: 9007199254740992, s: 'a,b}', backend: 'cpu', compression: [] });
+  assert.equal(withTopLevel('{}', { a: 1 }), '{"a":1}');
+  assert.throws(() => withTopLevel('[1]', { a: 1 }), /JSON object/);
+});
+
+test('keepBigIntegers restores the digits an edit of the parsed recipe rounded', () => {
+  const before = `{"seed": ${BIG_SEED}, "training": {"epochs": 3}}`;
+  const edited = JSON.parse(before);
+  edited.training.epochs = 4;
+  const after = keepBigIntegers(JSON.stringify(edited, null, 2), before);
+  assert.match(after, new RegExp(`"seed": ${BIG_SEED}`));
+  assert.match(after, /"epochs": 4/);
+  assert.equal(keepBigIntegers('{"a": 5}', before), '{"a": 5}', 'small numbers untouched');
+  assert.equal(keepBigIntegers('{"a": "9007199254740992"}', before), '{"a": "9007199254740992"}', 'strings untouched');
+  // Two literals that round to the same value: ambiguous, left as JSON.stringify wrote it.
+  const both = '{"a": 9007199254740993, "b": 9007199254740992}';
+  assert.equal(keepBigIntegers('{"a":9007199254740992}', both), '{"a":9007199254740992}');
 });
