@@ -39,28 +39,33 @@ pub struct ModelCost {
     pub step_flops: u64,
 }
 
-/// A checked running total that remembers which field contributed the most.
+/// A checked running total, and what each field contributed to it.
 struct Tally {
     total: u64,
-    top: Option<(u64, String)>,
+    by_field: Vec<(String, u64)>,
 }
 
 impl Tally {
     fn new() -> Self {
-        Tally { total: 0, top: None }
+        Tally { total: 0, by_field: Vec::new() }
     }
 
     fn add(&mut self, amount: u64, field: &str) -> Result<()> {
         self.total = self.total.checked_add(amount).ok_or_else(|| too_large(field))?;
-        if self.top.as_ref().is_none_or(|(a, _)| amount > *a) {
-            self.top = Some((amount, field.to_string()));
+        match self.by_field.iter_mut().find(|(f, _)| f == field) {
+            Some((_, sum)) => *sum = sum.checked_add(amount).ok_or_else(|| too_large(field))?,
+            None => self.by_field.push((field.to_string(), amount)),
         }
         Ok(())
     }
 
-    /// The field of the largest single contribution.
+    /// The field that contributed the most (the first of equals).
     fn field(&self, fallback: &str) -> String {
-        self.top.as_ref().map_or_else(|| fallback.to_string(), |(_, f)| f.clone())
+        let top = self.by_field.iter().fold(None::<&(String, u64)>, |b, x| match b {
+            Some(b) if b.1 >= x.1 => Some(b),
+            _ => Some(x),
+        });
+        top.map_or_else(|| fallback.to_string(), |(f, _)| f.clone())
     }
 }
 
