@@ -471,7 +471,11 @@ fn eval_model(args: &[String]) -> Result<(), String> {
             (hits as f32 / n.max(1) as f32, n, logits)
         }
     };
-    eprintln!("{path}: scored the {} split ({samples} samples): accuracy {:.2}%", which.name(), 100.0 * accuracy);
+    eprintln!(
+        "{path}: scored the {} split ({samples} samples): accuracy {:.2}%",
+        which.name(),
+        100.0 * accuracy
+    );
     let rows = if head == 0 { usize::MAX } else { head };
     let logits_head: Vec<&[f32]> = logits.chunks(classes.max(1)).take(rows).collect();
     let mut json = serde_json::json!({

@@ -389,7 +389,11 @@ mod tests {
         for end in ["\r\n", "\r"] {
             let d = parse(end);
             assert_eq!((d.n_train(), d.n_test()), (lf.n_train(), lf.n_test()), "{end:?}");
-            assert_eq!((&d.train_x, &d.train_y, &d.test_x), (&lf.train_x, &lf.train_y, &lf.test_x), "{end:?}");
+            assert_eq!(
+                (&d.train_x, &d.train_y, &d.test_x),
+                (&lf.train_x, &lf.train_y, &lf.test_x),
+                "{end:?}"
+            );
             assert_eq!(d.class_names, lf.class_names);
         }
         let bad = "x,y,label\r0.5,1,a\r0.25,oops,b\r0.125,3,a\r";

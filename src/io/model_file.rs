@@ -281,8 +281,7 @@ impl ModelFile {
         if format == "1" {
             recipe_text = crate::recipe::gelu_as_tanh(&recipe_text);
         }
-        let recipe =
-            Recipe::from_json(&recipe_text).map_err(|e| Error(format!("metadata `recipe`: {e}")))?;
+        let recipe = Recipe::from_json(&recipe_text).map_err(|e| Error(format!("metadata `recipe`: {e}")))?;
         let text = meta("input_shape")?;
         let input_shape: Vec<usize> = serde_json::from_str(&text).map_err(|e| {
             Error(format!("metadata `input_shape` = {text:?}: not a JSON array of sizes ({e})"))

@@ -157,13 +157,17 @@ impl ModelSpec {
         } else {
             let [c0, h0, w0] = match *input_shape {
                 [c, h, w] => [c as u64, h as u64, w as u64],
-                _ => bail!("{p}.kind = cnn needs image inputs [channels, height, width], got {input_shape:?}"),
+                _ => {
+                    bail!("{p}.kind = cnn needs image inputs [channels, height, width], got {input_shape:?}")
+                }
             };
             let (mut c, mut h, mut w) = (c0, h0, w0);
             for (i, b) in conv.iter().enumerate() {
                 let f = format!("{p}.conv[{i}].channels");
-                let (k, s, pad, out) = (b.kernel as u64, b.stride as u64, b.padding as u64, b.channels as u64);
-                let (hp, wp) = (h.saturating_add(pad.saturating_mul(2)), w.saturating_add(pad.saturating_mul(2)));
+                let (k, s, pad, out) =
+                    (b.kernel as u64, b.stride as u64, b.padding as u64, b.channels as u64);
+                let (hp, wp) =
+                    (h.saturating_add(pad.saturating_mul(2)), w.saturating_add(pad.saturating_mul(2)));
                 if hp < k || wp < k {
                     bail!("{p}.conv[{i}]: kernel {k} does not fit the {h}x{w} feature map");
                 }
@@ -219,7 +223,10 @@ impl ModelSpec {
             width_field = f;
         }
         let k = classes as u64;
-        params.add(prod(&[width, k], &width_field)?.checked_add(k).ok_or_else(|| too_large(&width_field))?, &width_field)?;
+        params.add(
+            prod(&[width, k], &width_field)?.checked_add(k).ok_or_else(|| too_large(&width_field))?,
+            &width_field,
+        )?;
         flops.add(prod(&[2, width, k], &width_field)?, &width_field)?;
         values.add(prod(&[2, k], &width_field)?, &width_field)?;
 

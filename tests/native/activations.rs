@@ -4,11 +4,11 @@
 //! computed. Agreement with torch itself is in tests/reference (ops.json, layers.json).
 
 use minnow::Device;
+use minnow::Tensor;
 use minnow::io::model_file::{self, FORMAT_VERSION, ModelFile};
 use minnow::nn::Activation;
 use minnow::recipe::{ModelSpec, Recipe};
 use minnow::run::trainer::Trainer;
-use minnow::Tensor;
 use safetensors::SafeTensors;
 use safetensors::tensor::TensorView;
 
@@ -23,7 +23,8 @@ fn gelu_is_x_times_the_normal_cdf_and_gelu_tanh_the_approximation() {
     let x = [-3.0, -1.0, 0.0, 0.5, 1.0, 2.0];
     // Φ(x) from the normal table: Φ(−3) = 0.001349898, Φ(−1) = 0.158655254, Φ(0.5) = 0.691462461,
     // Φ(1) = 0.841344746, Φ(2) = 0.977249868.
-    let want = [-3.0 * 0.001_349_898, -0.158_655_25, 0.0, 0.5 * 0.691_462_46, 0.841_344_75, 2.0 * 0.977_249_87];
+    let want =
+        [-3.0 * 0.001_349_898, -0.158_655_25, 0.0, 0.5 * 0.691_462_46, 0.841_344_75, 2.0 * 0.977_249_87];
     let exact = values(Tensor::gelu, &x);
     for ((g, w), x) in exact.iter().zip(want).zip(x) {
         assert!((g - w).abs() < 1e-6, "gelu({x}) = {g}, want {w}");

@@ -254,11 +254,24 @@ fn csv_flag_on_a_non_csv_recipe_is_refused() {
     let c = csv.to_str().unwrap();
     let (code, out, err) = minnow(&["run", "--preset", "spiral-mlp", "--csv", c, "--quiet"]);
     assert_ne!(code, 0, "ran: {out}");
-    assert!(err.contains(&format!("--csv {c}: the recipe's dataset.name is \"spiral\", not \"csv\"")), "{err}");
+    assert!(
+        err.contains(&format!("--csv {c}: the recipe's dataset.name is \"spiral\", not \"csv\"")),
+        "{err}"
+    );
     let model = tmp("csv-flag.safetensors");
     let m = model.to_str().unwrap();
-    let (code, _, err) =
-        minnow(&["run", "--preset", "spiral-mlp", "--backend", "cpu", "--epochs", "1", "--quiet", "--save", m]);
+    let (code, _, err) = minnow(&[
+        "run",
+        "--preset",
+        "spiral-mlp",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--save",
+        m,
+    ]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = minnow(&["eval", m, "--csv", c]);
     assert_ne!(code, 0);
@@ -286,11 +299,20 @@ fn a_bare_cr_csv_trains_as_its_lf_twin() {
             minnow(&["run", recipe.to_str().unwrap(), "--csv", csv.to_str().unwrap(), "--quiet"]);
         assert_eq!(code, 0, "{ending:?}: {err}");
         let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-        (r["final"].clone(), r["epochs"].as_array().unwrap().iter().map(|e| e["train_loss"].clone()).collect::<Vec<_>>())
+        (
+            r["final"].clone(),
+            r["epochs"].as_array().unwrap().iter().map(|e| e["train_loss"].clone()).collect::<Vec<_>>(),
+        )
     };
     let lf = report("\n", "lf.csv");
     assert_eq!(report("\r", "cr.csv"), lf);
     assert_eq!(report("\r\n", "crlf.csv"), lf);
-    let total: u64 = lf.0["confusion"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    let total: u64 = lf.0["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(total, 12, "60 rows, 20 % of them test");
 }

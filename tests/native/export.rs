@@ -308,7 +308,10 @@ fn malformed_files_give_clear_errors() {
             set_meta(&good, "minnow_format", None),
             "not a minnow model file: the metadata has no `minnow_format`",
         ),
-        (set_meta(&good, "minnow_format", Some("3")), "minnow_format = \"3\": this build reads formats 1 and 2"),
+        (
+            set_meta(&good, "minnow_format", Some("3")),
+            "minnow_format = \"3\": this build reads formats 1 and 2",
+        ),
         (
             set_meta(&good, "input_shape", Some("eight")),
             "metadata `input_shape` = \"eight\": not a JSON array",
@@ -456,8 +459,7 @@ fn torch_cases_cover_every_activation() {
             ModelSpec::Mlp { activation, .. } | ModelSpec::Cnn { activation, .. } => activation,
         })
         .collect();
-    for a in
-    [
+    for a in [
         Activation::Relu,
         Activation::LeakyRelu,
         Activation::Sigmoid,

@@ -34,8 +34,13 @@ fn a_cnn_of_4096_channels_is_refused_naming_its_channels() {
     let model = r#"{"kind": "cnn", "conv": [{"channels": 4096, "kernel": 3, "padding": 1, "pool": 4}]}"#;
     let json = mnist(model, 64);
     let e = refusal(&json);
-    for needle in ["model.conv[0].channels = 4096", "activations need 5", "GB", "at most 1.0 GB", "lower model.conv[0].channels"]
-    {
+    for needle in [
+        "model.conv[0].channels = 4096",
+        "activations need 5",
+        "GB",
+        "at most 1.0 GB",
+        "lower model.conv[0].channels",
+    ] {
         assert!(e.contains(needle), "{e:?} lacks {needle:?}");
     }
     // The same spec costed directly: parameters under the limit, activations far over it.
@@ -108,7 +113,8 @@ fn mnist_cnn_budget_figures() {
     assert_eq!(c.params, 156 + 2416 + 48_120 + 10_164 + 850);
     // conv 0: im2col 25·784, 4 maps of 6·784, pooled 6·196; conv 1: im2col 150·100, 4 maps of
     // 16·100, pooled 16·25; dense: 3·120 + 3·84; output 2·10.
-    let values = 25 * 784 + 4 * 6 * 784 + 6 * 196 + 150 * 100 + 4 * 16 * 100 + 16 * 25 + 3 * 120 + 3 * 84 + 20;
+    let values =
+        25 * 784 + 4 * 6 * 784 + 6 * 196 + 150 * 100 + 4 * 16 * 100 + 16 * 25 + 3 * 120 + 3 * 84 + 20;
     assert_eq!(c.values_per_sample, values);
     assert_eq!(c.activation_bytes, 4 * values * 1024);
 }
