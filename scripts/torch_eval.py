@@ -55,7 +55,8 @@ ACTIVATIONS = {
     "leaky_relu": lambda: nn.LeakyReLU(0.01),
     "sigmoid": lambda: nn.Sigmoid(),
     "tanh": lambda: nn.Tanh(),
-    "gelu": lambda: nn.GELU(approximate="tanh"),
+    "gelu": lambda: nn.GELU(),
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
 }
 
 
@@ -167,9 +168,11 @@ def main():
     args = ap.parse_args()
 
     tensors, meta = read_safetensors(args.model)
-    if meta.get("minnow_format") != "1":
+    if meta.get("minnow_format") not in ("1", "2"):
         sys.exit(f"{args.model}: not a minnow model file (minnow_format = {meta.get('minnow_format')!r})")
     recipe = json.loads(meta["recipe"])
+    if meta["minnow_format"] == "1" and recipe["model"].get("activation") == "gelu":
+        recipe["model"]["activation"] = "gelu_tanh"  # format 1's gelu was the tanh approximation
     model = build(recipe, json.loads(meta["input_shape"]), int(meta["classes"]))
     model.load_state_dict(state_dict(tensors, model), strict=True)
     model = quantized(model, json.loads(meta.get("quantization", "[]")))

@@ -23,6 +23,7 @@ const UNARY_GELU: u32 = 11u;
 const UNARY_CLAMP: u32 = 12u;
 const UNARY_AFFINE: u32 = 13u;
 const UNARY_FAKE_QUANT: u32 = 14u;
+const UNARY_GELU_TANH: u32 = 15u;
 
 const BINARY_ADD: u32 = 0u;
 const BINARY_SUB: u32 = 1u;
@@ -73,11 +74,40 @@ fn pow_grad(x: f32, dy: f32) -> f32 {
     return dy * P.f.x * pow_real(x, P.f.x - 1.0);
 }
 
+const FRAC_1_SQRT_2: f32 = 0.70710678;
+const FRAC_1_SQRT_2PI: f32 = 0.39894228;
+
+/// `erfc(z)` for `z ≥ 0` by Abramowitz & Stegun, Handbook of Mathematical Functions (1964),
+/// formula 7.1.26: `erfc(z) = (a₁t + a₂t² + a₃t³ + a₄t⁴ + a₅t⁵) e^(−z²)`, `t = 1/(1 + p z)`, with
+/// `|erf(z) − (1 − erfc(z))| ≤ 1.5·10⁻⁷` (WGSL has no `erf`). Computing the tail directly keeps
+/// `Φ(x)` for negative x free of cancellation.
+fn erfc_pos(z: f32) -> f32 {
+    let t = 1.0 / (1.0 + 0.3275911 * z);
+    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    return poly * exp(-z * z);
+}
+
+/// Φ(x), the standard normal CDF `0.5 (1 + erf(x/√2))`.
+fn normal_cdf(x: f32) -> f32 {
+    let tail = 0.5 * erfc_pos(abs(x) * FRAC_1_SQRT_2);
+    return select(1.0 - tail, tail, x < 0.0);
+}
+
+/// Exact GELU `x · Φ(x)` (cpu.rs `gelu`).
 fn gelu(x: f32) -> f32 {
+    return x * normal_cdf(x);
+}
+
+/// `Φ(x) + x · φ(x)` (cpu.rs `gelu_grad`).
+fn gelu_grad(x: f32) -> f32 {
+    return normal_cdf(x) + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x);
+}
+
+fn gelu_tanh(x: f32) -> f32 {
     return 0.5 * x * (1.0 + tanh_safe(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
 }
 
-fn gelu_grad(x: f32) -> f32 {
+fn gelu_tanh_grad(x: f32) -> f32 {
     let t = tanh_safe(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x);
 }
@@ -118,6 +148,7 @@ fn unary_forward(x: f32) -> f32 {
         case UNARY_SIGMOID: { return 1.0 / (1.0 + exp(-x)); }
         case UNARY_TANH: { return tanh_safe(x); }
         case UNARY_GELU: { return gelu(x); }
+        case UNARY_GELU_TANH: { return gelu_tanh(x); }
         case UNARY_CLAMP: { return min(max(x, P.f.x), P.f.y); }
         case UNARY_AFFINE: { return P.f.x * x + P.f.y; }
         case UNARY_FAKE_QUANT: { return (clamp(quant_level(x), P.f.z, P.f.w) - P.f.y) * P.f.x; }
@@ -140,6 +171,7 @@ fn unary_grad(x: f32, y: f32, dy: f32) -> f32 {
         case UNARY_SIGMOID: { return dy * y * (1.0 - y); }
         case UNARY_TANH: { return dy * (1.0 - y * y); }
         case UNARY_GELU: { return dy * gelu_grad(x); }
+        case UNARY_GELU_TANH: { return dy * gelu_tanh_grad(x); }
         case UNARY_CLAMP: { return select(0.0, dy, x > P.f.x && x < P.f.y); }
         case UNARY_AFFINE: { return P.f.x * dy; }
         case UNARY_FAKE_QUANT: { return select(0.0, dy, quant_level(x) >= P.f.z && quant_level(x) <= P.f.w); }

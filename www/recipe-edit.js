@@ -16,7 +16,7 @@ export const MAX_LAYERS = 8;
 export const DATASETS = ['spiral', 'circles', 'xor', 'blobs', 'moons', 'digits', 'mnist', 'csv'];
 /** The seeded 2-D sets (`samples` and `noise` apply only to them). */
 export const GENERATED = ['spiral', 'circles', 'xor', 'blobs', 'moons'];
-export const ACTIVATIONS = ['relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu'];
+export const ACTIVATIONS = ['relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu', 'gelu_tanh'];
 export const OPTIMIZERS = ['sgd', 'adam', 'adamw'];
 export const DECAYS = ['constant', 'step', 'multi_step', 'exponential', 'cosine', 'one_cycle'];
 export const BACKENDS = ['auto', 'cpu', 'gpu'];

@@ -4,7 +4,7 @@
 
 use minnow::compress::quant::{LayerQuantReport, QuantBytes};
 use minnow::io::model_file;
-use minnow::recipe::{self, BackendChoice, PRESETS, Recipe};
+use minnow::recipe::{self, BackendChoice, DatasetName, PRESETS, Recipe};
 use minnow::run::report::{EpochMetrics, ModelSummary, QuantPoint, StageDetails, StageReport};
 use minnow::run::session::Session;
 use std::io::{IsTerminal, Write};
@@ -19,7 +19,7 @@ usage:
   minnow presets                       list the presets
   minnow validate RECIPE.json          check a recipe and print it normalized
   minnow show PRESET                   print a preset's recipe JSON
-  minnow eval MODEL.safetensors        evaluate a saved model on its recipe's test split
+  minnow eval MODEL.safetensors        evaluate a saved model on its recipe's data (test split)
 
 run options:
   --backend cpu|gpu|auto   override the recipe's backend
@@ -30,9 +30,11 @@ run options:
   --quiet                  no table, only the report
   --save FILE              write the trained model to FILE (.safetensors, see src/export.rs)
 
-eval options (prints {\"test_accuracy\", \"logits_head\"} as JSON):
+eval options (prints {\"split\", \"samples\", \"accuracy\", \"logits_head\"} as JSON, and
+\"test_accuracy\" when the split is test):
   --backend cpu|gpu|auto   override the recipe's backend
   --csv FILE               the data file for a recipe with dataset.name = \"csv\"
+  --split test|train|all   the samples scored (default test; all = train then test)
   --head N                 logit rows to print (default 5; 0 = all)
   --test-split FILE        also write the test split (x, y) as .safetensors for scripts/torch_eval.py
 ";
@@ -252,6 +254,7 @@ fn run_recipe(args: &[String]) -> Result<(), String> {
         recipe.seed = s;
     }
     recipe.validate().map_err(|e| e.to_string())?;
+    check_csv_flag(csv_path.as_deref(), &recipe)?;
     let csv = csv_path.as_deref().map(read_file).transpose()?;
     let mut session = pollster::block_on(Session::new(recipe, csv.as_deref())).map_err(|e| e.to_string())?;
     let tty = std::io::stderr().is_terminal() && !quiet;
@@ -360,9 +363,66 @@ fn parse_backend(b: &str) -> Result<BackendChoice, String> {
     }
 }
 
-/// `minnow eval MODEL.safetensors`: the saved model on its recipe's test split, as JSON.
+/// `--csv` is for a recipe whose `dataset.name` is csv; anywhere else it would be silently ignored.
+fn check_csv_flag(csv_path: Option<&str>, recipe: &Recipe) -> Result<(), String> {
+    match csv_path {
+        Some(path) if recipe.dataset.name != DatasetName::Csv => Err(format!(
+            "--csv {path}: the recipe's dataset.name is \"{}\", not \"csv\"; remove --csv or set \
+             dataset.name to \"csv\"",
+            recipe.dataset.name
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Which samples `minnow eval` scores.
+#[derive(Clone, Copy, PartialEq)]
+enum Split {
+    Test,
+    Train,
+    All,
+}
+
+impl Split {
+    fn parse(s: &str) -> Result<Split, String> {
+        match s {
+            "test" => Ok(Split::Test),
+            "train" => Ok(Split::Train),
+            "all" => Ok(Split::All),
+            s => Err(format!("--split {s}: must be test, train or all")),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Split::Test => "test",
+            Split::Train => "train",
+            Split::All => "all",
+        }
+    }
+}
+
+/// The model's logits for the training split (`[n_train, classes]`, row-major; evaluation mode,
+/// with its fake quantization as for the test split).
+fn train_logits(session: &Session) -> Result<Vec<f32>, String> {
+    let t = session.trainer();
+    let logits = t.logits(t.train_inputs()).map_err(|e| e.to_string())?;
+    pollster::block_on(logits.to_vec()).map_err(|e| e.to_string())
+}
+
+/// Rows of `logits` (`classes` wide) whose argmax equals the label (the first maximum, as argmax).
+fn correct(logits: &[f32], labels: &[u32], classes: usize) -> usize {
+    let argmax = |row: &[f32]| {
+        row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
+    };
+    logits.chunks(classes.max(1)).zip(labels).filter(|(row, y)| argmax(row) == **y as usize).count()
+}
+
+/// `minnow eval MODEL.safetensors`: the saved model on its recipe's test split (or `--split train |
+/// all`), as JSON.
 fn eval_model(args: &[String]) -> Result<(), String> {
     let (mut model_path, mut backend, mut csv_path, mut head, mut split) = (None, None, None, 5usize, None);
+    let mut which = Split::Test;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
@@ -374,6 +434,7 @@ fn eval_model(args: &[String]) -> Result<(), String> {
                 head = v.parse().map_err(|_| format!("--head {v}: not a whole number"))?
             }
             "--test-split" => split = Some(value("--test-split")?),
+            "--split" => which = Split::parse(&value("--split")?)?,
             s if s.starts_with("--") => return Err(format!("unknown option {s}\n\n{USAGE}")),
             path if model_path.is_none() => model_path = Some(path.to_string()),
             path => return Err(format!("unexpected argument {path}: give one model file")),
@@ -384,15 +445,48 @@ fn eval_model(args: &[String]) -> Result<(), String> {
     let csv = csv_path.as_deref().map(read_file).transpose()?;
     let session = pollster::block_on(model_file::open(&bytes, csv.as_deref(), backend))
         .map_err(|e| format!("{path}: {e}"))?;
+    check_csv_flag(csv_path.as_deref(), session.recipe())?;
     if let Some(out) = split {
         let bytes = model_file::save_test_split(session.dataset()).map_err(|e| e.to_string())?;
         std::fs::write(&out, bytes).map_err(|e| format!("cannot write {out}: {e}"))?;
     }
-    let test_accuracy = pollster::block_on(session.test_accuracy()).map_err(|e| e.to_string())?;
-    let logits = pollster::block_on(session.test_logits()).map_err(|e| e.to_string())?;
+    let data = session.dataset();
+    let classes = data.classes;
+    let (accuracy, samples, logits) = match which {
+        Split::Test => {
+            let acc = pollster::block_on(session.test_accuracy()).map_err(|e| e.to_string())?;
+            let logits = pollster::block_on(session.test_logits()).map_err(|e| e.to_string())?;
+            (acc, data.n_test(), logits)
+        }
+        Split::Train | Split::All => {
+            let mut logits = train_logits(&session)?;
+            let mut hits = correct(&logits, &data.train_y, classes);
+            let mut n = data.n_train();
+            if which == Split::All {
+                let test = pollster::block_on(session.test_logits()).map_err(|e| e.to_string())?;
+                hits += correct(&test, &data.test_y, classes);
+                n += data.n_test();
+                logits.extend(test);
+            }
+            (hits as f32 / n.max(1) as f32, n, logits)
+        }
+    };
+    eprintln!(
+        "{path}: scored the {} split ({samples} samples): accuracy {:.2}%",
+        which.name(),
+        100.0 * accuracy
+    );
     let rows = if head == 0 { usize::MAX } else { head };
-    let logits_head: Vec<&[f32]> = logits.chunks(session.dataset().classes.max(1)).take(rows).collect();
-    let json = serde_json::json!({ "test_accuracy": test_accuracy, "logits_head": logits_head });
+    let logits_head: Vec<&[f32]> = logits.chunks(classes.max(1)).take(rows).collect();
+    let mut json = serde_json::json!({
+        "split": which.name(),
+        "samples": samples,
+        "accuracy": accuracy,
+        "logits_head": logits_head,
+    });
+    if which == Split::Test {
+        json["test_accuracy"] = serde_json::json!(accuracy);
+    }
     print_out(&json.to_string());
     Ok(())
 }

@@ -579,7 +579,8 @@ fn activate(a: Activation, x: f32) -> f32 {
         }
         Activation::Sigmoid => 1.0 / (1.0 + crate::core::math::exp(-x)),
         Activation::Tanh => crate::core::math::tanh(x),
-        Activation::Gelu => {
+        Activation::Gelu => 0.5 * x * (1.0 + crate::core::math::erf(x * std::f32::consts::FRAC_1_SQRT_2)),
+        Activation::GeluTanh => {
             const SQRT_2_OVER_PI: f32 = 0.797_884_6;
             0.5 * x * (1.0 + crate::core::math::tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
         }

@@ -1,4 +1,4 @@
-//! Transcendental functions that give the same bits on every target: the `libm` crate's pure-Rust
+//! Transcendental functions (exp, log, tanh, erf, pow, cos) that give the same bits on every target: the `libm` crate's pure-Rust
 //! ports of musl. `f32::exp` and friends call the platform's C library instead (glibc natively, a
 //! libm port on wasm32), whose last bits differ, so a CPU run in the CLI and the same run in the
 //! page would drift apart by an ulp at a time. Everything the CPU backend, the initializers, the
@@ -21,6 +21,12 @@ pub fn ln(x: f32) -> f32 {
 #[inline]
 pub fn tanh(x: f32) -> f32 {
     libm::tanhf(x)
+}
+
+/// The error function `erf(x) = 2/√π ∫₀ˣ e^(−t²) dt`.
+#[inline]
+pub fn erf(x: f32) -> f32 {
+    libm::erff(x)
 }
 
 /// `xʸ`.

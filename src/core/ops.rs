@@ -58,6 +58,7 @@ ops! {
     Sigmoid => "sigmoid",
     Tanh => "tanh",
     Gelu => "gelu",
+    GeluTanh => "gelu_tanh",
     Clamp => "clamp",
     Affine => "affine",
     FakeQuant => "fake_quant",
@@ -95,6 +96,7 @@ impl Op {
             UnaryOp::Sigmoid => Op::Sigmoid,
             UnaryOp::Tanh => Op::Tanh,
             UnaryOp::Gelu => Op::Gelu,
+            UnaryOp::GeluTanh => Op::GeluTanh,
             UnaryOp::Clamp(..) => Op::Clamp,
             UnaryOp::Affine(..) => Op::Affine,
             UnaryOp::FakeQuant(..) => Op::FakeQuant,
@@ -219,9 +221,14 @@ impl Tensor {
     pub fn tanh(&self) -> Result<Tensor> {
         self.unary(UnaryOp::Tanh)
     }
-    /// GELU, tanh approximation.
+    /// Exact GELU, `x · Φ(x) = 0.5 x (1 + erf(x/√2))` (torch's `F.gelu(x)`).
     pub fn gelu(&self) -> Result<Tensor> {
         self.unary(UnaryOp::Gelu)
+    }
+    /// GELU's tanh approximation, `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))` (torch's
+    /// `F.gelu(x, approximate='tanh')`).
+    pub fn gelu_tanh(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::GeluTanh)
     }
     pub fn clamp(&self, lo: f32, hi: f32) -> Result<Tensor> {
         if lo > hi || lo.is_nan() || hi.is_nan() {

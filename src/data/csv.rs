@@ -72,6 +72,25 @@ pub(super) fn split_csv_line(line: &str, delim: char, lineno: usize) -> Result<V
     Ok(cells)
 }
 
+/// The lines of `text`, each ended by LF, CRLF or a bare CR (classic Mac OS), without the ending.
+pub(super) fn csv_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let t = rest?;
+        match t.find(['\n', '\r']) {
+            Some(i) => {
+                let skip = if t[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&t[i + skip..]);
+                Some(&t[..i])
+            }
+            None => {
+                rest = None;
+                Some(t)
+            }
+        }
+    })
+}
+
 /// A cell's value if it is a finite number.
 fn finite(cell: &str) -> Option<f32> {
     cell.parse::<f32>().ok().filter(|v| v.is_finite())
@@ -97,7 +116,8 @@ fn col_desc(col: usize, header: Option<&[String]>) -> String {
 /// Parses a user CSV: numeric feature columns and one label column (integer or string labels),
 /// with an optional header row detected automatically (the first row is a header when one of its
 /// cells is not a number while the cell below it is, or when none of its cells is a number). The
-/// delimiter is `,`, `;` or tab, whichever the first row has most of. Integer labels keep their
+/// delimiter is `,`, `;` or tab, whichever the first row has most of; lines end in LF, CRLF or a
+/// bare CR. Integer labels keep their
 /// numeric order; string labels are numbered in order of first appearance. The rows are split by
 /// the seeded permutation and `spec.test_fraction`; features are standardized with the training
 /// split's mean and standard deviation (a constant column is only centred). Errors name the
@@ -115,12 +135,8 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // (1-based line number, line text) of the non-blank lines
-    let lines: Vec<(usize, &str)> = text
-        .split('\n')
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
-        .filter(|(_, l)| !l.trim().is_empty())
-        .collect();
+    let lines: Vec<(usize, &str)> =
+        csv_lines(text).enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty()).collect();
     let Some(&(first_no, first)) = lines.first() else {
         bail!("CSV line 1, column 1: the file is empty");
     };
@@ -348,5 +364,40 @@ fn standardize(train: &mut [f32], test: &mut [f32], nf: usize) {
                 *v = ((*v as f64 - m) * k) as f32;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_end_in_lf_crlf_or_a_bare_cr() {
+        assert_eq!(csv_lines("a\nb\r\nc\rd").collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+        assert_eq!(csv_lines("a\r\r\nb\n").collect::<Vec<_>>(), ["a", "", "b", ""]);
+        assert_eq!(csv_lines("").collect::<Vec<_>>(), [""]);
+    }
+
+    /// The same rows with each line ending give the same dataset; a bad cell in a CR-only file is
+    /// reported on its own line.
+    #[test]
+    fn every_line_ending_parses_to_the_same_data() {
+        let rows = ["x,y,label", "0.5,1,a", "0.25,2,b", "0.125,3,a", "1.5,4,b", "2.5,5,a", "3.5,6,b"];
+        let spec = DatasetSpec::new(DatasetName::Csv);
+        let parse = |end: &str| parse_csv(&(rows.join(end) + end), &spec, 3).unwrap();
+        let lf = parse("\n");
+        for end in ["\r\n", "\r"] {
+            let d = parse(end);
+            assert_eq!((d.n_train(), d.n_test()), (lf.n_train(), lf.n_test()), "{end:?}");
+            assert_eq!(
+                (&d.train_x, &d.train_y, &d.test_x),
+                (&lf.train_x, &lf.train_y, &lf.test_x),
+                "{end:?}"
+            );
+            assert_eq!(d.class_names, lf.class_names);
+        }
+        let bad = "x,y,label\r0.5,1,a\r0.25,oops,b\r0.125,3,a\r";
+        let e = parse_csv(bad, &spec, 3).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("column 2"), "{e}");
     }
 }

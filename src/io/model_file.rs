@@ -3,7 +3,8 @@
 //! and the data's input shape and class count, so minnow (or scripts/torch_eval.py) can rebuild the
 //! model. Reading never panics: a malformed, truncated or mismatched file is an [`Error`] naming it.
 //!
-//! # Format (`minnow_format` = "1")
+//! # Format (`minnow_format` = "2"; format 1 files, whose `gelu` was the tanh approximation, read
+//! with it as `gelu_tanh`)
 //!
 //! Tensors (little-endian, row-major, as safetensors requires):
 //!
@@ -22,7 +23,7 @@
 //! when the scale has `shape[0]` entries. When the float tensor is present too, loaders use it (it is
 //! what minnow evaluated); when it is absent they dequantize. Every name must be one of these.
 //!
-//! Metadata (strings): `minnow_format` = "1", `recipe` = the recipe JSON, `input_shape` = the
+//! Metadata (strings): `minnow_format` = "2", `recipe` = the recipe JSON, `input_shape` = the
 //! per-sample input shape as a JSON array (`[1,8,8]`), `classes` = the number of classes (`10`),
 //! and `format` = "pt" (the tag PyTorch-side tools look for). Optional: `quantization` = a JSON
 //! array of [`QuantRecord`]s (the fake quantization the model was evaluated with: loading reinstalls
@@ -57,8 +58,10 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-/// The `minnow_format` this build reads and writes.
-pub const FORMAT_VERSION: &str = "1";
+/// The `minnow_format` this build writes.
+pub const FORMAT_VERSION: &str = "2";
+/// Every `minnow_format` this build reads: format 1 (`gelu` = the tanh approximation) and 2.
+pub const READ_VERSIONS: [&str; 2] = ["1", FORMAT_VERSION];
 /// Suffix of a pruning mask's name (`1.weight` → `1.weight_mask`).
 pub const MASK_SUFFIX: &str = "_mask";
 /// Suffix of a quantized parameter's integer values.
@@ -270,11 +273,15 @@ impl ModelFile {
             }
         };
         let format = meta("minnow_format")?;
-        if format != FORMAT_VERSION {
-            bail!("minnow_format = {format:?}: this build reads format {FORMAT_VERSION}");
+        if !READ_VERSIONS.contains(&format.as_str()) {
+            let shown: String = format.chars().take(40).collect();
+            bail!("minnow_format = {shown:?}: this build reads formats {}", READ_VERSIONS.join(" and "));
         }
-        let recipe =
-            Recipe::from_json(&meta("recipe")?).map_err(|e| Error(format!("metadata `recipe`: {e}")))?;
+        let mut recipe_text = meta("recipe")?;
+        if format == "1" {
+            recipe_text = crate::recipe::gelu_as_tanh(&recipe_text);
+        }
+        let recipe = Recipe::from_json(&recipe_text).map_err(|e| Error(format!("metadata `recipe`: {e}")))?;
         let text = meta("input_shape")?;
         let input_shape: Vec<usize> = serde_json::from_str(&text).map_err(|e| {
             Error(format!("metadata `input_shape` = {text:?}: not a JSON array of sizes ({e})"))

@@ -33,7 +33,11 @@ pub enum Activation {
     LeakyRelu,
     Sigmoid,
     Tanh,
+    /// Exact GELU `x · Φ(x)` (torch's default `nn.GELU()`).
     Gelu,
+    /// GELU's tanh approximation (torch's `nn.GELU(approximate="tanh")`; minnow's `gelu` before
+    /// model-file format 2).
+    GeluTanh,
 }
 
 impl Activation {
@@ -44,6 +48,7 @@ impl Activation {
             Activation::Sigmoid => x.sigmoid(),
             Activation::Tanh => x.tanh(),
             Activation::Gelu => x.gelu(),
+            Activation::GeluTanh => x.gelu_tanh(),
         }
     }
 }

@@ -273,6 +273,17 @@ impl DatasetSpec {
         Ok(())
     }
 
+    /// The per-sample input shape and class count a model gets, when they follow from the spec
+    /// alone (every dataset but csv, whose file decides them).
+    pub fn known_shape(&self) -> Option<(Vec<usize>, usize)> {
+        match self.name {
+            DatasetName::Csv => None,
+            DatasetName::Digits => Some((vec![1, 8, 8], 10)),
+            DatasetName::Mnist => Some((vec![1, 28, 28], 10)),
+            _ => Some((vec![2], self.classes)),
+        }
+    }
+
     /// The checks that apply to every dataset: `test_fraction` and `train_limit`.
     pub fn validate_split(&self) -> Result<()> {
         let (lo, hi) = TEST_FRACTION_RANGE;

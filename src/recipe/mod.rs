@@ -9,6 +9,7 @@ use crate::nn::{Activation, BatchNorm, Conv2d, Dropout, Layer, Linear, Sequentia
 use crate::{Device, Error, Result, bail};
 use serde::{Deserialize, Serialize};
 
+pub mod budget;
 pub mod dataset;
 pub mod distill;
 pub mod prune;
@@ -16,6 +17,7 @@ pub mod quant;
 pub mod stages;
 pub mod sweep;
 
+pub use budget::{MAX_ACTIVATION_BYTES, MAX_STEP_FLOPS, ModelCost};
 pub use dataset::{DatasetName, DatasetSpec};
 pub use prune::{
     GradualStage, IterativeStage, LotteryStage, MagnitudeStage, NmStage, SensitivityStage, StructuredStage,
@@ -298,13 +300,23 @@ impl Recipe {
         for (i, s) in self.compression.iter().enumerate() {
             s.validate(&format!("compression[{i}]"))?;
         }
+        if let Some((shape, classes)) = self.dataset.known_shape() {
+            self.model.cost("model", &shape, classes, t.batch_size, "training.batch_size")?;
+            for (i, s) in self.compression.iter().enumerate() {
+                if let Stage::Distill(d) = s {
+                    let p = format!("compression[{i}].student");
+                    d.student.cost(&p, &shape, classes, t.batch_size, "training.batch_size")?;
+                }
+            }
+        }
         Ok(())
     }
 
     /// Builds the model for inputs of `input_shape` (per sample) and `classes` outputs, initialized
-    /// from the recipe's seed. Checks the parameter budget and that the CNN's feature maps do not
-    /// vanish.
+    /// from the recipe's seed. Checks the model's budget ([`ModelSpec::cost`]: parameters,
+    /// activation memory, work per step, feature maps that do not vanish) before allocating anything.
     pub fn build_model(&self, input_shape: &[usize], classes: usize, dev: &Device) -> Result<Sequential> {
+        self.model.cost("model", input_shape, classes, self.training.batch_size, "training.batch_size")?;
         let mut rng = Rng::new(self.seed, 1);
         let mut layers = Vec::new();
         let mut dropout_id = 0u32;
@@ -331,18 +343,8 @@ impl Recipe {
             Ok(width)
         };
         let features: usize = input_shape.iter().product();
-        let mut params = 0usize;
         let last = match &self.model {
             ModelSpec::Mlp { hidden, activation, batch_norm, dropout } => {
-                let mut w = features;
-                for &h in hidden {
-                    params += w * h + h;
-                    w = h;
-                }
-                params += w * classes + classes;
-                if params > MAX_PARAMS {
-                    bail!("model has {params} parameters: at most {MAX_PARAMS} fit a browser tab");
-                }
                 if input_shape.len() > 1 {
                     layers.push(Layer::Flatten);
                 }
@@ -359,7 +361,6 @@ impl Recipe {
                     layers.push(Layer::Conv2d(Conv2d::new(
                         c, b.channels, b.kernel, b.stride, b.padding, true, &mut rng, dev,
                     )?));
-                    params += b.channels * c * b.kernel * b.kernel + b.channels;
                     if h + 2 * b.padding < b.kernel || w + 2 * b.padding < b.kernel {
                         bail!("model.conv[{i}]: kernel {} does not fit the {h}x{w} feature map", b.kernel);
                     }
@@ -380,20 +381,39 @@ impl Recipe {
                     }
                 }
                 layers.push(Layer::Flatten);
-                let mut width = c * h * w;
-                for &hd in hidden {
-                    params += width * hd + hd;
-                    width = hd;
-                }
-                params += width * classes + classes;
-                if params > MAX_PARAMS {
-                    bail!("model has {params} parameters: at most {MAX_PARAMS} fit a browser tab");
-                }
                 push_dense(&mut layers, &mut rng, c * h * w, hidden, *activation, *batch_norm, *dropout)?
             }
         };
         layers.push(Layer::Linear(Linear::new(last, classes, true, &mut rng, dev)?));
         Ok(Sequential::new(layers))
+    }
+}
+
+/// `text` (a recipe's JSON) with every `"activation": "gelu"` replaced by `"gelu_tanh"`: what
+/// `gelu` meant in model files of format 1 (before `gelu` became the exact, erf-based GELU).
+/// Text that is not JSON comes back unchanged (parsing it reports the error).
+pub fn gelu_as_tanh(text: &str) -> String {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if k == "activation" && x.as_str() == Some("gelu") {
+                        *x = serde_json::Value::String("gelu_tanh".into());
+                    } else {
+                        walk(x);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(mut v) => {
+            walk(&mut v);
+            v.to_string()
+        }
+        Err(_) => text.to_string(),
     }
 }
 

@@ -143,6 +143,14 @@ pub fn check_stages(stages: &[(String, Stage)], env: &PlanEnv, state: &mut PlanS
         };
         match s {
             Stage::Distill(d) => {
+                let batch = env.recipe.training.batch_size;
+                d.student.cost(
+                    &format!("{p}.student"),
+                    env.input_shape,
+                    env.classes,
+                    batch,
+                    "training.batch_size",
+                )?;
                 let st = d.build_student(env.recipe, env.input_shape, env.classes, &crate::Device::Cpu)?;
                 d.check(p, &ctx, &st).map_err(|e| Error(format!("{p}.student: {e}")))?;
                 student = Some(st);

@@ -80,3 +80,8 @@ async fn webgpu_adapter_is_available() {
     let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
     assert!(!adapter.is_null(), "navigator.gpu.requestAdapter() returned null");
 }
+
+// The recipe size budget in wasm32 (32-bit usize): the native tests' own functions, so both targets
+// refuse the same recipes with the same messages and figures.
+#[path = "../native/limits.rs"]
+mod limits;

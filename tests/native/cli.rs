@@ -205,3 +205,114 @@ fn eval_refuses_a_file_whose_split_was_edited() {
     assert_ne!(code, 0, "an edited split was evaluated: {out}");
     assert!(err.contains("metadata `test_split`") && err.contains("not evaluated on this split"), "{err}");
 }
+
+/// `minnow eval --split test|train|all` scores the split it names and says so, with the count: the
+/// spiral preset's 600 points split 480 / 120; `all` is both, its accuracy their pooled share.
+#[test]
+fn eval_scores_the_split_it_is_given() {
+    let path = tmp("eval-split.safetensors");
+    let p = path.to_str().unwrap();
+    let args = ["run", "--preset", "spiral-mlp", "--backend", "cpu", "--epochs", "2", "--quiet", "--save", p];
+    let (code, _, err) = minnow(&args);
+    assert_eq!(code, 0, "{err}");
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", p, "--backend", "cpu", "--head", "0"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = minnow(&args);
+        assert_eq!(code, 0, "{extra:?}: {err}");
+        (serde_json::from_str::<serde_json::Value>(&out).unwrap(), err)
+    };
+    let (test, err) = eval(&[]);
+    assert_eq!((test["split"].as_str(), test["samples"].as_u64()), (Some("test"), Some(120)));
+    assert_eq!(test["test_accuracy"], test["accuracy"]);
+    assert!(err.contains("scored the test split (120 samples)"), "{err}");
+    assert_eq!(eval(&["--split", "test"]).0, test);
+    let (train, err) = eval(&["--split", "train"]);
+    assert_eq!((train["split"].as_str(), train["samples"].as_u64()), (Some("train"), Some(480)));
+    assert!(train.get("test_accuracy").is_none(), "{train}");
+    assert_eq!(train["logits_head"].as_array().unwrap().len(), 480);
+    assert!(err.contains("scored the train split (480 samples)"), "{err}");
+    let (all, _) = eval(&["--split", "all"]);
+    assert_eq!(all["samples"].as_u64(), Some(600));
+    let hits = |v: &serde_json::Value, n: f64| (v["accuracy"].as_f64().unwrap() * n).round();
+    assert_eq!(hits(&all, 600.0), hits(&train, 480.0) + hits(&test, 120.0));
+    // The logits of `all` are the train rows then the test rows.
+    let rows = all["logits_head"].as_array().unwrap();
+    assert_eq!(rows[..480], train["logits_head"].as_array().unwrap()[..]);
+    assert_eq!(rows[480..], test["logits_head"].as_array().unwrap()[..]);
+    let (code, _, err) = minnow(&["eval", p, "--split", "validation"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--split validation: must be test, train or all"), "{err}");
+}
+
+/// `--csv` with a recipe whose dataset is not csv is an error naming `dataset.name`, in `run` and
+/// in `eval`, instead of being ignored.
+#[test]
+fn csv_flag_on_a_non_csv_recipe_is_refused() {
+    let csv = tmp("unused.csv");
+    std::fs::write(&csv, "a,b,label\n1,2,x\n3,4,y\n").unwrap();
+    let c = csv.to_str().unwrap();
+    let (code, out, err) = minnow(&["run", "--preset", "spiral-mlp", "--csv", c, "--quiet"]);
+    assert_ne!(code, 0, "ran: {out}");
+    assert!(
+        err.contains(&format!("--csv {c}: the recipe's dataset.name is \"spiral\", not \"csv\"")),
+        "{err}"
+    );
+    let model = tmp("csv-flag.safetensors");
+    let m = model.to_str().unwrap();
+    let (code, _, err) = minnow(&[
+        "run",
+        "--preset",
+        "spiral-mlp",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--save",
+        m,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = minnow(&["eval", m, "--csv", c]);
+    assert_ne!(code, 0);
+    assert!(err.contains("dataset.name is \"spiral\""), "{err}");
+}
+
+/// A CSV with classic Mac line endings (bare CR) trains like the same file with LF endings.
+#[test]
+fn a_bare_cr_csv_trains_as_its_lf_twin() {
+    let recipe = tmp("csv-recipe.json");
+    std::fs::write(
+        &recipe,
+        r#"{"version": 1, "dataset": {"name": "csv", "classes": 3}, "seed": 4, "backend": "cpu",
+        "model": {"kind": "mlp", "hidden": [8]},
+        "training": {"epochs": 2, "batch_size": 8, "optimizer": {"kind": "adam", "lr": 0.01}}}"#,
+    )
+    .unwrap();
+    let rows: Vec<String> = std::iter::once("x,y,kind".to_string())
+        .chain((0..60).map(|i| format!("{},{},{}", i % 7, (i * 3) % 11, ["a", "b", "c"][i % 3])))
+        .collect();
+    let report = |ending: &str, name: &str| {
+        let csv = tmp(name);
+        std::fs::write(&csv, rows.join(ending) + ending).unwrap();
+        let (code, out, err) =
+            minnow(&["run", recipe.to_str().unwrap(), "--csv", csv.to_str().unwrap(), "--quiet"]);
+        assert_eq!(code, 0, "{ending:?}: {err}");
+        let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (
+            r["final"].clone(),
+            r["epochs"].as_array().unwrap().iter().map(|e| e["train_loss"].clone()).collect::<Vec<_>>(),
+        )
+    };
+    let lf = report("\n", "lf.csv");
+    assert_eq!(report("\r", "cr.csv"), lf);
+    assert_eq!(report("\r\n", "crlf.csv"), lf);
+    let total: u64 = lf.0["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 12, "60 rows, 20 % of them test");
+}

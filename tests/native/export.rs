@@ -308,7 +308,10 @@ fn malformed_files_give_clear_errors() {
             set_meta(&good, "minnow_format", None),
             "not a minnow model file: the metadata has no `minnow_format`",
         ),
-        (set_meta(&good, "minnow_format", Some("2")), "minnow_format = \"2\": this build reads format 1"),
+        (
+            set_meta(&good, "minnow_format", Some("3")),
+            "minnow_format = \"3\": this build reads formats 1 and 2",
+        ),
         (
             set_meta(&good, "input_shape", Some("eight")),
             "metadata `input_shape` = \"eight\": not a JSON array",
@@ -440,6 +443,7 @@ fn torch_cases() -> Vec<(&'static str, String)> {
         ),
         ("cnn-bn-relu-quantized", CNN.to_string()),
         ("spiral-tanh", spiral("tanh", "")),
+        ("spiral-gelu-tanh", spiral("gelu_tanh", "")),
         ("spiral-sigmoid-bn", spiral("sigmoid", r#", "batch_norm": true"#)),
         ("spiral-leaky-relu-dropout", spiral("leaky_relu", r#", "dropout": 0.3"#)),
         ("cnn-thinned-static-int8", THINNED_INT8.to_string()),
@@ -455,15 +459,21 @@ fn torch_cases_cover_every_activation() {
             ModelSpec::Mlp { activation, .. } | ModelSpec::Cnn { activation, .. } => activation,
         })
         .collect();
-    for a in
-        [Activation::Relu, Activation::LeakyRelu, Activation::Sigmoid, Activation::Tanh, Activation::Gelu]
-    {
+    for a in [
+        Activation::Relu,
+        Activation::LeakyRelu,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Gelu,
+        Activation::GeluTanh,
+    ] {
         match a {
             Activation::Relu
             | Activation::LeakyRelu
             | Activation::Sigmoid
             | Activation::Tanh
-            | Activation::Gelu => {
+            | Activation::Gelu
+            | Activation::GeluTanh => {
                 assert!(used.contains(&a), "no torch case uses {a:?}")
             }
         }

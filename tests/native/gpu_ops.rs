@@ -289,6 +289,7 @@ fn all_unary() -> Vec<UnaryOp> {
         UnaryOp::Sigmoid,
         UnaryOp::Tanh,
         UnaryOp::Gelu,
+        UnaryOp::GeluTanh,
         UnaryOp::Clamp(-0.5, 1.25),
         UnaryOp::Affine(-1.5, 0.25),
         UnaryOp::FakeQuant(0.1, 3.0, -8.0, 7.0),
@@ -314,6 +315,7 @@ fn unary_variant(op: UnaryOp) -> usize {
         UnaryOp::Clamp(..) => 12,
         UnaryOp::Affine(..) => 13,
         UnaryOp::FakeQuant(..) => 14,
+        UnaryOp::GeluTanh => 15,
     }
 }
 
@@ -330,7 +332,7 @@ fn binary_variant(op: BinaryOp) -> usize {
 
 #[test]
 fn every_op_variant_is_exercised() {
-    let mut seen = [false; 15];
+    let mut seen = [false; 16];
     for op in all_unary() {
         seen[unary_variant(op)] = true;
     }
@@ -520,7 +522,7 @@ fn case_fake_quant_channel(ctx: &mut Ctx) {
 /// Large |x| must saturate, never NaN.
 fn case_saturating_unary(ctx: &mut Ctx) {
     let x: Vec<f32> = (-60..=60).map(|i| i as f32 * 1.5).collect();
-    for op in [UnaryOp::Tanh, UnaryOp::Sigmoid, UnaryOp::Gelu] {
+    for op in [UnaryOp::Tanh, UnaryOp::Sigmoid, UnaryOp::Gelu, UnaryOp::GeluTanh] {
         let (c, g) = ctx.up(&x);
         ctx.check_result(&format!("saturating {op:?}"), c.unary(op), g.unary(op), CLOSE);
         let y = c.unary(op).unwrap();

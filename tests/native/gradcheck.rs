@@ -96,6 +96,7 @@ fn checks() -> Vec<Check> {
         check("sigmoid", vec![normal(&[3, 4])], |x| x[0].sigmoid()),
         check("tanh", vec![normal(&[3, 4])], |x| x[0].tanh()),
         check("gelu", vec![normal(&[3, 4])], |x| x[0].gelu()),
+        check("gelu_tanh", vec![normal(&[3, 4])], |x| x[0].gelu_tanh()),
         check("matmul", vec![normal(&[3, 4, 5]), normal(&[5, 2])], |x| x[0].matmul(&x[1])),
         check("matmul", vec![normal(&[4, 6]), normal(&[3, 6])], |x| x[0].matmul_t(&x[1])),
         check("transpose", vec![normal(&[2, 3, 4])], |x| x[0].transpose(0, 2)),

@@ -3,6 +3,7 @@
 //! most of the clean-build time of `make test` (run one group with `cargo test --test native quant::`).
 //! The browser suites stay separate (tests/web*.rs): each needs its own wasm-bindgen-test context.
 
+mod activations;
 mod cli;
 mod data;
 mod deep_compression;
@@ -16,6 +17,7 @@ mod gradcheck;
 mod int8;
 mod int8_gpu;
 mod layers;
+mod limits;
 mod presets;
 mod prune;
 mod quant;

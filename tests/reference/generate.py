@@ -4,6 +4,7 @@ inputs, outputs, the fixed random upstream gradient R and the gradient of (out *
 float input into tests/reference/<family>.json, which tests/native/fixtures.rs replays against minnow.
 Run `python3 tests/reference/generate.py` from the repository root (see README.md)."""
 
+import contextlib
 import json
 import os
 import sys
@@ -81,6 +82,18 @@ def write(family, cases, **extra):
 # ---------------------------------------------------------------------------------------------
 # Inputs
 # ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def own_stream(seed):
+    """Cases added after a file was first generated draw from a stream of their own, so the inputs
+    of every earlier case (which all share `rng`) stay as they were."""
+    global rng
+    saved, rng = rng, np.random.default_rng(seed)
+    try:
+        yield
+    finally:
+        rng = saved
 
 
 def normal(*shape, scale=1.0):
@@ -177,13 +190,19 @@ def op_cases():
     add("leaky_relu_0_3", "leaky_relu", lambda x: F.leaky_relu(x, 0.3), [normal(3, 7)], {"slope": 0.3})
     add("sigmoid", "sigmoid", torch.sigmoid, [normal(4, 5, scale=3.0)])
     add("tanh", "tanh", torch.tanh, [normal(4, 5, scale=2.0)])
-    add("gelu_tanh", "gelu", lambda x: F.gelu(x, approximate="tanh"), [normal(5, 6, scale=2.0)])
+    add("gelu_tanh", "gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [normal(5, 6, scale=2.0)])
     add("clamp", "clamp", lambda x: torch.clamp(x, -0.5, 1.25), [normal(4, 5, scale=2.0)], {"lo": -0.5, "hi": 1.25})
     # At x == lo or x == hi torch's gradient is 0 (it passes only on the open interval).
     cx = torch.tensor([-0.5, 1.25, 0.0, -1.0, 2.0, 1.0])
     add("clamp_at_bounds", "clamp", lambda x: torch.clamp(x, -0.5, 1.25), [cx], {"lo": -0.5, "hi": 1.25})
     add("affine", "affine", lambda x: x * 1.5 + (-0.25), [normal(3, 4)], {"a": 1.5, "b": -0.25})
     add("affine_scale", "affine", lambda x: x * -0.3 + 0.0, [normal(2, 2, 2)], {"a": -0.3, "b": 0.0})
+    with own_stream(1501):
+        # Exact GELU (torch's default F.gelu / nn.GELU(), erf-based); the tails and 0 on a grid too.
+        add("gelu", "gelu", F.gelu, [normal(5, 6, scale=2.0)])
+        add("gelu_grid", "gelu", F.gelu, [torch.linspace(-9.0, 9.0, 73).reshape(1, 73)])
+        add("gelu_tanh_grid", "gelu_tanh", lambda x: F.gelu(x, approximate="tanh"),
+            [torch.linspace(-9.0, 9.0, 73).reshape(1, 73)])
 
     # --- fake_quant: bit-exact, incl. exact .5 ties of x/scale and values outside [qmin, qmax] ---
     def fq_case(name, scale, zp, qmin, qmax, x, note):
@@ -381,6 +400,10 @@ def build(spec):
         return torch.nn.ReLU()
     if k == "tanh":
         return torch.nn.Tanh()
+    if k == "gelu":
+        return torch.nn.GELU()
+    if k == "gelu_tanh":
+        return torch.nn.GELU(approximate="tanh")
     if k == "flatten":
         return torch.nn.Flatten()
     if k == "maxpool2d":
@@ -445,6 +468,12 @@ def layer_cases():
     C.append(layer_case("sequential_cnn_bn", cnn, [normal(3, 2, 6, 6) for _ in range(3)], ["train", "train", "eval"]))
     avg = {"kind": "sequential", "layers": [{"kind": "avgpool2d", "k": 2, "stride": 2}, {"kind": "flatten"}]}
     C.append(layer_case("sequential_avgpool_flatten", avg, [normal(2, 3, 4, 6)], ["train"]))
+    with own_stream(1502):
+        for act in ("gelu", "gelu_tanh"):
+            m = {"kind": "sequential", "layers": [
+                {"kind": "linear", "in": 4, "out": 8, "bias": True}, {"kind": act},
+                {"kind": "linear", "in": 8, "out": 3, "bias": True}]}
+            C.append(layer_case("sequential_mlp_" + act, m, [normal(6, 4, scale=2.0)], ["train"]))
     return C
 
 

@@ -287,6 +287,7 @@ fn apply(op: &str, a: &Value, x: &[Tensor]) -> minnow::Result<Tensor> {
         "sigmoid" => x[0].sigmoid()?,
         "tanh" => x[0].tanh()?,
         "gelu" => x[0].gelu()?,
+        "gelu_tanh" => x[0].gelu_tanh()?,
         "fake_quant" => x[0].fake_quant(
             f32_arg(a, "scale"),
             int_arg(a, "zero_point") as i32,
@@ -564,6 +565,8 @@ fn build_layer(spec: &Value) -> Layer {
         }
         "relu" => Layer::Activation(Activation::Relu),
         "tanh" => Layer::Activation(Activation::Tanh),
+        "gelu" => Layer::Activation(Activation::Gelu),
+        "gelu_tanh" => Layer::Activation(Activation::GeluTanh),
         "flatten" => Layer::Flatten,
         "maxpool2d" => Layer::MaxPool2d { kernel: u("k"), stride: u("stride") },
         "avgpool2d" => Layer::AvgPool2d { kernel: u("k"), stride: u("stride") },

@@ -79,6 +79,7 @@ fn unary_of(a: Activation) -> UnaryOp {
         Activation::Sigmoid => UnaryOp::Sigmoid,
         Activation::Tanh => UnaryOp::Tanh,
         Activation::Gelu => UnaryOp::Gelu,
+        Activation::GeluTanh => UnaryOp::GeluTanh,
     }
 }
 

@@ -17,6 +17,10 @@ pub struct CpuStorage(Rc<RefCell<Vec<f32>>>);
 
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const GELU_C: f32 = 0.044_715;
+/// `1/√2`.
+const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
+/// `1/√(2π)`.
+const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
 impl CpuStorage {
     pub fn from_vec(v: Vec<f32>) -> Self {
@@ -56,11 +60,21 @@ fn for_each_strided(out: &[usize], st: &[usize], mut f: impl FnMut(usize, usize)
     }
 }
 
+/// `x · Φ(x)`, Φ the standard normal CDF `0.5 (1 + erf(x/√2))`.
 fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + math::erf(x * FRAC_1_SQRT_2))
+}
+
+/// `Φ(x) + x · φ(x)`.
+fn gelu_grad(x: f32) -> f32 {
+    0.5 * (1.0 + math::erf(x * FRAC_1_SQRT_2)) + x * FRAC_1_SQRT_2PI * math::exp(-0.5 * x * x)
+}
+
+fn gelu_tanh(x: f32) -> f32 {
     0.5 * x * (1.0 + math::tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)))
 }
 
-fn gelu_grad(x: f32) -> f32 {
+fn gelu_tanh_grad(x: f32) -> f32 {
     let t = math::tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
     0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
 }
@@ -91,6 +105,7 @@ fn unary_scalar(op: UnaryOp, x: f32) -> f32 {
         UnaryOp::Sigmoid => 1.0 / (1.0 + math::exp(-x)),
         UnaryOp::Tanh => math::tanh(x),
         UnaryOp::Gelu => gelu(x),
+        UnaryOp::GeluTanh => gelu_tanh(x),
         UnaryOp::Clamp(lo, hi) => x.max(lo).min(hi),
         UnaryOp::Affine(a, b) => a * x + b,
         UnaryOp::FakeQuant(s, z, qmin, qmax) => (quant_level(x, s, z).max(qmin).min(qmax) - z) * s,
@@ -137,6 +152,7 @@ fn unary_grad(op: UnaryOp, x: f32, y: f32, dy: f32) -> f32 {
         UnaryOp::Sigmoid => dy * y * (1.0 - y),
         UnaryOp::Tanh => dy * (1.0 - y * y),
         UnaryOp::Gelu => dy * gelu_grad(x),
+        UnaryOp::GeluTanh => dy * gelu_tanh_grad(x),
         UnaryOp::Clamp(lo, hi) => {
             if x > lo && x < hi {
                 dy

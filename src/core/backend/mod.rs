@@ -30,8 +30,11 @@ pub enum UnaryOp {
     LeakyRelu(f32),
     Sigmoid,
     Tanh,
-    /// `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))` (torch `approximate='tanh'`).
+    /// Exact GELU `x · Φ(x) = 0.5 x (1 + erf(x / √2))` (torch's default `nn.GELU()`); its
+    /// derivative is `Φ(x) + x · φ(x)` with `φ(x) = e^(−x²/2) / √(2π)`.
     Gelu,
+    /// `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))` (torch `approximate='tanh'`).
+    GeluTanh,
     /// `min(max(x, lo), hi)`; the gradient passes where `lo < x < hi` (as torch).
     Clamp(f32, f32),
     /// `a · x + b`.
@@ -58,6 +61,7 @@ impl UnaryOp {
             UnaryOp::Sigmoid => "sigmoid",
             UnaryOp::Tanh => "tanh",
             UnaryOp::Gelu => "gelu",
+            UnaryOp::GeluTanh => "gelu_tanh",
             UnaryOp::Clamp(..) => "clamp",
             UnaryOp::Affine(..) => "affine",
             UnaryOp::FakeQuant(..) => "fake_quant",

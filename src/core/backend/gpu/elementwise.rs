@@ -43,6 +43,7 @@ fn unary_code(op: UnaryOp) -> u32 {
         UnaryOp::Clamp(..) => 12,
         UnaryOp::Affine(..) => 13,
         UnaryOp::FakeQuant(..) => 14,
+        UnaryOp::GeluTanh => 15,
     }
 }
 
