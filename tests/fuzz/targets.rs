@@ -12,7 +12,7 @@ use minnow::io::model_file::{self, ModelFile};
 use minnow::recipe::{BackendChoice, DatasetName, DatasetSpec, ModelSpec, PRESETS, Recipe, Stage};
 use minnow::run::session::Session;
 use minnow::run::trainer::Trainer;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Longest error message a target accepts (messages must not echo their input back).
 pub const MAX_MESSAGE: usize = 1200;
@@ -123,10 +123,7 @@ pub const RECIPE_CORPUS: &[(&str, &str)] = &[
     ("cosine-eta-min-1e39.json", include_str!("corpus/recipe/cosine-eta-min-1e39.json")),
     ("one-cycle-div-factor-1e39.json", include_str!("corpus/recipe/one-cycle-div-factor-1e39.json")),
     ("magnitude-amount-past-layer.json", include_str!("corpus/recipe/magnitude-amount-past-layer.json")),
-    (
-        "per-channel-quant-then-remove.json",
-        include_str!("corpus/recipe/per-channel-quant-then-remove.json"),
-    ),
+    ("per-channel-quant-then-remove.json", include_str!("corpus/recipe/per-channel-quant-then-remove.json")),
     ("nested-5000.json", include_str!("corpus/recipe/nested-5000.json")),
     ("seed-above-2p53.json", include_str!("corpus/recipe/seed-above-2p53.json")),
     ("tiny-everything.json", include_str!("corpus/recipe/tiny-everything.json")),
@@ -322,7 +319,8 @@ pub fn mutate_json(v: &mut Value, donors: &[Value], g: &mut Gen) {
             }
             Value::Array(a) if !a.is_empty() => {
                 let c = a[g.below(a.len())].clone();
-                let n = 1 + g.below(if g.chance(0.1) { 40 } else { 3 });
+                let most = if g.chance(0.1) { 40 } else { 3 };
+                let n = 1 + g.below(most);
                 for _ in 0..n {
                     a.push(c.clone());
                 }
@@ -600,7 +598,9 @@ pub fn affordable(r: &Recipe) -> bool {
     specs.iter().all(|m| {
         let (macs, acts) = model_cost(m, &input, classes);
         let work = macs * (3.0 * steps * batch + 4.0 * test_samples(r)) + samples * 10.0;
-        work <= RUN_BUDGET && acts * batch <= RUN_ACTIVATIONS && acts * test_samples(r) <= 8.0 * RUN_ACTIVATIONS
+        work <= RUN_BUDGET
+            && acts * batch <= RUN_ACTIVATIONS
+            && acts * test_samples(r) <= 8.0 * RUN_ACTIVATIONS
     })
 }
 
@@ -1039,7 +1039,8 @@ pub async fn model_case(bytes: &[u8]) -> CaseResult {
             return Ok(Verdict::Rejected);
         }
     }
-    let saved = model_file::save_session(&s).await.map_err(|e| format!("model save of an opened file: {e}"))?;
+    let saved =
+        model_file::save_session(&s).await.map_err(|e| format!("model save of an opened file: {e}"))?;
     ModelFile::from_bytes(&saved).map_err(|e| format!("model file minnow wrote does not read back: {e}"))?;
     bounded_run(&mut s, "model run").await
 }

@@ -71,6 +71,7 @@ fn drive<S: 'static>(
                     std::fs::write(&keep, &bytes).ok();
                     format!("panic: {msg} (input in {})", keep.display())
                 });
+                let r = r.and_then(|r| r);
                 tally.record(i, r);
             }
             flight.lock().unwrap().1 = true;
@@ -88,7 +89,10 @@ fn drive<S: 'static>(
             if t.elapsed() > Duration::from_secs(HANG_SECS) {
                 let keep = dump_dir().join(format!("{target}.hang.{i}"));
                 std::fs::copy(&current, &keep).ok();
-                panic!("fuzz {target}: input {i} ran past {HANG_SECS} s (a hang); its input is in {}", keep.display());
+                panic!(
+                    "fuzz {target}: input {i} ran past {HANG_SECS} s (a hang); its input is in {}",
+                    keep.display()
+                );
             }
         }
     }
@@ -126,7 +130,7 @@ fn fuzz_csv() {
     let t = drive(
         "csv",
         cases(SMOKE_CASES),
-        || Vec::<CsvInput>::new(),
+        Vec::<CsvInput>::new,
         |i, last, g| {
             let input = csv_input(i, g);
             let bytes = input.text.clone().into_bytes();
