@@ -271,7 +271,8 @@ impl ModelFile {
         };
         let format = meta("minnow_format")?;
         if format != FORMAT_VERSION {
-            bail!("minnow_format = {format:?}: this build reads format {FORMAT_VERSION}");
+            let shown: String = format.chars().take(40).collect();
+            bail!("minnow_format = {shown:?}: this build reads format {FORMAT_VERSION}");
         }
         let recipe =
             Recipe::from_json(&meta("recipe")?).map_err(|e| Error(format!("metadata `recipe`: {e}")))?;
@@ -289,7 +290,10 @@ impl ModelFile {
         let text = meta("classes")?;
         let classes: usize = match text.trim().parse() {
             Ok(c) if (1..=MAX_WIDTH).contains(&c) => c,
-            _ => bail!("metadata `classes` = {text:?}: must be a whole number in [1, {MAX_WIDTH}]"),
+            _ => {
+                let shown: String = text.chars().take(40).collect();
+                bail!("metadata `classes` = {shown:?}: must be a whole number in [1, {MAX_WIDTH}]")
+            }
         };
         let metadata = header.metadata().clone().unwrap_or_default();
         let quantization: Vec<QuantRecord> = match metadata.get("quantization") {
