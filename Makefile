@@ -13,7 +13,7 @@ export WASM_RUSTFLAGS
 # Browser test binaries: every tests/web*.rs (run_in_browser / run_in_dedicated_worker suites).
 WASM_TESTS := $(patsubst tests/%.rs,--test %,$(wildcard tests/web*.rs))
 
-.PHONY: serve test setup wasm dist test-fmt test-lint test-types test-native test-wasm test-js test-e2e test-dist clean
+.PHONY: serve test setup wasm dist test-fmt test-lint test-types test-native test-fuzz fuzz-long test-wasm test-js test-e2e test-dist clean
 
 ## serve: build the release wasm and serve the playground on http://127.0.0.1:$(PORT)/
 serve: setup wasm
@@ -52,6 +52,19 @@ test-types: setup
 # MINNOW_REQUIRE_GPU=1: a GPU test without an adapter (lavapipe here) fails instead of skipping.
 test-native: setup
 	MINNOW_REQUIRE_GPU=1 NODEVICE_SELECT=1 cargo test --release
+
+# The fuzz targets (tests/fuzz/targets.rs: recipe, CSV, model files; driver tests/native/fuzz.rs,
+# #[ignore]d in test-native), a few thousand inputs each under a watchdog; the link codec's fuzz test
+# (tests/js/fuzz-url.test.js) runs in test-js. MINNOW_FUZZ_CASES / MINNOW_FUZZ_SEED change the run.
+test-fuzz: setup
+	NODEVICE_SELECT=1 cargo test --release --test native fuzz:: -- --ignored --nocapture
+
+# The long run recorded in RELIABILITY.md: 100,000 inputs per target (Rust and the link codec), niced.
+FUZZ_LONG_CASES ?= 100000
+fuzz-long: setup
+	MINNOW_FUZZ_CASES=$(FUZZ_LONG_CASES) NODEVICE_SELECT=1 nice cargo test --release --test native fuzz:: \
+	  -- --ignored --nocapture
+	MINNOW_FUZZ_CASES=$(FUZZ_LONG_CASES) nice node --test tests/js/fuzz-url.test.js
 
 # wasm-bindgen-test in headless Chromium (runner set in .cargo/config.toml, browser in webdriver.json).
 test-wasm: setup

@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-stages=(test-fmt test-lint test-types test-native wasm test-wasm test-js test-e2e)
+stages=(test-fmt test-lint test-types test-native test-fuzz wasm test-wasm test-js test-e2e)
 passed=0
 failed=0
 report=()

@@ -10,6 +10,8 @@ use wasm_bindgen_test::*;
 mod engine;
 #[path = "browser/export.rs"]
 mod export;
+#[path = "browser/fuzz.rs"]
+mod fuzz;
 #[path = "browser/gpu_checks.rs"]
 mod gpu_checks;
 #[path = "browser/int8.rs"]

@@ -413,8 +413,21 @@ export function closestPreset(recipe, presets) {
  * @returns {string}
  */
 export function describeChange({ path, from, to }) {
-  const show = (/** @type {any} */ v) => (v === undefined ? '∅' : shorten(JSON.stringify(v), 28));
+  const show = (/** @type {any} */ v) => (v === undefined ? '∅' : shorten(jsonOrEllipsis(v), 28));
   return `${path}: ${show(from)} → ${show(to)}`;
+}
+
+/**
+ * `JSON.stringify(v)`, or `[…]` / `{…}` for a value nested too deep for it (a link can hold one).
+ * @param {any} v
+ * @returns {string}
+ */
+function jsonOrEllipsis(v) {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return Array.isArray(v) ? '[…]' : '{…}';
+  }
 }
 
 /**

@@ -105,10 +105,18 @@ pub(super) fn integer_label(cell: &str) -> Option<i64> {
     (v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15).then_some(v as i64)
 }
 
+/// `text` cut to 60 characters (marked `…`), for echoing a cell in a message.
+fn shown(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
 /// Describes 1-based column `col` for messages, with its header name when there is one.
 fn col_desc(col: usize, header: Option<&[String]>) -> String {
     match header.and_then(|h| h.get(col - 1)) {
-        Some(name) if !name.is_empty() => format!("column {col} ({name:?})"),
+        Some(name) if !name.is_empty() => format!("column {col} ({:?})", shown(name)),
         _ => format!("column {col}"),
     }
 }
@@ -246,8 +254,9 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
             match finite(cell) {
                 Some(v) => x.push(v),
                 None => bail!(
-                    "CSV line {no}, {}: {cell:?} is not a finite number (feature cells must be numeric)",
-                    col_desc(col, header)
+                    "CSV line {no}, {}: {:?} is not a finite number (feature cells must be numeric)",
+                    col_desc(col, header),
+                    shown(cell)
                 ),
             }
         }

@@ -296,7 +296,10 @@ impl ModelFile {
         let text = meta("classes")?;
         let classes: usize = match text.trim().parse() {
             Ok(c) if (1..=MAX_WIDTH).contains(&c) => c,
-            _ => bail!("metadata `classes` = {text:?}: must be a whole number in [1, {MAX_WIDTH}]"),
+            _ => {
+                let shown: String = text.chars().take(40).collect();
+                bail!("metadata `classes` = {shown:?}: must be a whole number in [1, {MAX_WIDTH}]")
+            }
         };
         let metadata = header.metadata().clone().unwrap_or_default();
         let quantization: Vec<QuantRecord> = match metadata.get("quantization") {

@@ -11,6 +11,7 @@ mod distill;
 mod end_to_end;
 mod export;
 mod fixtures;
+mod fuzz;
 mod gpu_ops;
 mod gpu_train;
 mod gradcheck;
