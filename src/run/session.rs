@@ -604,7 +604,8 @@ impl Session {
         let quant = self.t.quant.as_ref().map(frozen);
         let around = quant.as_ref().map(|q| q as &dyn LayerForward);
         let gpu_model = self.t.model.deep_copy()?;
-        let (gpu_logits, gpu_loss) = logits_and_loss(&gpu_model, x, &y, &shape, &self.t.device, around).await?;
+        let (gpu_logits, gpu_loss) =
+            logits_and_loss(&gpu_model, x, &y, &shape, &self.t.device, around).await?;
 
         let cpu = crate::Device::Cpu;
         let cpu_model = self.t.model.deep_copy()?;
@@ -614,7 +615,8 @@ impl Session {
         }
         let (cpu_logits, cpu_loss) = logits_and_loss(&cpu_model, x, &y, &shape, &cpu, around).await?;
 
-        let logits_diff = gpu_logits.iter().zip(&cpu_logits).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let logits_diff =
+            gpu_logits.iter().zip(&cpu_logits).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         Ok(Parity {
             samples: n,
             loss_gpu: gpu_loss,
@@ -659,7 +661,10 @@ fn frozen(q: &FakeQuantModel) -> FakeQuantModel {
                 scheme: l.scheme,
                 granularity: l.granularity,
                 weight: l.weight.clone(),
-                input: l.input.as_ref().map(|a| InputFakeQuant::restored(a.bits, a.scheme, a.qparams.clone())),
+                input: l
+                    .input
+                    .as_ref()
+                    .map(|a| InputFakeQuant::restored(a.bits, a.scheme, a.qparams.clone())),
             })
         })
         .collect();

@@ -95,8 +95,10 @@ fn explore_gives_the_compressed_models_grid_and_confusion() {
 }
 
 fn with_epochs(preset: &str, epochs: u32, backend: BackendChoice) -> Recipe {
-    let mut r = minnow::recipe::preset(preset).unwrap();
-    r.training.epochs = epochs;
+    let mut r = serde_json::to_value(minnow::recipe::preset(preset).unwrap()).unwrap();
+    r["training"]["epochs"] = json!(epochs);
+    r["training"]["schedule"]["decay"]["t_max"] = json!(epochs);
+    let mut r: Recipe = serde_json::from_value(r).unwrap();
     r.backend = backend;
     r
 }
@@ -111,15 +113,31 @@ fn explore_starts_from_the_final_quantized_model() {
     let quant_bytes = last.stats.bytes.quantized.expect("a quantize stage reports packed bytes");
     let snap = s.snapshot().unwrap();
     let baseline = snap.quant_summary().expect("the snapshot carries the stage's quantization");
-    assert_eq!((baseline.bits, baseline.scheme, baseline.granularity), (2, Scheme::Symmetric, Granularity::PerChannel));
+    assert_eq!(
+        (baseline.bits, baseline.scheme, baseline.granularity),
+        (2, Scheme::Symmetric, Granularity::PerChannel)
+    );
     let neutral = pollster::block_on(s.explore(&snap, &setting(0.0, Scope::Layer, None))).unwrap();
-    assert_eq!(neutral.test_accuracy, report.final_metrics.test_accuracy, "neutral explore != the final model");
+    assert_eq!(
+        neutral.test_accuracy, report.final_metrics.test_accuracy,
+        "neutral explore != the final model"
+    );
     assert_eq!(neutral.test_accuracy, last.test_accuracy);
     assert_eq!(neutral.bytes, quant_bytes, "neutral explore's bytes != the stage's packed bytes");
     // The same weights at 8 bits: more bytes, better accuracy (the baseline is not the float model).
     let eight = pollster::block_on(s.explore(&snap, &setting(0.0, Scope::Layer, Some(8)))).unwrap();
-    assert!(eight.bytes > neutral.bytes, "8-bit weights take more bytes than 2-bit: {} vs {}", eight.bytes, neutral.bytes);
-    assert!(eight.test_accuracy > neutral.test_accuracy, "{} vs {}", eight.test_accuracy, neutral.test_accuracy);
+    assert!(
+        eight.bytes > neutral.bytes,
+        "8-bit weights take more bytes than 2-bit: {} vs {}",
+        eight.bytes,
+        neutral.bytes
+    );
+    assert!(
+        eight.test_accuracy > neutral.test_accuracy,
+        "{} vs {}",
+        eight.test_accuracy,
+        neutral.test_accuracy
+    );
     // Pruning on top keeps the 2-bit grid: fewer bytes, and the run's model is left alone.
     let pruned = pollster::block_on(s.explore(&snap, &setting(0.8, Scope::Layer, None))).unwrap();
     assert!(pruned.bytes < neutral.bytes, "{} !< {}", pruned.bytes, neutral.bytes);
@@ -158,7 +176,8 @@ fn gpu_and_cpu_agree_on_a_batch() {
     if crate::gpu_device().is_none() {
         return;
     }
-    let mut r = spiral(json!([{"kind": "quantize", "bits": 8, "activations": true, "calibration_batches": 2}]));
+    let mut r =
+        spiral(json!([{"kind": "quantize", "bits": 8, "activations": true, "calibration_batches": 2}]));
     r.training.epochs = 2;
     r.backend = BackendChoice::Gpu;
     let s = trained(r);
