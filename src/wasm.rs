@@ -342,8 +342,11 @@ impl Run {
     /// Resolves to `{test_accuracy, bytes, dense_bytes, ratio, sparsity, confusion}`
     /// (`ExploreResult`) for the current model under `setting` = `{sparsity, method: "layer" |
     /// "global", bits, scheme, granularity}` (`ExploreSetting`), applied to a snapshot of the trained
-    /// weights without retraining; the run itself is untouched. With `grid_res` (2-D data only) the
-    /// result also has `grid`, the compressed model's decision grid as `decisionGrid` gives it.
+    /// weights without retraining; the run itself is untouched. The snapshot is the run's final
+    /// model, its quantization included: `baseline` says what that quantization is (`{bits, scheme,
+    /// granularity, activation_bits}`, null for float weights), and the neutral setting measures it.
+    /// With `grid_res` (2-D data only) the result also has `grid`, the compressed model's decision
+    /// grid as `decisionGrid` gives it.
     pub fn explore(&self, setting: JsValue, grid_res: Option<u32>) -> Promise {
         let s = self.session.clone();
         let snap = self.snapshot.clone();
@@ -363,10 +366,45 @@ impl Run {
             let Some(sn) = guard.as_ref() else { return Err(js_err("internal: no snapshot")) };
             let (result, grid) = s.explore_with_grid(sn, &setting, grid_res).await.map_err(js_err)?;
             let o = to_js(&result)?;
+            let baseline = match sn.quant_summary() {
+                Some(q) => to_js_direct(&q)?,
+                None => JsValue::NULL,
+            };
+            Reflect::set(&o, &"baseline".into(), &baseline)?;
             if let Some(g) = grid {
                 Reflect::set(&o, &"grid".into(), &Float32Array::from(g.as_slice()).into())?;
             }
             Ok(o)
+        })
+    }
+}
+
+/// The explorer's small multiples and the GPU-vs-CPU parity readout.
+#[wasm_bindgen]
+impl Run {
+    /// `[{stage, kind, test_accuracy, bytes, res, grid: Float32Array}]`: on 2-D data with stages,
+    /// the decision grid of the model as trained (`stage: null`, `kind: "trained"`) and after each
+    /// finished stage, with that model's test accuracy and honest bytes; `[]` otherwise.
+    #[wasm_bindgen(js_name = stageGrids)]
+    pub fn stage_grids(&self) -> Result<Array, JsValue> {
+        let s = self.session.try_borrow().map_err(|_| busy())?;
+        let out = Array::new();
+        for g in s.stage_grids() {
+            let o = to_js(g)?;
+            Reflect::set(&o, &"grid".into(), &Float32Array::from(g.grid.as_slice()).into())?;
+            out.push(&o);
+        }
+        Ok(out)
+    }
+
+    /// Resolves to `{samples, loss_gpu, loss_cpu, loss_diff, logits_diff}`: the first `samples`
+    /// training samples through the model on the GPU and through a CPU copy of it (evaluation
+    /// mode); rejects on a CPU run.
+    pub fn parity(&self, samples: u32) -> Promise {
+        let s = self.session.clone();
+        future_to_promise(async move {
+            let s = s.try_borrow().map_err(|_| busy())?;
+            to_js(&s.parity(samples as usize).await.map_err(js_err)?)
         })
     }
 }

@@ -43,6 +43,7 @@ import { initTheme, onThemeChange, palette } from './theme.js';
 import { PageLayout } from './layout.js';
 import { modelFromLinkText, shareLink } from './share.js';
 import { LessonPanel } from './lesson-ui.js';
+import { baselineText, drawStageMultiples, parityText } from './stage-multiples.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
@@ -57,7 +58,8 @@ import { LessonPanel } from './lesson-ui.js';
 /** @typedef {import('./protocol.js').WorkerEvent} WorkerEvent */
 /** @typedef {import('./modelfile.js').ModelFileInfo} ModelFileInfo */
 /** @typedef {import('./report-types.js').ExploreSetting} ExploreSetting */
-/** @typedef {import('./report-types.js').ExploreResult} ExploreResult */
+/** @typedef {import('./engine-api.js').ExploreOutcome} ExploreResult */
+/** @typedef {import('./engine-api.js').StageGrid} StageGrid */
 /** `loaded`: a run made from a model file, not trained yet in this page (Train continues it).
  * @typedef {'loading' | 'idle' | 'creating' | 'loaded' | 'training' | 'paused' | 'done' | 'failed' | 'broken'} Status */
 
@@ -180,6 +182,10 @@ const ui = {
   exRatio: byId('ex-ratio'),
   exAchieved: byId('ex-achieved'),
   exKeep: /** @type {HTMLButtonElement} */ (byId('ex-keep')),
+  exBaseline: byId('ex-baseline'),
+  exStagesBox: byId('ex-stages-box'),
+  exStages: byId('ex-stages'),
+  parity: byId('parity-readout'),
   exStatus: byId('ex-status'),
 };
 
@@ -265,6 +271,8 @@ const app = {
   validateSeq: 0,
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   validateTimer: undefined,
+  /** The decision grid as trained and after each finished stage (2-D runs with stages). @type {StageGrid[]} */
+  stageGrids: [],
   /** `minnow.train()` calls waiting for the run to finish. @type {{resolve: (r: Report) => void, reject: (e: Error) => void}[]} */
   trainWaiters: [],
   /** The compression explorer (the Explore card). */
@@ -480,6 +488,9 @@ function clearViews() {
   app.layers = [];
   app.weights = null;
   app.firstWeights = null;
+  app.stageGrids = [];
+  ui.parity.hidden = true;
+  ui.parity.textContent = '';
   ui.epochsBody.replaceChildren();
   ui.epochsEmpty.hidden = false;
   ui.finalCard.hidden = true;
@@ -920,7 +931,9 @@ function renderExplorer() {
   ui.exAcc.textContent = app.ex.error ? 'error' : formatPercent(r?.test_accuracy);
   ui.exAcc.dataset.value = r ? String(r.test_accuracy) : '';
   // The reference: the model as trained (dense unless its recipe pruned it already).
-  const reference = d && d.sparsity > 0.0005 ? `as trained (${formatPercent(d.sparsity)} sparse)` : 'dense';
+  const reference = d?.baseline
+    ? 'final model'
+    : d && d.sparsity > 0.0005 ? `as trained (${formatPercent(d.sparsity)} sparse)` : 'dense';
   ui.exAccDense.textContent = `${reference} ${formatPercent(d?.test_accuracy)}`;
   ui.exAccBar.style.width = `${((r?.test_accuracy ?? 0) * 100).toFixed(1)}%`;
   ui.exDenseMark.style.left = `${((d?.test_accuracy ?? 0) * 100).toFixed(1)}%`;
@@ -932,6 +945,7 @@ function renderExplorer() {
   ui.exAchieved.textContent = r ? formatPercent(r.sparsity) : '–';
   ui.exAchieved.dataset.value = r ? String(r.sparsity) : '';
   ui.exKeep.disabled = !app.recipe || settingStages(s, d?.sparsity ?? 0).length === 0;
+  renderBaseline(d);
   drawExploreViews(r, d);
   if (app.ex.error) {
     ui.exStatus.textContent = app.ex.error;
@@ -959,11 +973,34 @@ function drawExploreViews(r, d) {
     const grid = (/** @type {Float32Array} */ data) => ({ data, res: EXPLORE_GRID_RES, classes });
     drawBoundary(ui.exBoundaryDense, { bounds, points, grid: grid(d.grid) });
     drawBoundary(ui.exBoundary, { bounds, points, grid: grid(r.grid) });
-    ui.exBoundaryDenseCap.textContent = `as trained · ${formatPercent(d.test_accuracy)} · ${formatBytes(d.bytes)}`;
+    const base = d.baseline || app.stageReports.length ? 'final model' : 'as trained';
+    ui.exBoundaryDenseCap.textContent = `${base} · ${formatPercent(d.test_accuracy)} · ${formatBytes(d.bytes)}`;
     ui.exBoundaryCap.textContent = `compressed · ${formatPercent(r.test_accuracy)} · ${formatBytes(r.bytes)}`;
   }
   ui.exConfusionBox.hidden = !(r && d);
   if (r && d) ui.exConfusion.replaceChildren(confusionDiffTable(r.confusion, d.confusion));
+  drawStageMultiplesView();
+}
+
+/**
+ * What the explorer starts from, said on the card: the run's final model, with its quantization
+ * (the Bits control's first choice keeps it) and its sparsity.
+ * @param {ExploreResult | null} d the neutral setting's result
+ */
+function renderBaseline(d) {
+  const q = d?.baseline ?? null;
+  ui.exBaseline.textContent = d ? baselineText(q, d.sparsity) : '';
+  ui.exBaseline.dataset.bits = q ? String(q.bits) : '';
+  const keep = ui.exBits.options[0];
+  keep.textContent = q ? `as the final model (${q.bits}-bit)` : 'float';
+}
+
+/** The small multiples under the before/after pair: one boundary per stage of a 2-D run. */
+function drawStageMultiplesView() {
+  const run = app.run;
+  const show = !!(app.ex.active && run?.is2d && run.bounds && run.points && app.stageGrids.length > 1);
+  ui.exStagesBox.hidden = !show;
+  if (show && run?.bounds && run.points) drawStageMultiples(ui.exStages, { grids: app.stageGrids, bounds: run.bounds, points: run.points });
 }
 
 /** Appends the shown setting to the recipe as compression stages (editor and URL follow). */
@@ -1342,7 +1379,7 @@ async function pause() {
  * finished), then asks the worker for one step; its events redraw the views.
  */
 async function stepOne() {
-  if (app.stepping || app.status === 'training' || app.status === 'creating' || !app.recipe) return;
+  if (app.stepping || app.status === 'training' || app.status === 'creating' || !app.recipe) return null;
   app.stepping = true;
   renderButtons();
   const key = currentRunKey();
@@ -1356,23 +1393,85 @@ async function stepOne() {
       if (ui.notice.dataset.kind === 'info') hideNotice();
       app.startCancel = null;
       const info = await createRun();
-      if (app.startCancel === 'reset') return;
+      if (app.startCancel === 'reset') return null;
       app.startCancel = null;
       showRun(info, key);
       setStatus('paused');
     } else if (app.status !== 'paused') {
       setStatus('paused');
     }
-    await engine.call('step');
+    const r = await engine.call('step');
     if (ui.notice.dataset.kind === 'error' && !ui.notice.hidden) hideNotice();
     refreshWeights();
+    return r;
   } catch (e) {
-    if (app.startCancel === 'reset') return;
+    if (app.startCancel === 'reset') return null;
     if (/** @type {string} */ (app.status) === 'creating') setStatus(app.run ? 'paused' : 'idle');
     showNotice('error', 'Could not train one batch.', errorText(e));
+    return null;
   } finally {
     app.stepping = false;
     renderButtons();
+  }
+}
+
+/**
+ * `minnow.stepOnce()`: the Step button's work, resolved after the batch; rejects saying why it
+ * cannot step now.
+ */
+async function stepFromApi() {
+  if (app.status === 'training' || app.status === 'creating') throw new Error('the model is training: pause it (or wait for the run to end) to step one batch at a time');
+  if (!app.recipe) throw new Error(`the recipe in the editor is not valid: ${ui.validation.textContent || 'it is still being checked'}`);
+  if (app.stepping) throw new Error('a step is already in flight: await it first');
+  const r = await stepOne();
+  if (!r) throw new Error(`the batch did not run: ${ui.noticeText.textContent || 'the run was reset'}`);
+  return r;
+}
+
+/** `minnow.setSpeed(mode)`: the speed control and the worker's pace. @param {import('./protocol.js').Pace} mode */
+async function setSpeed(mode) {
+  ui.speed.value = mode;
+  await engine.call('pace', { mode });
+}
+
+/** The small multiples of a 2-D run with stages, read from the worker after each stage. */
+async function refreshStageGrids() {
+  const run = app.run;
+  if (!run?.is2d) return;
+  try {
+    const grids = await engine.call('stageGrids');
+    if (run !== app.run) return;
+    app.stageGrids = grids;
+    drawStageMultiplesView();
+  } catch {
+    // the run was dropped meanwhile; nothing to draw
+  }
+}
+
+/**
+ * The GPU-vs-CPU parity readout, computed now (the live run's current weights, one batch).
+ * Rejects without a run on the GPU; the readout shows the numbers or why there are none.
+ */
+async function refreshParity() {
+  const run = app.run;
+  if (!run) throw new Error('no run: train one on the GPU first');
+  if (run.backend !== 'gpu') throw new Error('the run is on the CPU: GPU-vs-CPU parity needs a run on the GPU (WebGPU)');
+  try {
+    const p = await engine.call('parity', {});
+    if (run === app.run) {
+      ui.parity.textContent = parityText(p);
+      ui.parity.title = `cross-entropy on the GPU ${p.loss_gpu}, on the CPU ${p.loss_cpu}; the largest logit difference ${p.logits_diff}`;
+      ui.parity.dataset.lossDiff = String(p.loss_diff);
+      ui.parity.dataset.logitsDiff = String(p.logits_diff);
+      ui.parity.hidden = false;
+    }
+    return p;
+  } catch (e) {
+    if (run === app.run) {
+      ui.parity.textContent = `GPU vs CPU: ${errorText(e)}`;
+      ui.parity.hidden = false;
+    }
+    throw e;
   }
 }
 
@@ -1441,6 +1540,7 @@ function onEngineEvent(ev) {
       break;
     case 'stage':
       app.stageReports.push(ev.report);
+      refreshStageGrids();
       renderStages();
       renderStats();
       scheduleDraw();
@@ -1459,6 +1559,8 @@ function onEngineEvent(ev) {
       renderStages();
       renderFinal();
       refreshWeights(true);
+      refreshStageGrids();
+      if (app.run?.backend === 'gpu') refreshParity().catch(() => {}); // the readout says why
       scheduleDraw();
       for (const w of app.trainWaiters.splice(0)) w.resolve(ev.report);
       break;
@@ -1801,6 +1903,9 @@ Object.defineProperty(window, 'minnow', {
     stageReports: () => app.stageReports,
     lessons: () => lessons.list(),
     openLesson: (id) => lessons.open(id),
+    setSpeed,
+    stepOnce: stepFromApi,
+    parity: refreshParity,
   }),
   enumerable: true,
 });

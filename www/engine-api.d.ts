@@ -28,8 +28,13 @@ export interface Run {
   decisionGrid(res: number): Promise<Float32Array>;
   /** The model as a .safetensors file. */
   exportModel(): Promise<Uint8Array>;
-  /** The trained model under a pruning / quantization setting, measured without retraining. */
-  explore(setting: Partial<ExploreSetting>, gridRes?: number): Promise<ExploreResult & { grid?: Float32Array }>;
+  /** The trained model under a pruning / quantization setting, measured without retraining; the
+   * baseline (the neutral setting) is the run's final model, its quantization (`baseline`) included. */
+  explore(setting: Partial<ExploreSetting>, gridRes?: number): Promise<ExploreOutcome>;
+  /** 2-D runs with stages: the decision grid as trained and after each finished stage. */
+  stageGrids(): StageGrid[];
+  /** The first `samples` training samples through the GPU and a CPU copy of the model (rejects on a CPU run). */
+  parity(samples: number): Promise<Parity>;
   free(): void;
   /** Test only: holds the run and panics with `message`; never settles (the module traps). */
   __debugPanic(message: string): Promise<never>;
@@ -39,6 +44,43 @@ export interface Run {
 export interface Limits {
   csvBytes: number;
   modelFileBytes: number;
+}
+
+/** The quantization the explorer's baseline carries (`QuantSummary` in src/run/session.rs). */
+export interface QuantSummary {
+  bits: number;
+  scheme: 'symmetric' | 'affine';
+  granularity: 'per_tensor' | 'per_channel';
+  /** Input bit width when activations are quantized too, else null. */
+  activation_bits: number | null;
+}
+
+/** What `Run.explore` resolves to. */
+export type ExploreOutcome = ExploreResult & { grid?: Float32Array; baseline: QuantSummary | null };
+
+/** One small multiple (`StageGrid` in src/run/session.rs). */
+export interface StageGrid {
+  /** The stage's index in `compression`, null for the model as trained. */
+  stage: number | null;
+  /** The stage's kind, "trained" for the model as trained. */
+  kind: string;
+  test_accuracy: number;
+  /** Honest bytes: packed integers when quantized, else the cheapest sparse format. */
+  bytes: number;
+  res: number;
+  /** `res·res·classes` probabilities, row-major over (gy, gx, class). */
+  grid: Float32Array;
+}
+
+/** One batch on both backends (`Parity` in src/run/session.rs). */
+export interface Parity {
+  samples: number;
+  loss_gpu: number;
+  loss_cpu: number;
+  /** `|loss_gpu − loss_cpu|` */
+  loss_diff: number;
+  /** `max |z_gpu − z_cpu|` over the batch's logits */
+  logits_diff: number;
 }
 
 /** The module `www/pkg/minnow.js` (wasm-bindgen `--target web`). */

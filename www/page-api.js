@@ -14,6 +14,9 @@
 //   await minnow.shareLink({model: true})    a link to this page's recipe; with model: true, carrying the trained model too
 //   minnow.lessons()                         the guided lessons: [{id, title, steps}]
 //   await minnow.lesson(id)                  opens one in the lesson panel: {id, title, step, steps}
+//   await minnow.setSpeed('slow')            the training loop's pace: 'fast' | 'normal' | 'slow' (the speed control)
+//   await minnow.stepOnce()                  one mini-batch (a paused run of the recipe if none): {epoch, batch, batchesPerEpoch, done}
+//   await minnow.parity()                    GPU vs CPU on one batch: {samples, loss_gpu, loss_cpu, loss_diff, logits_diff}
 
 import { completeSetting, unknownFields } from './explore.js';
 import { isPlainObject } from './state.js';
@@ -48,7 +51,27 @@ import { softTargetsAt } from './compress.js';
  * @property {() => {id: string, title: string, steps: number}[]} lessons the guided lessons
  * @property {(id: string) => {id: string, title: string, step: number, steps: number}} openLesson
  *   opens a lesson in the panel (throws for an unknown id)
+ * @property {(mode: Pace) => Promise<void>} setSpeed moves the speed control and the worker's pace
+ * @property {() => Promise<StepResult>} stepOnce one mini-batch, as the Step button
+ * @property {() => Promise<import('./engine-api.js').Parity>} parity the readout's numbers, computed now
  */
+
+/** @typedef {import('./protocol.js').Pace} Pace */
+/** @typedef {{epoch: number, batch: number, batchesPerEpoch: number, done: boolean}} StepResult */
+
+/** The training loop's paces, fastest first. */
+export const PACES = /** @type {const} */ (['fast', 'normal', 'slow']);
+
+/**
+ * Why `setSpeed(mode)` cannot take `mode` (null when it can).
+ * @param {unknown} mode
+ * @returns {string | null}
+ */
+export function paceProblem(mode) {
+  return typeof mode === 'string' && /** @type {readonly string[]} */ (PACES).includes(mode)
+    ? null
+    : `speed ${JSON.stringify(mode)}: expected one of ${PACES.map((p) => `'${p}'`).join(', ')}`;
+}
 
 /**
  * The recipe a caller gave: an object, or JSON text of one.
@@ -197,6 +220,40 @@ export function createPageApi(host) {
     async lesson(id) {
       await host.ready;
       return host.openLesson(id);
+    },
+
+    /**
+     * Sets how fast the training loop runs ('fast', 'normal': about 3× slower, 'slow': about 10×),
+     * as the speed control does (the control moves too). Resolves to the mode.
+     * @param {Pace} mode
+     */
+    async setSpeed(mode) {
+      await host.ready;
+      const problem = paceProblem(mode);
+      if (problem) throw new Error(problem);
+      await host.setSpeed(mode);
+      return mode;
+    },
+
+    /**
+     * Trains one mini-batch, as the Step button: on the paused run, or on a new paused run of the
+     * current recipe when there is none (or it is finished or stale). Resolves after the batch, to
+     * `{epoch, batch, batchesPerEpoch, done}`; rejects while the model trains.
+     * @returns {Promise<StepResult>}
+     */
+    async stepOnce() {
+      await host.ready;
+      return host.stepOnce();
+    },
+
+    /**
+     * The GPU-vs-CPU parity readout, computed now: the first 64 training samples through the GPU
+     * and through a CPU copy of the current weights; resolves to `{samples, loss_gpu, loss_cpu,
+     * loss_diff, logits_diff}` (the readout shows the same). Rejects without a run on the GPU.
+     */
+    async parity() {
+      await host.ready;
+      return host.parity();
     },
   });
 }

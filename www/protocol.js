@@ -13,6 +13,9 @@ export {};
 /** @typedef {import('./report-types.js').LayerWeights} LayerWeights */
 /** @typedef {import('./report-types.js').ExploreSetting} ExploreSetting */
 /** @typedef {import('./report-types.js').ExploreResult} ExploreResult */
+/** @typedef {import('./engine-api.js').ExploreOutcome} ExploreOutcome */
+/** @typedef {import('./engine-api.js').StageGrid} StageGrid */
+/** @typedef {import('./engine-api.js').Parity} Parity */
 
 /**
  * A decision grid: `res·res·classes` probabilities over the bounds.
@@ -56,10 +59,14 @@ export {};
  * @property {{payload: {res?: number}, result: Grid | null}} grid
  * @property {{payload: {name: string},
  *   result: {layers: LayerInfo[], weights: LayerWeights | null} | null}} weights
- * @property {{payload: {setting: Partial<ExploreSetting>, grid?: number}, result: ExploreResult & {grid?: Float32Array}}} explore the trained
+ * @property {{payload: {setting: Partial<ExploreSetting>, grid?: number}, result: ExploreOutcome}} explore the trained
  *   model under a pruning / quantization setting, without retraining (refused while training)
  * @property {{payload: {message: string}, result: never}} __debugPanic test only
  *   (tests/e2e/reliability.spec.js): the live run panics in Rust with `message`; the page never sends it
+ * @property {{payload: {}, result: StageGrid[]}} stageGrids the decision grid as trained and after
+ *   each finished stage (2-D runs with stages; [] otherwise)
+ * @property {{payload: {samples?: number}, result: Parity}} parity one batch of training samples
+ *   through the GPU and a CPU copy of the model (refused on a CPU run)
  */
 
 /** @typedef {keyof Requests} RequestType */

@@ -1,6 +1,6 @@
 // The training worker (a module Web Worker): owns the wasm module and the one live `Run`, answers
 // requests from the page (init, validate, create, train, pause, reset, report, grid, weights,
-// explore, exportModel, importModel), and streams progress while training, so the page's main thread never
+// explore, stageGrids, parity, exportModel, importModel), and streams progress while training, so the page's main thread never
 // waits on the engine.
 // Protocol: request {id, type, ...} -> reply {id, ok: true, result} | {id, ok: false, error}; events {event, ...}.
 
@@ -28,6 +28,8 @@ const GRID_RES = 64;
 const STEP_TARGET_MS = 40;
 /** At most this often a new decision grid while training. */
 const GRID_EVERY_MS = 250;
+/** Training samples the GPU-vs-CPU parity check runs through both backends. */
+const PARITY_SAMPLES = 64;
 
 /** @type {EngineModule | null} the wasm module's exports once loaded */
 let wasm = null;
@@ -414,6 +416,18 @@ const handlers = {
     if (problem) throw new Error(problem);
     // With `grid` (2-D data only), the compressed model's decision grid comes along.
     return exclusive(() => live.explore(setting, grid !== undefined && live.is2d ? grid : undefined));
+  },
+
+  /** The small multiples: the decision grid as trained and after each finished stage (2-D runs). */
+  async stageGrids() {
+    const live = run;
+    return live ? exclusive(() => live.stageGrids()) : [];
+  },
+
+  /** GPU-vs-CPU parity of the current weights on the first `samples` training samples (64 by default). */
+  async parity({ samples }) {
+    const live = liveRun();
+    return exclusive(() => live.parity(samples ?? PARITY_SAMPLES));
   },
 };
 

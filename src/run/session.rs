@@ -1,16 +1,22 @@
 //! `Session`: one run, the API the CLI and the page (src/wasm.rs) both use and nothing reaches
 //! around. It owns the trainer (model, data, optimizer, masks, quantization state, stages) and
 //! answers what the views ask: the report, the weights with their masks and quantization grid, the
-//! decision grid, and a [`Snapshot`] of the trained weights that [`Session::explore`] applies a
-//! compression setting to and evaluates without retraining (the live explorer).
+//! decision grid, and a [`Snapshot`] of the trained model (weights, masks and its quantization)
+//! that [`Session::explore`] applies a compression setting to and evaluates without retraining (the
+//! live explorer). On 2-D data it keeps the decision grid of the model as trained and after each
+//! compression stage ([`Session::stage_grids`]); [`Session::parity`] runs one batch through the GPU
+//! and a CPU copy of the model and measures how far the two backends' numbers differ.
 
 use crate::compress::prune::{Scope, Target, magnitude_masks, prunable_weights};
-use crate::compress::quant::{FakeQuantModel, Granularity, ObserverKind, QuantConfig, Scheme, measure};
+use crate::compress::quant::{
+    FakeQuantModel, Granularity, InputFakeQuant, LayerQuant, ObserverKind, QuantConfig, Scheme, measure,
+};
 use crate::core::tensor::{Tensor, no_grad};
+use crate::nn::loss::cross_entropy;
 use crate::nn::{LayerForward, Module, Sequential};
 use crate::recipe::Recipe;
 use crate::run::pipeline::model_stats;
-use crate::run::report::{EpochMetrics, Report, StepInfo};
+use crate::run::report::{EpochMetrics, Report, StageReport, StepInfo};
 use crate::run::trainer::Trainer;
 use crate::{Error, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -20,6 +26,8 @@ use ts_rs::TS;
 /// (`io::model_file::open`), then [`step`](Session::step) it until [`done`](Session::done).
 pub struct Session {
     t: Trainer,
+    /// 2-D runs with stages: the decision grid as trained and after each finished stage.
+    grids: Vec<StageGrid>,
 }
 
 /// One linear or conv weight, as [`Session::layers`] lists it.
@@ -107,22 +115,75 @@ pub struct ExploreResult {
     pub confusion: Vec<Vec<u32>>,
 }
 
-/// A copy of the trained weights and masks on the run's device, taken by [`Session::snapshot`].
+/// A copy of the trained model on the run's device, taken by [`Session::snapshot`]: its weights,
+/// its pruning masks and, after a quantize or qat stage (or from a quantized model file), its fake
+/// quantization with the observers frozen. It is the explorer's baseline: the run's final model.
 pub struct Snapshot {
     model: Sequential,
     masks: Vec<(String, Vec<f32>)>,
+    quant: Option<FakeQuantModel>,
+}
+
+/// The fake quantization a model carries, in one line's worth of fields: the weights' bit width,
+/// scheme and granularity (of its first quantized layer), and the input bit width when its
+/// activations are quantized too.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuantSummary {
+    pub bits: u32,
+    pub scheme: Scheme,
+    pub granularity: Granularity,
+    pub activation_bits: Option<u32>,
+}
+
+impl Snapshot {
+    /// The quantization of the snapshot's model (the explorer's baseline), `None` for float weights.
+    pub fn quant_summary(&self) -> Option<QuantSummary> {
+        summary_of(self.quant.as_ref()?)
+    }
+}
+
+/// Resolution of the grids [`Session::stage_grids`] keeps (`res × res` cells).
+pub const STAGE_GRID_RES: u32 = 48;
+
+/// One small multiple: the decision grid of the model as trained (`stage: None`) or after a
+/// compression stage, with that model's test accuracy and honest bytes (packed integers when
+/// quantized, else the cheapest sparse format; dense f32 for the model as trained).
+#[derive(Debug, Clone, Serialize)]
+pub struct StageGrid {
+    /// The stage's index in `compression`, `None` for the model as trained.
+    pub stage: Option<usize>,
+    /// The stage's kind (`"magnitude"`, `"quantize"` …), `"trained"` for the model as trained.
+    pub kind: String,
+    pub test_accuracy: f32,
+    pub bytes: usize,
+    pub res: u32,
+    /// `res·res·classes` probabilities, as [`Session::decision_grid`] gives them.
+    #[serde(skip)]
+    pub grid: Vec<f32>,
+}
+
+/// One batch through both backends ([`Session::parity`]): the cross-entropy on the GPU and on the
+/// CPU, `loss_diff = |loss_gpu − loss_cpu|`, and `logits_diff = max |z_gpu − z_cpu|` over every
+/// logit of the batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Parity {
+    pub samples: usize,
+    pub loss_gpu: f32,
+    pub loss_cpu: f32,
+    pub loss_diff: f32,
+    pub logits_diff: f32,
 }
 
 impl Session {
     /// Loads the data, picks the backend, builds the model, optimizer and stages. `csv` is the
     /// user's file for `dataset.name = "csv"`.
     pub async fn new(recipe: Recipe, csv: Option<&str>) -> Result<Session> {
-        Ok(Session { t: Trainer::new(recipe, csv).await? })
+        Ok(Session { t: Trainer::new(recipe, csv).await?, grids: Vec::new() })
     }
 
     /// A session over a trainer built elsewhere (a model file's, see `io::model_file::open`).
     pub fn from_trainer(t: Trainer) -> Session {
-        Session { t }
+        Session { t, grids: Vec::new() }
     }
 
     /// The run's state, for what writes it out (`io::model_file`) and for tests.
@@ -133,13 +194,24 @@ impl Session {
     /// Trains up to `max_batches` mini-batches (stopping at an epoch end), then the compression
     /// stages the same way; reads metrics back only when due.
     pub async fn step(&mut self, max_batches: usize) -> Result<StepInfo> {
-        self.t.step(max_batches).await
+        self.grid_before_stages().await?;
+        let info = self.t.step(max_batches).await?;
+        if let Some(report) = &info.stage_end {
+            self.grid_after_stage(report).await?;
+        }
+        Ok(info)
     }
 
     /// Trains to the end, calling `on_epoch` after each epoch of the initial training and of the
     /// stages.
-    pub async fn run(&mut self, on_epoch: impl FnMut(&EpochMetrics)) -> Result<Report> {
-        self.t.run(on_epoch).await
+    pub async fn run(&mut self, mut on_epoch: impl FnMut(&EpochMetrics)) -> Result<Report> {
+        while !self.done() {
+            let info = self.step(usize::MAX).await?;
+            if let Some(m) = &info.epoch_end {
+                on_epoch(m);
+            }
+        }
+        self.report().await
     }
 
     /// True when the initial training and every stage are done.
@@ -296,12 +368,17 @@ impl Session {
     /// (no readback), and independent of later training.
     pub fn snapshot(&self) -> Result<Snapshot> {
         let masks = self.t.masks.iter().map(|(n, m)| (n.to_string(), m.to_vec())).collect();
-        Ok(Snapshot { model: self.t.model.deep_copy()?, masks })
+        let quant = self.t.quant.as_ref().map(frozen);
+        Ok(Snapshot { model: self.t.model.deep_copy()?, masks, quant })
     }
 
     /// Applies `setting` to a copy of `snap` and measures it on the test split, without training:
     /// magnitude pruning to `sparsity` on top of the snapshot's masks, then fake quantization of the
-    /// weights to `bits`. The session's own model is untouched.
+    /// weights to `bits`; without `bits` the snapshot's own quantization stays (its weight grid
+    /// and input quantizers as the run left them), so the neutral setting (sparsity 0, no bits)
+    /// measures the run's final model. With `bits` the weights are quantized afresh from their
+    /// float values and the snapshot's input quantizers (if any) stay. The session's own model is
+    /// untouched.
     pub async fn explore(&self, snap: &Snapshot, setting: &ExploreSetting) -> Result<ExploreResult> {
         Ok(self.explore_with_grid(snap, setting, None).await?.0)
     }
@@ -375,9 +452,16 @@ impl Session {
             total += pruned.len();
             t.set_storage(self.t.device.upload(&pruned)?)?;
         }
-        let quant = match setting.bits {
-            Some(bits) => Some(FakeQuantModel::new(&model, &weights_only(bits, setting)).await?),
-            None => None,
+        let quant = match (setting.bits, &snap.quant) {
+            (Some(bits), base) => {
+                let q = FakeQuantModel::new(&model, &weights_only(bits, setting)).await?;
+                if let Some(base) = base {
+                    keep_inputs(&q, base);
+                }
+                Some(q)
+            }
+            (None, Some(base)) => Some(frozen(base)),
+            (None, None) => None,
         };
         Ok((model, quant, zeros as f64 / total.max(1) as f64))
     }
@@ -444,4 +528,167 @@ fn bounds_of(xy: &[f32]) -> [f32; 4] {
     }
     let (px, py) = (0.1 * (b[1] - b[0]).max(1e-3), 0.1 * (b[3] - b[2]).max(1e-3));
     [b[0] - px, b[1] + px, b[2] - py, b[3] + py]
+}
+
+/// The small multiples: one decision grid per stage of a 2-D run.
+impl Session {
+    /// The decision grids kept so far (2-D runs with compression stages): the model as trained,
+    /// then one after each finished stage, in order; empty for other runs.
+    pub fn stage_grids(&self) -> &[StageGrid] {
+        &self.grids
+    }
+
+    /// Before the first stage begins: the grid of the model as trained.
+    async fn grid_before_stages(&mut self) -> Result<()> {
+        let due = self.is_2d()
+            && self.grids.is_empty()
+            && !self.t.recipe.compression.is_empty()
+            && self.t.training_done()
+            && self.t.current_stage() == Some(0);
+        if !due {
+            return Ok(());
+        }
+        let (test_accuracy, _) = self.t.evaluate_test().await?;
+        let bytes = model_stats(&self.t.model).await?.bytes.sparse;
+        let grid = self.decision_grid(STAGE_GRID_RES).await?;
+        self.grids.push(StageGrid {
+            stage: None,
+            kind: "trained".into(),
+            test_accuracy,
+            bytes,
+            res: STAGE_GRID_RES,
+            grid,
+        });
+        Ok(())
+    }
+
+    /// After a stage: the grid of the model it left, with the stage report's accuracy and honest bytes.
+    async fn grid_after_stage(&mut self, report: &StageReport) -> Result<()> {
+        if !self.is_2d() {
+            return Ok(());
+        }
+        let grid = self.decision_grid(STAGE_GRID_RES).await?;
+        let bytes = report.stats.bytes.quantized.unwrap_or(report.stats.bytes.sparse);
+        self.grids.push(StageGrid {
+            stage: Some(report.index),
+            kind: report.outcome.kind().to_string(),
+            test_accuracy: report.test_accuracy,
+            bytes,
+            res: STAGE_GRID_RES,
+            grid,
+        });
+        Ok(())
+    }
+}
+
+/// GPU-versus-CPU parity of the current model.
+impl Session {
+    /// Runs the first `samples` training samples (at most the split) through the model on the GPU
+    /// and through a CPU copy of it (same weights, masks and fake quantization, evaluation mode)
+    /// and compares the cross-entropy and the logits. The run itself is untouched. Fails on a CPU
+    /// run: there is no second backend to compare.
+    pub async fn parity(&self, samples: usize) -> Result<Parity> {
+        if self.t.device.name() != "gpu" {
+            bail!("parity: the run is on the CPU; GPU-vs-CPU parity needs a run on the GPU");
+        }
+        let n = samples.min(self.t.data.n_train());
+        if n == 0 {
+            bail!("parity: samples = {samples}: must be at least 1 (and the training split not empty)");
+        }
+        let f = self.t.data.features();
+        let x = &self.t.data.train_x[..n * f];
+        let y: Vec<f32> = self.t.data.train_y[..n].iter().map(|&c| c as f32).collect();
+        let mut shape = vec![n];
+        shape.extend_from_slice(&self.t.data.input_shape);
+
+        let quant = self.t.quant.as_ref().map(frozen);
+        let around = quant.as_ref().map(|q| q as &dyn LayerForward);
+        let gpu_model = self.t.model.deep_copy()?;
+        let (gpu_logits, gpu_loss) =
+            logits_and_loss(&gpu_model, x, &y, &shape, &self.t.device, around).await?;
+
+        let cpu = crate::Device::Cpu;
+        let cpu_model = self.t.model.deep_copy()?;
+        for (_, t) in cpu_model.state() {
+            let v = t.to_vec().await?;
+            t.set_storage(cpu.upload(&v)?)?;
+        }
+        let (cpu_logits, cpu_loss) = logits_and_loss(&cpu_model, x, &y, &shape, &cpu, around).await?;
+
+        let logits_diff =
+            gpu_logits.iter().zip(&cpu_logits).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        Ok(Parity {
+            samples: n,
+            loss_gpu: gpu_loss,
+            loss_cpu: cpu_loss,
+            loss_diff: (gpu_loss - cpu_loss).abs(),
+            logits_diff,
+        })
+    }
+}
+
+/// Evaluation-mode logits of `model` for the host batch `x` (shape `shape`) on `device`, and their
+/// mean cross-entropy against the labels `y`.
+async fn logits_and_loss(
+    model: &Sequential,
+    x: &[f32],
+    y: &[f32],
+    shape: &[usize],
+    device: &crate::Device,
+    around: Option<&dyn LayerForward>,
+) -> Result<(Vec<f32>, f32)> {
+    let xt = Tensor::new(x, shape, device)?;
+    let yt = Tensor::new(y, &[y.len()], device)?;
+    let (logits, loss) = no_grad(|| -> Result<(Tensor, Tensor)> {
+        let z = logits_of(model, &xt, around)?;
+        let l = cross_entropy(&z, &yt, 0.0)?;
+        Ok((z, l))
+    })?;
+    let loss = loss.to_vec().await?;
+    Ok((logits.to_vec().await?, loss.first().copied().unwrap_or(f32::NAN)))
+}
+
+/// A copy of `q` with every input quantizer frozen at its current qparams (observers off): the
+/// same forward pass, and nothing it runs changes it.
+fn frozen(q: &FakeQuantModel) -> FakeQuantModel {
+    let layers = q
+        .layers
+        .borrow()
+        .iter()
+        .map(|l| {
+            l.as_ref().map(|l| LayerQuant {
+                bits: l.bits,
+                scheme: l.scheme,
+                granularity: l.granularity,
+                weight: l.weight.clone(),
+                input: l
+                    .input
+                    .as_ref()
+                    .map(|a| InputFakeQuant::restored(a.bits, a.scheme, a.qparams.clone())),
+            })
+        })
+        .collect();
+    FakeQuantModel { layers: std::cell::RefCell::new(layers) }
+}
+
+/// Gives the layers of `q` the input quantizers (frozen) of the same layers of `base`.
+fn keep_inputs(q: &FakeQuantModel, base: &FakeQuantModel) {
+    let base = base.layers.borrow();
+    for (i, l) in q.layers.borrow_mut().iter_mut().enumerate() {
+        let Some(l) = l.as_mut() else { continue };
+        let from = base.get(i).and_then(|b| b.as_ref()).and_then(|b| b.input.as_ref());
+        l.input = from.map(|a| InputFakeQuant::restored(a.bits, a.scheme, a.qparams.clone()));
+    }
+}
+
+/// What [`QuantSummary`] says of `q`: its first quantized layer's settings.
+fn summary_of(q: &FakeQuantModel) -> Option<QuantSummary> {
+    let layers = q.layers.borrow();
+    let first = layers.iter().flatten().next()?;
+    Some(QuantSummary {
+        bits: first.bits,
+        scheme: first.scheme,
+        granularity: first.granularity,
+        activation_bits: layers.iter().flatten().find_map(|l| l.input.as_ref().map(|a| a.bits)),
+    })
 }

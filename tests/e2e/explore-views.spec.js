@@ -2,27 +2,12 @@
 // the model as trained beside the compressed one's, and the change of the confusion matrix.
 
 import { test, expect } from '@playwright/test';
-import { readFileSync } from 'node:fs';
-import { startServer } from '../../scripts/serve.mjs';
+import { link, openPage, presetRecipe, useServer } from './helpers.js';
 
-/** @type {{url: string, close: () => Promise<void>}} */
-let server;
-
-test.beforeAll(async () => {
-  server = await startServer({ port: 0 });
-});
-
-test.afterAll(async () => {
-  await server?.close();
-});
+const server = useServer();
 
 test('the explorer draws both boundaries and the confusion change', async ({ page }) => {
-  const r = JSON.parse(readFileSync('presets/spiral-mlp.json', 'utf8'));
-  r.backend = 'cpu';
-  r.training.epochs = 12;
-  r.training.schedule.decay.t_max = 12;
-  await page.goto(`${server.url}#v=1&r=${Buffer.from(JSON.stringify(r)).toString('base64url')}`);
-  await page.evaluate(() => /** @type {any} */ (window).minnow.ready);
+  await openPage(page, link(server.url(), presetRecipe('spiral-mlp', { epochs: 12 })));
   await page.evaluate(() => /** @type {any} */ (window).minnow.train());
   await expect(page.locator('#ex-views')).toBeVisible();
   await expect(page.locator('#ex-boundary-dense-cap')).toContainText('as trained');

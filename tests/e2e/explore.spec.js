@@ -9,42 +9,18 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startServer } from '../../scripts/serve.mjs';
+import { collectErrors, link as linkTo, presetRecipe, useServer } from './helpers.js';
 
-/** @type {{url: string, close: () => Promise<void>}} */
-let server;
-
-test.beforeAll(async () => {
-  server = await startServer({ port: 0 });
-});
-
-test.afterAll(async () => {
-  await server?.close();
-});
+const server = useServer();
 
 /** The spiral-mlp preset on the CPU backend, shortened to `epochs`. */
 function spiralRecipe(epochs = 12) {
-  const r = JSON.parse(readFileSync('presets/spiral-mlp.json', 'utf8'));
-  r.backend = 'cpu';
-  r.training.epochs = epochs;
-  r.training.schedule.decay.t_max = epochs;
-  return r;
+  return presetRecipe('spiral-mlp', { epochs });
 }
 
 /** @param {object} recipe */
 function link(recipe, query = '') {
-  return `${server.url}${query}#v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`;
-}
-
-/** @param {import('@playwright/test').Page} page */
-function collectErrors(page) {
-  /** @type {string[]} */
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  return errors;
+  return linkTo(server.url(), recipe, query);
 }
 
 /** @param {import('@playwright/test').Page} page */
@@ -128,7 +104,7 @@ test('minnow.explore equals a CLI run of the recipe with the same magnitude stag
   expect(stage.kind).toBe('magnitude');
 
   const errors = collectErrors(page);
-  await page.goto(server.url);
+  await page.goto(server.url());
   await ready(page);
   const result = await page.evaluate(async (r) => {
     const m = /** @type {any} */ (window).minnow;
@@ -170,7 +146,7 @@ test('?autorun trains the link\'s recipe on load', async ({ page }) => {
 });
 
 test('setRecipe refuses a bad field with the engine\'s message naming it; explore needs a model', async ({ page }) => {
-  await page.goto(server.url);
+  await page.goto(server.url());
   await ready(page);
   const before = await page.locator('#recipe').inputValue();
   const bad = await page.evaluate(async (r) => {

@@ -1,6 +1,7 @@
 //! The Session API: a run created from a recipe steps to the end and reports; the explorer applies
 //! a compression setting to a snapshot without retraining and measures what the recipe's own stage
-//! measures for the same setting.
+//! measures for the same setting, starting from the run's final (quantized) model; 2-D runs keep a
+//! decision grid per stage; GPU and CPU agree on a batch.
 
 use minnow::compress::prune::Scope;
 use minnow::compress::quant::{Granularity, Scheme};
@@ -91,4 +92,106 @@ fn explore_gives_the_compressed_models_grid_and_confusion() {
     assert_eq!(grid.len(), 16 * 16 * 2);
     assert_ne!(grid, pollster::block_on(s.decision_grid(16)).unwrap());
     assert!(pruned.test_accuracy <= same.test_accuracy);
+}
+
+fn with_epochs(preset: &str, epochs: u32, backend: BackendChoice) -> Recipe {
+    let mut r = serde_json::to_value(minnow::recipe::preset(preset).unwrap()).unwrap();
+    r["training"]["epochs"] = json!(epochs);
+    r["training"]["schedule"]["decay"]["t_max"] = json!(epochs);
+    let mut r: Recipe = serde_json::from_value(r).unwrap();
+    r.backend = backend;
+    r
+}
+
+#[test]
+fn explore_starts_from_the_final_quantized_model() {
+    // digits-quant ends 2-bit (the last width of its sweep): the explorer's neutral setting must
+    // measure that model, not the float weights under it.
+    let s = trained(with_epochs("digits-quant", 4, BackendChoice::Cpu));
+    let report = pollster::block_on(s.report()).unwrap();
+    let last = report.stages.last().unwrap();
+    let quant_bytes = last.stats.bytes.quantized.expect("a quantize stage reports packed bytes");
+    let snap = s.snapshot().unwrap();
+    let baseline = snap.quant_summary().expect("the snapshot carries the stage's quantization");
+    assert_eq!(
+        (baseline.bits, baseline.scheme, baseline.granularity),
+        (2, Scheme::Symmetric, Granularity::PerChannel)
+    );
+    let neutral = pollster::block_on(s.explore(&snap, &setting(0.0, Scope::Layer, None))).unwrap();
+    assert_eq!(
+        neutral.test_accuracy, report.final_metrics.test_accuracy,
+        "neutral explore != the final model"
+    );
+    assert_eq!(neutral.test_accuracy, last.test_accuracy);
+    assert_eq!(neutral.bytes, quant_bytes, "neutral explore's bytes != the stage's packed bytes");
+    // The same weights at 8 bits: more bytes, better accuracy (the baseline is not the float model).
+    let eight = pollster::block_on(s.explore(&snap, &setting(0.0, Scope::Layer, Some(8)))).unwrap();
+    assert!(
+        eight.bytes > neutral.bytes,
+        "8-bit weights take more bytes than 2-bit: {} vs {}",
+        eight.bytes,
+        neutral.bytes
+    );
+    assert!(
+        eight.test_accuracy > neutral.test_accuracy,
+        "{} vs {}",
+        eight.test_accuracy,
+        neutral.test_accuracy
+    );
+    // Pruning on top keeps the 2-bit grid: fewer bytes, and the run's model is left alone.
+    let pruned = pollster::block_on(s.explore(&snap, &setting(0.8, Scope::Layer, None))).unwrap();
+    assert!(pruned.bytes < neutral.bytes, "{} !< {}", pruned.bytes, neutral.bytes);
+    assert_eq!(pollster::block_on(s.test_accuracy()).unwrap(), report.final_metrics.test_accuracy);
+}
+
+#[test]
+fn a_2d_run_keeps_one_grid_per_stage() {
+    let s = trained(spiral(json!([
+        {"kind": "magnitude", "amount": 0.9, "scope": "global"},
+        {"kind": "quantize", "bits": 3, "scheme": "symmetric", "granularity": "per_tensor"}
+    ])));
+    let report = pollster::block_on(s.report()).unwrap();
+    let grids = s.stage_grids();
+    assert_eq!(grids.len(), 3, "as trained, then one per stage");
+    let res = minnow::run::session::STAGE_GRID_RES as usize;
+    assert_eq!((grids[0].stage, grids[0].kind.as_str()), (None, "trained"));
+    assert_eq!(grids[0].test_accuracy, report.epochs.last().unwrap().test_accuracy);
+    for (g, st) in grids[1..].iter().zip(&report.stages) {
+        assert_eq!(g.stage, Some(st.index));
+        assert_eq!(g.kind, st.outcome.kind());
+        assert_eq!(g.test_accuracy, st.test_accuracy);
+        assert_eq!(g.bytes, st.stats.bytes.quantized.unwrap_or(st.stats.bytes.sparse));
+        assert_eq!(g.grid.len(), res * res * 2);
+    }
+    assert!(grids[2].bytes < grids[1].bytes && grids[1].bytes < grids[0].bytes);
+    // The last grid is the final model's, bit for bit; pruning 90 % moved the boundary.
+    assert_eq!(grids[2].grid, pollster::block_on(s.decision_grid(res as u32)).unwrap());
+    assert_ne!(grids[0].grid, grids[1].grid);
+    // Runs without stages, or not on 2-D data, keep none.
+    assert!(trained(spiral(json!([]))).stage_grids().is_empty());
+}
+
+#[test]
+fn gpu_and_cpu_agree_on_a_batch() {
+    if crate::gpu_device().is_none() {
+        return;
+    }
+    let mut r =
+        spiral(json!([{"kind": "quantize", "bits": 8, "activations": true, "calibration_batches": 2}]));
+    r.training.epochs = 2;
+    r.backend = BackendChoice::Gpu;
+    let s = trained(r);
+    assert_eq!(s.backend(), "gpu");
+    let p = pollster::block_on(s.parity(64)).unwrap();
+    assert_eq!(p.samples, 64);
+    assert!(p.loss_gpu.is_finite() && p.loss_cpu.is_finite(), "{p:?}");
+    assert!(p.loss_diff.is_finite() && p.logits_diff.is_finite(), "{p:?}");
+    assert!(p.loss_diff < 1e-4, "loss differs by {}", p.loss_diff);
+    assert!(p.logits_diff < 1e-3, "logits differ by {}", p.logits_diff);
+    assert_eq!(p.loss_diff, (p.loss_gpu - p.loss_cpu).abs());
+    // Parity leaves the run alone and is refused on a CPU run.
+    assert_eq!(pollster::block_on(s.parity(64)).unwrap().logits_diff, p.logits_diff);
+    let cpu = trained(spiral(json!([])));
+    let err = pollster::block_on(cpu.parity(64)).unwrap_err();
+    assert!(err.to_string().contains("on the CPU"), "{err}");
 }
