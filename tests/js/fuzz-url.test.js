@@ -228,7 +228,7 @@ async function check(hash) {
       if (typeof line !== 'string' || line.length > 200) return `describeChange gave ${String(line).length} characters`;
     }
     const back = decodeFragment(encodeFragment(salvaged.recipe));
-    assert.deepEqual(back, { status: 'ok', recipe: salvaged.recipe });
+    assert.deepEqual(back, { status: 'ok', recipe: salvaged.recipe, text: JSON.stringify(salvaged.recipe) });
   } catch (e) {
     return `threw: ${errorText(e).slice(0, 200)}`;
   }
