@@ -1034,6 +1034,7 @@ async function exploreFromApi(setting) {
     app.ex.error = '';
     writeExploreControls();
     renderExplorer();
+    digitPad.refresh();
   }
   return r;
 }

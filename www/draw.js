@@ -230,7 +230,7 @@ export class DrawMode {
 
   /**
    * The recipe changed (a preset, a link, the editor): a drawn recipe's points become the mode's;
-   * data that is not 2-D leaves Draw mode.
+   * any other dataset leaves Draw mode.
    * @param {Record<string, any>} recipe
    */
   syncFromRecipe(recipe) {
@@ -241,7 +241,7 @@ export class DrawMode {
         this.points = d.points.map((/** @type {number[]} */ p) => /** @type {DrawnPoint} */ ([p[0], p[1], p[2]]));
         this.written = key;
       }
-    } else if (d && ['digits', 'mnist', 'csv'].includes(d.name) && this.active) {
+    } else if (d && this.active) {
       this.setActive(false);
     }
     this.renderTools();
