@@ -337,7 +337,8 @@ pub fn dataset_samples(json: &str, per_class: u32) -> Result<JsValue, JsValue> {
 
 /// An explore setting from JS, through JSON text so that `deny_unknown_fields` refuses a typo.
 fn setting_from_js(setting: &JsValue, what: &str) -> Result<ExploreSetting, JsValue> {
-    let text = js_sys::JSON::stringify(setting).map_err(|_| js_err(format!("{what}: the setting is not JSON")))?;
+    let text =
+        js_sys::JSON::stringify(setting).map_err(|_| js_err(format!("{what}: the setting is not JSON")))?;
     serde_json::from_str(&text.as_string().unwrap_or_default()).map_err(|e| js_err(format!("{what}: {e}")))
 }
 

@@ -87,16 +87,33 @@ fn drawn_validation_names_the_entry() {
     };
     let cases: Vec<(String, &str)> = vec![
         (with(&|v| v["dataset"]["points"][3][2] = json!(1.5)), "dataset.points[3][2] = 1.5"),
-        (with(&|v| v["dataset"]["points"][2][2] = json!(2)), "dataset.points[2][2] = 2: the class must be an integer in [0, 1]"),
-        (with(&|v| v["dataset"]["points"][1][0] = json!(3.0)), "dataset.points[1][0] = 3: the x coordinate must be in [-2, 2]"),
+        (
+            with(&|v| v["dataset"]["points"][2][2] = json!(2)),
+            "dataset.points[2][2] = 2: the class must be an integer in [0, 1]",
+        ),
+        (
+            with(&|v| v["dataset"]["points"][1][0] = json!(3.0)),
+            "dataset.points[1][0] = 3: the x coordinate must be in [-2, 2]",
+        ),
         (with(&|v| v["dataset"]["points"][5][1] = json!(-1e39)), "dataset.points[5][1] = -inf"),
         (with(&|v| v["dataset"]["points"][0] = json!([0.1, 0.2])), "dataset.points[0]"),
-        (with(&|v| v["dataset"]["points"] = json!([[0.1, 0.2, 0], [0.3, 0.1, 0], [0.3, 0.3, 0], [0.5, 0.5, 1]])), "class 1 has 1 point;"),
+        (
+            with(&|v| {
+                v["dataset"]["points"] = json!([[0.1, 0.2, 0], [0.3, 0.1, 0], [0.3, 0.3, 0], [0.5, 0.5, 1]])
+            }),
+            "class 1 has 1 point;",
+        ),
         (with(&|v| v["dataset"]["classes"] = json!(3)), "class 2 has 0 points"),
         (with(&|v| v["dataset"]["classes"] = json!(9)), "dataset.classes = 9: must be in [2, 8] for drawn"),
-        (with(&|v| v["dataset"].as_object_mut().unwrap().remove("points").map(|_| ()).unwrap()), "dataset.points: missing"),
+        (
+            with(&|v| v["dataset"].as_object_mut().unwrap().remove("points").map(|_| ()).unwrap()),
+            "dataset.points: missing",
+        ),
         (with(&|v| v["dataset"]["samples"] = json!(100)), "dataset.samples = 100"),
-        (with(&|v| v["dataset"]["points"] = json!(vec![[0.0, 0.0, 0.0]; 1001])), "dataset.points: 1001 points; at most 1000"),
+        (
+            with(&|v| v["dataset"]["points"] = json!(vec![[0.0, 0.0, 0.0]; 1001])),
+            "dataset.points: 1001 points; at most 1000",
+        ),
     ];
     for (msg, want) in &cases {
         assert!(msg.contains(want), "message {msg:?} lacks {want:?}");
