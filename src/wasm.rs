@@ -408,3 +408,89 @@ impl Run {
         })
     }
 }
+
+/// `{inputShape, classes, classNames, x: Float32Array, y: Uint32Array}`: up to `per_class` training
+/// samples of each class of the recipe's dataset, class 0's first, without building a model or
+/// training (the page's strip of sample digits before Train). Image sets must have been handed
+/// over first (`datasetNeeded` / `provideDataset`); a CSV recipe is refused (its file stays in the
+/// worker).
+#[wasm_bindgen(js_name = datasetSamples)]
+pub fn dataset_samples(json: &str, per_class: u32) -> Result<JsValue, JsValue> {
+    let r = Recipe::from_json(json).map_err(js_err)?;
+    if !(1..=64).contains(&per_class) {
+        return Err(js_err(format!("datasetSamples: per_class = {per_class}: must be in [1, 64]")));
+    }
+    let ds = crate::data::load(&r.dataset, r.seed, None).map_err(js_err)?;
+    let (x, y) = crate::data::class_samples(&ds, per_class as usize);
+    let o = Object::new();
+    let shape: Vec<u32> = ds.input_shape.iter().map(|&d| d as u32).collect();
+    Reflect::set(&o, &"inputShape".into(), &Uint32Array::from(shape.as_slice()).into())?;
+    Reflect::set(&o, &"classes".into(), &(ds.classes as u32).into())?;
+    Reflect::set(&o, &"classNames".into(), &to_js_direct(&ds.class_names)?)?;
+    Reflect::set(&o, &"x".into(), &Float32Array::from(x.as_slice()).into())?;
+    Reflect::set(&o, &"y".into(), &Uint32Array::from(y.as_slice()).into())?;
+    Ok(o.into())
+}
+
+/// An explore setting from JS, through JSON text so that `deny_unknown_fields` refuses a typo.
+fn setting_from_js(setting: &JsValue, what: &str) -> Result<ExploreSetting, JsValue> {
+    let text =
+        js_sys::JSON::stringify(setting).map_err(|_| js_err(format!("{what}: the setting is not JSON")))?;
+    serde_json::from_str(&text.as_string().unwrap_or_default()).map_err(|e| js_err(format!("{what}: {e}")))
+}
+
+#[wasm_bindgen]
+impl Run {
+    /// The shape of one input sample: `[2]` for points, `[1, 8, 8]` / `[1, 28, 28]` for images.
+    #[wasm_bindgen(getter, js_name = inputShape)]
+    pub fn input_shape(&self) -> Result<Vec<u32>, JsValue> {
+        let s = self.session.try_borrow().map_err(|_| busy())?;
+        Ok(s.dataset().input_shape.iter().map(|&d| d as u32).collect())
+    }
+
+    /// Resolves to `{classes, model, dense, explored}` for `inputs` (`n` samples of `inputShape`,
+    /// row-major): each a Float32Array of `n · classes` probabilities. `model` is the run's model as
+    /// it is now (after its stages: the final model), `dense` the explorer's snapshot of it with no
+    /// setting applied, `explored` that snapshot under `setting` (`ExploreSetting`, as `explore`
+    /// takes it), null without one: the explorer's own model, so the numbers agree with it.
+    pub fn predict(&self, inputs: Vec<f32>, setting: JsValue) -> Promise {
+        let s = self.session.clone();
+        let snap = self.snapshot.clone();
+        future_to_promise(async move {
+            let setting = if setting.is_undefined() || setting.is_null() {
+                None
+            } else {
+                Some(setting_from_js(&setting, "predict")?)
+            };
+            let s = s.try_borrow().map_err(|_| busy())?;
+            let model = s.predict(&inputs).await.map_err(js_err)?;
+            if snap.borrow().is_none() {
+                snap.replace(Some(s.snapshot().map_err(js_err)?));
+            }
+            let guard = snap.borrow();
+            let Some(sn) = guard.as_ref() else { return Err(js_err("internal: no snapshot")) };
+            let plain = ExploreSetting {
+                sparsity: 0.0,
+                method: Default::default(),
+                bits: None,
+                scheme: Default::default(),
+                granularity: Default::default(),
+            };
+            let dense = s.predict_explored(sn, &plain, &inputs).await.map_err(js_err)?;
+            let explored = match &setting {
+                Some(st) => Some(s.predict_explored(sn, st, &inputs).await.map_err(js_err)?),
+                None => None,
+            };
+            let o = Object::new();
+            Reflect::set(&o, &"classes".into(), &(s.dataset().classes as u32).into())?;
+            Reflect::set(&o, &"model".into(), &Float32Array::from(model.as_slice()).into())?;
+            Reflect::set(&o, &"dense".into(), &Float32Array::from(dense.as_slice()).into())?;
+            let explored: JsValue = match explored {
+                Some(p) => Float32Array::from(p.as_slice()).into(),
+                None => JsValue::NULL,
+            };
+            Reflect::set(&o, &"explored".into(), &explored)?;
+            Ok(o.into())
+        })
+    }
+}

@@ -44,6 +44,9 @@ import { PageLayout } from './layout.js';
 import { modelFromLinkText, shareLink } from './share.js';
 import { LessonPanel } from './lesson-ui.js';
 import { baselineText, drawStageMultiples, parityText } from './stage-multiples.js';
+import { DrawMode } from './draw.js';
+import { DigitPad } from './digit-pad.js';
+import { SampleStrip } from './samples.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {import('./state.js').Preset} Preset */
@@ -308,6 +311,54 @@ const form = new RecipeForm(ui.buildPanel, {
   csvFeatures: () => csvFeatureCount(app.csv),
 });
 
+/** Draw mode of the 2-D data plot: the drawn points become the recipe's `drawn` dataset. */
+const drawMode = new DrawMode(
+  {
+    canvas: ui.boundary,
+    toggle: /** @type {HTMLButtonElement} */ (byId('draw-toggle')),
+    edit: /** @type {HTMLButtonElement} */ (byId('draw-edit')),
+    tools: byId('draw-tools'),
+    palette: byId('draw-palette'),
+    erase: /** @type {HTMLButtonElement} */ (byId('draw-erase')),
+    clear: /** @type {HTMLButtonElement} */ (byId('draw-clear')),
+    count: byId('draw-count'),
+  },
+  {
+    onPoints: (dataset) => {
+      const base = app.recipe ?? drawBase;
+      if (base) setEditor({ ...base, dataset: { ...dataset, test_fraction: base.dataset?.test_fraction ?? 0.2 } });
+    },
+    shownPoints: () => (app.run?.is2d && app.run.points ? app.run.points : app.preview?.points ?? null),
+    runGrid: () => (app.run?.is2d && app.run.bounds && app.grid && app.runKey === currentRunKey() ? { bounds: app.run.bounds, grid: app.grid } : null),
+    redraw: () => scheduleDraw(),
+  },
+);
+/** The last recipe that validated: what drawn points go into while the editor's is invalid. @type {Recipe | null} */
+let drawBase = null;
+
+/** "Draw a digit": the trained digit model's probabilities for a drawing. */
+const digitPad = new DigitPad(
+  {
+    card: byId('digit-card'),
+    pad: /** @type {HTMLCanvasElement} */ (byId('digit-pad')),
+    seen: /** @type {HTMLCanvasElement} */ (byId('digit-seen')),
+    clear: /** @type {HTMLButtonElement} */ (byId('digit-clear')),
+    probs: byId('digit-probs'),
+    status: byId('digit-status'),
+  },
+  {
+    predict: (inputs) => engine.call('predict', { inputs, setting: engineSetting(app.ex.setting) }),
+    settingLabel: () => settingLabel(app.ex.setting),
+    hasStages: () => app.stageReports.length > 0,
+  },
+);
+
+/** The data before Train: sample images of an image dataset. */
+const sampleStrip = new SampleStrip(
+  { card: byId('samples-card'), strip: byId('samples-strip'), caption: byId('samples-caption') },
+  (json) => engine.call('samples', { json, perClass: 2 }),
+);
+
 /**
  * Feature columns of a CSV text (its columns less the label), from its first line; null without one.
  * @param {string | null} text
@@ -327,6 +378,7 @@ function setStatus(status) {
   keepFocus();
   renderStats();
   syncExplorer();
+  digitPad.sync(app.datasetName, exploreProblem() === '');
 }
 
 /**
@@ -542,11 +594,15 @@ function drawViews() {
   });
   const run = app.run;
   const preview = !run && app.preview && app.preview.key === app.previewKey ? app.preview : null;
-  ui.boundaryCard.hidden = !(run && run.is2d && run.bounds && run.points) && !preview;
+  ui.boundaryCard.hidden = !(run && run.is2d && run.bounds && run.points) && !preview && !drawMode.active;
   ui.boundaryCard.dataset.preview = preview ? 'true' : 'false';
   ui.boundaryTitle.textContent = preview ? 'The data' : 'Decision boundary';
   ui.boundarySub.textContent = preview ? 'training points by class, before training' : 'dots: training points';
-  if (run && run.is2d && run.bounds && run.points) {
+  if (drawMode.active) {
+    ui.boundaryTitle.textContent = 'Draw your own points';
+    ui.boundarySub.textContent = app.grid && run && app.runKey === currentRunKey() ? 'the last run\'s boundary beneath' : 'Train trains on them';
+    drawMode.render();
+  } else if (run && run.is2d && run.bounds && run.points) {
     drawBoundary(ui.boundary, { bounds: run.bounds, points: run.points, grid: app.grid });
   } else if (preview) {
     drawBoundary(ui.boundary, { bounds: preview.bounds, points: preview.points, grid: null });
@@ -890,6 +946,7 @@ function syncExplorer() {
 
 function requestExplore() {
   if (!app.ex.active) return;
+  digitPad.refresh();
   renderExplorer();
   exploreQueue.request({ setting: { ...app.ex.setting }, gen: app.ex.gen });
 }
@@ -1038,6 +1095,7 @@ async function exploreFromApi(setting) {
     app.ex.error = '';
     writeExploreControls();
     renderExplorer();
+    digitPad.refresh();
   }
   return r;
 }
@@ -1148,6 +1206,9 @@ async function validateEditor() {
   }
   app.recipe = parsed;
   app.recipeText = formatJson(text, 0);
+  drawBase = parsed;
+  drawMode.syncFromRecipe(parsed);
+  sampleStrip.sync(parsed);
   setValidation('ok', app.run && app.runKey !== currentRunKey() ? '✓ Valid. Train starts a new run with this recipe.' : '✓ Valid recipe.');
   writeHash(app.recipeText);
   renderPresetPicker();
@@ -1351,6 +1412,7 @@ function showRun(info, key) {
   app.run = info;
   app.runKey = key;
   app.datasetName = app.recipe?.dataset?.name;
+  digitPad.sync(app.datasetName, exploreProblem() === '');
   app.grid = info.grid ?? null;
   app.planned = app.recipe ? plannedEpochs(app.recipe) : info.totalEpochs;
   app.layers = info.layers ?? [];

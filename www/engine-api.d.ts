@@ -5,6 +5,7 @@
 import type { ExploreResult, ExploreSetting, LayerInfo, LayerWeights, Report, StepInfo } from './report-types.js';
 import type { Preset, Recipe } from './state.js';
 import type { ModelFileInfo } from './modelfile.js';
+import type { Prediction, Samples } from './protocol.js';
 
 /** A training run in progress (`Run` in src/wasm.rs). */
 export interface Run {
@@ -35,6 +36,11 @@ export interface Run {
   stageGrids(): StageGrid[];
   /** The first `samples` training samples through the GPU and a CPU copy of the model (rejects on a CPU run). */
   parity(samples: number): Promise<Parity>;
+  /** One input sample's shape: `[2]`, `[1, 8, 8]`, `[1, 28, 28]`, `[features]`. */
+  readonly inputShape: Uint32Array;
+  /** Class probabilities for `inputs` (`n` samples): the run's model now, the explorer's snapshot
+   * without a setting (`dense`) and under `setting` (`explored`, null without one). */
+  predict(inputs: Float32Array, setting?: Partial<ExploreSetting> | null): Promise<Prediction>;
   free(): void;
   /** Test only: holds the run and panics with `message`; never settles (the module traps). */
   __debugPanic(message: string): Promise<never>;
@@ -95,6 +101,9 @@ export interface EngineModule {
   datasetNeeded(json: string): string | undefined;
   provideDataset(name: string, bytes: Uint8Array): void;
   modelFileInfo(bytes: Uint8Array): ModelFileInfo;
+  /** `perClass` training samples of each class of a recipe's dataset, without a run (image sets
+   * must have been provided first). */
+  datasetSamples(json: string, perClass: number): Samples;
   Run: {
     create(json: string, csv?: string): Promise<Run>;
     importModel(bytes: Uint8Array, csv?: string): Promise<Run>;

@@ -67,6 +67,22 @@ export {};
  *   each finished stage (2-D runs with stages; [] otherwise)
  * @property {{payload: {samples?: number}, result: Parity}} parity one batch of training samples
  *   through the GPU and a CPU copy of the model (refused on a CPU run)
+ * @property {{payload: {inputs: Float32Array, setting?: Partial<ExploreSetting>}, result: Prediction}} predict class
+ *   probabilities of the trained model for drawn inputs (refused while training)
+ * @property {{payload: {json: string, perClass: number}, result: Samples}} samples a few training samples
+ *   of each class of a recipe's dataset, before any run
+ */
+
+/**
+ * `n · classes` probabilities each: `model` the run's model now (after its stages), `dense` the
+ * explorer's snapshot with no setting, `explored` the snapshot under the setting (null without one).
+ * @typedef {{classes: number, model: Float32Array, dense: Float32Array, explored: Float32Array | null}} Prediction
+ */
+
+/**
+ * `perClass` training samples of each class, class 0's first; `x` holds `y.length` samples of
+ * `inputShape`.
+ * @typedef {{inputShape: Uint32Array, classes: number, classNames: string[], x: Float32Array, y: Uint32Array}} Samples
  */
 
 /** @typedef {keyof Requests} RequestType */

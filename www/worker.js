@@ -1,6 +1,6 @@
 // The training worker (a module Web Worker): owns the wasm module and the one live `Run`, answers
 // requests from the page (init, validate, create, train, pause, reset, report, grid, weights,
-// explore, stageGrids, parity, exportModel, importModel), and streams progress while training, so the page's main thread never
+// explore, stageGrids, parity, predict, samples, exportModel, importModel), and streams progress while training, so the page's main thread never
 // waits on the engine.
 // Protocol: request {id, type, ...} -> reply {id, ok: true, result} | {id, ok: false, error}; events {event, ...}.
 
@@ -428,6 +428,26 @@ const handlers = {
   async parity({ samples }) {
     const live = liveRun();
     return exclusive(() => live.parity(samples ?? PARITY_SAMPLES));
+  },
+
+  /** Class probabilities of the trained model for drawn inputs: the run's model now, the
+   * explorer's snapshot as trained and under `setting` (Run.predict). Refused while training. */
+  async predict({ inputs, setting }) {
+    const live = liveRun();
+    if (training) throw new Error('the model is training: pause or wait for the run to finish, then draw');
+    if (setting) {
+      const problem = unknownFields(setting);
+      if (problem) throw new Error(problem);
+    }
+    const data = inputs instanceof Float32Array ? inputs : new Float32Array(inputs);
+    return exclusive(() => live.predict(data, setting ?? null));
+  },
+
+  /** `perClass` training samples of each class of a recipe's dataset, before any run (the image
+   * sets are fetched first when the module does not hold them yet). */
+  async samples({ json, perClass }) {
+    await provideData(json);
+    return engine().datasetSamples(json, perClass);
   },
 };
 

@@ -1,14 +1,17 @@
 //! Datasets: the seeded 2-D generators ([`synthetic`]), the two embedded image sets (UCI 8x8 digits,
-//! a 10,000-digit MNIST subset, [`images`]; see data/README.md) and the user-CSV parser ([`csv`]),
-//! behind one [`load`] for a recipe's `dataset` object. Everything is offline and seeded through
+//! a 10,000-digit MNIST subset, [`images`]; see data/README.md), the user-CSV parser ([`csv`]) and
+//! the points drawn on the page ([`drawn`]), behind one [`load`] for a recipe's `dataset` object. Everything is offline and seeded through
 //! [`crate::core::rng::Rng`], so native and wasm32 builds produce the same points.
 
 pub mod csv;
+pub mod drawn;
 pub mod images;
 pub mod synthetic;
 
 pub use crate::recipe::dataset::*;
 pub use csv::parse_csv;
+pub use drawn::class_samples;
+use drawn::load_drawn;
 use images::{decode_images, load_images};
 use synthetic::generate;
 
@@ -123,6 +126,7 @@ pub fn load(spec: &DatasetSpec, seed: u64, csv: Option<&str>) -> Result<Dataset>
         },
         DatasetName::Digits => load_images(spec, seed, "digits", &builtin("digits")?, 8, 16.0)?,
         DatasetName::Mnist => load_images(spec, seed, "mnist", &builtin("mnist")?, 28, 255.0)?,
+        DatasetName::Drawn => load_drawn(spec, seed)?,
         _ => generate(spec, seed),
     };
     apply_train_limit(&mut ds, spec.train_limit);

@@ -28,6 +28,14 @@ pub const DEFAULT_TEST_FRACTION: f32 = 0.2;
 pub const SAMPLES_RANGE: (usize, usize) = (20, 100_000);
 /// Smallest and largest [`DatasetSpec::test_fraction`].
 pub const TEST_FRACTION_RANGE: (f32, f32) = (0.05, 0.5);
+/// Most points a `drawn` dataset carries (they travel in the recipe and its link).
+pub const MAX_DRAWN_POINTS: usize = 1000;
+/// Fewest points of each class a `drawn` dataset needs.
+pub const MIN_DRAWN_PER_CLASS: usize = 3;
+/// A drawn point's coordinates must lie in `[-DRAWN_RANGE, DRAWN_RANGE]`.
+pub const DRAWN_RANGE: f32 = 2.0;
+/// Smallest and largest [`DatasetSpec::classes`] of a `drawn` dataset.
+pub const DRAWN_CLASSES: (usize, usize) = (2, 8);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DatasetName {
@@ -47,11 +55,13 @@ pub enum DatasetName {
     Mnist,
     /// The user's CSV file.
     Csv,
+    /// 2-D points the user placed, carried in the recipe (`points`).
+    Drawn,
 }
 
 impl DatasetName {
     /// Every dataset name, in documentation order.
-    pub const ALL: [DatasetName; 8] = [
+    pub const ALL: [DatasetName; 9] = [
         DatasetName::Spiral,
         DatasetName::Circles,
         DatasetName::Xor,
@@ -60,6 +70,7 @@ impl DatasetName {
         DatasetName::Digits,
         DatasetName::Mnist,
         DatasetName::Csv,
+        DatasetName::Drawn,
     ];
 
     /// The JSON spelling, e.g. `"spiral"`.
@@ -73,6 +84,7 @@ impl DatasetName {
             DatasetName::Digits => "digits",
             DatasetName::Mnist => "mnist",
             DatasetName::Csv => "csv",
+            DatasetName::Drawn => "drawn",
         }
     }
 
@@ -152,6 +164,10 @@ pub struct DatasetSpec {
     /// default: the last column.
     #[serde(default, deserialize_with = "string_or_index", skip_serializing_if = "Option::is_none")]
     pub csv_label_column: Option<String>,
+    /// Drawn only: the points as `[x, y, class]`, coordinates in [-2, 2], classes in
+    /// `0..classes`, at least 3 of each class and at most 1,000 in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<Vec<[f32; 3]>>,
 }
 
 /// Writes only the fields that apply to the chosen dataset (no `samples` or `noise` on MNIST), so a
@@ -167,7 +183,7 @@ impl Serialize for DatasetSpec {
             m.serialize_entry("samples", &self.samples)?;
             m.serialize_entry("noise", &self.noise)?;
         }
-        if generated || self.classes != DEFAULT_CLASSES {
+        if generated || self.name == DatasetName::Drawn || self.classes != DEFAULT_CLASSES {
             m.serialize_entry("classes", &self.classes)?;
         }
         if self.name != DatasetName::Mnist {
@@ -178,6 +194,9 @@ impl Serialize for DatasetSpec {
         }
         if let Some(c) = &self.csv_label_column {
             m.serialize_entry("csv_label_column", c)?;
+        }
+        if let Some(p) = &self.points {
+            m.serialize_entry("points", p)?;
         }
         m.end()
     }
@@ -201,6 +220,7 @@ impl DatasetSpec {
             test_fraction: DEFAULT_TEST_FRACTION,
             train_limit: None,
             csv_label_column: None,
+            points: None,
         }
     }
 
@@ -251,8 +271,13 @@ impl DatasetSpec {
             DatasetName::Csv if !(2..=MAX_CSV_CLASSES).contains(&self.classes) => {
                 bail!("dataset.classes = {}: must be in [2, {MAX_CSV_CLASSES}] for csv", self.classes)
             }
+            DatasetName::Drawn if !(DRAWN_CLASSES.0..=DRAWN_CLASSES.1).contains(&self.classes) => {
+                let (lo, hi) = DRAWN_CLASSES;
+                bail!("dataset.classes = {}: must be in [{lo}, {hi}] for drawn", self.classes)
+            }
             _ => {}
         }
+        self.validate_points()?;
         self.validate_split()?;
         if name == DatasetName::Mnist && self.test_fraction != DEFAULT_TEST_FRACTION {
             bail!(
@@ -282,6 +307,54 @@ impl DatasetSpec {
             DatasetName::Mnist => Some((vec![1, 28, 28], 10)),
             _ => Some((vec![2], self.classes)),
         }
+    }
+
+    /// The `points` of a drawn dataset: present only there, each `[x, y, class]` with finite
+    /// coordinates in [-2, 2] and an integer class in `0..classes`, at least
+    /// [`MIN_DRAWN_PER_CLASS`] of every class and at most [`MAX_DRAWN_POINTS`]. Errors name the
+    /// entry, e.g. `dataset.points[3][2] = 1.5: ...`.
+    pub fn validate_points(&self) -> Result<()> {
+        let name = self.name;
+        let points = match (&self.points, name) {
+            (Some(_), n) if n != DatasetName::Drawn => {
+                bail!("dataset.points: applies only to drawn; remove it for {name}")
+            }
+            (None, DatasetName::Drawn) => {
+                bail!("dataset.points: missing; drawn needs the points as [[x, y, class], ...]")
+            }
+            (None, _) => return Ok(()),
+            (Some(p), _) => p,
+        };
+        if points.len() > MAX_DRAWN_POINTS {
+            bail!("dataset.points: {} points; at most {MAX_DRAWN_POINTS}", points.len());
+        }
+        let k = self.classes;
+        let mut counts = vec![0usize; k];
+        for (i, p) in points.iter().enumerate() {
+            for (j, axis) in [(0, "x"), (1, "y")] {
+                let v = p[j];
+                if !(v.is_finite() && (-DRAWN_RANGE..=DRAWN_RANGE).contains(&v)) {
+                    bail!(
+                        "dataset.points[{i}][{j}] = {v}: the {axis} coordinate must be in \
+                         [-{DRAWN_RANGE}, {DRAWN_RANGE}]"
+                    );
+                }
+            }
+            let c = p[2];
+            if !(c.is_finite() && c.fract() == 0.0 && c >= 0.0 && (c as usize) < k) {
+                bail!("dataset.points[{i}][2] = {c}: the class must be an integer in [0, {}]", k - 1);
+            }
+            counts[c as usize] += 1;
+        }
+        if let Some((c, &n)) = counts.iter().enumerate().find(|&(_, &n)| n < MIN_DRAWN_PER_CLASS) {
+            bail!(
+                "dataset.points: class {c} has {n} point{}; every class in [0, {}] needs at least \
+                 {MIN_DRAWN_PER_CLASS} (or lower dataset.classes)",
+                if n == 1 { "" } else { "s" },
+                k - 1
+            );
+        }
+        Ok(())
     }
 
     /// The checks that apply to every dataset: `test_fraction` and `train_limit`.

@@ -692,3 +692,47 @@ fn summary_of(q: &FakeQuantModel) -> Option<QuantSummary> {
         activation_bits: layers.iter().flatten().find_map(|l| l.input.as_ref().map(|a| a.bits)),
     })
 }
+
+/// Class probabilities for inputs the page draws (the digit pad): the run's model as it is now, and
+/// a [`Snapshot`] under an [`ExploreSetting`], the same model [`Session::explore`] measures.
+impl Session {
+    /// The run's model as it is now (its masks and quantization: after the run's stages, the final
+    /// model) on `inputs`, `n × features` values: `n × classes` probabilities, row-major.
+    pub async fn predict(&self, inputs: &[f32]) -> Result<Vec<f32>> {
+        self.input_dims(inputs)?;
+        self.t.predict_proba(inputs).await
+    }
+
+    /// `snap` pruned and quantized as `setting` says (as [`Session::explore`] builds it) on
+    /// `inputs`: `n × classes` probabilities, `softmax(logits)` in evaluation mode. The default
+    /// setting gives the snapshot itself.
+    pub async fn predict_explored(
+        &self,
+        snap: &Snapshot,
+        setting: &ExploreSetting,
+        inputs: &[f32],
+    ) -> Result<Vec<f32>> {
+        setting.validate()?;
+        let x = Tensor::new(inputs, &self.input_dims(inputs)?, &self.t.device)?;
+        let (model, quant, _) = self.compressed(snap, setting).await?;
+        let around = quant.as_ref().map(|q| q as &dyn LayerForward);
+        let p = no_grad(|| logits_of(&model, &x, around)?.softmax(-1))?;
+        p.to_vec().await
+    }
+
+    /// The shape `[n, ...input_shape]` of `inputs`; refuses a length that is not a whole number of
+    /// samples, and non-finite values.
+    fn input_dims(&self, inputs: &[f32]) -> Result<Vec<usize>> {
+        let shape = &self.t.data.input_shape;
+        let f: usize = shape.iter().product();
+        if f == 0 || inputs.is_empty() || !inputs.len().is_multiple_of(f) {
+            bail!("predict: {} values are not a whole number of {f}-value samples", inputs.len());
+        }
+        if let Some(i) = inputs.iter().position(|v| !v.is_finite()) {
+            bail!("predict: input value {i} is {}: must be finite", inputs[i]);
+        }
+        let mut dims = vec![inputs.len() / f];
+        dims.extend_from_slice(shape);
+        Ok(dims)
+    }
+}

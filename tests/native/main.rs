@@ -8,6 +8,7 @@ mod cli;
 mod data;
 mod deep_compression;
 mod distill;
+mod drawn;
 mod end_to_end;
 mod export;
 mod fixtures;
