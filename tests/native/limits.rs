@@ -54,17 +54,18 @@ fn a_cnn_of_4096_channels_is_refused_naming_its_channels() {
     assert_eq!(built.as_deref(), Some(e.as_str()));
 }
 
-/// 4,096 channels of 28x28 flattened into a hidden layer of 4,096: 13,153,378,314 parameters,
-/// which a 32-bit `usize` wraps to 268,476,426 + … (under the 4 M limit on wasm32 before). Counted
-/// in u64 the limit refuses it on every target, with the exact count.
+/// 4,096 channels of 28x28 flattened into a hidden layer of 1,338: 4,296,694,152 parameters, which
+/// a 32-bit `usize` sum wraps to 1,726,856, under the 4 M limit (as on wasm32 before). Counted in u64
+/// the limit refuses it on every target, with the exact count.
 #[test]
 fn a_parameter_count_that_wraps_32_bits_is_refused_with_its_exact_value() {
-    let model = r#"{"kind": "cnn", "conv": [{"channels": 4096, "kernel": 1, "pool": 1}], "hidden": [4096]}"#;
-    let params: u64 = (4096 + 4096) + (4096 * 28 * 28 * 4096 + 4096) + (4096 * 10 + 10);
-    assert!(params > u32::MAX as u64 && params % (1u64 << 32) < MAX_PARAMS as u64, "wraps under the limit");
+    let model = r#"{"kind": "cnn", "conv": [{"channels": 4096, "kernel": 1, "pool": 1}], "hidden": [1338]}"#;
+    let params: u64 = (4096 + 4096) + (4096 * 28 * 28 * 1338 + 1338) + (1338 * 10 + 10);
+    assert_eq!(params, 4_296_694_152);
+    assert_eq!(params % (1u64 << 32), 1_726_856, "wraps under the limit in 32 bits");
     let e = refusal(&mnist(model, 32));
     assert!(e.starts_with(&format!("model has {params} parameters: at most {MAX_PARAMS}")), "{e}");
-    assert!(e.contains("model.hidden[0] = 4096"), "{e}");
+    assert!(e.contains("model.hidden[0] = 1338"), "{e}");
 }
 
 /// A model that fits at a small batch but whose training step does not at 4,096: the message names
