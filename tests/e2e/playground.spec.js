@@ -257,7 +257,7 @@ test('a trained model downloads, opens again with its accuracy, and bad files ar
   const bytes = readFileSync(/** @type {string} */ (await download.path()));
   const headerLength = Number(bytes.readBigUInt64LE(0));
   const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
-  expect(header.__metadata__.minnow_format).toBe('1');
+  expect(header.__metadata__.minnow_format).toBe('2');
   expect(header['0.weight']).toBeTruthy();
 
   // Open it: the notice, the file's recipe in the editor and the link, the same test accuracy.
