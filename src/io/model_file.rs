@@ -648,7 +648,7 @@ impl StoredCodes {
         let same = |a: &[f32], b: &[f32]| {
             a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
         };
-        if !same(&self.qp.scale, &r.weight.scale) {
+        if !same(self.qp.scale.as_slice(), r.weight.scale.as_slice()) {
             bail!("tensor `{name}{SCALE_SUFFIX}` differs from metadata `quantization`[{i}].weight.scale");
         }
         if self.qp.zero_point != r.weight.zero_point {

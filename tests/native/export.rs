@@ -527,7 +527,8 @@ fn pytorch_rebuilds_the_same_model() {
         // computes: the script's `--plain` must agree too.
         let file = ModelFile::from_bytes(&bytes).unwrap();
         let plain = file.format == 2 && file.quantization.iter().all(|q| q.input.is_none());
-        for mode in if plain { vec![None, Some("--plain")] } else { vec![None] } {
+        let modes = if plain { vec![None, Some("--plain")] } else { vec![None] };
+        for mode in modes {
             let label = format!("{name}{}", mode.map(|m| format!(" {m}")).unwrap_or_default());
             let torch = run(Command::new("python3")
                 .arg(script)
@@ -1032,10 +1033,10 @@ fn format_2_quantized_weights_must_agree_with_their_codes() {
     let t = trained(json);
     let good = pollster::block_on(model_file::save_trainer(&t)).unwrap();
     let file = ModelFile::from_bytes(&good).unwrap();
-    assert!(matches!(file.get("0.weight.codes"), Some(ExtraTensor::U8 { .. })), "affine 4-bit codes are U8");
+    assert!(matches!(file.get("1.weight.codes"), Some(ExtraTensor::U8 { .. })), "affine 4-bit codes are U8");
     assert!(check_stored_codes("affine4", &file).is_empty());
     // Without the float weights, loaders dequantize the codes: the same model.
-    let codes_only = rewrite(&good, |_, ts| ts.retain(|(n, ..)| n != "0.weight"));
+    let codes_only = rewrite(&good, |_, ts| ts.retain(|(n, ..)| n != "1.weight"));
     let open = |b: &[u8]| pollster::block_on(model_file::trainer_from_file(b, None, None));
     assert_eq!(test_logits(&open(&codes_only).unwrap()), test_logits(&t));
 
@@ -1044,26 +1045,26 @@ fn format_2_quantized_weights_must_agree_with_their_codes() {
         b[4..8].copy_from_slice(&(v + 0.25).to_le_bytes())
     };
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (edit_tensor(&good, "0.weight", |_, _, b| nudge(b)), "tensor `0.weight` holds"),
+        (edit_tensor(&good, "1.weight", |_, _, b| nudge(b)), "tensor `1.weight` holds"),
         (
-            edit_tensor(&good, "0.weight.codes", |_, _, b| b[3] = 16),
-            "tensor `0.weight.codes` holds 16 at flat index 3, outside [0, 15]",
+            edit_tensor(&good, "1.weight.codes", |_, _, b| b[3] = 16),
+            "tensor `1.weight.codes` holds 16 at flat index 3, outside [0, 15]",
         ),
         (
-            edit_tensor(&good, "0.weight.scale", |_, _, b| nudge(b)),
-            "tensor `0.weight.scale` differs from metadata `quantization`[0].weight.scale",
+            edit_tensor(&good, "1.weight.scale", |_, _, b| nudge(b)),
+            "tensor `1.weight.scale` differs from metadata `quantization`[0].weight.scale",
         ),
         (
-            rewrite(&good, |_, ts| ts.retain(|(n, ..)| !n.starts_with("0.weight."))),
-            "tensor `0.weight.codes` is missing: metadata `quantization`[0] quantizes `0.weight`",
+            rewrite(&good, |_, ts| ts.retain(|(n, ..)| !n.starts_with("1.weight."))),
+            "tensor `1.weight.codes` is missing: metadata `quantization`[0] quantizes `1.weight`",
         ),
         (
             rewrite(&good, |_, ts| {
-                for (n, ..) in ts.iter_mut().filter(|(n, ..)| n == "0.weight.codes") {
-                    *n = "0.weight.int8".into();
+                for (n, ..) in ts.iter_mut().filter(|(n, ..)| n == "1.weight.codes") {
+                    *n = "1.weight.int8".into();
                 }
             }),
-            "tensor `0.weight.int8`: a format 2 file stores a weight's codes as `0.weight.codes`",
+            "tensor `1.weight.int8`: a format 2 file stores a weight's codes as `1.weight.codes`",
         ),
         (
             rewrite(&good, |m, _| {
@@ -1084,7 +1085,7 @@ fn format_2_quantized_weights_must_agree_with_their_codes() {
                 let q: Vec<serde_json::Value> = serde_json::from_str(&m["quantization"]).unwrap();
                 m.insert("quantization".into(), serde_json::to_string(&q[1..]).unwrap());
             }),
-            "tensor `0.weight.codes`: metadata `quantization` has no record for `0.weight`",
+            "tensor `1.weight.codes`: metadata `quantization` has no record for `1.weight`",
         ),
     ];
     let mut failures = Vec::new();
