@@ -1,5 +1,5 @@
 //! Model files: one `.safetensors` file holds a [`Sequential`]'s state under PyTorch `state_dict`
-//! names, any pruning masks and quantized integer tensors beside it, and in its metadata the recipe
+//! names, any pruning masks and quantized integer codes beside it, and in its metadata the recipe
 //! and the data's input shape and class count, so minnow (or scripts/torch_eval.py) can rebuild the
 //! model. Reading never panics: a malformed, truncated or mismatched file is an [`Error`] naming it.
 //!
@@ -8,35 +8,53 @@
 //!
 //! Tensors (little-endian, row-major, as safetensors requires):
 //!
-//! | name                     | dtype | shape                 | meaning                                  |
-//! |--------------------------|-------|-----------------------|------------------------------------------|
-//! | `<i>.<p>`                | F32   | the parameter's       | state: `1.weight`, `2.running_var`, ...  |
-//! | `<i>.<p>_mask`           | U8    | the parameter's       | pruning mask, 1 = kept, 0 = pruned       |
-//! | `<i>.<p>.int8`           | I8    | the parameter's       | quantized values `q`                     |
-//! | `<i>.<p>.scale`          | F32   | `[]` or `[shape[0]]`  | per-tensor or per-output-channel scale   |
-//! | `<i>.<p>.zero_point`     | I32   | the scale's           | zero point `z`                           |
+//! | name                     | dtype        | shape                | meaning                                   |
+//! |--------------------------|--------------|----------------------|-------------------------------------------|
+//! | `<i>.<p>`                | F32          | the parameter's      | state: `1.weight`, `2.running_var`, ...   |
+//! | `<i>.<p>_mask`           | U8           | the parameter's      | pruning mask, 1 = kept, 0 = pruned        |
+//! | `<i>.weight.codes`       | I8, U8, I32  | the weight's         | integer codes `q` of a quantized weight   |
+//! | `<i>.weight.scale`       | F32          | `[]` or `[shape[0]]` | per-tensor or per-output-channel scale `s`|
+//! | `<i>.weight.zero_point`  | I32          | the scale's          | zero point `z`                            |
 //!
 //! `<i>.<p>` is a name in [`Sequential::state`] (parameters and batch-norm running
 //! statistics; torch's `num_batches_tracked` is not stored: minnow's fixed momentum never reads it).
 //! A mask's name is torch's (`torch.nn.utils.prune` calls it `weight_mask`); loading sets pruned
-//! entries to 0. A quantized parameter dequantizes as `(q − z) · scale`, per channel along axis 0
-//! when the scale has `shape[0]` entries. When the float tensor is present too, loaders use it (it is
-//! what minnow evaluated); when it is absent they dequantize. Every name must be one of these.
+//! entries to 0.
+//!
+//! A quantized layer's F32 weight holds the values the model computes with, the dequantized codes
+//! `ŵ = (q − z)·s` (per output channel, axis 0, when the scale has `shape[0]` entries), so PyTorch's
+//! `load_state_dict` and a plain forward give minnow's numbers (for weight-only quantization; a
+//! quantized input also needs its fake quantization, from the metadata). Beside it: the codes
+//! `q = clamp(round_half_even(w·(1/s)) + z, qmin, qmax)` of the weights before quantization, as
+//! I8 for a range inside [−128, 127] (symmetric, ≤ 8 bits), U8 inside [0, 255] (affine, ≤ 8 bits)
+//! and I32 beyond, and the scale and zero point. Quantizing `ŵ` again with the same qparams gives
+//! `q` back exactly (`fl(fl(k·s)·fl(1/s))` is within 0.02 of `k` for `|k| < 2¹⁶`), so the model
+//! fake-quantizes its stored weights to themselves and evaluates as the run did, bit for bit.
+//! Every quantized layer has its codes, scale and zero point (equal to its record's), and the F32
+//! weight, when present, is exactly `(q − z)·s`; when absent, loaders dequantize the codes.
 //!
 //! Metadata (strings): `minnow_format` = "2", `recipe` = the recipe JSON, `input_shape` = the
 //! per-sample input shape as a JSON array (`[1,8,8]`), `classes` = the number of classes (`10`),
 //! and `format` = "pt" (the tag PyTorch-side tools look for). Optional: `quantization` = a JSON
-//! array of [`QuantRecord`]s (the fake quantization the model was evaluated with: loading reinstalls
-//! it, so a quantized model evaluates as it did in its run) and `source_recipe` = the recipe of the
-//! run that produced the model, for provenance only, and `test_split` = the [`split_fingerprint`]
-//! of the test split the model was evaluated on (loading a file for evaluation or more training
-//! refuses a dataset whose recomputed split differs, e.g. after an edit of the recipe's seed or
-//! test fraction). Files written before `test_split` existed have none and still load unchecked.
+//! array of [`QuantRecord`]s (the fake quantization the model was evaluated with: per layer `bits`,
+//! `scheme`, `granularity`, `ch_axis` (0 for per-channel scales), the weight's qparams and the
+//! input's; loading reinstalls it, so a quantized model evaluates as it did in its run) and
+//! `source_recipe` = the recipe of the run that produced the model, for provenance only, and
+//! `test_split` = the [`split_fingerprint`] of the test split the model was evaluated on (loading a
+//! file for evaluation or more training refuses a dataset whose recomputed split differs, e.g.
+//! after an edit of the recipe's seed or test fraction). Files written before `test_split`
+//! existed have none and still load unchecked.
+//!
+//! Format 1 (still read, never written): a quantized layer's F32 weight held the float weights
+//! before quantization (the reinstalled fake quantization quantized them at every forward, so
+//! minnow computed `ŵ` but PyTorch's `load_state_dict` got `w`); codes were optional, I8 only, as
+//! `<i>.<p>.int8`, used only when the F32 tensor was absent. Such a file loads as it was written
+//! and computes what it computed.
 //!
 //! Loading checks that every F32 tensor is finite and that every quantization record is consistent:
 //! `qmin`/`qmax` are `qrange(bits, scheme)`, scales are finite and in
-//! [[`MIN_SCALE`], [`MAX_SCALE`]], zero points lie in `[qmin, qmax]`, and a scale list has 1 entry
-//! or one per output channel.
+//! [[`MIN_SCALE`], [`MAX_SCALE`]], zero points lie in `[qmin, qmax]`, a scale list has 1 entry
+//! or one per output channel, and (format 2) codes lie in `[qmin, qmax]`.
 //!
 //! The `recipe` describes the model *as saved*: [`save_trainer`] writes the architecture the run
 //! ended with (thinned widths after structured removal, the student after distillation, see
@@ -60,11 +78,14 @@ use std::collections::HashSet;
 
 /// The `minnow_format` this build writes.
 pub const FORMAT_VERSION: &str = "2";
-/// Every `minnow_format` this build reads: format 1 (`gelu` = the tanh approximation) and 2.
+/// Every `minnow_format` this build reads: format 1 (float weights before quantization; `gelu` =
+/// the tanh approximation) and 2.
 pub const READ_VERSIONS: [&str; 2] = ["1", FORMAT_VERSION];
 /// Suffix of a pruning mask's name (`1.weight` → `1.weight_mask`).
 pub const MASK_SUFFIX: &str = "_mask";
-/// Suffix of a quantized parameter's integer values.
+/// Suffix of a quantized weight's integer codes (format 2).
+pub const CODES_SUFFIX: &str = ".codes";
+/// Suffix of a quantized parameter's int8 values in format 1 files.
 pub const INT8_SUFFIX: &str = ".int8";
 /// Suffix of a quantized parameter's scale.
 pub const SCALE_SUFFIX: &str = ".scale";
@@ -173,6 +194,28 @@ impl ExtraTensor {
             other => bail!("tensor `{name}` has dtype {other}; minnow files hold F32, I8, U8 or I32"),
         })
     }
+
+    /// The values of an integer tensor (I8, U8 or I32) widened to i32; None for F32.
+    pub fn ints(&self) -> Option<Vec<i32>> {
+        match self {
+            ExtraTensor::F32 { .. } => None,
+            ExtraTensor::I8 { data, .. } => Some(data.iter().map(|&v| i32::from(v)).collect()),
+            ExtraTensor::U8 { data, .. } => Some(data.iter().map(|&v| i32::from(v)).collect()),
+            ExtraTensor::I32 { data, .. } => Some(data.clone()),
+        }
+    }
+
+    /// Codes `q ∈ [qmin, qmax]` in the narrowest dtype a format 2 file uses for the range: I8 inside
+    /// [−128, 127], U8 inside [0, 255], else I32.
+    pub fn codes(shape: Vec<usize>, q: &[i32], qmin: i32, qmax: i32) -> ExtraTensor {
+        if qmin >= i32::from(i8::MIN) && qmax <= i32::from(i8::MAX) {
+            ExtraTensor::I8 { shape, data: q.iter().map(|&v| v as i8).collect() }
+        } else if qmin >= 0 && qmax <= i32::from(u8::MAX) {
+            ExtraTensor::U8 { shape, data: q.iter().map(|&v| v as u8).collect() }
+        } else {
+            ExtraTensor::I32 { shape, data: q.to_vec() }
+        }
+    }
 }
 
 /// An [`ExtraTensor`] serialized for safetensors.
@@ -201,16 +244,27 @@ impl View for Encoded {
 enum Role<'a> {
     State,
     Mask(&'a str),
-    Int8(&'a str),
+    /// Integer codes: `.codes` in format 2, `.int8` in format 1.
+    Codes(&'a str),
+    /// The other format's name for codes.
+    OtherCodes(&'a str),
     Scale(&'a str),
     ZeroPoint(&'a str),
 }
 
-fn role(name: &str) -> Role<'_> {
+/// The suffix of quantized codes in files of `format`.
+fn codes_suffix(format: u32) -> &'static str {
+    if format == 1 { INT8_SUFFIX } else { CODES_SUFFIX }
+}
+
+fn role(name: &str, format: u32) -> Role<'_> {
+    let (own, other) = (codes_suffix(format), if format == 1 { CODES_SUFFIX } else { INT8_SUFFIX });
     if let Some(p) = name.strip_suffix(MASK_SUFFIX) {
         Role::Mask(p)
-    } else if let Some(p) = name.strip_suffix(INT8_SUFFIX) {
-        Role::Int8(p)
+    } else if let Some(p) = name.strip_suffix(own) {
+        Role::Codes(p)
+    } else if let Some(p) = name.strip_suffix(other) {
+        Role::OtherCodes(p)
     } else if let Some(p) = name.strip_suffix(SCALE_SUFFIX) {
         Role::Scale(p)
     } else if let Some(p) = name.strip_suffix(ZERO_POINT_SUFFIX) {
@@ -245,6 +299,8 @@ fn check_len(name: &str, t: &ExtraTensor) -> Result<()> {
 /// Everything a model file holds, decoded to host memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelFile {
+    /// The `minnow_format` (1 or 2; [`ModelFile::to_bytes`] writes this one back).
+    pub format: u32,
     pub recipe: Recipe,
     /// Per-sample input shape of the data the model was trained on.
     pub input_shape: Vec<usize>,
@@ -277,8 +333,9 @@ impl ModelFile {
             let shown: String = format.chars().take(40).collect();
             bail!("minnow_format = {shown:?}: this build reads formats {}", READ_VERSIONS.join(" and "));
         }
+        let format: u32 = format.parse().map_err(|_| Error::new("minnow_format: not a version"))?;
         let mut recipe_text = meta("recipe")?;
-        if format == "1" {
+        if format == 1 {
             recipe_text = crate::recipe::gelu_as_tanh(&recipe_text);
         }
         let recipe = Recipe::from_json(&recipe_text).map_err(|e| Error(format!("metadata `recipe`: {e}")))?;
@@ -314,7 +371,7 @@ impl ModelFile {
             bail!("metadata `quantization` is an empty list; a float model has no `quantization` entry");
         }
         for (i, r) in quantization.iter().enumerate() {
-            r.check(&format!("metadata `quantization`[{i}]"))?;
+            r.check(&format!("metadata `quantization`[{i}]"), format)?;
         }
         let source_recipe = metadata.get("source_recipe").cloned();
         let test_split = metadata.get("test_split").cloned();
@@ -336,12 +393,28 @@ impl ModelFile {
             tensors.push((name.to_string(), t));
         }
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(ModelFile { recipe, input_shape, classes, tensors, quantization, source_recipe, test_split })
+        Ok(ModelFile {
+            format,
+            recipe,
+            input_shape,
+            classes,
+            tensors,
+            quantization,
+            source_recipe,
+            test_split,
+        })
     }
 
     /// Serializes to safetensors bytes. Checks names and data lengths only; [`save`] also checks
     /// that the file loads back.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        if !READ_VERSIONS.contains(&self.format.to_string().as_str()) {
+            bail!(
+                "minnow_format = {}: this build writes formats {}",
+                self.format,
+                READ_VERSIONS.join(" and ")
+            );
+        }
         let mut seen = HashSet::new();
         let mut encoded = Vec::with_capacity(self.tensors.len());
         for (name, t) in &self.tensors {
@@ -357,7 +430,7 @@ impl ModelFile {
         }
         let input_shape = serde_json::to_string(&self.input_shape)?;
         let mut meta = vec![
-            ("minnow_format", FORMAT_VERSION.to_string()),
+            ("minnow_format", self.format.to_string()),
             ("format", "pt".to_string()),
             ("recipe", serde_json::to_string(&self.recipe)?),
             ("input_shape", input_shape),
@@ -385,33 +458,45 @@ impl ModelFile {
     /// file's tensors into it.
     pub fn build(&self, dev: &Device) -> Result<(Sequential, Option<FakeQuantModel>)> {
         let model = self.recipe.build_model(&self.input_shape, self.classes, dev)?;
-        self.assign(&model)?;
-        let quant = install_quantization(&model, &self.quantization)?;
+        let quant = self.assign_checked(&model)?;
         Ok((model, quant))
     }
 
     /// Checks every tensor against `model` (names, dtypes, shapes, mask and quantization rules) and
     /// only then overwrites the model's state; on error the model is untouched.
     pub fn assign(&self, model: &Sequential) -> Result<()> {
+        self.assign_checked(model).map(drop)
+    }
+
+    /// [`ModelFile::assign`], returning the fake quantization the records describe.
+    fn assign_checked(&self, model: &Sequential) -> Result<Option<FakeQuantModel>> {
+        let quant = install_quantization(model, &self.quantization)?;
         let state = model.state();
         let values = self.resolve(&shapes_of(&state))?;
         for ((_, t), v) in state.iter().zip(values) {
             t.set_storage(t.device().upload(&v)?)?;
         }
-        Ok(())
+        Ok(quant)
     }
 
     /// The value of each state tensor `(name, shape)` after dequantization and masking, with every
-    /// check done.
+    /// check done. The records are already checked against the model ([`install_quantization`]).
     fn resolve(&self, state: &[(String, Vec<usize>)]) -> Result<Vec<Vec<f32>>> {
         let known: HashSet<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
         for (name, t) in &self.tensors {
             check_len(name, t)?;
-            match role(name) {
+            match role(name, self.format) {
                 Role::State if !known.contains(name.as_str()) => bail!(
                     "unexpected tensor `{name}`: the model the recipe builds has no such parameter or buffer"
                 ),
-                Role::Mask(p) | Role::Int8(p) | Role::Scale(p) | Role::ZeroPoint(p) if !known.contains(p) => {
+                Role::OtherCodes(p) => bail!(
+                    "tensor `{name}`: a format {} file stores a weight's codes as `{p}{}`",
+                    self.format,
+                    codes_suffix(self.format)
+                ),
+                Role::Mask(p) | Role::Codes(p) | Role::Scale(p) | Role::ZeroPoint(p)
+                    if !known.contains(p) =>
+                {
                     bail!("tensor `{name}` belongs to `{p}`, which the model the recipe builds does not have")
                 }
                 _ => {}
@@ -419,14 +504,39 @@ impl ModelFile {
         }
         let mut values = Vec::with_capacity(state.len());
         for (name, shape) in state {
-            let dequantized = self.dequantize(name, shape)?;
+            let record =
+                self.quantization.iter().enumerate().find(|(_, r)| *name == format!("{}.weight", r.layer));
+            let dequantized = match (self.codes(name, shape)?, record) {
+                (Some(c), _) if self.format == 1 => Some(c.dequantize()),
+                (_, _) if self.format == 1 => None,
+                (Some(c), Some((i, r))) => Some(c.checked_against(name, i, r)?.dequantize()),
+                (Some(_), None) => bail!(
+                    "tensor `{name}{CODES_SUFFIX}`: metadata `quantization` has no record for `{name}`, so \
+                     nothing says how it was quantized"
+                ),
+                (None, Some((i, _))) => bail!(
+                    "tensor `{name}{CODES_SUFFIX}` is missing: metadata `quantization`[{i}] quantizes `{name}`, \
+                     and a format 2 file holds the codes, scale and zero point of every quantized weight"
+                ),
+                (None, None) => None,
+            };
             let mut v = match (self.get(name), dequantized) {
-                (Some(ExtraTensor::F32 { shape: s, data }), _) => {
+                (Some(ExtraTensor::F32 { shape: s, data }), deq) => {
                     if s != shape {
                         bail!(
                             "tensor `{name}`: shape {} in the file, the model the recipe builds expects {}",
                             fmt_shape(s),
                             fmt_shape(shape)
+                        );
+                    }
+                    // Format 1: the float tensor wins; format 2: it is the dequantized codes.
+                    if let Some(deq) = deq.filter(|_| self.format >= 2)
+                        && let Some((j, (x, d))) =
+                            data.iter().zip(&deq).enumerate().find(|(_, (x, d))| x.to_bits() != d.to_bits())
+                    {
+                        bail!(
+                            "tensor `{name}` holds {x:?} at flat index {j}, but its codes dequantize to {d:?}: \
+                             a quantized weight is stored as (q − z)·scale"
                         );
                     }
                     data.clone()
@@ -464,27 +574,34 @@ impl ModelFile {
         Ok(values)
     }
 
-    /// `(q − z) · scale` for a parameter stored as `.int8`/`.scale`/`.zero_point`, None when it has
-    /// no `.int8` tensor.
-    fn dequantize(&self, name: &str, shape: &[usize]) -> Result<Option<Vec<f32>>> {
+    /// The codes, scale and zero point stored for `name` (`.codes` in format 2, `.int8` in format 1),
+    /// None when it has no codes tensor.
+    fn codes(&self, name: &str, shape: &[usize]) -> Result<Option<StoredCodes>> {
+        let suffix = codes_suffix(self.format);
         let (q, s, z) = (
-            self.get(&format!("{name}{INT8_SUFFIX}")),
+            self.get(&format!("{name}{suffix}")),
             self.get(&format!("{name}{SCALE_SUFFIX}")),
             self.get(&format!("{name}{ZERO_POINT_SUFFIX}")),
         );
         let Some(q) = q else {
             if s.is_some() || z.is_some() {
-                bail!("tensor `{name}` has a scale or zero point but no `{name}{INT8_SUFFIX}` values");
+                bail!("tensor `{name}` has a scale or zero point but no `{name}{suffix}` values");
             }
             return Ok(None);
         };
-        let ExtraTensor::I8 { shape: qs, data: q } = q else {
-            bail!("tensor `{name}{INT8_SUFFIX}`: dtype {}, expected I8", q.dtype());
+        let codes = match q {
+            ExtraTensor::I8 { .. } => q.ints(),
+            ExtraTensor::U8 { .. } | ExtraTensor::I32 { .. } if self.format >= 2 => q.ints(),
+            _ => None,
         };
-        if qs != shape {
+        let Some(codes) = codes else {
+            let want = if self.format == 1 { "I8" } else { "I8, U8 or I32" };
+            bail!("tensor `{name}{suffix}`: dtype {}, expected {want}", q.dtype());
+        };
+        if q.shape() != shape {
             bail!(
-                "tensor `{name}{INT8_SUFFIX}`: shape {}, its parameter has {}",
-                fmt_shape(qs),
+                "tensor `{name}{suffix}`: shape {}, its parameter has {}",
+                fmt_shape(q.shape()),
                 fmt_shape(shape)
             );
         }
@@ -494,15 +611,15 @@ impl ModelFile {
         let Some(ExtraTensor::I32 { shape: zs, data: zero }) = z else {
             bail!("quantized tensor `{name}` needs an I32 `{name}{ZERO_POINT_SUFFIX}`");
         };
-        let channels = match (ss.as_slice(), shape.first()) {
-            ([], _) => 1,
-            (&[c], Some(&rows)) if c == rows => c,
+        match (ss.as_slice(), shape.first()) {
+            ([], _) => {}
+            (&[c], Some(&rows)) if c == rows => {}
             _ => bail!(
                 "tensor `{name}{SCALE_SUFFIX}`: shape {}; must be [] (per tensor) or [{}] (per channel)",
                 fmt_shape(ss),
                 shape.first().copied().unwrap_or(1)
             ),
-        };
+        }
         if zs != ss {
             bail!(
                 "tensor `{name}{ZERO_POINT_SUFFIX}`: shape {}, its scale has {}",
@@ -515,10 +632,44 @@ impl ModelFile {
                 "tensor `{name}{SCALE_SUFFIX}` holds {bad:?}; scales must be finite and positive, in [{MIN_SCALE:e}, {MAX_SCALE:e}]"
             );
         }
-        let per = (q.len() / channels).max(1);
-        let v =
-            q.iter().enumerate().map(|(i, &q)| (q as f32 - zero[i / per] as f32) * scale[i / per]).collect();
-        Ok(Some(v))
+        let (qmin, qmax) = (i32::from(i8::MIN), i32::from(i8::MAX));
+        let qp = QParams { scale: scale.clone(), zero_point: zero.clone(), qmin, qmax };
+        Ok(Some(StoredCodes { codes, qp }))
+    }
+}
+
+/// A weight's integer codes and the qparams stored beside them.
+struct StoredCodes {
+    codes: Vec<i32>,
+    qp: QParams,
+}
+
+impl StoredCodes {
+    /// `(q − z)·s`, per channel along axis 0 when there is a scale per row.
+    fn dequantize(&self) -> Vec<f32> {
+        self.qp.dequantize(&self.codes)
+    }
+
+    /// Checks the stored scale and zero point against record `i` (bit for bit) and the codes against
+    /// its range `[qmin, qmax]`.
+    fn checked_against(mut self, name: &str, i: usize, r: &QuantRecord) -> Result<StoredCodes> {
+        let same = |a: &[f32], b: &[f32]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        };
+        if !same(self.qp.scale.as_slice(), r.weight.scale.as_slice()) {
+            bail!("tensor `{name}{SCALE_SUFFIX}` differs from metadata `quantization`[{i}].weight.scale");
+        }
+        if self.qp.zero_point != r.weight.zero_point {
+            bail!(
+                "tensor `{name}{ZERO_POINT_SUFFIX}` differs from metadata `quantization`[{i}].weight.zero_point"
+            );
+        }
+        let (qmin, qmax) = (r.weight.qmin, r.weight.qmax);
+        if let Some((j, q)) = self.codes.iter().enumerate().find(|(_, q)| !(qmin..=qmax).contains(*q)) {
+            bail!("tensor `{name}{CODES_SUFFIX}` holds {q} at flat index {j}, outside [{qmin}, {qmax}]");
+        }
+        (self.qp.qmin, self.qp.qmax) = (qmin, qmax);
+        Ok(self)
     }
 }
 
@@ -527,10 +678,11 @@ fn shapes_of(state: &[(String, Tensor)]) -> Vec<(String, Vec<usize>)> {
 }
 
 /// Serializes `model` with its recipe and data shape (`input_shape` per sample, `classes`) and the
-/// `extra` tensors (masks, quantized values; names as in the module docs), plus the model's fake
-/// quantization as [`QuantRecord`]s. Reads the weights back from the device, hence async. Refuses a
-/// model that does not match its recipe and extras that would not load back, so every file minnow
-/// writes, it can read.
+/// `extra` tensors (masks; names as in the module docs), plus the model's fake quantization `quant`:
+/// its [`QuantRecord`]s, and for each quantized weight the dequantized values in place of the
+/// float ones, its codes, scale and zero point. Reads the weights back from the device, hence
+/// async. Refuses a model that does not match its recipe and extras that would not load back, so
+/// every file minnow writes, it can read.
 pub async fn save(
     model: &Sequential,
     quant: Option<&FakeQuantModel>,
@@ -566,25 +718,50 @@ async fn save_with_source(
             );
         }
     }
+    let quantization = quant_records(quant);
     let mut tensors = Vec::with_capacity(state.len() + extra.len());
     for (name, t) in &state {
-        tensors.push((name.clone(), ExtraTensor::F32 { shape: t.shape().to_vec(), data: t.to_vec().await? }));
+        let shape = t.shape().to_vec();
+        let data = t.to_vec().await?;
+        match quantization.iter().find(|r| *name == format!("{}.weight", r.layer)) {
+            Some(r) => tensors.extend(quantized_weight(name, shape, &data, &r.weight)),
+            None => tensors.push((name.clone(), ExtraTensor::F32 { shape, data })),
+        }
     }
     tensors.extend(extra.iter().cloned());
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let file = ModelFile {
+        format: 2,
         recipe: recipe.clone(),
         input_shape: input_shape.to_vec(),
         classes,
         tensors,
-        quantization: quant_records(quant),
+        quantization,
         source_recipe: run.as_ref().map(|(r, _)| serde_json::to_string(r)).transpose()?,
         test_split: run.map(|(_, split)| split),
     };
     // Every check loading makes, so a file minnow writes is one it reads.
-    file.resolve(&shapes_of(&state))?;
     install_quantization(model, &file.quantization)?;
+    file.resolve(&shapes_of(&state))?;
     file.to_bytes()
+}
+
+/// The tensors of a quantized weight `name` with values `w`: the dequantized weights
+/// `ŵ = (q − z)·s` under `name` (F32: what the model computes with, what `fake_quant` gives), the
+/// codes `q = clamp(round_half_even(w·(1/s)) + z, qmin, qmax)` ([`ExtraTensor::codes`]), the scale
+/// and the zero point (`[]` per tensor, `[shape[0]]` per channel).
+fn quantized_weight(name: &str, shape: Vec<usize>, w: &[f32], qp: &QParams) -> [(String, ExtraTensor); 4] {
+    let q = qp.quantize(w);
+    let qshape = if qp.scale.len() == 1 { Vec::new() } else { vec![qp.scale.len()] };
+    [
+        (name.to_string(), ExtraTensor::F32 { shape: shape.clone(), data: qp.dequantize(&q) }),
+        (format!("{name}{CODES_SUFFIX}"), ExtraTensor::codes(shape, &q, qp.qmin, qp.qmax)),
+        (format!("{name}{SCALE_SUFFIX}"), ExtraTensor::F32 { shape: qshape.clone(), data: qp.scale.clone() }),
+        (
+            format!("{name}{ZERO_POINT_SUFFIX}"),
+            ExtraTensor::I32 { shape: qshape, data: qp.zero_point.clone() },
+        ),
+    ]
 }
 
 /// One layer's fake quantization in a model file (metadata `quantization`): weights quantized with
@@ -599,6 +776,10 @@ pub struct QuantRecord {
     pub bits: u32,
     pub scheme: Scheme,
     pub granularity: Granularity,
+    /// The axis the weight's scales run along: 0 (output channels) for per-channel qparams, absent
+    /// for per-tensor ones (and in format 1 files, which did not record it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ch_axis: Option<usize>,
     pub weight: QParams,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputQuantRecord>,
@@ -607,10 +788,24 @@ pub struct QuantRecord {
 impl QuantRecord {
     /// The checks that need no model: bits in [2, 16], each qparams' range the one `bits` and
     /// `scheme` give ([`qrange`]), a non-empty scale list, sane scales
-    /// and zero points in range. `p` names the record (`metadata \`quantization\`[0]`).
-    fn check(&self, p: &str) -> Result<()> {
+    /// and zero points in range, and (format 2) `ch_axis` = 0 exactly for per-channel records. `p`
+    /// names the record (`metadata \`quantization\`[0]`).
+    fn check(&self, p: &str, format: u32) -> Result<()> {
         if !(2..=16).contains(&self.bits) {
             bail!("{p}.bits = {}: must be in [2, 16]", self.bits);
+        }
+        let per_channel = self.granularity == Granularity::PerChannel;
+        match self.ch_axis {
+            Some(a) if a != 0 => {
+                bail!("{p}.ch_axis = {a}: weights are quantized per output channel (axis 0)")
+            }
+            Some(_) if !per_channel => {
+                bail!("{p}.ch_axis = 0, but granularity = per_tensor has no channel axis")
+            }
+            None if per_channel && format >= 2 => {
+                bail!("{p}.ch_axis is missing: granularity = per_channel needs ch_axis = 0")
+            }
+            _ => {}
         }
         check_record_qparams(&format!("{p}.weight"), &self.weight, self.bits, self.scheme)?;
         if let Some(a) = &self.input {
@@ -674,6 +869,7 @@ fn quant_records(quant: Option<&FakeQuantModel>) -> Vec<QuantRecord> {
                 bits: l.bits,
                 scheme: l.scheme,
                 granularity: l.granularity,
+                ch_axis: (l.granularity == Granularity::PerChannel).then_some(0),
                 weight: l.weight.clone(),
                 input: l.input.as_ref().map(|a| InputQuantRecord {
                     bits: a.bits,
@@ -923,11 +1119,8 @@ pub fn save_test_split(data: &Dataset) -> Result<Vec<u8>> {
         .map_err(|e| Error(format!("writing safetensors: {e}")))
 }
 
-/// The tensors that describe a run's compression, for [`save`]: each pruning mask as
-/// `<param>_mask` (U8, 1 = kept), and for each quantized layer whose integers fit in i8 (signed
-/// schemes, ≤ 8 bits) the weight's levels `q = clamp(round(w / s) + z, qmin, qmax)` as
-/// `<layer>.weight.int8` with `.scale` (F32) and `.zero_point` (I32), per tensor (`[]`) or per output
-/// channel (`[out]`).
+/// The tensors that describe a run's pruning, for [`save`]: each mask as `<param>_mask` (U8,
+/// 1 = kept). Quantized weights need no extras: [`save`] writes them from the fake quantization.
 pub async fn compression_extras(t: &Trainer) -> Result<Vec<(String, ExtraTensor)>> {
     let state = t.model.state();
     let shape_of = |name: &str| state.iter().find(|(n, _)| n == name).map(|(_, t)| t.shape().to_vec());
@@ -936,44 +1129,6 @@ pub async fn compression_extras(t: &Trainer) -> Result<Vec<(String, ExtraTensor)
         let Some(shape) = shape_of(name) else { continue };
         let data = mask.iter().map(|&m| u8::from(m != 0.0)).collect();
         out.push((format!("{name}{MASK_SUFFIX}"), ExtraTensor::U8 { shape, data }));
-    }
-    let Some(fq) = &t.quant else { return Ok(out) };
-    let layers: Vec<(usize, crate::compress::quant::QParams)> = fq
-        .layers
-        .borrow()
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| l.as_ref().map(|l| (i, l.weight.clone())))
-        .collect();
-    for (i, qp) in layers {
-        if qp.qmin < -128 || qp.qmax > 127 || qp.scale.is_empty() {
-            continue;
-        }
-        let name = format!("{i}.weight");
-        let Some((_, w)) = state.iter().find(|(n, _)| *n == name) else { continue };
-        let shape = w.shape().to_vec();
-        let values = w.to_vec().await?;
-        let channels = qp.scale.len();
-        let per = values.len() / channels.max(1);
-        let data = values
-            .iter()
-            .enumerate()
-            .map(|(j, &x)| {
-                let c = (j / per.max(1)).min(channels - 1);
-                let q = crate::core::backend::cpu::quant_level(x, qp.scale[c], qp.zero_point[c] as f32);
-                q.clamp(qp.qmin as f32, qp.qmax as f32) as i8
-            })
-            .collect();
-        let qshape = if channels == 1 { Vec::new() } else { vec![channels] };
-        out.push((format!("{name}{INT8_SUFFIX}"), ExtraTensor::I8 { shape, data }));
-        out.push((
-            format!("{name}{SCALE_SUFFIX}"),
-            ExtraTensor::F32 { shape: qshape.clone(), data: qp.scale.clone() },
-        ));
-        out.push((
-            format!("{name}{ZERO_POINT_SUFFIX}"),
-            ExtraTensor::I32 { shape: qshape, data: qp.zero_point.clone() },
-        ));
     }
     Ok(out)
 }

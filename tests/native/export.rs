@@ -1,7 +1,10 @@
-//! Model files (src/export.rs): save → load is bit-exact and training continues identically; masks
-//! and quantized tensors load as documented; malformed, truncated and mismatched files give clear
-//! errors, never a panic; and PyTorch (scripts/torch_eval.py) rebuilds each model from its file and
-//! gets the same accuracy and logits as `minnow eval` (skipped with a message where torch is missing).
+//! Model files (src/io/model_file.rs): save → load is bit-exact and training continues identically;
+//! masks and quantized tensors load as documented; every preset with quantization saves the
+//! weights it computes with (the dequantized codes, which re-quantize to themselves) and reloads to
+//! the same logits bit for bit; format 1 files (tests/model-files) compute what they computed;
+//! malformed, truncated and mismatched files give clear errors, never a panic; and PyTorch
+//! (scripts/torch_eval.py) rebuilds each model from its file and gets the same accuracy and logits
+//! as `minnow eval` (skipped with a message where torch is missing).
 
 use minnow::Device;
 use minnow::io::model_file::{self, ExtraTensor, ModelFile};
@@ -168,13 +171,16 @@ fn masks_and_quantized_tensors_load_as_documented() {
     };
     assert_eq!(get(&model, "1.weight"), masked);
 
-    // Quantized only: the float tensor is gone, loaders dequantize (per channel, non-zero zero point).
+    // Format 1, quantized only: the float tensor is gone, loaders dequantize the `.int8` values
+    // (per channel, non-zero zero point).
+    file.format = 1;
     let expect = quantize_in_file(&mut file, "7.weight", 3);
     let model = model_file::load(&file.to_bytes().unwrap(), &Device::Cpu).unwrap().1;
     assert_eq!(get(&model, "7.weight"), expect);
 
-    // Per-tensor scale, next to the float: the float wins.
+    // Format 1, per-tensor scale next to the float: the float wins.
     let mut file = ModelFile::from_bytes(&bytes).unwrap();
+    file.format = 1;
     let n = file.get("4.weight").unwrap().shape().iter().product();
     file.tensors.push(("4.weight.int8".into(), ExtraTensor::I8 { shape: vec![16, 32], data: vec![1; n] }));
     file.tensors.push(("4.weight.scale".into(), ExtraTensor::F32 { shape: vec![], data: vec![0.5] }));
@@ -296,7 +302,7 @@ fn malformed_files_give_clear_errors() {
         ),
         (
             rewrite(&good, |_, ts| ts.push(("7.weight.scale".into(), Dtype::F32, vec![], vec![0; 4]))),
-            "has a scale or zero point but no `7.weight.int8`",
+            "has a scale or zero point but no `7.weight.codes`",
         ),
         (set_meta(&good, "recipe", Some("{not json")), "key must be a string at line 1 column 2"),
         (
@@ -447,8 +453,16 @@ fn torch_cases() -> Vec<(&'static str, String)> {
         ("spiral-sigmoid-bn", spiral("sigmoid", r#", "batch_norm": true"#)),
         ("spiral-leaky-relu-dropout", spiral("leaky_relu", r#", "dropout": 0.3"#)),
         ("cnn-thinned-static-int8", THINNED_INT8.to_string()),
+        ("mlp-affine8-weights", AFFINE8.to_string()),
     ]
 }
+
+/// The digits MLP with affine 8-bit per-tensor weights (U8 codes), inputs in float.
+const AFFINE8: &str = r#"{"version": 1, "seed": 6, "backend": "cpu",
+  "dataset": {"name": "digits", "classes": 10},
+  "model": {"kind": "mlp", "hidden": [32], "activation": "relu"},
+  "training": {"epochs": 2, "batch_size": 32, "optimizer": {"kind": "adam", "lr": 0.003}},
+  "compression": [{"kind": "quantize", "bits": 8, "scheme": "affine", "granularity": "per_tensor"}]}"#;
 
 /// Fails to compile when an activation is added, and fails when no torch case uses one.
 #[test]
@@ -498,11 +512,14 @@ fn pytorch_rebuilds_the_same_model() {
             "mlp-bn-dropout-gelu-masked" => save(&t, &[("1.weight_mask".into(), mask_for(&t, "1.weight").0)]),
             "cnn-bn-relu-quantized" => {
                 let mut file = ModelFile::from_bytes(&save(&t, &[])).unwrap();
+                file.format = 1;
                 quantize_in_file(&mut file, "0.weight", 0);
                 quantize_in_file(&mut file, "12.weight", -5);
                 file.to_bytes().unwrap()
             }
-            "cnn-thinned-static-int8" => pollster::block_on(model_file::save_trainer(&t)).unwrap(),
+            "cnn-thinned-static-int8" | "mlp-affine8-weights" => {
+                pollster::block_on(model_file::save_trainer(&t)).unwrap()
+            }
             _ => save(&t, &[]),
         };
         let (model, split) = (tmp(&format!("{name}.safetensors")), tmp(&format!("{name}-test.safetensors")));
@@ -512,36 +529,51 @@ fn pytorch_rebuilds_the_same_model() {
             .arg(&model)
             .args(["--head", "0", "--test-split"])
             .arg(&split));
-        let torch = run(Command::new("python3").arg(script).arg(&model).arg(&split).args(["--head", "0"]));
-        let (m, p): (EvalJson, EvalJson) =
-            (serde_json::from_str(&minnow).unwrap(), serde_json::from_str(&torch).unwrap());
-        if m.test_accuracy != p.test_accuracy {
-            failures
-                .push(format!("{name}: test accuracy minnow {} torch {}", m.test_accuracy, p.test_accuracy));
-        }
-        if m.logits_head.len() != t.data.n_test() || p.logits_head.len() != m.logits_head.len() {
-            failures.push(format!(
-                "{name}: {} minnow rows, {} torch rows",
-                m.logits_head.len(),
-                p.logits_head.len()
-            ));
-            continue;
-        }
-        let mut worst = (0.0f64, 0, 0);
-        for (i, (a, b)) in m.logits_head.iter().zip(&p.logits_head).enumerate() {
-            for (j, (x, y)) in a.iter().zip(b).enumerate() {
-                let excess = (x - y).abs() - (1e-5 + 1e-5 * y.abs());
-                if excess > worst.0 {
-                    worst = (excess, i, j);
+        let m: EvalJson = serde_json::from_str(&minnow).unwrap();
+        // A format 2 file whose inputs are not quantized is what `load_state_dict` + a plain forward
+        // computes: the script's `--plain` must agree too.
+        let file = ModelFile::from_bytes(&bytes).unwrap();
+        let plain = file.format == 2 && file.quantization.iter().all(|q| q.input.is_none());
+        let modes = if plain { vec![None, Some("--plain")] } else { vec![None] };
+        for mode in modes {
+            let label = format!("{name}{}", mode.map(|m| format!(" {m}")).unwrap_or_default());
+            let torch = run(Command::new("python3")
+                .arg(script)
+                .arg(&model)
+                .arg(&split)
+                .args(["--head", "0"])
+                .args(mode));
+            let p: EvalJson = serde_json::from_str(&torch).unwrap();
+            if m.test_accuracy != p.test_accuracy {
+                failures.push(format!(
+                    "{label}: test accuracy minnow {} torch {}",
+                    m.test_accuracy, p.test_accuracy
+                ));
+            }
+            if m.logits_head.len() != t.data.n_test() || p.logits_head.len() != m.logits_head.len() {
+                failures.push(format!(
+                    "{label}: {} minnow rows, {} torch rows",
+                    m.logits_head.len(),
+                    p.logits_head.len()
+                ));
+                continue;
+            }
+            let mut worst = (0.0f64, 0, 0);
+            for (i, (a, b)) in m.logits_head.iter().zip(&p.logits_head).enumerate() {
+                for (j, (x, y)) in a.iter().zip(b).enumerate() {
+                    let excess = (x - y).abs() - (1e-5 + 1e-5 * y.abs());
+                    if excess > worst.0 {
+                        worst = (excess, i, j);
+                    }
                 }
             }
-        }
-        if worst.0 > 0.0 {
-            let (i, j) = (worst.1, worst.2);
-            failures.push(format!(
-                "{name}: logit [{i}][{j}] minnow {} torch {} (beyond 1e-5 + 1e-5·|torch|)",
-                m.logits_head[i][j], p.logits_head[i][j]
-            ));
+            if worst.0 > 0.0 {
+                let (i, j) = (worst.1, worst.2);
+                failures.push(format!(
+                    "{label}: logit [{i}][{j}] minnow {} torch {} (beyond 1e-5 + 1e-5·|torch|)",
+                    m.logits_head[i][j], p.logits_head[i][j]
+                ));
+            }
         }
         if failures.len() == failures_before {
             println!(
@@ -554,9 +586,9 @@ fn pytorch_rebuilds_the_same_model() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// A run's compression travels with its weights: pruning masks as `<param>_mask` and quantized
-/// layers as int8 levels with their scales and zero points, which dequantize to within half a step
-/// of the float weights.
+/// A run's compression travels with its weights: pruning masks as `<param>_mask`, and each
+/// quantized layer's weight as the values the model computes with (the dequantized codes, within
+/// half a step of the float weights), with its int8 codes, scales and zero points beside it.
 #[test]
 fn saved_runs_carry_masks_and_int8_weights() {
     use minnow::io::model_file::{ExtraTensor, ModelFile, save_trainer};
@@ -567,25 +599,30 @@ fn saved_runs_carry_masks_and_int8_weights() {
     let mut t = pollster::block_on(minnow::run::trainer::Trainer::new(r, None)).unwrap();
     pollster::block_on(t.run(|_| {})).unwrap();
     let file = ModelFile::from_bytes(&pollster::block_on(save_trainer(&t)).unwrap()).unwrap();
+    assert_eq!(file.format, 2);
     let Some(ExtraTensor::U8 { data: mask, .. }) = file.get("1.weight_mask") else { panic!("no mask") };
     let kept = mask.iter().filter(|&&m| m == 1).count();
     assert_eq!(kept * 2, mask.len(), "half the weights are kept");
     let Some(ExtraTensor::F32 { data: w, .. }) = file.get("1.weight") else { panic!("no weight") };
-    let Some(ExtraTensor::I8 { data: q, .. }) = file.get("1.weight.int8") else { panic!("no int8") };
+    let Some(ExtraTensor::I8 { data: q, .. }) = file.get("1.weight.codes") else { panic!("no int8 codes") };
     let Some(ExtraTensor::F32 { data: s, .. }) = file.get("1.weight.scale") else { panic!("no scale") };
     let Some(ExtraTensor::I32 { data: z, .. }) = file.get("1.weight.zero_point") else {
         panic!("no zero point")
     };
+    let floats = t.model.state().into_iter().find(|(n, _)| n == "1.weight").unwrap().1;
+    let floats = floats.to_vec_blocking().unwrap();
     let per = w.len() / s.len();
-    for (j, (&x, &qv)) in w.iter().zip(q).enumerate() {
+    for (j, ((&x, &f), &qv)) in w.iter().zip(&floats).zip(q).enumerate() {
         let c = j / per;
         let back = (qv as i32 - z[c]) as f32 * s[c];
+        assert_eq!(x.to_bits(), back.to_bits(), "weight {j}: the file holds {x}, its codes give {back}");
         assert!(
-            (back - x).abs() <= 0.5 * s[c] * 1.0001 || qv == i8::MAX || qv == i8::MIN,
-            "weight {j}: {x} vs {back}"
+            (back - f).abs() <= 0.5 * s[c] * 1.0001 || qv == i8::MAX || qv == i8::MIN,
+            "weight {j}: float {f} vs dequantized {back}"
         );
         if mask[j] == 0 {
             assert_eq!(qv as i32, z[c], "a pruned weight quantizes to the zero point");
+            assert_eq!(x, 0.0);
         }
     }
 }
@@ -735,7 +772,8 @@ fn files_with_impossible_numbers_are_refused() {
             "metadata `quantization`[0].input.qparams: qmin = -128, qmax = 127, but bits = 8 with scheme \"affine\" gives [0, 255]",
         ),
         (
-            rewrite(&good, |_, ts| {
+            rewrite(&good, |m, ts| {
+                m.insert("minnow_format".into(), "1".into());
                 ts.push(("1.weight.int8".into(), Dtype::I8, vec![32, 64], vec![0; 2048]));
                 ts.push(("1.weight.scale".into(), Dtype::F32, vec![], 1e-40f32.to_le_bytes().to_vec()));
                 ts.push(("1.weight.zero_point".into(), Dtype::I32, vec![], vec![0; 4]));
@@ -780,4 +818,292 @@ fn a_file_is_only_evaluated_on_the_split_it_was_saved_with() {
         // Written before `test_split` existed: loads unchecked.
         open(&set_meta(&edited, "test_split", None)).expect("an old file loads");
     }
+}
+
+/// `r` with less training, for tests that check files rather than accuracy: 2 epochs, stages of
+/// 1 epoch, gradual pruning every 10 steps.
+fn shortened(r: &Recipe) -> Recipe {
+    let mut v = serde_json::to_value(r).unwrap();
+    v["backend"] = "cpu".into();
+    v["training"]["epochs"] = 2.into();
+    if let Some(stages) = v["compression"].as_array_mut() {
+        for s in stages {
+            if s.get("epochs").is_some() {
+                s["epochs"] = 1.into();
+            }
+            if s.get("train").is_some() {
+                s["train"]["epochs"] = 1.into();
+            }
+            if s.get("frequency").is_some() {
+                s["frequency"] = 10.into();
+            }
+        }
+    }
+    Recipe::from_json(&v.to_string()).expect("the shortened recipe validates")
+}
+
+/// Whether a recipe installs fake quantization (a `quantize` or `qat` stage).
+fn quantizes(r: &Recipe) -> bool {
+    let text = serde_json::to_string(&r.compression).unwrap();
+    text.contains(r#""kind":"quantize""#) || text.contains(r#""kind":"qat""#)
+}
+
+/// Checks a format 2 file's quantized weights: for every record, codes, scale and zero point are
+/// present, the F32 weight is `(q − z)·s` bit for bit, and quantizing it again gives `q` back.
+/// Returns the failures.
+fn check_stored_codes(name: &str, file: &ModelFile) -> Vec<String> {
+    use minnow::compress::quant::QParams;
+    let mut failures = Vec::new();
+    for r in &file.quantization {
+        let p = format!("{}.weight", r.layer);
+        let (Some(ExtraTensor::F32 { data: w, .. }), Some(codes)) =
+            (file.get(&p), file.get(&format!("{p}.codes")).and_then(|c| c.ints()))
+        else {
+            failures.push(format!("{name}: `{p}` or its codes missing"));
+            continue;
+        };
+        let want = if r.weight.qmin >= -128 && r.weight.qmax <= 127 {
+            "I8"
+        } else if r.weight.qmin >= 0 && r.weight.qmax <= 255 {
+            "U8"
+        } else {
+            "I32"
+        };
+        let dtype = file.get(&format!("{p}.codes")).unwrap().dtype();
+        if dtype != want {
+            failures.push(format!(
+                "{name}: `{p}.codes` is {dtype}, its range [{}, {}] wants {want}",
+                r.weight.qmin, r.weight.qmax
+            ));
+        }
+        let (Some(ExtraTensor::F32 { data: s, .. }), Some(ExtraTensor::I32 { data: z, .. })) =
+            (file.get(&format!("{p}.scale")), file.get(&format!("{p}.zero_point")))
+        else {
+            failures.push(format!("{name}: `{p}` has no scale or zero point"));
+            continue;
+        };
+        let qp =
+            QParams { scale: s.clone(), zero_point: z.clone(), qmin: r.weight.qmin, qmax: r.weight.qmax };
+        assert_eq!(qp, r.weight, "{name}: `{p}`'s scale and zero point are its record's");
+        let deq = qp.dequantize(&codes);
+        if deq.iter().zip(w).any(|(a, b)| a.to_bits() != b.to_bits()) {
+            failures.push(format!("{name}: `{p}` is not (q − z)·s"));
+        }
+        if qp.quantize(&deq) != codes {
+            failures.push(format!("{name}: `{p}`: q(deq(q)) ≠ q"));
+        }
+        if r.granularity == minnow::compress::quant::Granularity::PerChannel && r.ch_axis != Some(0) {
+            failures.push(format!("{name}: `{p}` is per channel, but ch_axis = {:?}", r.ch_axis));
+        }
+    }
+    failures
+}
+
+/// Every preset with quantization, trained shorter: the saved file holds, for each quantized
+/// layer, the dequantized weights (which re-quantize to their codes) beside the codes and qparams;
+/// reopening it gives the run's test accuracy and logits bit for bit; and where only weights are
+/// quantized, the file's float tensors in a plain forward (no fake quantization, as PyTorch's
+/// `load_state_dict` + forward) give the same logits too.
+#[test]
+fn quantized_presets_save_the_weights_they_compute_with() {
+    let mut failures = Vec::new();
+    let mut covered = Vec::new();
+    for p in minnow::recipe::PRESETS {
+        let r = minnow::recipe::preset(p.name).unwrap();
+        if !quantizes(&r) {
+            continue;
+        }
+        let t = trained(&shortened(&r).to_json());
+        let bytes = pollster::block_on(model_file::save_trainer(&t)).expect("saves");
+        let file = ModelFile::from_bytes(&bytes).unwrap();
+        assert!(!file.quantization.is_empty(), "{}: the file records its quantization", p.name);
+        failures.extend(check_stored_codes(p.name, &file));
+
+        let loaded = pollster::block_on(model_file::trainer_from_file(&bytes, None, None)).expect("loads");
+        let (want, got) = (test_logits(&t), test_logits(&loaded));
+        if want.iter().zip(&got).any(|(a, b)| a.to_bits() != b.to_bits()) || want.len() != got.len() {
+            failures.push(format!("{}: logits differ after reopening", p.name));
+        }
+        let (acc, acc_loaded) = (
+            pollster::block_on(t.evaluate_test()).unwrap().0,
+            pollster::block_on(loaded.evaluate_test()).unwrap().0,
+        );
+        if acc != acc_loaded {
+            failures.push(format!("{}: test accuracy {acc} in the run, {acc_loaded} reopened", p.name));
+        }
+        // Saved again from the reopened session: the same file.
+        let again = pollster::block_on(model_file::save_trainer(&loaded)).unwrap();
+        let again = ModelFile::from_bytes(&again).unwrap();
+        if again.tensors != file.tensors || again.quantization != file.quantization {
+            failures.push(format!("{}: saving the reopened model changes the file", p.name));
+        }
+
+        let weights_only = file.quantization.iter().all(|q| q.input.is_none());
+        let (_, plain, _) = model_file::load(&bytes, &Device::Cpu).unwrap();
+        let plain =
+            Trainer::from_model(file.recipe.clone(), None, plain, Device::Cpu, String::new()).unwrap();
+        let plain_logits = test_logits(&plain);
+        let same = plain_logits.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+        if weights_only && !same {
+            failures.push(format!("{}: a plain forward of the stored weights differs from the run", p.name));
+        }
+        println!(
+            "{}: {} quantized layers, accuracy {acc}, plain forward {}",
+            p.name,
+            file.quantization.len(),
+            if same { "identical" } else { "differs (quantized inputs)" }
+        );
+        covered.push(p.name);
+    }
+    assert!(covered.len() >= 3, "presets with quantization: {covered:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `q(deq(q)) = q` for every code of every range a file may hold (bits 2–16, both schemes), at
+/// scales spread log-uniformly over [`model_file::MIN_SCALE`, `model_file::MAX_SCALE`] and at
+/// every zero point's extremes: a stored weight fake-quantizes to itself.
+#[test]
+fn dequantized_codes_requantize_to_themselves() {
+    use minnow::compress::quant::{QParams, Scheme, qrange};
+    let (lo, hi) = (model_file::MIN_SCALE.ln(), model_file::MAX_SCALE.ln());
+    let mut x = 0x9e37_79b9u32;
+    let mut checked = 0usize;
+    for bits in 2..=16u32 {
+        for scheme in [Scheme::Symmetric, Scheme::Affine] {
+            let (qmin, qmax) = qrange(bits, scheme);
+            let codes: Vec<i32> = (qmin..=qmax).collect();
+            for k in 0..24 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let scale = (lo + (hi - lo) * (x as f32 / u32::MAX as f32))
+                    .exp()
+                    .clamp(model_file::MIN_SCALE, model_file::MAX_SCALE);
+                let zero = match (scheme, k % 3) {
+                    (Scheme::Symmetric, _) => 0,
+                    (Scheme::Affine, 0) => qmin,
+                    (Scheme::Affine, 1) => qmax,
+                    (Scheme::Affine, _) => (qmin + qmax) / 2,
+                };
+                let qp = QParams { scale: vec![scale], zero_point: vec![zero], qmin, qmax };
+                let back = qp.quantize(&qp.dequantize(&codes));
+                let bad = back.iter().zip(&codes).find(|(a, b)| a != b);
+                assert!(bad.is_none(), "bits {bits} {scheme:?} scale {scale:e} zero {zero}: {bad:?}");
+                checked += codes.len();
+            }
+        }
+    }
+    assert!(checked > 3_000_000);
+}
+
+/// Files written by format 1 (tests/model-files, from `minnow run … --save` before format 2, with
+/// `minnow eval --head 0`'s output beside them): they open and compute what they computed, bit for
+/// bit, and saved again (format 2) they still do, now with their dequantized weights stored.
+#[test]
+fn format_1_files_compute_what_they_computed() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/model-files");
+    for name in ["format1-q3-masked", "format1-affine8"] {
+        let bytes = std::fs::read(format!("{dir}/{name}.safetensors")).unwrap();
+        let want: EvalJson =
+            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.eval.json")).unwrap())
+                .unwrap();
+        let file = ModelFile::from_bytes(&bytes).unwrap();
+        assert_eq!(file.format, 1, "{name} is a format 1 file");
+        assert!(!file.quantization.is_empty(), "{name} is quantized");
+        let t = pollster::block_on(model_file::trainer_from_file(&bytes, None, None)).expect("opens");
+        let acc = pollster::block_on(t.evaluate_test()).unwrap().0;
+        assert_eq!(acc, want.test_accuracy as f32, "{name}: test accuracy");
+        let logits = test_logits(&t);
+        let flat: Vec<f32> = want.logits_head.iter().flatten().map(|&v| v as f32).collect();
+        assert_eq!(flat.len(), logits.len(), "{name}: every logit was recorded");
+        let differ = logits.iter().zip(&flat).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+        assert_eq!(differ, 0, "{name}: {differ} logits differ from format 1's");
+
+        let resaved = pollster::block_on(model_file::save_trainer(&t)).unwrap();
+        let file2 = ModelFile::from_bytes(&resaved).unwrap();
+        assert_eq!(file2.format, 2);
+        let failures = check_stored_codes(name, &file2);
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        let t2 = pollster::block_on(model_file::trainer_from_file(&resaved, None, None)).unwrap();
+        assert_eq!(test_logits(&t2), logits, "{name}: format 2 copy computes what format 1 did");
+    }
+}
+
+/// A format 2 file whose codes, qparams and float weights disagree is refused, naming the tensor.
+#[test]
+fn format_2_quantized_weights_must_agree_with_their_codes() {
+    let json = r#"{"version": 1, "seed": 4, "backend": "cpu",
+      "dataset": {"name": "digits", "classes": 10},
+      "model": {"kind": "mlp", "hidden": [16], "activation": "relu"},
+      "training": {"epochs": 1, "batch_size": 32, "optimizer": {"kind": "adam", "lr": 0.003}},
+      "compression": [{"kind": "quantize", "bits": 4, "scheme": "affine", "granularity": "per_channel"}]}"#;
+    let t = trained(json);
+    let good = pollster::block_on(model_file::save_trainer(&t)).unwrap();
+    let file = ModelFile::from_bytes(&good).unwrap();
+    assert!(matches!(file.get("1.weight.codes"), Some(ExtraTensor::U8 { .. })), "affine 4-bit codes are U8");
+    assert!(check_stored_codes("affine4", &file).is_empty());
+    // Without the float weights, loaders dequantize the codes: the same model.
+    let codes_only = rewrite(&good, |_, ts| ts.retain(|(n, ..)| n != "1.weight"));
+    let open = |b: &[u8]| pollster::block_on(model_file::trainer_from_file(b, None, None));
+    assert_eq!(test_logits(&open(&codes_only).unwrap()), test_logits(&t));
+
+    let nudge = |b: &mut Vec<u8>| {
+        let v = f32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        b[4..8].copy_from_slice(&(v + 0.25).to_le_bytes())
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (edit_tensor(&good, "1.weight", |_, _, b| nudge(b)), "tensor `1.weight` holds"),
+        (
+            edit_tensor(&good, "1.weight.codes", |_, _, b| b[3] = 16),
+            "tensor `1.weight.codes` holds 16 at flat index 3, outside [0, 15]",
+        ),
+        (
+            edit_tensor(&good, "1.weight.scale", |_, _, b| nudge(b)),
+            "tensor `1.weight.scale` differs from metadata `quantization`[0].weight.scale",
+        ),
+        (
+            rewrite(&good, |_, ts| ts.retain(|(n, ..)| !n.starts_with("1.weight."))),
+            "tensor `1.weight.codes` is missing: metadata `quantization`[0] quantizes `1.weight`",
+        ),
+        (
+            rewrite(&good, |_, ts| {
+                for (n, ..) in ts.iter_mut().filter(|(n, ..)| n == "1.weight.codes") {
+                    *n = "1.weight.int8".into();
+                }
+            }),
+            "tensor `1.weight.int8`: a format 2 file stores a weight's codes as `1.weight.codes`",
+        ),
+        (
+            rewrite(&good, |m, _| {
+                let q = m["quantization"].replace(r#""ch_axis":0"#, r#""ch_axis":1"#);
+                m.insert("quantization".into(), q);
+            }),
+            "metadata `quantization`[0].ch_axis = 1: weights are quantized per output channel (axis 0)",
+        ),
+        (
+            rewrite(&good, |m, _| {
+                let q = m["quantization"].replace(r#""ch_axis":0,"#, "");
+                m.insert("quantization".into(), q);
+            }),
+            "metadata `quantization`[0].ch_axis is missing",
+        ),
+        (
+            rewrite(&good, |m, _| {
+                let q: Vec<serde_json::Value> = serde_json::from_str(&m["quantization"]).unwrap();
+                m.insert("quantization".into(), serde_json::to_string(&q[1..]).unwrap());
+            }),
+            "tensor `1.weight.codes`: metadata `quantization` has no record for `1.weight`",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (i, (bytes, want)) in cases.iter().enumerate() {
+        match open(bytes) {
+            Ok(_) => failures.push(format!("case {i}: loaded, expected an error containing {want:?}")),
+            Err(e) if !e.to_string().contains(want) => {
+                failures.push(format!("case {i}: {e:?} lacks {want:?}"))
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
