@@ -13,7 +13,7 @@ export WASM_RUSTFLAGS
 # Browser test binaries: every tests/web*.rs (run_in_browser / run_in_dedicated_worker suites).
 WASM_TESTS := $(patsubst tests/%.rs,--test %,$(wildcard tests/web*.rs))
 
-.PHONY: serve test setup wasm dist test-fmt test-lint test-types test-native test-wasm test-js test-e2e test-dist clean
+.PHONY: serve test setup wasm dist bench test-fmt test-lint test-types test-native test-wasm test-js test-e2e test-dist clean
 
 ## serve: build the release wasm and serve the playground on http://127.0.0.1:$(PORT)/
 serve: setup wasm
@@ -73,6 +73,11 @@ test-e2e: setup
 test-dist: setup
 	@test -f www/pkg/minnow.js || { echo "www/pkg/minnow.js missing: run 'make wasm' first" >&2; exit 1; }
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx --no-install playwright test tests/e2e/dist.spec.js
+
+## bench: native GEMM / training / int8 / load figures as ratios against PyTorch run alongside
+## (README: Performance); installs PyTorch into ~/.cache/minnow-bench/venv when missing. Not in `make test`.
+bench: setup
+	scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf www/pkg dist test-results playwright-report
