@@ -13,7 +13,7 @@ export WASM_RUSTFLAGS
 # Browser test binaries: every tests/web*.rs (run_in_browser / run_in_dedicated_worker suites).
 WASM_TESTS := $(patsubst tests/%.rs,--test %,$(wildcard tests/web*.rs))
 
-.PHONY: serve test setup wasm dist test-fmt test-lint test-types test-native test-fuzz fuzz-long test-wasm test-js test-e2e test-dist bench-explorer clean
+.PHONY: serve test setup wasm dist bench bench-explorer test-fmt test-lint test-types test-native test-fuzz fuzz-long test-wasm test-js test-e2e test-dist clean
 
 ## serve: build the release wasm and serve the playground on http://127.0.0.1:$(PORT)/
 serve: setup wasm
@@ -91,6 +91,11 @@ test-dist: setup
 bench-explorer: setup
 	@test -f www/pkg/minnow.js || { echo "www/pkg/minnow.js missing: run 'make wasm' first" >&2; exit 1; }
 	node scripts/bench-explorer.mjs
+
+## bench: native GEMM / training / int8 / load figures as ratios against PyTorch run alongside
+## (README: Performance); installs PyTorch into ~/.cache/minnow-bench/venv when missing. Not in `make test`.
+bench: setup
+	scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf www/pkg dist test-results playwright-report

@@ -737,26 +737,112 @@ pub fn check_channel_quant(n: usize, qp_len: usize, q: ChannelQuant) -> Result<(
 ///
 /// Speed comes from register blocking, not from reordering: `MR × nr` tiles of `c` stay in
 /// registers across a `KB`-long slice of `p` (one load and store of `c` per slice instead of per
-/// `p`), with `nr` a multiple of the SIMD width that LLVM vectorizes (SSE2 or wasm SIMD128; AVX,
-/// with twice the tile width, when the CPU has it, chosen at run time). Hand-written because no
+/// `p`), with `nr` a multiple of the SIMD width that LLVM vectorizes (SSE2 or wasm SIMD128); on
+/// x86-64 with AVX2 (chosen at run time) a packed kernel with 16-wide tiles in 256-bit registers. Hand-written because no
 /// pure-Rust GEMM crate builds for wasm32 SIMD128 without threads or build scripts, and because
 /// those crates reorder the sums, which would make CPU runs differ between the CLI and the page.
 fn gemm(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx") {
-        // SAFETY: the CPU supports AVX (checked just above); the body is safe Rust.
-        unsafe { gemm_avx(a, b, c, m, k, n) };
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        unsafe { gemm_avx2(a, b, c, m, k, n) };
         return;
     }
     gemm_blocked::<8>(a, b, c, m, k, n);
 }
 
-/// [`gemm_blocked`] compiled with AVX enabled, 16-wide tiles: 256-bit `vmulps` / `vaddps`, the
-/// same arithmetic.
+/// Columns of a packed register tile on the AVX2 path (two 256-bit registers).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn gemm_avx(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
-    gemm_blocked::<16>(a, b, c, m, k, n);
+const NR_PACKED: usize = 16;
+
+/// The packed GEMM for x86-64 with AVX2 (256-bit `vmulps` / `vaddps`, no FMA): per `KB`-slice of
+/// the shared dimension, `a`'s tiled rows are copied into 4-row groups with the 4 values of each
+/// `p` side by side, and each 16-column panel of `b` into `p`-major rows, so the register tile
+/// reads both sequentially; every term is the same product added in the same order as in
+/// [`gemm_blocked`], with the same zero-group skips, so the bits are the same.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn gemm_avx2(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+    const NR: usize = NR_PACKED;
+    let mt = m - m % MR;
+    let wide = n - n % NR;
+    let narrow = n - n % 4;
+    let mut ap = vec![0.0f32; mt * KB.min(k)];
+    let mut bp = vec![0.0f32; KB.min(k) * NR];
+    for k0 in (0..k).step_by(KB) {
+        let k1 = (k0 + KB).min(k);
+        let kb = k1 - k0;
+        if wide > 0 && mt > 0 {
+            for (g, group) in ap.chunks_exact_mut(MR * kb).take(mt / MR).enumerate() {
+                for (p, quad) in group.chunks_exact_mut(MR).enumerate() {
+                    for (r, x) in quad.iter_mut().enumerate() {
+                        *x = a[(g * MR + r) * k + k0 + p];
+                    }
+                }
+            }
+            for j in (0..wide).step_by(NR) {
+                for (p, row) in bp.chunks_exact_mut(NR).take(kb).enumerate() {
+                    row.copy_from_slice(&b[(k0 + p) * n + j..][..NR]);
+                }
+                for i in (0..mt).step_by(MR) {
+                    // SAFETY: `ap` holds `mt × kb` values and `bp` `kb × NR`; the tile of `c` at
+                    // rows `i..i + MR`, columns `j..j + NR` lies inside `m × n`.
+                    unsafe {
+                        packed_tile(
+                            ap.as_ptr().add(i * kb),
+                            bp.as_ptr(),
+                            kb,
+                            c.as_mut_ptr().add(i * n + j),
+                            n,
+                        )
+                    };
+                }
+            }
+        }
+        for i in (0..mt).step_by(MR) {
+            for j in (wide..narrow).step_by(4) {
+                tile::<4>(a, b, c, i, j, k0..k1, k, n);
+            }
+        }
+        edges(a, b, c, m, k, n, k0..k1, narrow);
+    }
+}
+
+/// `c[0..MR][0..NR] += ap · bp` with `ap` the packed `kb × MR` group and `bp` the packed
+/// `kb × NR` panel, the tile held in eight 256-bit registers (`vbroadcastss` of each `a` value from
+/// memory, `vmulps`, then `vaddps`); a `p` whose `MR` values of `a` are all zero adds nothing, as in
+/// [`tile`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn packed_tile(ap: *const f32, bp: *const f32, kb: usize, c: *mut f32, ldc: usize) {
+    use std::arch::x86_64::*;
+    // SAFETY (whole body): the caller guarantees `ap` holds `kb × MR` values, `bp` `kb × NR`, and
+    // that rows `0..MR`, columns `0..NR` from `c` (row stride `ldc`) lie inside the output.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 2 * MR];
+        for r in 0..MR {
+            acc[2 * r] = _mm256_loadu_ps(c.add(r * ldc));
+            acc[2 * r + 1] = _mm256_loadu_ps(c.add(r * ldc + 8));
+        }
+        let abs_mask = _mm_set1_epi32(0x7fff_ffff);
+        for p in 0..kb {
+            let a = ap.add(p * MR);
+            if _mm_testz_si128(_mm_loadu_si128(a as *const __m128i), abs_mask) != 0 {
+                continue;
+            }
+            let b0 = _mm256_loadu_ps(bp.add(p * NR_PACKED));
+            let b1 = _mm256_loadu_ps(bp.add(p * NR_PACKED + 8));
+            for r in 0..MR {
+                let x = _mm256_broadcast_ss(&*a.add(r));
+                acc[2 * r] = _mm256_add_ps(acc[2 * r], _mm256_mul_ps(x, b0));
+                acc[2 * r + 1] = _mm256_add_ps(acc[2 * r + 1], _mm256_mul_ps(x, b1));
+            }
+        }
+        for r in 0..MR {
+            _mm256_storeu_ps(c.add(r * ldc), acc[2 * r]);
+            _mm256_storeu_ps(c.add(r * ldc + 8), acc[2 * r + 1]);
+        }
+    }
 }
 
 /// Rows per register tile.
@@ -780,27 +866,44 @@ fn gemm_blocked<const NR: usize>(a: &[f32], b: &[f32], c: &mut [f32], m: usize, 
                 tile::<4>(a, b, c, i, j, k0..k1, k, n);
             }
         }
-        // The edges: columns past the last tile (tiled rows), then rows past the last tile.
-        let edge = |c: &mut [f32], i: usize, cols: std::ops::Range<usize>| {
-            let crow = &mut c[i * n..][cols.clone()];
-            for p in k0..k1 {
-                let av = a[i * k + p];
-                if av == 0.0 {
-                    continue;
-                }
-                for (x, &y) in crow.iter_mut().zip(&b[p * n..][cols.clone()]) {
-                    *x += av * y;
-                }
+        edges(a, b, c, m, k, n, k0..k1, narrow);
+    }
+}
+
+/// The terms [`tile`] does not cover over the slice `ps`: columns from `narrow` on in the tiled
+/// rows, then the rows past the last tile, one row at a time (a zero `a[i][p]` adds nothing).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn edges(
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    ps: std::ops::Range<usize>,
+    narrow: usize,
+) {
+    let mt = m - m % MR;
+    let edge = |c: &mut [f32], i: usize, cols: std::ops::Range<usize>| {
+        let crow = &mut c[i * n..][cols.clone()];
+        for p in ps.clone() {
+            let av = a[i * k + p];
+            if av == 0.0 {
+                continue;
             }
-        };
-        if narrow < n {
-            for i in 0..mt {
-                edge(c, i, narrow..n);
+            for (x, &y) in crow.iter_mut().zip(&b[p * n..][cols.clone()]) {
+                *x += av * y;
             }
         }
-        for i in mt..m {
-            edge(c, i, 0..n);
+    };
+    if narrow < n {
+        for i in 0..mt {
+            edge(c, i, narrow..n);
         }
+    }
+    for i in mt..m {
+        edge(c, i, 0..n);
     }
 }
 
@@ -857,9 +960,18 @@ mod tests {
     fn blocked_gemm_equals_the_plain_loop_bit_for_bit() {
         let mut rng = crate::core::rng::Rng::new(5, 0);
         // Tile edges in every direction, k across several KB slices, and degenerate sizes.
-        for &(m, k, n) in
-            &[(1, 1, 1), (4, 8, 8), (5, 3, 9), (7, 600, 13), (64, 784, 300), (33, 257, 17), (3, 0, 5)]
-        {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (4, 8, 8),
+            (5, 3, 9),
+            (7, 600, 13),
+            (64, 784, 300),
+            (33, 257, 17),
+            (3, 0, 5),
+            (37, 129, 70),
+            (6, 25, 784),
+            (16, 150, 100),
+        ] {
             // A third of `a` exactly zero, in runs, as ReLU outputs and image borders are.
             let a: Vec<f32> =
                 (0..m * k).map(|i| if (i / 3) % 3 == 0 { 0.0 } else { rng.uniform() * 2.0 - 1.0 }).collect();
