@@ -889,7 +889,7 @@ pub fn split_safetensors(bytes: &[u8]) -> Option<(Value, &[u8])> {
 /// A safetensors file from a header JSON and data bytes (the header padded to 8 bytes).
 pub fn join_safetensors(header: &Value, data: &[u8]) -> Vec<u8> {
     let mut h = render(header, false).into_bytes();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();

@@ -189,10 +189,10 @@ fn fuzz_corpus_seeds_pass() {
         assert!(r.is_ok(), "recipe seed {name}: {r:?}");
     }
     let mut g = Gen::new(0);
-    for i in 0..CSV_CORPUS.len() {
+    for (i, (name, _)) in CSV_CORPUS.iter().enumerate() {
         let input = csv_input(i, &mut g);
         let r = csv_case(&input);
-        assert!(r.is_ok(), "csv seed {}: {r:?}", CSV_CORPUS[i].0);
+        assert!(r.is_ok(), "csv seed {name}: {r:?}");
     }
     for (name, bytes) in MODEL_CORPUS {
         let r = pollster::block_on(model_case(bytes));
