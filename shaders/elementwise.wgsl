@@ -107,9 +107,14 @@ fn gelu_tanh(x: f32) -> f32 {
     return 0.5 * x * (1.0 + tanh_safe(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
 }
 
+/// `0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3c·x²)` with `t = tanh(u)`, written with
+/// `1 + t = 2σ(2u)` and `1 − t² = 4σ(2u)σ(−2u)` so that neither cancels where tanh saturates (a
+/// GPU's tanh may round to ±1 there while libm's, on the CPU, does not).
 fn gelu_tanh_grad(x: f32) -> f32 {
-    let t = tanh_safe(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
-    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x);
+    let u = clamp(SQRT_2_OVER_PI * (x + GELU_C * x * x * x), -40.0, 40.0);
+    let s_pos = 1.0 / (1.0 + exp(-2.0 * u));
+    let s_neg = 1.0 / (1.0 + exp(2.0 * u));
+    return s_pos + 2.0 * x * s_pos * s_neg * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x);
 }
 
 /// `round_half_even(x · (1/s)) + z` (cpu.rs `quant_level`; WGSL `round` rounds half to even).

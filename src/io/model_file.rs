@@ -205,13 +205,13 @@ impl ExtraTensor {
         }
     }
 
-    /// Codes `q ∈ [qmin, qmax]` in the narrowest dtype a format 2 file uses for the range: I8 inside
-    /// [−128, 127], U8 inside [0, 255], else I32.
+    /// Codes `q ∈ [qmin, qmax]` in the narrowest dtype a format 2 file uses for the range: U8 inside
+    /// [0, 255] (affine, as PyTorch's quint8), I8 inside [−128, 127] (symmetric), else I32.
     pub fn codes(shape: Vec<usize>, q: &[i32], qmin: i32, qmax: i32) -> ExtraTensor {
-        if qmin >= i32::from(i8::MIN) && qmax <= i32::from(i8::MAX) {
-            ExtraTensor::I8 { shape, data: q.iter().map(|&v| v as i8).collect() }
-        } else if qmin >= 0 && qmax <= i32::from(u8::MAX) {
+        if qmin >= 0 && qmax <= i32::from(u8::MAX) {
             ExtraTensor::U8 { shape, data: q.iter().map(|&v| v as u8).collect() }
+        } else if qmin >= i32::from(i8::MIN) && qmax <= i32::from(i8::MAX) {
+            ExtraTensor::I8 { shape, data: q.iter().map(|&v| v as i8).collect() }
         } else {
             ExtraTensor::I32 { shape, data: q.to_vec() }
         }
