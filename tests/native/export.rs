@@ -862,10 +862,10 @@ fn check_stored_codes(name: &str, file: &ModelFile) -> Vec<String> {
             failures.push(format!("{name}: `{p}` or its codes missing"));
             continue;
         };
-        let want = if r.weight.qmin >= -128 && r.weight.qmax <= 127 {
-            "I8"
-        } else if r.weight.qmin >= 0 && r.weight.qmax <= 255 {
+        let want = if r.weight.qmin >= 0 && r.weight.qmax <= 255 {
             "U8"
+        } else if r.weight.qmin >= -128 && r.weight.qmax <= 127 {
+            "I8"
         } else {
             "I32"
         };
