@@ -283,7 +283,13 @@ fn st_error(len: usize, e: SafeTensorError) -> Error {
         SafeTensorError::InvalidHeaderLength | SafeTensorError::MetadataIncompleteBuffer => {
             Error(format!("not a valid safetensors file ({len} bytes; truncated?): {e}"))
         }
-        _ => Error(format!("not a valid safetensors file: {e}")),
+        _ => {
+            // The parser's message can quote the header (as long as the file): at most 200 characters.
+            let text = e.to_string();
+            let shown: String = text.chars().take(200).collect();
+            let more = if shown.len() < text.len() { "…" } else { "" };
+            Error(format!("not a valid safetensors file: {shown}{more}"))
+        }
     }
 }
 
