@@ -13,7 +13,9 @@ use minnow::recipe::{self, BackendChoice};
 use minnow::run::session::Session;
 use minnow::{Tensor, no_grad};
 use serde_json::{Value, json};
-use std::time::Instant;
+#[path = "common/timing.rs"]
+mod timing;
+use timing::{median, thread_seconds};
 
 /// One GEMM `[m×k] · [k×n]` standing for a layer's product (or a square reference size).
 struct Shape {
@@ -51,46 +53,13 @@ const INT8_SHAPES: [Shape; 5] = [
 
 const PRESETS: [&str; 3] = ["digits-mlp", "mnist-mlp", "mnist-cnn"];
 
-/// Seconds of CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID`), so time the shared
-/// machine's scheduler gives other processes is not counted; wall time off Linux.
-fn thread_seconds() -> f64 {
-    #[cfg(target_os = "linux")]
-    {
-        #[repr(C)]
-        struct Timespec {
-            sec: i64,
-            nsec: i64,
-        }
-        unsafe extern "C" {
-            fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-        }
-        const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-        let mut ts = Timespec { sec: 0, nsec: 0 };
-        // SAFETY: glibc's clock_gettime writes one timespec (two i64 on x86-64 and aarch64 Linux).
-        if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
-            return ts.sec as f64 + ts.nsec as f64 * 1e-9;
-        }
-    }
-    use std::sync::OnceLock;
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_secs_f64()
-}
-
 /// Median thread CPU seconds of `f` over repetitions filling about `budget` seconds (at least 3,
 /// at most 200), after one warm-up call.
 fn median_s(budget: f64, mut f: impl FnMut() -> minnow::Result<()>) -> minnow::Result<f64> {
     let s = thread_seconds();
     f()?;
     let once = (thread_seconds() - s).max(1e-7);
-    let reps = ((budget / once) as usize).clamp(3, 200);
-    let mut t = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let s = thread_seconds();
-        f()?;
-        t.push(thread_seconds() - s);
-    }
-    t.sort_by(|a, b| a.total_cmp(b));
-    Ok(t[reps / 2])
+    median(((budget / once) as usize).clamp(3, 200), thread_seconds, f)
 }
 
 /// The CPU's model name and clock (MHz) from /proc/cpuinfo's first processor: `model name` and

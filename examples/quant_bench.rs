@@ -11,7 +11,9 @@ use minnow::core::backend::Device;
 use minnow::core::rng::Rng;
 use minnow::{Tensor, no_grad};
 use std::process::Command;
-use std::time::Instant;
+#[path = "common/timing.rs"]
+mod timing;
+use timing::{median, wall_seconds};
 
 /// One GEMM `[m×k] · [n×k]ᵀ` standing for a layer.
 struct Case {
@@ -21,17 +23,13 @@ struct Case {
     n: usize,
 }
 
+/// Median wall milliseconds of `f` over `reps` calls, after one warm-up call.
 fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    t.sort_by(|a, b| a.total_cmp(b));
-    t[reps / 2]
+    let ok: Result<f64, std::convert::Infallible> = median(reps, wall_seconds, || {
+        f();
+        Ok(())
+    });
+    ok.unwrap_or_else(|e| match e {}) * 1e3
 }
 
 /// Medians (ms) of torch's `F.linear` for each case, or None when torch is missing.

@@ -99,8 +99,9 @@ DIGITS_CNN = {
 
 
 def recipe(dataset, teacher, student, limit=None, t=4.0, alpha=0.9, teacher_epochs=40, student_epochs=100,
-           lr=0.002, student_lr=0.003, batch=32):
-    """A distill recipe: `teacher` trained on `dataset` (first `limit` training samples), then `student`."""
+           lr=0.002, student_lr=0.003, batch=32, unlabelled=False):
+    """A distill recipe: `teacher` trained on `dataset` (first `limit` training samples), then `student`
+    (with `unlabelled`, distilled also on the training samples past `limit`, labelled by the teacher)."""
     d = dict(dataset)
     if limit is not None:
         d["train_limit"] = limit
@@ -125,6 +126,7 @@ def recipe(dataset, teacher, student, limit=None, t=4.0, alpha=0.9, teacher_epoc
             "alpha": alpha,
             "train": {"epochs": student_epochs, "lr": student_lr,
                       "schedule": {"decay": {"kind": "cosine", "t_max": student_epochs}}},
+            **({"unlabelled": True} if unlabelled else {}),
         }],
         "seed": 1,
         "backend": "cpu",
@@ -159,6 +161,12 @@ def candidates():
         ("3-arm spiral, student 16", recipe(SPIRAL3, SPIRAL_MLP, [16], teacher_epochs=100, lr=0.01, student_lr=0.01)),
         ("MNIST 1000 samples, LeNet teacher, student 64", recipe(MNIST, LENET, [64], limit=1000, teacher_epochs=15, student_epochs=40)),
         ("MNIST 1000 samples, LeNet teacher, student 256-256", recipe(MNIST, LENET, [256, 256], limit=1000, teacher_epochs=15, student_epochs=40, student_lr=0.001)),
+        # The transfer set: the teacher labels the training samples the run has no labels for.
+        ("MNIST 1000 labels + 7000 unlabelled, LeNet teacher, student 64", recipe(MNIST, LENET, [64], limit=1000, teacher_epochs=15, student_epochs=15, unlabelled=True)),
+        ("MNIST 1000 labels + 7000 unlabelled, LeNet teacher, student 32", recipe(MNIST, LENET, [32], limit=1000, teacher_epochs=15, student_epochs=15, unlabelled=True)),
+        ("MNIST 1000 labels, student 64 alone for 120 epochs (the transfer set's steps)", recipe(MNIST, LENET, [64], limit=1000, teacher_epochs=15, student_epochs=120)),
+        ("digits 100 labels + 798 unlabelled, student 16", recipe(DIGITS, MLP_256, [16], limit=100, student_epochs=100, unlabelled=True)),
+        ("digits 100 labels + 798 unlabelled, CNN teacher, student 16", recipe(DIGITS, DIGITS_CNN, [16], limit=100, student_epochs=100, unlabelled=True)),
     ]
 
 
@@ -170,6 +178,7 @@ def main():
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "distill-seeds.json"))
     p.add_argument("--search", action="store_true", help="also run the candidate grid")
     p.add_argument("--search-out", default=os.path.join(ROOT, "bench", "distill-search.json"))
+    p.add_argument("--only", default="", help="with --search: run only the candidates whose setting contains this text")
     a = p.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
     with open(a.recipe) as f:
@@ -178,6 +187,8 @@ def main():
     if a.search:
         found = []
         for setting, r in candidates():
+            if a.only and a.only not in setting:
+                continue
             print(f"candidate: {setting}", file=sys.stderr)
             rows, s = measure(a.binary, r, seeds)
             found.append({"setting": setting, "margin_points": s, "runs": rows})

@@ -469,13 +469,7 @@ impl Run {
             }
             let guard = snap.borrow();
             let Some(sn) = guard.as_ref() else { return Err(js_err("internal: no snapshot")) };
-            let plain = ExploreSetting {
-                sparsity: 0.0,
-                method: Default::default(),
-                bits: None,
-                scheme: Default::default(),
-                granularity: Default::default(),
-            };
+            let plain = ExploreSetting::default();
             let dense = s.predict_explored(sn, &plain, &inputs).await.map_err(js_err)?;
             let explored = match &setting {
                 Some(st) => Some(s.predict_explored(sn, st, &inputs).await.map_err(js_err)?),

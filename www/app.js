@@ -18,6 +18,7 @@ import {
   formatJson,
   isPlainObject,
   jsonErrorLocation,
+  bigLiteralOf,
   keepBigIntegers,
   salvageRecipe,
   withLesson,
@@ -44,7 +45,7 @@ import { PageLayout } from './layout.js';
 import { modelFromLinkText, shareLink } from './share.js';
 import { LessonPanel } from './lesson-ui.js';
 import { baselineText, drawStageMultiples, parityText } from './stage-multiples.js';
-import { DrawMode } from './draw.js';
+import { DrawMode, fromShown } from './draw.js';
 import { DigitPad } from './digit-pad.js';
 import { SampleStrip } from './samples.js';
 
@@ -304,12 +305,24 @@ const layout = new PageLayout();
 
 /** The Build tab: the recipe as controls, synced with the JSON editor through `validateEditor`. */
 const form = new RecipeForm(ui.buildPanel, {
-  onChange: (recipe) => {
-    ui.recipe.value = keepBigIntegers(pretty(recipe), ui.recipe.value);
+  onChange: (recipe, typed) => {
+    // Choosing `drawn` in the Build panel opens Draw mode on the data plot.
+    if (recipe.dataset?.name === 'drawn' && app.recipe?.dataset?.name !== 'drawn') drawMode.setActive(true);
+    ui.recipe.value = keepBigIntegers(pretty(recipe), ui.recipe.value, typed);
     validateEditor();
   },
   csvFeatures: () => csvFeatureCount(app.csv),
+  shownPoints: () => {
+    const shown = shownData();
+    return shown ? fromShown(shown) : null;
+  },
+  bigLiteral: (value) => bigLiteralOf(ui.recipe.value, value),
 });
+
+/** The 2-D points the data plot shows: the live run's training points, else the recipe's preview. */
+function shownData() {
+  return app.run?.is2d && app.run.points ? app.run.points : app.preview?.points ?? null;
+}
 
 /** Draw mode of the 2-D data plot: the drawn points become the recipe's `drawn` dataset. */
 const drawMode = new DrawMode(
@@ -328,7 +341,7 @@ const drawMode = new DrawMode(
       const base = app.recipe ?? drawBase;
       if (base) setEditor({ ...base, dataset: { ...dataset, test_fraction: base.dataset?.test_fraction ?? 0.2 } });
     },
-    shownPoints: () => (app.run?.is2d && app.run.points ? app.run.points : app.preview?.points ?? null),
+    shownPoints: shownData,
     runGrid: () => (app.run?.is2d && app.run.bounds && app.grid && app.runKey === currentRunKey() ? { bounds: app.run.bounds, grid: app.grid } : null),
     redraw: () => scheduleDraw(),
   },
@@ -1810,6 +1823,7 @@ function wire() {
   onThemeChange(() => {
     scheduleDraw();
     renderExplorer();
+    form.drawLr();
   });
   ui.pause.addEventListener('click', pause);
   ui.step.addEventListener('click', () => void stepOne());
@@ -1953,8 +1967,8 @@ Object.defineProperty(window, 'minnow', {
   value: createPageApi({
     ready,
     validate: (json) => engine.call('validate', { json }),
-    showRecipe: async (recipe) => {
-      await setEditor(recipe);
+    showRecipe: async (text) => {
+      await setEditorText(text);
       if (!app.recipe) throw new Error(ui.validation.textContent || 'the recipe was not accepted');
     },
     train: trainFromApi,

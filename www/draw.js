@@ -5,6 +5,7 @@
 
 import { classColor, classCss, gridToRGBA } from './boundary.js';
 import { fitCanvas, linearScale } from './plot.js';
+import { palette, rgbOf } from './theme.js';
 
 /** Coordinates of drawn points lie in [-DRAWN_RANGE, DRAWN_RANGE] (src/recipe/dataset.rs). */
 export const DRAWN_RANGE = 2;
@@ -293,8 +294,9 @@ export class DrawMode {
     const { canvas } = this.el;
     const { ctx, width, height } = fitCanvas(canvas);
     const bounds = viewBounds(this.points);
+    const colors = palette();
     ctx.clearRect(0, 0, width, height);
-    ctx.fillStyle = '#f7f8fa';
+    ctx.fillStyle = colors.background;
     ctx.fillRect(0, 0, width, height);
     const run = this.hooks.runGrid();
     if (run) {
@@ -302,7 +304,7 @@ export class DrawMode {
       const tile = document.createElement('canvas');
       tile.width = grid.res;
       tile.height = grid.res;
-      const image = new ImageData(gridToRGBA(grid.data, grid.res, grid.classes), grid.res, grid.res);
+      const image = new ImageData(gridToRGBA(grid.data, grid.res, grid.classes, { paper: rgbOf(colors.boundaryPaper) }), grid.res, grid.res);
       /** @type {CanvasRenderingContext2D} */ (tile.getContext('2d')).putImageData(image, 0, 0);
       const [x0, y0] = toPixel(run.bounds[0], run.bounds[3], width, height, bounds);
       const [x1, y1] = toPixel(run.bounds[1], run.bounds[2], width, height, bounds);
@@ -311,7 +313,7 @@ export class DrawMode {
     }
     const sx = linearScale([bounds[0], bounds[1]], [0, width]);
     const sy = linearScale([bounds[2], bounds[3]], [height, 0]);
-    ctx.strokeStyle = 'rgba(0, 0, 0, 0.12)';
+    ctx.strokeStyle = colors.axis;
     ctx.beginPath();
     ctx.moveTo(sx(0), 0);
     ctx.lineTo(sx(0), height);
@@ -319,7 +321,7 @@ export class DrawMode {
     ctx.lineTo(width, sy(0));
     ctx.stroke();
     ctx.lineWidth = 1.5;
-    ctx.strokeStyle = 'rgba(255, 255, 255, 0.95)';
+    ctx.strokeStyle = colors.pointStroke;
     for (const [x, y, c] of this.points) {
       const [r, g, b] = classColor(c);
       ctx.fillStyle = `rgb(${r}, ${g}, ${b})`;

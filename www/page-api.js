@@ -41,7 +41,7 @@ import { softTargetsAt } from './compress.js';
  * @typedef {object} PageHost
  * @property {Promise<void>} ready resolves once the engine is loaded and the first recipe shown
  * @property {(json: string) => Promise<unknown>} validate the engine's check (rejects naming the field)
- * @property {(recipe: Recipe) => Promise<void>} showRecipe puts a valid recipe in the editor and URL
+ * @property {(text: string) => Promise<void>} showRecipe puts a valid recipe's JSON text in the editor and URL
  * @property {() => Promise<Report>} train starts (or resumes) a run; resolves when it is done
  * @property {() => Promise<Report | null>} report
  * @property {() => PageState} state
@@ -71,6 +71,50 @@ export function paceProblem(mode) {
   return typeof mode === 'string' && /** @type {readonly string[]} */ (PACES).includes(mode)
     ? null
     : `speed ${JSON.stringify(mode)}: expected one of ${PACES.map((p) => `'${p}'`).join(', ')}`;
+}
+
+/**
+ * The JSON text of the recipe a caller gave, as the engine should read it: JSON text is kept as
+ * written (`JSON.parse` would round a seed above 2^53, and the page and the CLI would then run
+ * different seeds); an object is serialized with its BigInt values as exact integers, and an
+ * integer Number that JavaScript has already rounded (above 2^53) is refused, naming the field.
+ * @param {unknown} jsonOrObject
+ * @returns {string}
+ */
+export function recipeText(jsonOrObject) {
+  if (typeof jsonOrObject === 'string') {
+    parseRecipe(jsonOrObject);
+    return jsonOrObject;
+  }
+  const recipe = parseRecipe(jsonOrObject);
+  const unsafe = roundedInteger(recipe, '');
+  if (unsafe) throw new Error(`${unsafe.path} = ${unsafe.value}: above 2^53, JavaScript has already rounded this number; pass it as a BigInt (${BigInt(unsafe.value)}n is what it became) or the recipe as JSON text`);
+  /** @type {string[]} */
+  const big = [];
+  const text = JSON.stringify(recipe, (_k, v) => (typeof v === 'bigint' ? `\u0000big${big.push(v.toString()) - 1}` : v));
+  return text.replace(/"\\u0000big(\d+)"/g, (_m, i) => big[Number(i)]);
+}
+
+/**
+ * The first integer Number of `value` beyond 2^53 (which JavaScript rounds), with its JSON path.
+ * @param {unknown} value
+ * @param {string} path
+ * @returns {{path: string, value: number} | null}
+ */
+function roundedInteger(value, path) {
+  if (typeof value === 'number') return Number.isInteger(value) && !Number.isSafeInteger(value) ? { path: path || '(the recipe)', value } : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = roundedInteger(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const found = roundedInteger(v, path ? `${path}.${k}` : k);
+      if (found) return found;
+    }
+  }
+  return null;
 }
 
 /**
@@ -123,10 +167,10 @@ export function createPageApi(host) {
      */
     async setRecipe(jsonOrObject) {
       await host.ready;
-      const recipe = parseRecipe(jsonOrObject);
-      await host.validate(JSON.stringify(recipe));
-      await host.showRecipe(recipe);
-      return recipe;
+      const text = recipeText(jsonOrObject);
+      await host.validate(text);
+      await host.showRecipe(text);
+      return parseRecipe(text);
     },
 
     /**

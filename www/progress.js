@@ -35,7 +35,10 @@ export function phaseText({ status, stages, initialEpochs, loadedName, stage, po
   if (status === 'loaded') return `opened ${loadedName ?? 'a model file'} · Train continues from its weights`;
   const plural = stages === 1 ? '' : 's';
   if (status === 'done') return stages ? `done · training and ${stages} stage${plural}` : 'done';
-  const prefix = status === 'paused' ? 'paused · ' : status === 'failed' ? 'stopped · ' : '';
+  // 'broken': the engine crashed (a panic) under the run; its progress is where it stopped.
+  /** @type {Record<string, string>} */
+  const prefixes = { paused: 'paused · ', failed: 'stopped · ', broken: 'the engine stopped · ' };
+  const prefix = prefixes[status] ?? '';
   if (stage) return prefix + stageProgressText(stage);
   const epoch = Math.min(initialEpochs, Math.floor(position) + (status === 'training' ? 1 : 0));
   return `${prefix}training · epoch ${epoch}/${initialEpochs}${stages ? ` · then ${stages} stage${plural}` : ''}`;

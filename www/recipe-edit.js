@@ -13,7 +13,7 @@ export const MAX_PARAMS = 4_000_000;
 /** MAX_LAYERS of src/recipe/mod.rs (hidden layers, conv blocks). */
 export const MAX_LAYERS = 8;
 
-export const DATASETS = ['spiral', 'circles', 'xor', 'blobs', 'moons', 'digits', 'mnist', 'csv'];
+export const DATASETS = ['spiral', 'circles', 'xor', 'blobs', 'moons', 'drawn', 'digits', 'mnist', 'csv'];
 /** The seeded 2-D sets (`samples` and `noise` apply only to them). */
 export const GENERATED = ['spiral', 'circles', 'xor', 'blobs', 'moons'];
 export const ACTIVATIONS = ['relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu', 'gelu_tanh'];
@@ -30,6 +30,17 @@ export const FORM_STAGES = ['magnitude', 'structured', 'n_m', 'gradual', 'finetu
 
 /** Dataset defaults (src/recipe/dataset.rs). */
 export const DATASET_DEFAULTS = { samples: 600, noise: 0.1, classes: 2, test_fraction: 0.2 };
+
+/**
+ * The points a `drawn` dataset starts from when it is chosen in the Build panel with nothing to
+ * take over: two classes of six points each, either side of the diagonal, enough to train at once
+ * (the engine needs MIN_DRAWN_PER_CLASS = 3 a class); the Draw mode of the data plot edits them.
+ * @type {[number, number, number][]}
+ */
+export const STARTER_POINTS = [
+  [-0.9, 0.6, 0], [-0.6, 0.9, 0], [-0.5, 0.3, 0], [-0.2, 0.7, 0], [-0.8, -0.1, 0], [0.1, 1.0, 0],
+  [0.9, -0.6, 1], [0.6, -0.9, 1], [0.5, -0.3, 1], [0.2, -0.7, 1], [0.8, 0.1, 1], [-0.1, -1.0, 1],
+];
 
 /**
  * The dataset fields that apply to `name` and may be edited (the engine refuses the others, or
@@ -49,9 +60,11 @@ export function datasetFields(name) {
  * DatasetSpec's Serialize writes it).
  * @param {string} name
  * @param {Recipe} [old] the previous dataset object
+ * @param {number[][] | null} [shown] for `drawn`: the points to start from (the 2-D data the plot
+ *   shows, as `[x, y, class]`); without them a drawn dataset keeps its points, else STARTER_POINTS
  * @returns {Recipe}
  */
-export function switchDataset(name, old = {}) {
+export function switchDataset(name, old = {}, shown = null) {
   const f = datasetFields(name);
   /** @type {Recipe} */
   const d = { name };
@@ -67,6 +80,12 @@ export function switchDataset(name, old = {}) {
     d.classes = 2;
   }
   if (f.test_fraction) d.test_fraction = old.test_fraction ?? DATASET_DEFAULTS.test_fraction;
+  if (name === 'drawn') {
+    const kept = old.name === 'drawn' && Array.isArray(old.points) ? old.points : null;
+    const points = /** @type {number[][]} */ (shown?.length ? shown : kept ?? STARTER_POINTS);
+    d.classes = Math.max(2, ...points.map((p) => p[2] + 1));
+    d.points = points.map((p) => [p[0], p[1], p[2]]);
+  }
   if (name === 'csv' && old.csv_label_column !== undefined) d.csv_label_column = old.csv_label_column;
   if (old.train_limit !== undefined) d.train_limit = old.train_limit;
   return d;
@@ -80,7 +99,7 @@ export function switchDataset(name, old = {}) {
  * @returns {number[] | null}
  */
 export function inputShape(dataset, csvFeatures = null) {
-  if (GENERATED.includes(dataset.name)) return [2];
+  if (GENERATED.includes(dataset.name) || dataset.name === 'drawn') return [2];
   if (dataset.name === 'digits') return [1, 8, 8];
   if (dataset.name === 'mnist') return [1, 28, 28];
   return csvFeatures ? [csvFeatures] : null;
@@ -106,6 +125,7 @@ export function trainSamples(dataset) {
   if (GENERATED.includes(dataset.name)) n = Number(dataset.samples ?? 600) - Math.round(Number(dataset.samples ?? 600) * tf);
   else if (dataset.name === 'digits') n = 1797 - Math.round(1797 * tf);
   else if (dataset.name === 'mnist') n = 8000;
+  else if (dataset.name === 'drawn' && Array.isArray(dataset.points)) n = dataset.points.length - Math.round(dataset.points.length * tf);
   if (n !== null && dataset.train_limit) n = Math.min(n, Number(dataset.train_limit));
   return n;
 }

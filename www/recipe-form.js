@@ -13,6 +13,8 @@ import {
   switchOptimizer, trainSamples,
 } from './recipe-edit.js';
 import { drawChart } from './plot.js';
+import { palette } from './theme.js';
+import { isBigInteger } from './state.js';
 import { formatBytes, formatCount } from './format.js';
 
 /** @typedef {import('./state.js').Recipe} Recipe */
@@ -57,12 +59,21 @@ function shapeOf(r) {
 export class RecipeForm {
   /**
    * @param {HTMLElement} root where the panel draws itself
-   * @param {{onChange: (recipe: Recipe) => void, csvFeatures?: () => number | null}} options
+   * @param {{onChange: (recipe: Recipe, typed: string[]) => void, csvFeatures?: () => number | null,
+   *   shownPoints?: () => number[][] | null, bigLiteral?: (value: number) => string | null}} options
+   *   `onChange`: a new recipe, with the integer literals typed beyond 2^53 (JavaScript rounds
+   *   them in the recipe object; the JSON text must keep their digits); `shownPoints`: the 2-D
+   *   points the data plot shows, as `[x, y, class]`, that a switch to the `drawn` dataset starts
+   *   from; `bigLiteral`: the digits of a rounded integer as the recipe's text writes them
    */
   constructor(root, options) {
     this.root = root;
     this.onChange = options.onChange;
     this.csvFeatures = options.csvFeatures ?? (() => null);
+    this.shownPoints = options.shownPoints ?? (() => null);
+    this.bigLiteral = options.bigLiteral ?? (() => null);
+    /** @type {string[]} integer literals typed beyond 2^53 since the last commit */
+    this.typed = [];
     /** @type {Recipe | null} */
     this.recipe = null;
     this.shape = '';
@@ -140,7 +151,7 @@ export class RecipeForm {
     const per = d ? trainSamples(d) : null;
     const steps = per && Number(t.batch_size) > 0 ? Math.ceil(per / Number(t.batch_size)) : null;
     drawChart(this.lrCanvas, {
-      series: [{ label: 'lr', color: '#2563eb', points: lrCurve(t, steps) }],
+      series: [{ label: 'lr', color: palette().accent, points: lrCurve(t, steps) }],
       xLabel: 'epoch',
       yIncludesZero: true,
       empty: 'no epochs',
@@ -177,7 +188,9 @@ export class RecipeForm {
    */
   commit(next) {
     this.show(next);
-    this.onChange(next);
+    const typed = this.typed;
+    this.typed = [];
+    this.onChange(next, typed);
   }
 
   /** The recipe shown now (handlers read it when they run, not when they were made). @returns {Recipe} */
@@ -253,7 +266,8 @@ export class RecipeForm {
       const v = getPath(this.recipe, path);
       // Leave the box being typed in alone while it says the same number ("0.0" stays "0.0").
       if (document.activeElement === input && input.value !== '' && Number(input.value) === v) return;
-      input.value = v === undefined || v === null ? (spec.def !== undefined ? String(spec.def) : '') : String(v);
+      const big = typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v) ? this.bigLiteral(v) : null;
+      input.value = v === undefined || v === null ? (spec.def !== undefined ? String(spec.def) : '') : big ?? String(v);
     };
     this.register(path, input, box, read, () => {});
     const commit = () => {
@@ -264,6 +278,12 @@ export class RecipeForm {
         return;
       }
       const v = Number(text);
+      if (spec.type === 'int' && isBigInteger(text) && this.recipe) {
+        // An integer beyond 2^53 (a u64 seed): the object holds it rounded, the text keeps it.
+        this.typed.push(text);
+        this.commit(applyEdit(this.recipe, path, v));
+        return;
+      }
       this.edit(path, Number.isFinite(v) ? v : null);
     };
     /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -369,13 +389,22 @@ export class RecipeForm {
     const d = r.dataset ?? {};
     const f = datasetFields(d.name);
     const fields = [
-      this.select(['dataset', 'name'], 'Dataset', DATASETS, 'spiral', (name) => this.edit(['dataset'], switchDataset(name, this.now().dataset ?? {}))),
+      this.select(['dataset', 'name'], 'Dataset', DATASETS, 'spiral', (name) => {
+        const shown = name === 'drawn' && this.now().dataset?.name !== 'drawn' ? this.shownPoints() : null;
+        this.edit(['dataset'], switchDataset(name, this.now().dataset ?? {}, shown));
+      }),
     ];
     if (f.samples) fields.push(this.num(['dataset', 'samples'], 'Samples', { type: 'int', min: 20, max: 100000, step: 10, def: 600 }, 'points in all, train and test together'));
     if (f.noise) fields.push(this.num(['dataset', 'noise'], 'Noise', { type: 'float', min: 0, max: 1, step: 0.05, def: 0.1 }));
     if (f.classes) fields.push(this.num(['dataset', 'classes'], 'Classes', { type: 'int', min: f.classes[0], max: f.classes[1], def: 2 }));
     if (f.test_fraction) fields.push(this.num(['dataset', 'test_fraction'], 'Test fraction', { type: 'float', min: 0.05, max: 0.5, step: 0.05, def: 0.2 }, 'share of the samples held out for the test accuracy'));
-    const note = d.name === 'csv' ? [h('p', { class: 'hint', text: 'Choose the data file below; its last column (or csv_label_column in the JSON) is the label.' })] : [];
+    fields.push(this.num(['dataset', 'train_limit'], 'Train limit', { type: 'int', min: 1, optional: true }, 'train on the first N training samples only (empty: all); a distillation can use the rest without labels'));
+    /** @type {Record<string, string>} */
+    const notes = {
+      csv: 'Choose the data file below; its last column (or csv_label_column in the JSON) is the label.',
+      drawn: `${Array.isArray(d.points) ? d.points.length : 0} points, ${d.classes ?? 2} classes: click the data plot in Draw points mode to add or erase them (at least 3 per class).`,
+    };
+    const note = notes[d.name] ? [h('p', { class: 'hint', id: 'form-data-note', text: notes[d.name] })] : [];
     return this.section('Data', [h('div', { class: 'f-grid' }, fields), ...note], 'form-data');
   }
 
@@ -604,6 +633,7 @@ export class RecipeForm {
           this.intList([...p, 'student', 'hidden'], 'Student hidden layers'),
           this.num([...p, 'temperature'], 'Temperature', { type: 'float', min: 0, step: 0.5, def: 4 }),
           this.num([...p, 'alpha'], 'Alpha (soft share)', { type: 'float', min: 0, max: 1, step: 0.05, def: 0.9 }),
+          this.check([...p, 'unlabelled'], 'Teacher labels the samples past Train limit', false),
           ...train('train'),
         ];
         break;

@@ -397,7 +397,10 @@ function distillBlock(title, d) {
     const note = document.createElement('p');
     note.className = 'hint';
     const images = finite(d.test_samples) && d.test_samples > 0 ? ` (${Math.round(Math.abs(margin) * d.test_samples)} of ${d.test_samples} test samples)` : '';
-    note.textContent = `Distillation ${margin >= 0 ? 'adds' : 'costs'} ${(Math.abs(margin) * 100).toFixed(1)} pt${images} over training the student alone${finite(d.temperature) ? ` (T = ${d.temperature}${finite(d.alpha) ? `, α = ${d.alpha}` : ''})` : ''}.`;
+    const transfer = d.unlabelled_samples > 0
+      ? ` The distilled student also learned from ${formatCount(d.unlabelled_samples)} training samples without labels, labelled by the teacher; both students had the same ${formatCount(d.labelled_samples)} labelled ones.`
+      : '';
+    note.textContent = `Distillation ${margin >= 0 ? 'adds' : 'costs'} ${(Math.abs(margin) * 100).toFixed(1)} pt${images} over training the student alone${finite(d.temperature) ? ` (T = ${d.temperature}${finite(d.alpha) ? `, α = ${d.alpha}` : ''})` : ''}.${transfer}`;
     section.append(note);
   }
   return section;

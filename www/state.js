@@ -481,17 +481,20 @@ function shorten(s, max) {
  * that a seed such as 9007199254740993 survives it.
  * @param {string} text JSON made by JSON.stringify
  * @param {string} previous the JSON text the edited recipe was parsed from
+ * @param {string[]} [typed] integer literals just typed (the Build form's seed box): they win over
+ *   `previous` for the number they round to
  * @returns {string}
  */
-export function keepBigIntegers(text, previous) {
+export function keepBigIntegers(text, previous, typed = []) {
   /** @type {Map<string, string | null>} */
   const literals = new Map();
   eachNumber(previous, (lit) => {
-    if (!/^-?\d+$/.test(lit) || Number.isSafeInteger(Number(lit))) return;
+    if (!isBigInteger(lit)) return;
     const rounded = String(Number(lit));
     const seen = literals.get(rounded);
     literals.set(rounded, seen === undefined || seen === lit ? lit : null);
   });
+  for (const lit of typed) if (isBigInteger(lit)) literals.set(String(Number(lit)), lit);
   if (literals.size === 0) return text;
   let out = '';
   let last = 0;
@@ -503,6 +506,29 @@ export function keepBigIntegers(text, previous) {
     }
   });
   return out + text.slice(last);
+}
+
+/**
+ * Whether a number literal is an integer that `JSON.parse` rounds (beyond 2^53).
+ * @param {string} lit
+ */
+export function isBigInteger(lit) {
+  return /^-?\d+$/.test(lit) && !Number.isSafeInteger(Number(lit));
+}
+
+/**
+ * The integer literal of JSON `text` that `JSON.parse` rounded to `value`, or null (a control
+ * shows it instead of the rounded number).
+ * @param {string} text
+ * @param {number} value
+ */
+export function bigLiteralOf(text, value) {
+  /** @type {string | null} */
+  let found = null;
+  eachNumber(text, (lit) => {
+    if (found === null && isBigInteger(lit) && Number(lit) === value) found = lit;
+  });
+  return found;
 }
 
 /**

@@ -36,6 +36,15 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// `text` cut to `max` characters, marked `…` when cut: how a message echoes input that can be as
+/// long as a file (a CSV cell, a metadata value, a parser's message quoting a header).
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
 /// Returns early with a formatted [`Error`].
 #[macro_export]
 macro_rules! bail {

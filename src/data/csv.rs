@@ -2,6 +2,7 @@
 //! training split, with messages that name the line and column of a bad cell.
 
 use super::*;
+use crate::core::error::clip;
 
 // ---------------------------------------------------------------------------------------------
 // CSV
@@ -107,10 +108,7 @@ pub(super) fn integer_label(cell: &str) -> Option<i64> {
 
 /// `text` cut to 60 characters (marked `…`), for echoing a cell in a message.
 fn shown(text: &str) -> String {
-    match text.char_indices().nth(60) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
-    }
+    clip(text, 60)
 }
 
 /// Describes 1-based column `col` for messages, with its header name when there is one.
@@ -335,6 +333,7 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
         train_y,
         test_x,
         test_y,
+        unlabelled_x: Vec::new(),
     })
 }
 

@@ -26,6 +26,7 @@ pub(super) fn load_drawn(spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
         train_y,
         test_x,
         test_y,
+        unlabelled_x: Vec::new(),
     })
 }
 

@@ -75,5 +75,6 @@ pub(super) fn load_images(
         train_y,
         test_x,
         test_y,
+        unlabelled_x: Vec::new(),
     })
 }

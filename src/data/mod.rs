@@ -96,6 +96,10 @@ pub struct Dataset {
     pub test_x: Vec<f32>,
     /// Test labels, `n_test` values.
     pub test_y: Vec<u32>,
+    /// The training samples past `dataset.train_limit`, row-major, without their labels (dropped
+    /// when the limit is applied): only a distillation's transfer set uses them, labelled by the
+    /// teacher (`"unlabelled": true` in a `distill` stage).
+    pub unlabelled_x: Vec<f32>,
 }
 
 impl Dataset {
@@ -137,7 +141,7 @@ fn apply_train_limit(ds: &mut Dataset, limit: Option<usize>) {
     if let Some(limit) = limit {
         if limit < ds.n_train() {
             let f = ds.features();
-            ds.train_x.truncate(limit * f);
+            ds.unlabelled_x = ds.train_x.split_off(limit * f);
             ds.train_y.truncate(limit);
         }
     }

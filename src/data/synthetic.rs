@@ -156,5 +156,6 @@ pub(super) fn generate(spec: &DatasetSpec, seed: u64) -> Dataset {
         train_y,
         test_x,
         test_y,
+        unlabelled_x: Vec::new(),
     }
 }

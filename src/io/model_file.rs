@@ -64,6 +64,7 @@
 use crate::compress::quant::{
     FakeQuantModel, Granularity, InputFakeQuant, LayerQuant, QParams, Scheme, qrange,
 };
+use crate::core::error::clip;
 use crate::core::tensor::{Tensor, fmt_shape};
 use crate::data::Dataset;
 use crate::nn::{Activation, Layer, Sequential};
@@ -285,10 +286,7 @@ fn st_error(len: usize, e: SafeTensorError) -> Error {
         }
         _ => {
             // The parser's message can quote the header (as long as the file): at most 200 characters.
-            let text = e.to_string();
-            let shown: String = text.chars().take(200).collect();
-            let more = if shown.len() < text.len() { "…" } else { "" };
-            Error(format!("not a valid safetensors file: {shown}{more}"))
+            Error(format!("not a valid safetensors file: {}", clip(&e.to_string(), 200)))
         }
     }
 }
@@ -336,7 +334,7 @@ impl ModelFile {
         };
         let format = meta("minnow_format")?;
         if !READ_VERSIONS.contains(&format.as_str()) {
-            let shown: String = format.chars().take(40).collect();
+            let shown = clip(&format, 40);
             bail!("minnow_format = {shown:?}: this build reads formats {}", READ_VERSIONS.join(" and "));
         }
         let format: u32 = format.parse().map_err(|_| Error::new("minnow_format: not a version"))?;
@@ -347,7 +345,7 @@ impl ModelFile {
         let recipe = Recipe::from_json(&recipe_text).map_err(|e| Error(format!("metadata `recipe`: {e}")))?;
         let text = meta("input_shape")?;
         // Echo at most 40 characters of a value that can be as long as the file.
-        let shown: String = text.chars().take(40).collect();
+        let shown = clip(&text, 40);
         let input_shape: Vec<usize> = serde_json::from_str(&text).map_err(|e| {
             Error(format!("metadata `input_shape` = {shown:?}: not a JSON array of sizes ({e})"))
         })?;
@@ -362,7 +360,7 @@ impl ModelFile {
         let classes: usize = match text.trim().parse() {
             Ok(c) if (1..=MAX_WIDTH).contains(&c) => c,
             _ => {
-                let shown: String = text.chars().take(40).collect();
+                let shown = clip(&text, 40);
                 bail!("metadata `classes` = {shown:?}: must be a whole number in [1, {MAX_WIDTH}]")
             }
         };
@@ -386,7 +384,7 @@ impl ModelFile {
         if let Some(t) = &test_split {
             let hex = t.strip_prefix("fnv1a64:").unwrap_or("");
             if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                let shown: String = t.chars().take(40).collect();
+                let shown = clip(t, 40);
                 bail!("metadata `test_split` = {shown:?}: expected \"fnv1a64:\" and 16 hex digits");
             }
         }

@@ -32,6 +32,11 @@ pub const MAX_SOFT_TARGETS: usize = 64;
 /// The student (initialized from the recipe's seed) minimizes
 /// `α · T² · KL(softmax(z_t/T) ‖ softmax(z_s/T)) + (1 − α) · CE(z_s, y)` [+ `hint.weight · MSE`];
 /// the same student is also trained alone (plain CE, same initialization and budget) as a control.
+/// With `"unlabelled": true` the distilled student's transfer set also holds the training samples
+/// past `dataset.train_limit`, whose labels the run never sees: the teacher labels them (its
+/// softened probabilities for the soft term, its argmax for the hard term), while the student alone
+/// has only the labelled samples. This is distillation's use with few labels and more unlabelled
+/// data (Hinton et al. 2015 §2: "the transfer set").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistillStage {
@@ -49,6 +54,9 @@ pub struct DistillStage {
     /// How many test samples (the first ones) get their soft targets in the report.
     #[serde(default = "default_soft_targets")]
     pub soft_targets: usize,
+    /// Also distill on the training samples past `dataset.train_limit`, labelled by the teacher.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unlabelled: bool,
 }
 
 /// A FitNets hint: `weight · mean((r(h_s) − h_t)²)` where `h_s`, `h_t` are the (flattened) outputs

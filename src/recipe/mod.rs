@@ -299,6 +299,14 @@ impl Recipe {
         }
         for (i, s) in self.compression.iter().enumerate() {
             s.validate(&format!("compression[{i}]"))?;
+            if let Stage::Distill(d) = s {
+                if d.unlabelled && self.dataset.train_limit.is_none() {
+                    bail!(
+                        "compression[{i}].unlabelled = true: needs dataset.train_limit (the training \
+                         samples past it are the unlabelled ones)"
+                    );
+                }
+            }
         }
         if let Some((shape, classes)) = self.dataset.known_shape() {
             self.model.cost("model", &shape, classes, t.batch_size, "training.batch_size")?;

@@ -361,6 +361,11 @@ pub struct DistillDetails {
     /// Distilled minus alone test accuracy.
     pub margin: f64,
     pub test_samples: usize,
+    /// Labelled training samples (both students learn from them).
+    pub labelled_samples: usize,
+    /// Training samples without labels that the distilled student also learned from, labelled by
+    /// the teacher (`"unlabelled": true`); 0 otherwise.
+    pub unlabelled_samples: usize,
     pub teacher: ModelSummary,
     pub distilled: ModelSummary,
     pub alone: ModelSummary,

@@ -17,7 +17,7 @@ use crate::nn::{LayerForward, Module, Sequential};
 use crate::recipe::Recipe;
 use crate::run::pipeline::model_stats;
 use crate::run::report::{EpochMetrics, Report, StageReport, StepInfo};
-use crate::run::trainer::Trainer;
+use crate::run::trainer::{Trainer, in_chunks};
 use crate::{Error, Result, bail};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -67,8 +67,8 @@ pub struct WeightView {
 
 /// A compression setting for [`Session::explore`]: magnitude pruning to `sparsity` (per layer or
 /// one global threshold) of every linear and conv weight, then, with `bits`, fake quantization of
-/// the weights (torch's min-max qparams).
-#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+/// the weights (torch's min-max qparams). `Default` is the neutral setting: the model as trained.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ExploreSetting {
     /// Fraction of weights set to zero, in [0, 0.99].
@@ -491,15 +491,8 @@ impl Session {
 
 /// `model`'s logits for `x` in evaluation mode, in chunks, with `around` at every layer.
 fn logits_of(model: &Sequential, x: &Tensor, around: Option<&dyn LayerForward>) -> Result<Tensor> {
-    const CHUNK: usize = 1024;
-    let n = x.shape()[0];
     model.set_training(false);
-    let mut parts = Vec::new();
-    for lo in (0..n).step_by(CHUNK) {
-        parts.push(model.forward_with(&x.narrow(0, lo, CHUNK.min(n - lo))?, around)?);
-    }
-    let refs: Vec<&Tensor> = parts.iter().collect();
-    Tensor::concat(&refs, 0)
+    in_chunks(x, |c| model.forward_with(c, around))
 }
 
 /// Weight-only fake quantization at `bits` (activations stay float, so no calibration is needed).

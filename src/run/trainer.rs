@@ -12,6 +12,7 @@ use crate::nn::loss::cross_entropy;
 use crate::nn::optim::Optimizer;
 use crate::nn::schedule::{Decay, Interval, LrSchedule};
 use crate::nn::{Module, Sequential};
+use crate::recipe::budget::EVAL_CHUNK;
 use crate::recipe::{BackendChoice, Recipe};
 use crate::run::pipeline::Pipeline;
 use crate::run::report::{EpochMetrics, FinalMetrics, ModelSize, Report, StepInfo};
@@ -142,6 +143,22 @@ fn shaped(n: usize, per_sample: &[usize]) -> Vec<usize> {
     let mut s = vec![n];
     s.extend_from_slice(per_sample);
     s
+}
+
+/// `f` applied to `x` in chunks of [`EVAL_CHUNK`] samples along the first dimension, the results
+/// concatenated: an evaluation never holds more activations than the recipe's budget allows for.
+pub fn in_chunks(x: &Tensor, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let chunk = EVAL_CHUNK as usize;
+    let n = x.shape()[0];
+    if n <= chunk {
+        return f(x);
+    }
+    let mut parts = Vec::new();
+    for lo in (0..n).step_by(chunk) {
+        parts.push(f(&x.narrow(0, lo, chunk.min(n - lo))?)?);
+    }
+    let refs: Vec<&Tensor> = parts.iter().collect();
+    Tensor::concat(&refs, 0)
 }
 
 fn labels_f32(y: &[u32]) -> Vec<f32> {
@@ -629,22 +646,24 @@ impl Trainer {
 
     /// Logits for `x` in evaluation mode, in chunks, without the graph.
     pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
-        const CHUNK: usize = 1024;
         self.model.set_training(false);
-        let out = no_grad(|| -> Result<Tensor> {
-            let n = x.shape()[0];
-            if n <= CHUNK {
-                return self.forward(x);
-            }
-            let mut parts = Vec::new();
-            for lo in (0..n).step_by(CHUNK) {
-                parts.push(self.forward(&x.narrow(0, lo, CHUNK.min(n - lo))?)?);
-            }
-            let refs: Vec<&Tensor> = parts.iter().collect();
-            Tensor::concat(&refs, 0)
-        });
+        let out = no_grad(|| in_chunks(x, |c| self.forward(c)));
         self.model.set_training(true);
         out
+    }
+
+    /// Replaces the training set (inputs and labels, on the host and on the device) and returns
+    /// the one it replaces; the next epoch draws its batches from the new one (a distillation's
+    /// transfer set).
+    pub fn swap_train_set(&mut self, x: Vec<f32>, y: Vec<u32>) -> Result<(Vec<f32>, Vec<u32>)> {
+        let n = y.len();
+        if n == 0 || x.len() != n * self.data.features() {
+            bail!("internal: a training set of {} values for {n} samples", x.len());
+        }
+        self.train_x = Tensor::new(&x, &shaped(n, &self.data.input_shape), &self.device)?;
+        self.train_y = Tensor::new(&labels_f32(&y), &[n], &self.device)?;
+        let old_x = std::mem::replace(&mut self.data.train_x, x);
+        Ok((old_x, std::mem::replace(&mut self.data.train_y, y)))
     }
 
     /// Logits of the whole test split (`[n_test, classes]`, evaluation mode).

@@ -103,6 +103,8 @@ test('a panic in the worker rejects the waiting call with its message; the engin
   expect(outcome).toContain('test panic 4711');
   expect(outcome).toContain('minnow panicked');
   await expect(page.locator('#notice-text')).toContainText('test panic 4711');
+  // The progress line says where the run stopped, not that it is still training.
+  await expect(page.locator('#phase')).toHaveText(/^the engine stopped · training · epoch \d+\/1000$/);
   // A request made now is answered (refused), not left waiting.
   const later = await page.evaluate(() => window.minnow.report().then(() => 'resolved', (e) => e.message));
   expect(later).toContain('restart the engine');
@@ -189,6 +191,45 @@ test('a seed above 2^53 reaches the engine digit for digit: the page gives the C
   const fromPage = JSON.parse(readFileSync(/** @type {string} */ (await download.path()), 'utf8'));
   expect(pick(fromPage)).toEqual(exact);
   expect(Buffer.from(new URL(page.url()).hash.split('&r=')[1], 'base64url').toString()).toContain('"seed":9007199254740993');
+});
+
+test('a seed above 2^53 typed in the Build form or given to setRecipe keeps its digits', async ({ page }) => {
+  await page.goto(link(JSON.stringify({ ...SPIRAL, seed: 7 })));
+  await waitForStatus(page, ['idle']);
+  const seedBox = page.locator('#f-seed');
+  await seedBox.fill('9007199254740992');
+  await seedBox.press('Tab');
+  await expect(page.locator('#recipe')).toHaveValue(/"seed": 9007199254740992/);
+  // 2^53 + 1 rounds to the same double as 2^53: still a change, and the box shows its digits.
+  await seedBox.fill('9007199254740993');
+  await seedBox.press('Tab');
+  await expect(page.locator('#recipe')).toHaveValue(/"seed": 9007199254740993/);
+  await expect(seedBox).toHaveValue('9007199254740993');
+  await seedBox.fill('9007199254740995');
+  await seedBox.press('Tab');
+  await expect(page.locator('#recipe')).toHaveValue(/"seed": 9007199254740995/);
+  // Another field's edit keeps the typed digits.
+  await page.locator('#f-training-epochs').fill('4');
+  await page.locator('#f-training-epochs').press('Tab');
+  await expect(page.locator('#recipe')).toHaveValue(/"epochs": 4/);
+  await expect(page.locator('#recipe')).toHaveValue(/"seed": 9007199254740995/);
+  expect(Buffer.from(new URL(page.url()).hash.split('&r=')[1], 'base64url').toString()).toContain('"seed":9007199254740995');
+  // setRecipe: JSON text as written, an object's BigInt exactly, a rounded Number refused by name.
+  const results = await page.evaluate(async () => {
+    const api = /** @type {any} */ (window).minnow;
+    const editor = () => /** @type {HTMLTextAreaElement} */ (document.querySelector('#recipe')).value;
+    const base = JSON.parse(editor());
+    const out = [];
+    await api.setRecipe(JSON.stringify({ ...base, seed: 1 }).replace('"seed":1', '"seed":18446744073709551615'));
+    out.push(editor());
+    await api.setRecipe({ ...base, seed: 12345678901234567891n });
+    out.push(editor());
+    out.push(await api.setRecipe({ ...base, seed: 2 ** 60 }).then(() => 'accepted', (/** @type {Error} */ e) => e.message));
+    return out;
+  });
+  expect(results[0]).toMatch(/"seed": 18446744073709551615/);
+  expect(results[1]).toMatch(/"seed": 12345678901234567891/);
+  expect(results[2]).toMatch(/^seed = 1152921504606847000: above 2\^53/);
 });
 
 test('no Content-Security-Policy violation over a GPU train and explore; inline script is refused', async ({ page }) => {

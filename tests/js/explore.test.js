@@ -16,7 +16,7 @@ import {
   settingStages,
   unknownFields,
 } from '../../www/explore.js';
-import { createPageApi, parseRecipe, temperatureProblem } from '../../www/page-api.js';
+import { createPageApi, parseRecipe, recipeText, temperatureProblem } from '../../www/page-api.js';
 
 test('completeSetting fills the defaults; engineSetting leaves float weights without bits', () => {
   assert.deepEqual(completeSetting(undefined), { ...DEFAULT_SETTING });
@@ -156,6 +156,15 @@ test('temperatureProblem: no distill stage, no logits, a bad T; none with logits
   assert.match(String(temperatureProblem(-1, [distill])), /must be a number in \(0, 100\]/);
 });
 
+test('recipeText keeps a seed above 2^53: text as written, BigInt exactly, a rounded Number refused', () => {
+  const text = '{"version": 1, "seed": 18446744073709551615}';
+  assert.equal(recipeText(text), text);
+  assert.equal(recipeText({ version: 1, seed: 18446744073709551615n, tags: ['x'] }), '{"version":1,"seed":18446744073709551615,"tags":["x"]}');
+  assert.equal(recipeText({ version: 1, seed: 2 ** 53 - 1 }), '{"version":1,"seed":9007199254740991}');
+  assert.throws(() => recipeText({ version: 1, training: { epochs: [1, 2 ** 53 + 2] } }), /^Error: training\.epochs\[1\] = 9007199254740994: above 2\^53/);
+  assert.throws(() => recipeText('{nope'), /not valid JSON/);
+});
+
 test('createPageApi: setRecipe validates before showing; explore adds ms; setTemperature rejects', async () => {
   /** @type {unknown[]} */
   const shown = [];
@@ -177,7 +186,7 @@ test('createPageApi: setRecipe validates before showing; explore adds ms; setTem
   await assert.rejects(api.setRecipe({ bogus: 1 }), /bogus/);
   assert.equal(shown.length, 0);
   await api.setRecipe('{"version": 1}');
-  assert.deepEqual(shown, [{ version: 1 }]);
+  assert.deepEqual(shown, ['{"version": 1}']);
   const r = await api.explore({ sparsity: 0.9 });
   assert.equal(r.sparsity, 0.9);
   assert.equal(typeof r.ms, 'number');

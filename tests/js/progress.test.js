@@ -21,6 +21,7 @@ test('phaseText: nothing without a run, then training, stages, pause, failure an
   assert.equal(phaseText({ ...base, position: 20 }), 'training · epoch 20/20', 'never past the last epoch');
   const stage = /** @type {const} */ ({ index: 1, count: 2, kind: 'magnitude', detail: '' });
   assert.equal(phaseText({ ...base, stages: 2, status: 'failed', stage }), 'stopped · stage 2/2 · magnitude pruning');
+  assert.equal(phaseText({ ...base, stages: 2, status: 'broken', stage }), 'the engine stopped · stage 2/2 · magnitude pruning');
   assert.equal(phaseText({ ...base, status: 'done', stages: 1 }), 'done · training and 1 stage');
   assert.equal(phaseText({ ...base, status: 'done' }), 'done');
   assert.equal(phaseText({ ...base, status: 'loaded', loadedName: 'm.safetensors' }), 'opened m.safetensors · Train continues from its weights');

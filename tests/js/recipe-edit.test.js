@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  DATASETS, DECAYS, MAX_PARAMS, OPTIMIZERS, STAGE_KINDS,
+  DATASETS, DECAYS, MAX_PARAMS, OPTIMIZERS, STAGE_KINDS, STARTER_POINTS,
   applyEdit, classCount, controlForMessage, datasetFields, defaultDecay, getPath, inputShape, lrAt, lrCurve,
   messagePath, modelSize, moveItem, newConvBlock, newStage, parseIntList, pathKey, setPath, switchDataset,
   switchModel, switchOptimizer, trainSamples,
@@ -119,6 +119,16 @@ test('datasetFields and switchDataset keep only what applies to the dataset', ()
   assert.deepEqual(switchDataset('mnist', spiral), { name: 'mnist', classes: 10 });
   assert.deepEqual(switchDataset('spiral', { name: 'mnist', classes: 10 }), { name: 'spiral', samples: 600, noise: 0.1, classes: 2, test_fraction: 0.2 });
   assert.deepEqual(switchDataset('csv', { name: 'digits', classes: 10, test_fraction: 0.2 }), { name: 'csv', classes: 2, test_fraction: 0.2 });
+  // `drawn`: starts from the points shown, else keeps its own, else the starter points.
+  assert.deepEqual(datasetFields('drawn'), { samples: false, noise: false, classes: null, test_fraction: true });
+  const shown = [[0, 0, 0], [1, 1, 2]];
+  assert.deepEqual(switchDataset('drawn', spiral, shown), { name: 'drawn', test_fraction: 0.25, classes: 3, points: shown });
+  const starter = switchDataset('drawn', { name: 'digits', classes: 10 });
+  assert.deepEqual(starter, { name: 'drawn', test_fraction: 0.2, classes: 2, points: STARTER_POINTS });
+  assert.deepEqual(switchDataset('drawn', { ...starter, test_fraction: 0.3 }), { ...starter, test_fraction: 0.3 });
+  assert.deepEqual(inputShape(starter), [2]);
+  assert.equal(classCount(starter), 2);
+  assert.equal(trainSamples(starter), 12 - Math.round(12 * 0.2));
   assert.deepEqual(inputShape({ name: 'moons' }), [2]);
   assert.equal(inputShape({ name: 'csv' }), null);
   assert.deepEqual(inputShape({ name: 'csv' }, 4), [4]);

@@ -20,6 +20,7 @@ import {
   jsonDepth,
   jsonErrorLocation,
   keepBigIntegers,
+  bigLiteralOf,
   salvageRecipe,
   showJson,
   withTopLevel,
@@ -259,6 +260,17 @@ test('withTopLevel replaces top-level members and keeps the rest as written', ()
   assert.deepEqual(JSON.parse(out), { seed: 9007199254740992, s: 'a,b}', backend: 'cpu', compression: [] });
   assert.equal(withTopLevel('{}', { a: 1 }), '{"a":1}');
   assert.throws(() => withTopLevel('[1]', { a: 1 }), /JSON object/);
+});
+
+test('keepBigIntegers takes typed literals over the previous text; bigLiteralOf finds the digits of a rounded number', () => {
+  const before = '{"seed": 9007199254740993}';
+  const edited = JSON.stringify({ seed: 9007199254740995 });
+  assert.equal(keepBigIntegers(edited, before, ['9007199254740995']), '{"seed":9007199254740995}');
+  assert.equal(keepBigIntegers(JSON.stringify({ seed: 9007199254740993 }), before, ['9007199254740993']), '{"seed":9007199254740993}');
+  assert.equal(keepBigIntegers('{"seed":7}', before, ['12']), '{"seed":7}', 'safe literals are not kept');
+  assert.equal(bigLiteralOf(before, 9007199254740992), '9007199254740993');
+  assert.equal(bigLiteralOf(before, 7), null);
+  assert.equal(bigLiteralOf('{"a": "9007199254740993"}', 9007199254740992), null, 'strings are not numbers');
 });
 
 test('keepBigIntegers restores the digits an edit of the parsed recipe rounded', () => {

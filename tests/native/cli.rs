@@ -18,6 +18,13 @@ fn tmp(name: &str) -> std::path::PathBuf {
     dir.join(name)
 }
 
+/// Trains spiral-mlp on the CPU for `epochs` and saves the model file at `path`.
+fn save_spiral(path: &str, epochs: &str) {
+    let args = ["run", "--preset", "spiral-mlp", "--backend", "cpu", "--epochs", epochs, "--quiet", "--save", path];
+    let (code, _, err) = minnow(&args);
+    assert_eq!(code, 0, "{err}");
+}
+
 #[test]
 fn presets_lists_every_preset() {
     let (code, out, _) = minnow(&["presets"]);
@@ -183,19 +190,7 @@ fn a_diverging_one_cycle_or_stage_names_its_own_rate() {
 fn eval_refuses_a_file_whose_split_was_edited() {
     let path = tmp("split.safetensors");
     let p = path.to_str().unwrap();
-    let (code, _, err) = minnow(&[
-        "run",
-        "--preset",
-        "spiral-mlp",
-        "--backend",
-        "cpu",
-        "--epochs",
-        "1",
-        "--quiet",
-        "--save",
-        p,
-    ]);
-    assert_eq!(code, 0, "{err}");
+    save_spiral(p, "1");
     let (code, _, err) = minnow(&["eval", p, "--backend", "cpu"]);
     assert_eq!(code, 0, "the file as saved evaluates: {err}");
     let mut file = minnow::io::model_file::ModelFile::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
@@ -212,9 +207,7 @@ fn eval_refuses_a_file_whose_split_was_edited() {
 fn eval_scores_the_split_it_is_given() {
     let path = tmp("eval-split.safetensors");
     let p = path.to_str().unwrap();
-    let args = ["run", "--preset", "spiral-mlp", "--backend", "cpu", "--epochs", "2", "--quiet", "--save", p];
-    let (code, _, err) = minnow(&args);
-    assert_eq!(code, 0, "{err}");
+    save_spiral(p, "2");
     let eval = |extra: &[&str]| {
         let mut args = vec!["eval", p, "--backend", "cpu", "--head", "0"];
         args.extend_from_slice(extra);
@@ -260,19 +253,7 @@ fn csv_flag_on_a_non_csv_recipe_is_refused() {
     );
     let model = tmp("csv-flag.safetensors");
     let m = model.to_str().unwrap();
-    let (code, _, err) = minnow(&[
-        "run",
-        "--preset",
-        "spiral-mlp",
-        "--backend",
-        "cpu",
-        "--epochs",
-        "1",
-        "--quiet",
-        "--save",
-        m,
-    ]);
-    assert_eq!(code, 0, "{err}");
+    save_spiral(m, "1");
     let (code, _, err) = minnow(&["eval", m, "--csv", c]);
     assert_ne!(code, 0);
     assert!(err.contains("dataset.name is \"spiral\""), "{err}");

@@ -9,7 +9,7 @@ use crate::nn::{Linear, Module, Sequential};
 use crate::recipe::distill::DistillStage;
 use crate::run::pipeline::{Advance, StageCtx, finetune_phase, model_stats};
 use crate::run::report::{DistillDetails, ModelSummary, SoftLogits, SoftTargets, StageDetails};
-use crate::run::trainer::Trainer;
+use crate::run::trainer::{Trainer, in_chunks};
 use crate::{Error, Result, bail};
 
 /// One model's class probabilities at the stage's temperature and its logits, per sample.
@@ -56,12 +56,25 @@ pub struct DistillRun {
     teacher: Option<Sequential>,
     teacher_summary: Option<(ModelSummary, Soft)>,
     alone_summary: Option<(ModelSummary, Soft)>,
+    /// The labelled training set, while the distilled student trains on the transfer set.
+    labelled: Option<(Vec<f32>, Vec<u32>)>,
+    /// Unlabelled samples in the distilled student's transfer set.
+    unlabelled: usize,
 }
 
 impl DistillRun {
     /// Measures the teacher, takes it out of the trainer and starts the student-alone run.
     pub async fn begin(cfg: &DistillStage, t: &mut Trainer, ctx: &StageCtx) -> Result<Self> {
         let samples = cfg.soft_targets.min(t.data.n_test());
+        if cfg.unlabelled && t.data.unlabelled_x.is_empty() {
+            bail!(
+                "{}.unlabelled = true: dataset.train_limit = {} leaves no unlabelled training samples \
+                 (the training split has {}); lower it",
+                ctx.prefix,
+                t.recipe.dataset.train_limit.unwrap_or(0),
+                t.data.n_train()
+            );
+        }
         let teacher_summary = summary(t, samples, cfg.temperature).await?;
         let student = cfg.build_student(&t.recipe, &t.data.input_shape, t.data.classes, &t.device)?;
         let teacher = std::mem::take(&mut t.model);
@@ -76,7 +89,26 @@ impl DistillRun {
             teacher: Some(teacher),
             teacher_summary: Some(teacher_summary),
             alone_summary: None,
+            labelled: None,
+            unlabelled: 0,
         })
+    }
+
+    /// The transfer set with the unlabelled samples: the labelled training set followed by the
+    /// samples past `dataset.train_limit`, labelled with the teacher's argmax (the soft term uses
+    /// the teacher's probabilities on every sample of a batch anyway).
+    async fn transfer_set(t: &Trainer, teacher: &Sequential) -> Result<(Vec<f32>, Vec<u32>)> {
+        let unl = &t.data.unlabelled_x;
+        let n = unl.len() / t.data.features().max(1);
+        let mut shape = vec![n];
+        shape.extend_from_slice(&t.data.input_shape);
+        let x = crate::core::tensor::Tensor::new(unl, &shape, &t.device)?;
+        let pred = no_grad(|| in_chunks(&x, |c| teacher.forward(c))?.argmax())?.to_vec().await?;
+        let mut xs = t.data.train_x.clone();
+        xs.extend_from_slice(unl);
+        let mut ys = t.data.train_y.clone();
+        ys.extend(pred.iter().map(|&p| p as u32));
+        Ok((xs, ys))
     }
 
     /// The objective for the distilled student, with the hint regressor sized by a one-sample probe.
@@ -93,7 +125,7 @@ impl DistillRun {
                     Ok(f.map(|f| f.numel()).unwrap_or(0))
                 };
                 let (ws, wt) = (width(student, st)?, width(&teacher, tt)?);
-                if ws * wt > crate::recipe::MAX_PARAMS {
+                if ws.checked_mul(wt).is_none_or(|n| n > crate::recipe::MAX_PARAMS) {
                     bail!("{p}.hint: a {ws} → {wt} regressor is too large; pick narrower layers");
                 }
                 let regressor = if ws == wt {
@@ -118,6 +150,11 @@ impl DistillRun {
                     let student =
                         self.cfg.build_student(&t.recipe, &t.data.input_shape, t.data.classes, &t.device)?;
                     let Some(teacher) = self.teacher.take() else { bail!("internal: no teacher") };
+                    if self.cfg.unlabelled {
+                        let (x, y) = Self::transfer_set(t, &teacher).await?;
+                        self.unlabelled = y.len() - t.data.n_train();
+                        self.labelled = Some(t.swap_train_set(x, y)?);
+                    }
                     let obj = self.objective(t, teacher, &student).map_err(|e| ctx.err(e))?;
                     t.replace_model(student, obj.extra_params())?;
                     t.distill = Some(obj);
@@ -126,6 +163,9 @@ impl DistillRun {
                 }
                 Part::Distilled => {
                     t.distill = None;
+                    if let Some((x, y)) = self.labelled.take() {
+                        t.swap_train_set(x, y)?;
+                    }
                     return Ok(Advance::finished(self.details(t).await?));
                 }
             }
@@ -155,6 +195,8 @@ impl DistillRun {
             hint: self.cfg.hint.clone(),
             margin,
             test_samples: t.data.n_test(),
+            labelled_samples: t.data.n_train(),
+            unlabelled_samples: self.unlabelled,
             teacher,
             distilled,
             alone,
