@@ -164,8 +164,12 @@ def candidates():
         # The transfer set: the teacher labels the training samples the run has no labels for.
         ("MNIST 1000 labels + 7000 unlabelled, LeNet teacher, student 64", recipe(MNIST, LENET, [64], limit=1000, teacher_epochs=15, student_epochs=15, unlabelled=True)),
         ("MNIST 1000 labels + 7000 unlabelled, LeNet teacher, student 32", recipe(MNIST, LENET, [32], limit=1000, teacher_epochs=15, student_epochs=15, unlabelled=True)),
+        ("MNIST 1000 labels + 7000 unlabelled, LeNet teacher 10 epochs, student 32, 10 epochs", recipe(MNIST, LENET, [32], limit=1000, teacher_epochs=10, student_epochs=10, unlabelled=True)),
         ("MNIST 1000 labels, student 64 alone for 120 epochs (the transfer set's steps)", recipe(MNIST, LENET, [64], limit=1000, teacher_epochs=15, student_epochs=120)),
         ("digits 100 labels + 798 unlabelled, student 16", recipe(DIGITS, MLP_256, [16], limit=100, student_epochs=100, unlabelled=True)),
+        ("digits 100 labels + 798 unlabelled, student 16, 400 epochs", recipe(DIGITS, MLP_256, [16], limit=100, student_epochs=400, unlabelled=True)),
+        ("digits 100 labels + 798 unlabelled, student 32, 300 epochs", recipe(DIGITS, MLP_256, [32], limit=100, student_epochs=300, unlabelled=True)),
+        ("digits 200 labels + 698 unlabelled, student 16, 300 epochs", recipe(DIGITS, MLP_256, [16], limit=200, student_epochs=300, unlabelled=True)),
         ("digits 100 labels + 798 unlabelled, CNN teacher, student 16", recipe(DIGITS, DIGITS_CNN, [16], limit=100, student_epochs=100, unlabelled=True)),
     ]
 

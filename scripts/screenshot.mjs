@@ -3,6 +3,8 @@
 // .json path is loaded through the URL fragment; "done" waits for the
 // run and its compression stages to finish, up to 5 minutes; width defaults to 1400 CSS px;
 // "reopen" then clicks Download model and opens the downloaded file again before the shot).
+// MINNOW_SHOT_EXPLORE='{"sparsity": 0.9, "method": "global", "bits": 4}' then moves the Explore
+// card to that setting (window.minnow.explore) before the shot, so the picture shows the explorer.
 // Used for README images and for looking at the page before calling UI work done. Needs www/pkg.
 import { chromium } from '@playwright/test';
 import { spawn } from 'node:child_process';
@@ -38,6 +40,11 @@ try {
     const buffer = readFileSync(/** @type {string} */ (await download.path()));
     await page.setInputFiles('#model-file', { name: download.suggestedFilename(), mimeType: 'application/octet-stream', buffer });
     await page.waitForSelector('body[data-status="loaded"]', { timeout: 60_000 });
+  }
+  if (process.env.MINNOW_SHOT_EXPLORE) {
+    const setting = JSON.parse(process.env.MINNOW_SHOT_EXPLORE);
+    if (seconds !== 'done') await page.waitForSelector('body[data-status="done"]', { timeout: 300_000 });
+    console.log('explore', JSON.stringify(await page.evaluate((s) => /** @type {any} */ (window).minnow.explore(s), setting)));
   }
   await page.waitForTimeout(800); // the last weights read and redraw
   await page.screenshot({ path: out, fullPage: true });

@@ -39,7 +39,6 @@ fn web_sys_log(line: &str) {
 }
 
 #[wasm_bindgen_test]
-#[ignore = "overflows the wasm stack (RangeError) in the browser runner: under investigation, see RELIABILITY.md"]
 async fn fuzz_recipe_wasm32() {
     provide_digits();
     let seeds = recipe_seeds();
@@ -64,7 +63,6 @@ fn fuzz_csv_wasm32() {
 }
 
 #[wasm_bindgen_test]
-#[ignore = "overflows the wasm stack (RangeError) in the browser runner: under investigation, see RELIABILITY.md"]
 async fn fuzz_model_file_wasm32() {
     provide_digits();
     let bases = model_bases().await;

@@ -2,7 +2,8 @@
 // built with the controls alone trains, and the run's report holds the recipe the controls show;
 // the engine's message for a bad field appears at that field's control and Train is disabled until
 // it is fixed; an edit in the JSON tab updates the controls; a model over the parameter limit is
-// refused before Train.
+// refused before Train; choosing the `drawn` dataset starts from the points shown (or a starter
+// set) in Draw mode, and trains.
 
 import { test, expect } from '@playwright/test';
 import { startServer } from '../../scripts/serve.mjs';
@@ -133,4 +134,35 @@ test('the engine\'s message shows at the control it names; JSON edits update the
   await expect(page.locator('#train')).toBeDisabled();
   await expect(page.locator('#train')).toHaveAttribute('title', /parameters: at most 4000000/);
   await expect(page.locator('#validation')).toContainText('parameters: at most 4000000');
+});
+
+test('choosing drawn in the Build panel starts from the points shown, opens Draw mode and trains', async ({ page }) => {
+  /** @type {string[]} */
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await open(page);
+  await expect(page.locator('#boundary-card')).toBeVisible(); // the spiral's points, before Train
+  await page.locator('#f-dataset-name').selectOption('drawn');
+  await expect(page.locator('#draw-toggle')).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+  let r = await editorRecipe(page);
+  expect(r.dataset.name).toBe('drawn');
+  expect(r.dataset.classes).toBe(2);
+  expect(r.dataset.points.length).toBe(480); // the spiral preset's training points, as shown
+  await expect(page.locator('#form-data-note')).toContainText('480 points, 2 classes');
+  // From a dataset with no 2-D points to show: the starter points.
+  await page.locator('#f-dataset-name').selectOption('digits');
+  await expect.poll(async () => (await editorRecipe(page)).dataset.name).toBe('digits');
+  await page.locator('#f-dataset-name').selectOption('drawn');
+  await expect.poll(async () => (await editorRecipe(page)).dataset.points?.length).toBe(12);
+  await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
+  await enter(page, '#f-training-epochs', '30');
+  await page.click('#train');
+  await page.waitForSelector('body[data-status="done"]', { timeout: 60_000 });
+  const report = await page.evaluate(() => /** @type {any} */ (window).minnow.report());
+  expect(report.recipe.dataset.points.length).toBe(12);
+  // 12 points, test fraction 0.2: 2 test points in the confusion matrix, 10 trained on.
+  expect(report.final.confusion.flat().reduce((/** @type {number} */ a, /** @type {number} */ b) => a + b, 0)).toBe(2);
+  expect(report.epochs.length).toBe(30);
+  expect(errors).toEqual([]);
 });

@@ -276,16 +276,17 @@ test('lesson qat, walked through', async ({ page }) => {
 
 test('lesson distillation, walked through', async ({ page }) => {
   await openLesson(page, 'distillation');
-  await choosePreset(page, 'digits-distill-small', (r) => {
-    epochs(r.training, 5);
-    r.compression[0].train = { epochs: 5, lr: 0.003 };
+  await choosePreset(page, 'mnist-distill', (r) => {
+    epochs(r.training, 1);
+    r.dataset.train_limit = 300;
+    r.compression[0].train = { epochs: 1, lr: 0.003 };
   });
   await doStep(page, train);
   await doStep(page, (p) => p.locator('input.soft-temperature').first().fill('1'));
   await doStep(page, (p) => p.locator('input.soft-temperature').first().fill('12'));
   await doStep(page, async (p) => {
-    await setBox(p, '#f-compression-0-temperature', '1');
-    await waitRecipe(p, 'r.compression[0].temperature === 1');
+    await p.locator('#f-compression-0-unlabelled').uncheck();
+    await waitRecipe(p, 'r.compression[0].unlabelled !== true');
     await train(p);
   });
 });

@@ -338,12 +338,11 @@ pub fn mutate_json(v: &mut Value, donors: &[Value], g: &mut Gen) {
             }
         }
         7 => {
+            // Nested as text when rendered (see `render`): a 5,000-deep `Value` is built, printed
+            // and dropped recursively, which overflows wasm32's stack in the generator itself.
             let depth = *g.pick(&[8usize, 100, 129, 1000, 5000]);
-            let mut inner = node.take();
-            for d in 0..depth {
-                inner = if d % 2 == 0 { json!([inner]) } else { json!({ "kind": inner }) };
-            }
-            *node = inner;
+            let inner = serde_json::to_string(node).unwrap_or_else(|_| "null".into());
+            *node = Value::String(format!("{DEEP}{depth}:{inner}"));
         }
         8 => match node {
             Value::Object(m) if m.contains_key("kind") => {
@@ -395,12 +394,41 @@ pub fn mutate_json(v: &mut Value, donors: &[Value], g: &mut Gen) {
 pub fn render(v: &Value, pretty: bool) -> String {
     let text = if pretty { serde_json::to_string_pretty(v) } else { serde_json::to_string(v) }
         .unwrap_or_else(|_| "null".into());
-    if !text.contains("\\u0001raw:") {
-        return text;
+    let mut out = expand_deep(text);
+    if !out.contains("\\u0001raw:") {
+        return out;
     }
-    let mut out = text;
     for raw in RAW {
         out = out.replace(&format!("\"\\u0001raw:{raw}\""), raw);
+    }
+    out
+}
+
+/// Marks a string that `render` replaces by nesting: `"\u{2}deep:<depth>:<inner JSON>"` becomes
+/// the inner JSON wrapped `depth` times, alternately in `[…]` and `{"kind": …}`.
+const DEEP: &str = "\u{2}deep:";
+
+/// `text` with every [`DEEP`] string literal expanded into its nesting.
+fn expand_deep(text: String) -> String {
+    const QUOTED: &str = "\"\\u0002deep:";
+    let mut out = text;
+    while let Some(start) = out.find(QUOTED) {
+        // The literal as JSON: read one string from `start`, where it ends, and what it says.
+        let mut it = serde_json::Deserializer::from_str(&out[start..]).into_iter::<String>();
+        let Some(Ok(marker)) = it.next() else { break };
+        let end = start + it.byte_offset();
+        let rest = marker.strip_prefix(DEEP).unwrap_or_default();
+        let (depth, inner) = rest.split_once(':').unwrap_or(("0", "null"));
+        let depth: usize = depth.parse().unwrap_or(0);
+        let mut nested = String::with_capacity(inner.len() + depth * 10);
+        for d in (0..depth).rev() {
+            nested.push_str(if d % 2 == 0 { "[" } else { "{\"kind\":" });
+        }
+        nested.push_str(inner);
+        for d in 0..depth {
+            nested.push(if d % 2 == 0 { ']' } else { '}' });
+        }
+        out.replace_range(start..end, &nested);
     }
     out
 }

@@ -20,7 +20,8 @@ fn tmp(name: &str) -> std::path::PathBuf {
 
 /// Trains spiral-mlp on the CPU for `epochs` and saves the model file at `path`.
 fn save_spiral(path: &str, epochs: &str) {
-    let args = ["run", "--preset", "spiral-mlp", "--backend", "cpu", "--epochs", epochs, "--quiet", "--save", path];
+    let args =
+        ["run", "--preset", "spiral-mlp", "--backend", "cpu", "--epochs", epochs, "--quiet", "--save", path];
     let (code, _, err) = minnow(&args);
     assert_eq!(code, 0, "{err}");
 }

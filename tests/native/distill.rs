@@ -135,6 +135,54 @@ fn distill_stage_reports_teacher_distilled_and_alone() {
     assert_eq!(s["epochs"].as_array().unwrap().len(), 2);
 }
 
+/// `"unlabelled": true`: the distilled student's transfer set is the labelled training set plus
+/// the samples past `train_limit` (their labels dropped when the limit was applied, the teacher's
+/// argmax in their place); the student alone keeps the labelled ones; the run's training set is
+/// the labelled one again afterwards. Without a `train_limit` the recipe is refused by name.
+#[test]
+fn a_transfer_set_adds_the_unlabelled_samples_labelled_by_the_teacher() {
+    let stage = |unlabelled: bool| {
+        json!([{
+            "kind": "distill", "student": { "kind": "mlp", "hidden": [8] },
+            "temperature": 2, "alpha": 0.5, "train": { "epochs": 1 }, "unlabelled": unlabelled
+        }])
+    };
+    let steps_of = |r: Recipe| {
+        let mut t = Trainer::with_device(r, None, Device::Cpu, String::new()).unwrap();
+        let rep = pollster::block_on(t.run(|_| {})).unwrap();
+        assert!(
+            t.data.unlabelled_x.len() == 1038 * 64,
+            "the 1,038 digits past the limit are kept without labels"
+        );
+        assert_eq!(t.data.n_train(), 400, "the labelled training set is back after the stage");
+        (t.steps(), crate::stages_json(&rep)[0]["details"].clone())
+    };
+    // digits: 1,797 samples, 359 test, 1,438 training of which the first 400 keep their labels.
+    let (plain_steps, plain) = steps_of(digits(stage(false)));
+    let (steps, d) = steps_of(digits(stage(true)));
+    assert_eq!(plain["labelled_samples"], 400);
+    assert_eq!(plain["unlabelled_samples"], 0);
+    assert_eq!(d["labelled_samples"], 400);
+    assert_eq!(d["unlabelled_samples"], 1038);
+    // Batches of 32: the distilled student's epoch covers 1,438 samples (45 batches), not 400 (13).
+    assert_eq!(steps - plain_steps, 45 - 13);
+    assert_eq!(d["alone"]["test_accuracy"], plain["alone"]["test_accuracy"], "the control is unchanged");
+    assert_ne!(d["distilled"]["test_accuracy"], json!(null));
+
+    let mut no_limit = digits(stage(true));
+    no_limit.dataset.train_limit = None;
+    let err = no_limit.validate().unwrap_err().to_string();
+    assert!(err.starts_with("compression[0].unlabelled = true: needs dataset.train_limit"), "{err}");
+    let mut past_all = digits(stage(true));
+    past_all.dataset.train_limit = Some(5000);
+    let mut t = Trainer::with_device(past_all, None, Device::Cpu, String::new()).unwrap();
+    let err = pollster::block_on(t.run(|_| {})).unwrap_err().to_string();
+    assert!(
+        err.contains("compression[0].unlabelled = true: dataset.train_limit = 5000 leaves no unlabelled"),
+        "{err}"
+    );
+}
+
 #[test]
 fn digits_distill_preset_beats_the_student_trained_alone() {
     let mut r = recipe::preset("digits-distill").unwrap();

@@ -135,7 +135,16 @@ export type DistillDetails = { student: Record<string, unknown>, temperature: nu
 /**
  * Distilled minus alone test accuracy.
  */
-margin: number, test_samples: number, teacher: ModelSummary, distilled: ModelSummary, alone: ModelSummary, soft_targets: SoftTargets, };
+margin: number, test_samples: number, 
+/**
+ * Labelled training samples (both students learn from them).
+ */
+labelled_samples: number, 
+/**
+ * Training samples without labels that the distilled student also learned from, labelled by
+ * the teacher (`"unlabelled": true`); 0 otherwise.
+ */
+unlabelled_samples: number, teacher: ModelSummary, distilled: ModelSummary, alone: ModelSummary, soft_targets: SoftTargets, };
 
 export type ModelSummary = { test_accuracy: number, params: number, nonzero_params: number, bytes: Bytes, 
 /**
