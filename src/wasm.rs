@@ -31,6 +31,24 @@ fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&text)
 }
 
+/// `{name, kind, shape, masked, values: Float32Array, mask: Float32Array | null, quant: {...} | null}`
+/// for one weight (`Run.weights`, and `Run.explore`'s `weights`).
+fn weight_js(w: &crate::run::session::WeightView) -> Result<JsValue, JsValue> {
+    let o = to_js_direct(&w.info)?;
+    Reflect::set(&o, &"values".into(), &Float32Array::from(w.values.as_slice()).into())?;
+    let mask: JsValue = match &w.mask {
+        Some(m) => Float32Array::from(m.as_slice()).into(),
+        None => JsValue::NULL,
+    };
+    Reflect::set(&o, &"mask".into(), &mask)?;
+    let quant = match &w.quant {
+        Some(q) => to_js(q)?,
+        None => JsValue::NULL,
+    };
+    Reflect::set(&o, &"quant".into(), &quant)?;
+    Ok(o)
+}
+
 /// serde → JS through serde-wasm-bindgen (no text round trip), for values without f32 fields;
 /// maps become plain objects.
 fn to_js_direct<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
@@ -295,20 +313,7 @@ impl Run {
         let s = self.session.clone();
         future_to_promise(async move {
             let s = s.try_borrow().map_err(|_| busy())?;
-            let w = s.weights(&name).await.map_err(js_err)?;
-            let o = to_js_direct(&w.info)?;
-            Reflect::set(&o, &"values".into(), &Float32Array::from(w.values.as_slice()).into())?;
-            let mask: JsValue = match &w.mask {
-                Some(m) => Float32Array::from(m.as_slice()).into(),
-                None => JsValue::NULL,
-            };
-            Reflect::set(&o, &"mask".into(), &mask)?;
-            let quant = match &w.quant {
-                Some(q) => to_js(q)?,
-                None => JsValue::NULL,
-            };
-            Reflect::set(&o, &"quant".into(), &quant)?;
-            Ok(o)
+            weight_js(&s.weights(&name).await.map_err(js_err)?)
         })
     }
 
@@ -347,7 +352,11 @@ impl Run {
     /// granularity, activation_bits}`, null for float weights), and the neutral setting measures it.
     /// With `grid_res` (2-D data only) the result also has `grid`, the compressed model's decision
     /// grid as `decisionGrid` gives it.
-    pub fn explore(&self, setting: JsValue, grid_res: Option<u32>) -> Promise {
+    ///
+    /// `weights`: names of weights (as in `layers()`) to return as the setting leaves them, as
+    /// `weights: [...]` in the shape `weights(name)` gives: the mask after the pruning and, when
+    /// quantized, the values on the grid with that grid.
+    pub fn explore(&self, setting: JsValue, grid_res: Option<u32>, weights: Option<Vec<String>>) -> Promise {
         let s = self.session.clone();
         let snap = self.snapshot.clone();
         future_to_promise(async move {
@@ -364,8 +373,17 @@ impl Run {
             }
             let guard = snap.borrow();
             let Some(sn) = guard.as_ref() else { return Err(js_err("internal: no snapshot")) };
-            let (result, grid) = s.explore_with_grid(sn, &setting, grid_res).await.map_err(js_err)?;
+            let names = weights.unwrap_or_default();
+            let explored = s.explore_with(sn, &setting, grid_res, &names).await.map_err(js_err)?;
+            let (result, grid) = (explored.result, explored.grid);
             let o = to_js(&result)?;
+            if !names.is_empty() {
+                let list = Array::new();
+                for w in &explored.weights {
+                    list.push(&weight_js(w)?);
+                }
+                Reflect::set(&o, &"weights".into(), &list)?;
+            }
             let baseline = match sn.quant_summary() {
                 Some(q) => to_js_direct(&q)?,
                 None => JsValue::NULL,

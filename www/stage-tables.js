@@ -5,7 +5,7 @@
 
 import { formatBytes, formatCount, formatPercent, formatRatio, formatSeconds } from './format.js';
 import { honestBytes, quantRows, softTargetSamples, softTargetsAt, stageLabel } from './compress.js';
-import { ACCURACY_STOPS, lerpStops, rgbText } from './weights.js';
+import { colorMaps, lerpStops, rgbText } from './weights.js';
 
 /** @typedef {import('./report-types.js').StageReport} StageReport */
 /** @typedef {import('./report-types.js').SensitivityDetails} SensitivityDetails */
@@ -227,7 +227,7 @@ function sensitivityBlock(title, d) {
       const td = document.createElement('td');
       const a = row?.[j];
       td.textContent = finite(a) ? (a * 100).toFixed(1) : '–';
-      if (finite(a)) td.style.background = rgbText(lerpStops(ACCURACY_STOPS, hi > lo ? (a - lo) / (hi - lo) : 1));
+      if (finite(a)) td.style.background = rgbText(lerpStops(colorMaps().accuracy, hi > lo ? (a - lo) / (hi - lo) : 1));
       td.title = `${th.textContent} pruned to ${Math.round(sp * 100)}%: ${formatPercent(a)} test accuracy`;
       tr.append(td);
     });

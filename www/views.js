@@ -4,7 +4,7 @@
 
 import { THEME, drawYGrid, fitCanvas, linearScale, niceTicks } from './plot.js';
 import { formatCount, formatPercent, formatTick } from './format.js';
-import { FILTER_PRUNED_RGB, cellColor, heatCells, signedColor, unitScale } from './weights.js';
+import { FILTER_PRUNED_RGB, cellColor, colorMaps, heatCells, signedColor, unitScale } from './weights.js';
 import { byteTicks, formatByteTick, logScale } from './compress.js';
 import { palette } from './theme.js';
 
@@ -156,7 +156,7 @@ export function drawSparsityMap(canvas, spec) {
   const image = new ImageData(cells.cols, cells.rows);
   for (let j = 0; j < cells.rows * cells.cols; j++) {
     const m = cells.magnitude[j];
-    const [r, g, b] = Number.isNaN(m) ? [255, 255, 255] : cellColor(m, cells.pruned[j]);
+    const [r, g, b] = Number.isNaN(m) ? colorMaps().zero : cellColor(m, cells.pruned[j]);
     image.data.set([r, g, b, Number.isNaN(m) ? 0 : 255], j * 4);
   }
   const drawW = cells.cols === layout.cols ? layout.cols * cellW : width;

@@ -1,6 +1,9 @@
 // Pure helpers for the weight views: histogram binning with pruned weights counted apart, the
 // levels of a quantization grid, the 2-D layout of a linear or conv weight (filters tiled) and its
-// reduction to a heatmap of |w| and pruned share, plus the colour maps. Tested by tests/js/weights.test.js.
+// reduction to a heatmap of |w| and pruned share, plus the colour maps (one set per theme). Tested by
+// tests/js/weights.test.js.
+
+import { isDark } from './theme.js';
 
 /**
  * @typedef {{bits?: number, per_channel?: boolean, axis?: number, scale?: number[] | number,
@@ -200,6 +203,39 @@ export const PRUNED_RGB = /** @type {Rgb} */ ([244, 114, 98]);
 export const ACCURACY_STOPS = /** @type {Rgb[]} */ ([[253, 226, 228], [254, 243, 199], [153, 246, 228], [13, 148, 136]]);
 
 /**
+ * @typedef {{magnitude: Rgb[], accuracy: Rgb[], neg: Rgb, zero: Rgb, pos: Rgb}} ColorMaps
+ *   `magnitude`: |w| from nothing to the most ink; `accuracy`: poor to good (cell backgrounds
+ *   under the table's text); `neg`/`zero`/`pos`: the signed map's ends and middle.
+ */
+
+/** The light theme's maps: zero is page white, more is darker. */
+const LIGHT_MAPS = /** @type {ColorMaps} */ ({
+  magnitude: MAGNITUDE_STOPS,
+  accuracy: ACCURACY_STOPS,
+  neg: [33, 102, 172],
+  zero: [255, 255, 255],
+  pos: [178, 24, 43],
+});
+
+/**
+ * The dark theme's maps: zero is the dark card (--chart-boundary-paper), more is brighter, so a
+ * pruned or zero weight is background in both themes; the accuracy tints stay dark enough for the
+ * light text over them.
+ */
+const DARK_MAPS = /** @type {ColorMaps} */ ({
+  magnitude: [[26, 31, 39], [30, 64, 175], [59, 130, 246], [191, 219, 254]],
+  accuracy: [[76, 5, 25], [66, 56, 20], [19, 78, 74], [15, 118, 110]],
+  neg: [96, 165, 250],
+  zero: [26, 31, 39],
+  pos: [248, 113, 113],
+});
+
+/** The data colour maps of the theme in force (the light ones without a DOM). */
+export function colorMaps() {
+  return isDark() ? DARK_MAPS : LIGHT_MAPS;
+}
+
+/**
  * The colour of a heatmap cell: |w| on the magnitude scale, blended toward the pruned colour by the
  * cell's pruned share.
  * @param {number} magnitude in [0, 1]
@@ -207,7 +243,7 @@ export const ACCURACY_STOPS = /** @type {Rgb[]} */ ([[253, 226, 228], [254, 243,
  * @returns {Rgb}
  */
 export function cellColor(magnitude, prunedShare) {
-  const base = lerpStops(MAGNITUDE_STOPS, Math.sqrt(Math.max(0, magnitude)));
+  const base = lerpStops(colorMaps().magnitude, Math.sqrt(Math.max(0, magnitude)));
   const s = Math.min(1, Math.max(0, prunedShare));
   /** @param {number} k */
   const mix = (k) => Math.round(base[k] + (PRUNED_RGB[k] - base[k]) * s);
@@ -222,9 +258,9 @@ export function rgbText([r, g, b]) {
   return `rgb(${r}, ${g}, ${b})`;
 }
 
-/** Signed colour map of the filter view: blue for negative, white at 0, red for positive. */
-export const SIGNED_NEG = /** @type {Rgb} */ ([33, 102, 172]);
-export const SIGNED_POS = /** @type {Rgb} */ ([178, 24, 43]);
+/** Signed colour map of the filter view (light theme): blue for negative, white at 0, red for positive. */
+export const SIGNED_NEG = LIGHT_MAPS.neg;
+export const SIGNED_POS = LIGHT_MAPS.pos;
 /** Pruned weights in the filter view (grey, apart from both signs and from white 0). */
 export const FILTER_PRUNED_RGB = /** @type {Rgb} */ ([150, 150, 150]);
 
@@ -236,9 +272,10 @@ export const FILTER_PRUNED_RGB = /** @type {Rgb} */ ([150, 150, 150]);
  */
 export function signedColor(v, scale) {
   const t = Math.max(-1, Math.min(1, scale > 0 && Number.isFinite(v) ? v / scale : 0));
-  const end = t < 0 ? SIGNED_NEG : SIGNED_POS;
+  const { neg, zero, pos } = colorMaps();
+  const end = t < 0 ? neg : pos;
   const a = Math.abs(t);
-  return /** @type {Rgb} */ ([0, 1, 2].map((k) => Math.round(255 + (end[k] - 255) * a)));
+  return /** @type {Rgb} */ ([0, 1, 2].map((k) => Math.round(zero[k] + (end[k] - zero[k]) * a)));
 }
 
 /**

@@ -115,6 +115,14 @@ pub struct ExploreResult {
     pub confusion: Vec<Vec<u32>>,
 }
 
+/// What [`Session::explore_with`] gives: the measurement, the decision grid (when asked, on 2-D
+/// data) and the weights asked for, as the setting leaves them.
+pub struct Explored {
+    pub result: ExploreResult,
+    pub grid: Option<Vec<f32>>,
+    pub weights: Vec<WeightView>,
+}
+
 /// A copy of the trained model on the run's device, taken by [`Session::snapshot`]: its weights,
 /// its pruning masks and, after a quantize or qat stage (or from a quantized model file), its fake
 /// quantization with the observers frozen. It is the explorer's baseline: the run's final model.
@@ -315,17 +323,7 @@ impl Session {
         let fq = self.t.quant.as_ref()?;
         let index: usize = name.split('.').next()?.parse().ok()?;
         let layers = fq.layers.borrow();
-        let lq = layers.get(index)?.as_ref()?;
-        let w = &lq.weight;
-        Some(QuantGrid {
-            bits: lq.bits,
-            per_channel: w.scale.len() > 1,
-            axis: 0,
-            scale: w.scale.clone(),
-            zero_point: w.zero_point.clone(),
-            qmin: w.qmin,
-            qmax: w.qmax,
-        })
+        Some(grid_of(layers.get(index)?.as_ref()?))
     }
 
     /// `[xmin, xmax, ymin, ymax]` around the 2-D training points, padded by 10 %.
@@ -380,19 +378,49 @@ impl Session {
     /// float values and the snapshot's input quantizers (if any) stay. The session's own model is
     /// untouched.
     pub async fn explore(&self, snap: &Snapshot, setting: &ExploreSetting) -> Result<ExploreResult> {
-        Ok(self.explore_with_grid(snap, setting, None).await?.0)
+        Ok(self.explore_with(snap, setting, None, &[]).await?.result)
     }
 
-    /// [`Session::explore`], and with `grid_res` the compressed model's decision grid as
-    /// [`Session::decision_grid`] gives it for the model itself (2-D data only).
-    pub async fn explore_with_grid(
+    /// [`Session::explore`], with `grid_res` also the compressed model's decision grid as
+    /// [`Session::decision_grid`] gives it for the model itself (2-D data only), and the weights
+    /// named in `weights` (as in [`Session::layers`]) as the setting leaves them: the mask after
+    /// its pruning and, when quantized, the values snapped to the grid, `(q − z)·s` with
+    /// `q = clamp(round(w/s) + z, qmin, qmax)` (what the compressed model computes with), and that
+    /// grid.
+    pub async fn explore_with(
         &self,
         snap: &Snapshot,
         setting: &ExploreSetting,
         grid_res: Option<u32>,
-    ) -> Result<(ExploreResult, Option<Vec<f32>>)> {
+        weights: &[String],
+    ) -> Result<Explored> {
         setting.validate()?;
-        let (model, quant, sparsity) = self.compressed(snap, setting).await?;
+        let infos = self.layers();
+        for name in weights {
+            if !infos.iter().any(|l| &l.name == name) {
+                bail!("the model has no linear or conv weight named {name}");
+            }
+        }
+        let (model, quant, sparsity, masks) = self.compressed(snap, setting).await?;
+        let mut views = Vec::with_capacity(weights.len());
+        for (info, name) in weights.iter().filter_map(|n| Some((infos.iter().find(|l| &l.name == n)?, n))) {
+            let t = model.parameters().into_iter().find(|(n, _)| n == name).map(|(_, t)| t);
+            let Some(t) = t else { bail!("the model has no parameter {name}") };
+            let raw = t.to_vec().await?;
+            let layer: Option<usize> = name.split('.').next().and_then(|i| i.parse().ok());
+            let layers = quant.as_ref().map(|q| q.layers.borrow());
+            let lq = layers.as_ref().zip(layer).and_then(|(l, i)| l.get(i)?.as_ref());
+            let (values, grid) = match lq {
+                Some(lq) => (lq.weight.dequantize(&lq.weight.quantize(&raw)), Some(grid_of(lq))),
+                None => (raw, None),
+            };
+            views.push(WeightView {
+                info: info.clone(),
+                values,
+                mask: masks.iter().find(|(n, _)| n == name).map(|(_, m)| m.clone()),
+                quant: grid,
+            });
+        }
         let around = quant.as_ref().map(|q| q as &dyn LayerForward);
         let (test_accuracy, confusion) = self.evaluate_model(&model, around).await?;
         // One readback of the weights for the size: packed integers when quantized, else the
@@ -419,15 +447,16 @@ impl Session {
             sparsity,
             confusion,
         };
-        Ok((result, grid))
+        Ok(Explored { result, grid, weights: views })
     }
 
-    /// A copy of `snap` pruned and quantized as `setting` says, and its weight sparsity.
+    /// A copy of `snap` pruned and quantized as `setting` says, its weight sparsity, and each
+    /// weight's mask (by name; 1 kept, 0 pruned).
     async fn compressed(
         &self,
         snap: &Snapshot,
         setting: &ExploreSetting,
-    ) -> Result<(Sequential, Option<FakeQuantModel>, f64)> {
+    ) -> Result<(Sequential, Option<FakeQuantModel>, f64, Vec<(String, Vec<f32>)>)> {
         let model = snap.model.deep_copy()?;
         let ws = prunable_weights(&model);
         let params = model.parameters();
@@ -463,7 +492,8 @@ impl Session {
             (None, Some(base)) => Some(frozen(base)),
             (None, None) => None,
         };
-        Ok((model, quant, zeros as f64 / total.max(1) as f64))
+        let named = ws.into_iter().map(|w| w.name).zip(masks).collect();
+        Ok((model, quant, zeros as f64 / total.max(1) as f64, named))
     }
 
     /// Test accuracy of `model` (evaluation mode, with `around` applied at every layer) and its
@@ -486,6 +516,20 @@ impl Session {
             }
         }
         Ok((correct as f32 / pred.len().max(1) as f32, confusion))
+    }
+}
+
+/// The weight grid of one quantized layer.
+fn grid_of(lq: &LayerQuant) -> QuantGrid {
+    let w = &lq.weight;
+    QuantGrid {
+        bits: lq.bits,
+        per_channel: w.scale.len() > 1,
+        axis: 0,
+        scale: w.scale.clone(),
+        zero_point: w.zero_point.clone(),
+        qmin: w.qmin,
+        qmax: w.qmax,
     }
 }
 
@@ -707,7 +751,7 @@ impl Session {
     ) -> Result<Vec<f32>> {
         setting.validate()?;
         let x = Tensor::new(inputs, &self.input_dims(inputs)?, &self.t.device)?;
-        let (model, quant, _) = self.compressed(snap, setting).await?;
+        let (model, quant, _, _) = self.compressed(snap, setting).await?;
         let around = quant.as_ref().map(|q| q as &dyn LayerForward);
         let p = no_grad(|| logits_of(&model, &x, around)?.softmax(-1))?;
         p.to_vec().await

@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  colorMaps,
+  signedColor,
   MAGNITUDE_STOPS,
   PRUNED_RGB,
   cellColor,
@@ -86,4 +88,23 @@ test('colour maps interpolate and blend toward the pruned colour', () => {
   assert.deepEqual(lerpStops(MAGNITUDE_STOPS, NaN), MAGNITUDE_STOPS[0]);
   assert.deepEqual(cellColor(0.5, 1), PRUNED_RGB);
   assert.deepEqual(cellColor(0, 0), MAGNITUDE_STOPS[0]);
+});
+
+test('the data colour maps follow the theme: zero is the background in light and in dark', () => {
+  assert.deepEqual(signedColor(0, 1), [255, 255, 255]);
+  assert.deepEqual(cellColor(0, 0), MAGNITUDE_STOPS[0]);
+  const saved = globalThis.localStorage;
+  /** @type {any} */ (globalThis).localStorage = { getItem: () => 'dark' };
+  try {
+    const dark = colorMaps();
+    assert.deepEqual(signedColor(0, 1), dark.zero);
+    assert.deepEqual(cellColor(0, 0), dark.magnitude[0]);
+    assert.deepEqual(signedColor(-1, 1), dark.neg);
+    // More weight, more light: the dark magnitude map brightens from its first stop to its last.
+    const lum = (/** @type {number[]} */ c) => 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    for (let i = 1; i < dark.magnitude.length; i++) assert.ok(lum(dark.magnitude[i]) > lum(dark.magnitude[i - 1]));
+  } finally {
+    /** @type {any} */ (globalThis).localStorage = saved;
+  }
+  assert.deepEqual(signedColor(0, 1), [255, 255, 255]);
 });
