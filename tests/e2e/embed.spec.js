@@ -4,39 +4,17 @@
 // the frame, the slider re-measures the model, and "Open in minnow" links to the full page.
 
 import { test, expect } from '@playwright/test';
-import { readFileSync } from 'node:fs';
-import { startServer } from '../../scripts/serve.mjs';
+import { collectErrors, link, presetRecipe, useServer } from './helpers.js';
 
-/** @type {{url: string, close: () => Promise<void>}} */
-let server;
-
-test.beforeAll(async () => {
-  server = await startServer({ port: 0 });
-});
-
-test.afterAll(async () => {
-  await server?.close();
-});
-
-function spiral(epochs = 15) {
-  const r = JSON.parse(readFileSync('presets/spiral-mlp.json', 'utf8'));
-  r.backend = 'cpu';
-  r.training.epochs = epochs;
-  r.training.schedule.decay.t_max = epochs;
-  return r;
-}
+const server = useServer();
 
 /** @param {object} recipe @param {string} view */
-const embedded = (recipe, view) =>
-  `${server.url}tests/e2e/pages/embed.html#v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}&embed=1&view=${view}`;
+const embedded = (recipe, view) => `${link(`${server.url()}tests/e2e/pages/embed.html`, recipe)}&embed=1&view=${view}`;
 
 test('an embedded boundary view trains in its iframe and the sparsity slider re-measures the model', async ({ page }) => {
   test.setTimeout(120_000);
-  /** @type {string[]} */
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  await page.goto(embedded(spiral(), 'boundary'));
+  const errors = collectErrors(page);
+  await page.goto(embedded(presetRecipe('spiral-mlp', { epochs: 15 }), 'boundary'));
   const frame = page.frameLocator('#minnow');
   await expect(frame.locator('body')).toHaveClass(/embed/);
   await expect(frame.locator('body')).toHaveAttribute('data-status', 'idle', { timeout: 60_000 });
@@ -73,7 +51,7 @@ test('an embedded boundary view trains in its iframe and the sparsity slider re-
 });
 
 test('view=curves embeds the loss and accuracy curves instead of the boundary', async ({ page }) => {
-  await page.goto(embedded(spiral(3), 'curves'));
+  await page.goto(embedded(presetRecipe('spiral-mlp', { epochs: 3 }), 'curves'));
   const frame = page.frameLocator('#minnow');
   await expect(frame.locator('body')).toHaveAttribute('data-view', 'curves');
   await expect(frame.locator('body')).toHaveAttribute('data-status', 'idle', { timeout: 60_000 });

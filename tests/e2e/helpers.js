@@ -1,5 +1,6 @@
 // Set-up the end-to-end specs share: a static server per spec file, a preset shortened for a quick
-// run, a link that carries a recipe, the page's errors collected, and waiting for window.minnow.
+// run, a link that carries a recipe (as an object or as JSON text), the page's errors collected,
+// waiting for window.minnow, and waiting for the page's status.
 
 import { test } from '@playwright/test';
 import { readFileSync } from 'node:fs';
@@ -49,7 +50,18 @@ export function presetRecipe(name, { epochs, backend = 'cpu', compression } = {}
  * @param {string} [query] e.g. "?autorun"
  */
 export function link(base, recipe, query = '') {
-  return `${base}${query}#v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`;
+  return linkText(base, JSON.stringify(recipe), query);
+}
+
+/**
+ * The page's address carrying a recipe's JSON `text` in its fragment, as written: for a text
+ * JSON.stringify cannot give (a seed above 2^53, a recipe nested too deep).
+ * @param {string} base the server's URL
+ * @param {string} text
+ * @param {string} [query] e.g. "?autorun"
+ */
+export function linkText(base, text, query = '') {
+  return `${base}${query}#v=1&r=${Buffer.from(text).toString('base64url')}`;
 }
 
 /**
@@ -74,4 +86,21 @@ export function collectErrors(page) {
 export async function openPage(page, url) {
   await page.goto(url);
   await page.evaluate(() => /** @type {any} */ (window).minnow.ready);
+}
+
+/**
+ * Waits until the page's status (body[data-status]) is one of `states`; a "broken" or "failed"
+ * page ends the wait early with an error that quotes the notice.
+ * @param {import('@playwright/test').Page} page
+ * @param {string[]} states
+ * @param {number} [timeout] milliseconds
+ */
+export async function waitForStatus(page, states, timeout = 30_000) {
+  const ends = [...states, 'broken', 'failed'];
+  await page.waitForFunction((s) => s.includes(document.body.dataset.status ?? ''), ends, { timeout });
+  const status = await page.evaluate(() => document.body.dataset.status);
+  if (!states.includes(status ?? '')) {
+    const notice = await page.locator('#notice').innerText().catch(() => '');
+    throw new Error(`page status "${status}" while waiting for ${states.join('/')}: ${notice}`);
+  }
 }

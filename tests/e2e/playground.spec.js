@@ -10,44 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startServer } from '../../scripts/serve.mjs';
+import { collectErrors, link, useServer, waitForStatus } from './helpers.js';
 
-/** @type {{url: string, close: () => Promise<void>}} */
-let server;
-
-test.beforeAll(async () => {
-  server = await startServer({ port: 0 });
-});
-
-test.afterAll(async () => {
-  await server?.close();
-});
-
-/** @param {import('@playwright/test').Page} page */
-function collectErrors(page) {
-  /** @type {string[]} */
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  return errors;
-}
-
-/**
- * @param {import('@playwright/test').Page} page
- * @param {string[]} states
- * @param {number} [timeout]
- */
-async function waitForStatus(page, states, timeout = 30_000) {
-  const ends = [...states, 'broken', 'failed'];
-  await page.waitForFunction((s) => s.includes(document.body.dataset.status ?? ''), ends, { timeout });
-  const status = await page.evaluate(() => document.body.dataset.status);
-  if (!states.includes(status ?? '')) {
-    const notice = await page.locator('#notice').innerText().catch(() => '');
-    throw new Error(`page status "${status}" while waiting for ${states.join('/')}: ${notice}`);
-  }
-}
+const server = useServer();
 
 /**
  * Pauses a run that is still training and waits until it is paused (or done). The check and the
@@ -69,7 +34,7 @@ async function editorRecipe(page) {
 
 test('trains the spiral preset and the displayed loss falls', async ({ page }) => {
   const errors = collectErrors(page);
-  await page.goto(server.url);
+  await page.goto(server.url());
   await waitForStatus(page, ['idle']);
   await expect(page.locator('#backend-badge')).not.toHaveAttribute('data-state', 'error');
 
@@ -113,7 +78,7 @@ test('trains the spiral preset and the displayed loss falls', async ({ page }) =
 });
 
 test('the recipe round-trips through the URL fragment', async ({ page, context }) => {
-  await page.goto(server.url);
+  await page.goto(server.url());
   await waitForStatus(page, ['idle']);
   const recipe = await editorRecipe(page);
   recipe.seed = 4242;
@@ -122,17 +87,17 @@ test('the recipe round-trips through the URL fragment', async ({ page, context }
   await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
   await expect(page.locator('#recipe-diff')).toContainText('seed');
   await expect.poll(() => page.url()).toMatch(/#v=1&r=[A-Za-z0-9_-]+$/);
-  const link = page.url();
+  const shared = page.url();
 
   const other = await context.newPage();
-  await other.goto(link);
+  await other.goto(shared);
   await waitForStatus(other, ['idle']);
   expect((await editorRecipe(other)).seed).toBe(4242);
   await expect(other.locator('#notice')).toBeHidden();
 });
 
 test('a bad link shows a message and falls back without losing what it can', async ({ page }) => {
-  await page.goto(`${server.url}#v=1&r=this-is-not-a-recipe`);
+  await page.goto(`${server.url()}#v=1&r=this-is-not-a-recipe`);
   await waitForStatus(page, ['idle']);
   await expect(page.locator('#notice')).toBeVisible();
   await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
@@ -141,9 +106,8 @@ test('a bad link shows a message and falls back without losing what it can', asy
 
   // A recipe with one broken section keeps the rest.
   const damaged = { ...fallback, seed: 777, training: 'not an object' };
-  const encoded = Buffer.from(JSON.stringify(damaged)).toString('base64url');
   await page.goto('about:blank'); // a fresh load, not just a hashchange
-  await page.goto(`${server.url}#v=1&r=${encoded}`);
+  await page.goto(link(server.url(), damaged));
   await waitForStatus(page, ['idle']);
   await expect(page.locator('#notice')).toBeVisible();
   await expect(page.locator('#notice')).toContainText('training');
@@ -154,7 +118,7 @@ test('a bad link shows a message and falls back without losing what it can', asy
 });
 
 test('pasting a new link into the address bar loads it (hashchange)', async ({ page }) => {
-  await page.goto(server.url);
+  await page.goto(server.url());
   await waitForStatus(page, ['idle']);
   const recipe = { ...(await editorRecipe(page)), seed: 31337 };
   await page.evaluate((hash) => (location.hash = hash), `v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`);
@@ -190,7 +154,7 @@ test('a pruning recipe runs its stages and shows them with the weights', async (
     seed: 5,
     backend: 'auto',
   };
-  await page.goto(`${server.url}#v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`);
+  await page.goto(link(server.url(), recipe));
   await waitForStatus(page, ['idle']);
   await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
   await page.click('#train');
@@ -226,7 +190,7 @@ test('a pruning recipe runs its stages and shows them with the weights', async (
 test('a trained model downloads, opens again with its accuracy, and bad files are refused', async ({ page }) => {
   test.setTimeout(180_000);
   const errors = collectErrors(page);
-  await page.goto(server.url);
+  await page.goto(server.url());
   await waitForStatus(page, ['idle']);
   await page.selectOption('#preset', 'spiral-mlp');
   await expect(page.locator('#validation')).toHaveAttribute('data-state', 'ok');
@@ -319,7 +283,7 @@ test('the page and the CLI give the same run, bit for bit', async ({ page }) => 
   execFileSync(cli, ['run', join(dir, 'recipe.json'), '--out', join(dir, 'cli.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
   const fromCli = JSON.parse(readFileSync(join(dir, 'cli.json'), 'utf8'));
 
-  await page.goto(`${server.url}#v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`);
+  await page.goto(link(server.url(), recipe));
   await waitForStatus(page, ['idle']);
   await page.click('#train');
   await waitForStatus(page, ['done'], 150_000);

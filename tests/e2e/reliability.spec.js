@@ -10,49 +10,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startServer } from '../../scripts/serve.mjs';
+import { collectErrors, linkText, useServer, waitForStatus } from './helpers.js';
 
-/** @type {{url: string, close: () => Promise<void>}} */
-let server;
-
-test.beforeAll(async () => {
-  server = await startServer({ port: 0 });
-});
-
-test.afterAll(async () => {
-  await server?.close();
-});
+const server = useServer();
 
 const SPIRAL = JSON.parse(readFileSync('presets/spiral-mlp.json', 'utf8'));
 
-/** @param {string} text a recipe's JSON text */
-const link = (text) => `${server.url}#v=1&r=${Buffer.from(text).toString('base64url')}`;
-
-/**
- * @param {import('@playwright/test').Page} page
- * @param {string[]} states
- * @param {number} [timeout]
- */
-async function waitForStatus(page, states, timeout = 60_000) {
-  const ends = [...states, 'broken', 'failed'];
-  await page.waitForFunction((s) => s.includes(document.body.dataset.status ?? ''), ends, { timeout });
-  const status = await page.evaluate(() => document.body.dataset.status);
-  if (!states.includes(status ?? '')) {
-    const notice = await page.locator('#notice').innerText().catch(() => '');
-    throw new Error(`page status "${status}" while waiting for ${states.join('/')}: ${notice}`);
-  }
-}
-
-/** @param {import('@playwright/test').Page} page */
-function collectErrors(page) {
-  /** @type {string[]} */
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  return errors;
-}
+/** @param {string} text a recipe's JSON text (JSON.stringify cannot write a seed above 2^53) */
+const link = (text) => linkText(server.url(), text);
 
 test('a link nested 5,000 deep ends in a usable page with a message, also when opened again', async ({ page }) => {
   const errors = collectErrors(page);
@@ -78,8 +43,8 @@ test('a link nested 5,000 deep ends in a usable page with a message, also when o
 });
 
 test('a panic in the worker rejects the waiting call with its message; the engine restarts without a reload', async ({ page }) => {
-  await page.goto(server.url);
-  await waitForStatus(page, ['idle']);
+  await page.goto(server.url());
+  await waitForStatus(page, ['idle'], 60_000);
   const recipe = { ...SPIRAL, backend: 'cpu', training: { ...SPIRAL.training, epochs: 1000 } };
   await page.evaluate((r) => window.minnow.setRecipe(r), recipe);
   const editorBefore = await page.locator('#recipe').inputValue();
@@ -90,7 +55,7 @@ test('a panic in the worker rejects the waiting call with its message; the engin
       (/** @type {Error} */ e) => e.message,
     );
   });
-  await waitForStatus(page, ['training']);
+  await waitForStatus(page, ['training'], 60_000);
   await page.waitForFunction(() => document.querySelectorAll('#epochs tbody tr').length >= 1);
 
   // The test-only request, dispatched inside the worker (the page has no way to send it).
@@ -126,8 +91,8 @@ test('a panic in the worker rejects the waiting call with its message; the engin
 });
 
 test('a diverging run stops with a message naming the learning rate; Train works again', async ({ page }) => {
-  await page.goto(server.url);
-  await waitForStatus(page, ['idle']);
+  await page.goto(server.url());
+  await waitForStatus(page, ['idle'], 60_000);
   // The issue's case: SGD at lr 10 on mnist-mlp gives NaN within the first epoch.
   const diverging = {
     ...JSON.parse(readFileSync('presets/mnist-mlp.json', 'utf8')),
@@ -137,7 +102,7 @@ test('a diverging run stops with a message naming the learning rate; Train works
   await page.evaluate((r) => window.minnow.setRecipe(r), diverging);
   const outcome = await page.evaluate(() => window.minnow.train().then(() => 'resolved', (e) => e.message));
   expect(outcome).toMatch(/non-finite/);
-  await waitForStatus(page, ['failed']);
+  await waitForStatus(page, ['failed'], 60_000);
   await expect(page.locator('#notice')).toBeVisible();
   await expect(page.locator('#notice-text')).toContainText('try a lower learning rate (training.optimizer.lr = 10)');
   // What the page shows is the last finite state: no NaN in the epoch table or the stats.
@@ -178,7 +143,7 @@ test('a seed above 2^53 reaches the engine digit for digit: the page gives the C
 
   // The link holds 2 epochs; the Build form makes them 3, as the CLI ran.
   await page.goto(link(text('9007199254740993').replace('"epochs": 3', '"epochs": 2')));
-  await waitForStatus(page, ['idle']);
+  await waitForStatus(page, ['idle'], 60_000);
   await expect(page.locator('#recipe')).toHaveValue(/"seed": 9007199254740993/);
   expect(Buffer.from(new URL(page.url()).hash.split('&r=')[1], 'base64url').toString()).toContain('"seed":9007199254740993');
   await page.locator('#f-training-epochs').fill('3');
@@ -186,7 +151,7 @@ test('a seed above 2^53 reaches the engine digit for digit: the page gives the C
   await expect(page.locator('#recipe')).toHaveValue(/"epochs": 3/);
   await expect(page.locator('#recipe')).toHaveValue(/"seed": 9007199254740993/);
   await page.click('#train');
-  await waitForStatus(page, ['done']);
+  await waitForStatus(page, ['done'], 60_000);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-report')]);
   const fromPage = JSON.parse(readFileSync(/** @type {string} */ (await download.path()), 'utf8'));
   expect(pick(fromPage)).toEqual(exact);
@@ -195,7 +160,7 @@ test('a seed above 2^53 reaches the engine digit for digit: the page gives the C
 
 test('a seed above 2^53 typed in the Build form or given to setRecipe keeps its digits', async ({ page }) => {
   await page.goto(link(JSON.stringify({ ...SPIRAL, seed: 7 })));
-  await waitForStatus(page, ['idle']);
+  await waitForStatus(page, ['idle'], 60_000);
   const seedBox = page.locator('#f-seed');
   await seedBox.fill('9007199254740992');
   await seedBox.press('Tab');
@@ -240,8 +205,8 @@ test('no Content-Security-Policy violation over a GPU train and explore; inline 
       /** @type {any} */ (window).cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
     });
   });
-  await page.goto(server.url);
-  await waitForStatus(page, ['idle']);
+  await page.goto(server.url());
+  await waitForStatus(page, ['idle'], 60_000);
   const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
   expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval'");
   expect(csp).toContain("object-src 'none'");
@@ -272,8 +237,8 @@ test('no Content-Security-Policy violation over a GPU train and explore; inline 
 });
 
 test('a CSV or model file over the engine limit is refused by its size, before it is read', async ({ page }) => {
-  await page.goto(server.url);
-  await waitForStatus(page, ['idle']);
+  await page.goto(server.url());
+  await waitForStatus(page, ['idle'], 60_000);
   const big = Buffer.alloc(21 * 1024 * 1024, 0x30); // over MAX_CSV_BYTES (20 MiB, src/recipe/dataset.rs)
   await page.setInputFiles('#csv', { name: 'big.csv', mimeType: 'text/csv', buffer: big });
   await expect(page.locator('#notice-text')).toHaveText('big.csv is 21.0 MB; a CSV file can be at most 20.0 MB.');

@@ -8,43 +8,17 @@
 
 import { test, expect } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { startServer } from '../../scripts/serve.mjs';
 import { MAX_LINK_BYTES, modelFromLinkText, readSafetensors } from '../../www/share.js';
+import { collectErrors, link, presetRecipe, useServer } from './helpers.js';
 
-/** @type {{url: string, close: () => Promise<void>}} */
-let server;
+const server = useServer();
 
-test.beforeAll(async () => {
-  server = await startServer({ port: 0 });
-});
-
-test.afterAll(async () => {
-  await server?.close();
-});
-
-/** The spiral-mlp preset on the CPU, shortened to `epochs`, with `compression` stages. */
-function spiral(epochs, compression = []) {
-  const r = JSON.parse(readFileSync('presets/spiral-mlp.json', 'utf8'));
-  r.backend = 'cpu';
-  r.training.epochs = epochs;
-  r.training.schedule.decay.t_max = epochs;
-  r.compression = compression;
-  return r;
-}
-
-/** @param {object} recipe */
-const link = (recipe) => `${server.url}#v=1&r=${Buffer.from(JSON.stringify(recipe)).toString('base64url')}`;
-
-/** @param {import('@playwright/test').Page} page */
-function collectErrors(page) {
-  /** @type {string[]} */
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  return errors;
-}
+/**
+ * The spiral-mlp preset on the CPU, shortened to `epochs`, with `compression` stages.
+ * @param {number} epochs
+ * @param {object[]} [compression]
+ */
+const spiral = (epochs, compression = []) => presetRecipe('spiral-mlp', { epochs, compression });
 
 /** The page's model file, through Download model. @param {import('@playwright/test').Page} page */
 async function downloadModel(page) {
@@ -84,7 +58,7 @@ test('a pruned, quantized spiral model travels in its link and opens trained, wi
     { kind: 'magnitude', amount: 0.9, scope: 'global' },
     { kind: 'quantize', bits: 4, scheme: 'symmetric', granularity: 'per_tensor' },
   ]);
-  await page.goto(link(recipe));
+  await page.goto(link(server.url(), recipe));
   await page.evaluate(() => /** @type {any} */ (window).minnow.ready);
   await expect(page.locator('#share-model')).toBeDisabled();
   await expect(page.evaluate(() => /** @type {any} */ (window).minnow.shareLink({ model: true }))).rejects.toThrow(/no trained model/);
@@ -144,7 +118,7 @@ test('a pruned, quantized spiral model travels in its link and opens trained, wi
 test('a dense model is refused with its packed size; a damaged model part is refused and the recipe still loads', async ({ page }) => {
   test.setTimeout(120_000);
   const recipe = spiral(3);
-  await page.goto(link(recipe));
+  await page.goto(link(server.url(), recipe));
   await page.evaluate(() => /** @type {any} */ (window).minnow.ready);
   await page.evaluate(() => /** @type {any} */ (window).minnow.train());
   const why = await page.evaluate(() => /** @type {any} */ (window).minnow.shareLink({ model: true }).then(() => 'resolved', (e) => e.message));
@@ -154,7 +128,7 @@ test('a dense model is refused with its packed size; a damaged model part is ref
   await page.click('#share-model');
   await expect(page.locator('#notice')).toContainText('This model cannot travel in a link.');
 
-  const damaged = `${link(recipe)}&m=AQ${'A'.repeat(40)}`;
+  const damaged = `${link(server.url(), recipe)}&m=AQ${'A'.repeat(40)}`;
   const other = await page.context().newPage();
   await other.goto(damaged);
   await other.evaluate(() => /** @type {any} */ (window).minnow.ready);
