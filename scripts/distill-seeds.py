@@ -6,7 +6,7 @@ max to a JSON file. `--search` first runs the candidate settings that were tried
 student widths, temperatures, alpha, budgets, dropout and CNN teachers, spirals, MNIST) over the
 same seeds and records every one, so the choice of the shipped preset can be checked.
 
-    scripts/distill-seeds.py                       # presets/digits-distill-small.json, seeds 1-5
+    scripts/distill-seeds.py                       # presets/mnist-distill.json, seeds 1-5
     scripts/distill-seeds.py --search              # + the candidate grid, bench/distill-search.json
     scripts/distill-seeds.py --recipe presets/digits-distill.json --out /tmp/old.json
 
@@ -177,7 +177,7 @@ def candidates():
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "minnow"))
-    p.add_argument("--recipe", default=os.path.join(ROOT, "presets", "digits-distill-small.json"))
+    p.add_argument("--recipe", default=os.path.join(ROOT, "presets", "mnist-distill.json"))
     p.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "distill-seeds.json"))
     p.add_argument("--search", action="store_true", help="also run the candidate grid")

@@ -721,7 +721,8 @@ async function onSizeClick(ev) {
 
 /** The first layer as one image per hidden unit (image models) or conv filter. */
 function drawFilters() {
-  const w = app.firstWeights;
+  const explored = exploredWeight(app.firstWeights?.name);
+  const w = explored ?? app.firstWeights;
   const layout = w ? unitImageLayout(w, imageSide(app.datasetName)) : null;
   ui.filtersCard.hidden = !app.run || !w || !layout;
   if (ui.filtersCard.hidden || !w || !layout) return;
@@ -729,14 +730,16 @@ function drawFilters() {
   const drawn = drawUnitImages(ui.unitImages, { values: w.values, mask: w.mask, layout });
   const shown = layout.units < layout.total ? `the first ${layout.units} of ${layout.total}` : `all ${layout.total}`;
   const what = layout.conv ? `filters of ${w.name}${w.shape[1] > 1 ? ' (input channel 1)' : ''}` : `hidden units of ${w.name}, each its ${layout.w}×${layout.h} incoming weights laid out like the input image`;
-  ui.filtersNote.textContent = `${shown} ${what}; colour scale ±${drawn ? drawn.scale.toPrecision(2) : '?'}.`;
+  const source = explored ? ` In the explorer's setting (${settingLabel(app.ex.setting)}): pruned weights grey.` : '';
+  ui.filtersNote.textContent = `${shown} ${what}; colour scale ±${drawn ? drawn.scale.toPrecision(2) : '?'}.${source}`;
 }
 
 /** The histogram and sparsity map of the chosen layer, from the last weights read. */
 function drawWeights() {
   ui.weightsCard.hidden = !app.run;
   if (ui.weightsCard.hidden) return;
-  const w = app.weights;
+  const explored = exploredWeight(app.layerName);
+  const w = explored ?? app.weights;
   if (!w) {
     drawHistogram(ui.weightHist, { hist: null, empty: app.status === 'creating' ? 'starting…' : 'reading weights…' });
     drawSparsityMap(ui.sparsityMap, null);
@@ -761,7 +764,9 @@ function drawWeights() {
   const quant = w.quant
     ? ` · ${w.quant.bits ?? '?'}-bit grid${w.quant.per_channel ? `, per channel (${Array.isArray(w.quant.scale) ? w.quant.scale.length : '?'} scales; channel 0 drawn)` : ', per tensor'}`
     : '';
-  ui.weightsNote.textContent = `${w.name} · ${w.kind} [${w.shape.join(' × ')}] · ${formatCount(n)} weights, ${formatPercent(zeros / Math.max(1, n))} pruned${quant} · map: ${map}.`;
+  const source = explored ? `Explorer (${settingLabel(app.ex.setting)}): ` : '';
+  ui.weightsNote.textContent = `${source}${w.name} · ${w.kind} [${w.shape.join(' × ')}] · ${formatCount(n)} weights, ${formatPercent(zeros / Math.max(1, n))} pruned${quant} · map: ${map}.`;
+  ui.weightsCard.dataset.source = explored ? 'explorer' : 'run';
 }
 
 function renderLayerSelect() {
@@ -900,12 +905,31 @@ function exploreProblem() {
  * @returns {Promise<ExploreResult>}
  */
 async function exploreResult(setting) {
+  const weights = exploreWeightNames();
   const cached = app.ex.cache.get(setting);
-  if (cached) return cached;
+  if (cached && weights.every((n) => cached.weights?.some((w) => w.name === n))) return cached;
   const gen = app.ex.gen;
-  const r = await engine.call('explore', { setting: engineSetting(setting), grid: EXPLORE_GRID_RES });
+  const r = await engine.call('explore', { setting: engineSetting(setting), grid: EXPLORE_GRID_RES, weights });
   if (gen === app.ex.gen) app.ex.cache.set(setting, r);
   return r;
+}
+
+/** The weights the views draw (the Weights card's layer, the first layer's unit images). */
+function exploreWeightNames() {
+  const names = [app.layerName, app.firstWeights?.name].filter((n) => typeof n === 'string' && n !== '');
+  return /** @type {string[]} */ ([...new Set(names)]);
+}
+
+/**
+ * The weight `name` as the explorer's setting leaves it, while the explorer is away from its
+ * neutral setting and has measured that setting; null otherwise (the views show the run's).
+ * @param {string | undefined} name
+ * @returns {LayerWeights | null}
+ */
+function exploredWeight(name) {
+  const r = app.ex.result;
+  if (!name || !app.ex.active || !r?.weights || settingKey(app.ex.setting) === settingKey(DEFAULT_SETTING)) return null;
+  return r.weights.find((w) => w.name === name) ?? null;
 }
 
 /** Resolution of the explorer's decision grids (smaller than the main view's: one per slider move). */
@@ -1050,6 +1074,9 @@ function drawExploreViews(r, d) {
   ui.exConfusionBox.hidden = !(r && d);
   if (r && d) ui.exConfusion.replaceChildren(confusionDiffTable(r.confusion, d.confusion));
   drawStageMultiplesView();
+  // The Weights card and the unit images follow the explorer's setting.
+  drawWeights();
+  drawFilters();
 }
 
 /**
@@ -1100,7 +1127,7 @@ async function exploreFromApi(setting) {
   const problem = exploreProblem();
   if (problem) throw new Error(problem);
   const gen = app.ex.gen;
-  const r = await engine.call('explore', { setting: engineSetting(setting), grid: EXPLORE_GRID_RES });
+  const r = await engine.call('explore', { setting: engineSetting(setting), grid: EXPLORE_GRID_RES, weights: exploreWeightNames() });
   if (gen === app.ex.gen && app.ex.active) {
     app.ex.cache.set(setting, r);
     app.ex.setting = { ...setting };
@@ -1841,6 +1868,8 @@ function wire() {
   ui.layerSelect.addEventListener('change', () => {
     app.layerName = ui.layerSelect.value;
     refreshWeights(true);
+    // The explorer's view of the newly chosen layer (a cached setting without it asks again).
+    if (exploredWeight(app.layerName) === null && app.ex.result?.weights) requestExplore();
   });
 
   ui.preset.addEventListener('change', async () => {

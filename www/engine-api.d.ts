@@ -31,7 +31,7 @@ export interface Run {
   exportModel(): Promise<Uint8Array>;
   /** The trained model under a pruning / quantization setting, measured without retraining; the
    * baseline (the neutral setting) is the run's final model, its quantization (`baseline`) included. */
-  explore(setting: Partial<ExploreSetting>, gridRes?: number): Promise<ExploreOutcome>;
+  explore(setting: Partial<ExploreSetting>, gridRes?: number, weights?: string[]): Promise<ExploreOutcome>;
   /** 2-D runs with stages: the decision grid as trained and after each finished stage. */
   stageGrids(): StageGrid[];
   /** The first `samples` training samples through the GPU and a CPU copy of the model (rejects on a CPU run). */
@@ -62,7 +62,8 @@ export interface QuantSummary {
 }
 
 /** What `Run.explore` resolves to. */
-export type ExploreOutcome = ExploreResult & { grid?: Float32Array; baseline: QuantSummary | null };
+/** `weights`: the weights asked for, as the setting leaves them (pruned, on the grid when quantized). */
+export type ExploreOutcome = ExploreResult & { grid?: Float32Array; baseline: QuantSummary | null; weights?: LayerWeights[] };
 
 /** One small multiple (`StageGrid` in src/run/session.rs). */
 export interface StageGrid {

@@ -59,7 +59,7 @@ export {};
  * @property {{payload: {res?: number}, result: Grid | null}} grid
  * @property {{payload: {name: string},
  *   result: {layers: LayerInfo[], weights: LayerWeights | null} | null}} weights
- * @property {{payload: {setting: Partial<ExploreSetting>, grid?: number}, result: ExploreOutcome}} explore the trained
+ * @property {{payload: {setting: Partial<ExploreSetting>, grid?: number, weights?: string[]}, result: ExploreOutcome}} explore the trained
  *   model under a pruning / quantization setting, without retraining (refused while training)
  * @property {{payload: {message: string}, result: never}} __debugPanic test only
  *   (tests/e2e/reliability.spec.js): the live run panics in Rust with `message`; the page never sends it

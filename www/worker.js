@@ -409,13 +409,14 @@ const handlers = {
 
   /** The trained model under a pruning / quantization `setting`, measured on the test split
    * without retraining (on a snapshot of the weights: the run is untouched). Refused while training. */
-  async explore({ setting, grid }) {
+  async explore({ setting, grid, weights }) {
     const live = liveRun();
     if (training) throw new Error('the model is training: pause or wait for the run to finish, then explore');
     const problem = unknownFields(setting);
     if (problem) throw new Error(problem);
-    // With `grid` (2-D data only), the compressed model's decision grid comes along.
-    return exclusive(() => live.explore(setting, grid !== undefined && live.is2d ? grid : undefined));
+    // With `grid` (2-D data only), the compressed model's decision grid comes along; with
+    // `weights`, those layers' weights as the setting leaves them.
+    return exclusive(() => live.explore(setting, grid !== undefined && live.is2d ? grid : undefined, weights));
   },
 
   /** The small multiples: the decision grid as trained and after each finished stage (2-D runs). */
@@ -460,17 +461,24 @@ function isRequestType(type) {
 }
 
 /**
- * What a reply can transfer instead of copying: a model file's bytes, a grid, a weight's values.
+ * What a reply can transfer instead of copying: a model file's bytes, a grid, the values of a
+ * weight (the `weights` reply) or of several (an explore result's list).
  * @param {unknown} result
  * @returns {Transferable[]}
  */
 function transferables(result) {
   if (result instanceof Uint8Array) return [result.buffer];
   if (!result || typeof result !== 'object') return [];
-  const r = /** @type {{grid?: Grid | null, weights?: {values?: Float32Array} | null}} */ (result);
-  if (r.grid?.data) return [r.grid.data.buffer];
-  if (r.weights?.values) return [r.weights.values.buffer];
-  return [];
+  const r = /** @type {{grid?: {data?: unknown} | null, weights?: unknown}} */ (result);
+  /** @type {Transferable[]} */
+  const out = [];
+  if (r.grid?.data instanceof Float32Array) out.push(r.grid.data.buffer);
+  const weights = Array.isArray(r.weights) ? r.weights : r.weights ? [r.weights] : [];
+  for (const w of weights) {
+    const values = /** @type {{values?: unknown}} */ (w)?.values;
+    if (values instanceof Float32Array && !out.includes(values.buffer)) out.push(values.buffer);
+  }
+  return out;
 }
 
 /** The message of the panic (or trap) that stopped the wasm module; "" while it works. */
@@ -520,7 +528,14 @@ self.addEventListener('message', async (/** @type {MessageEvent} */ ev) => {
   try {
     const handler = /** @type {(req: unknown) => Promise<unknown>} */ (handlers[type]);
     const result = await handler(req);
-    if (unanswered.delete(req.id)) post({ id: req.id, ok: true, result }, transferables(result));
+    if (unanswered.delete(req.id)) {
+      try {
+        post({ id: req.id, ok: true, result }, transferables(result));
+      } catch (e) {
+        // A reply that cannot be cloned must still end the call, or the page waits forever.
+        post({ id: req.id, ok: false, error: `the engine's reply could not be sent: ${message(e)}` });
+      }
+    }
   } catch (e) {
     if (engineTrapped(e)) return;
     if (unanswered.delete(req.id)) post({ id: req.id, ok: false, error: message(e) });

@@ -440,7 +440,7 @@ pub const PRESETS: &[Preset] = &[
     Preset { name: "spiral-prune", json: include_str!("../../presets/spiral-prune.json") },
     Preset { name: "mnist-prune", json: include_str!("../../presets/mnist-prune.json") },
     Preset { name: "digits-distill", json: include_str!("../../presets/digits-distill.json") },
-    Preset { name: "digits-distill-small", json: include_str!("../../presets/digits-distill-small.json") },
+    Preset { name: "mnist-distill", json: include_str!("../../presets/mnist-distill.json") },
     Preset { name: "digits-sweep", json: include_str!("../../presets/digits-sweep.json") },
     Preset {
         name: "mnist-deep-compression",

@@ -68,6 +68,14 @@ test('the explorer slider changes the accuracy and size readout of a trained spi
   await expect(readout).toHaveAttribute('data-state', 'ok');
   await expect.poll(async () => Number(await page.locator('#ex-bytes').getAttribute('data-value'))).toBeLessThan(api50.bytes);
 
+  // The Weights card follows the explorer: its layer half pruned (per layer) and on the 4-bit grid.
+  const weightsNote = page.locator('#weights-note');
+  await expect(page.locator('#weights-card')).toHaveAttribute('data-source', 'explorer');
+  await expect(weightsNote).toContainText('Explorer (50 % layer · 4-bit symmetric per tensor): ');
+  await expect(weightsNote).toContainText('50.0% pruned · 4-bit grid, per tensor');
+  const explored = await page.evaluate(() => /** @type {any} */ (window).minnow.explore({ sparsity: 0.5, bits: 4 }));
+  expect(explored.test_accuracy).toBe(Number(await page.locator('#ex-acc').getAttribute('data-value')));
+
   // Keep as a stage: magnitude 0.5 (layer) and quantize 4 bits appended; editor and URL follow.
   await page.click('#ex-keep');
   await expect(page.locator('#ex-status')).toContainText('Added 2 stages');
@@ -80,6 +88,12 @@ test('the explorer slider changes the accuracy and size readout of a trained spi
   const fromUrl = await page.evaluate(() => location.hash);
   expect(fromUrl).toContain('#v=1&r=');
   expect(JSON.parse(Buffer.from(fromUrl.split('r=')[1], 'base64url').toString()).compression).toHaveLength(2);
+
+  // Back at the neutral setting the Weights card shows the run's own weights again.
+  await page.locator('#ex-sparsity').fill('0');
+  await page.selectOption('#ex-bits', '');
+  await expect(page.locator('#weights-card')).toHaveAttribute('data-source', 'run');
+  await expect(weightsNote).not.toContainText('Explorer');
 
   // At 375 px wide the card fits and every control is on screen.
   await page.setViewportSize({ width: 375, height: 800 });

@@ -75,7 +75,8 @@ fn explore_settings_are_checked() {
 fn explore_gives_the_compressed_models_grid_and_confusion() {
     let s = trained(spiral(json!([])));
     let snap = s.snapshot().unwrap();
-    let e = pollster::block_on(s.explore_with(&snap, &setting(0.0, Scope::Layer, None), Some(16), &[])).unwrap();
+    let e =
+        pollster::block_on(s.explore_with(&snap, &setting(0.0, Scope::Layer, None), Some(16), &[])).unwrap();
     let (same, grid) = (e.result, e.grid);
     // No compression: the model's own decision grid, bit for bit, and a confusion matrix that adds
     // up to the test split with the model's accuracy on its diagonal.
@@ -85,8 +86,8 @@ fn explore_gives_the_compressed_models_grid_and_confusion() {
     let diag: u32 = (0..same.confusion.len()).map(|k| same.confusion[k][k]).sum();
     assert_eq!(diag as f32 / n as f32, same.test_accuracy);
     // Heavy pruning moves the boundary.
-    let e =
-        pollster::block_on(s.explore_with(&snap, &setting(0.97, Scope::Global, Some(2)), Some(16), &[])).unwrap();
+    let e = pollster::block_on(s.explore_with(&snap, &setting(0.97, Scope::Global, Some(2)), Some(16), &[]))
+        .unwrap();
     let (pruned, grid) = (e.result, e.grid);
     let grid = grid.unwrap();
     assert_eq!(grid.len(), 16 * 16 * 2);
@@ -102,14 +103,24 @@ fn explore_returns_the_weights_as_the_setting_leaves_them() {
     let s = trained(spiral(json!([])));
     let snap = s.snapshot().unwrap();
     let names: Vec<String> = s.layers().into_iter().map(|l| l.name).collect();
-    let e = pollster::block_on(s.explore_with(&snap, &setting(0.5, Scope::Layer, Some(3)), None, &names)).unwrap();
+    let e = pollster::block_on(s.explore_with(&snap, &setting(0.5, Scope::Layer, Some(3)), None, &names))
+        .unwrap();
     assert_eq!(e.weights.len(), names.len());
     for w in &e.weights {
         let mask = w.mask.as_ref().unwrap();
         assert_eq!(mask.len(), w.values.len());
         let pruned = mask.iter().filter(|&&m| m == 0.0).count();
-        assert_eq!(pruned, (0.5 * w.values.len() as f64).round() as usize, "{}: per layer, half pruned", w.info.name);
-        assert!(w.values.iter().zip(mask).all(|(v, m)| *m == 1.0 || *v == 0.0), "{}: pruned entries are 0", w.info.name);
+        assert_eq!(
+            pruned,
+            (0.5 * w.values.len() as f64).round() as usize,
+            "{}: per layer, half pruned",
+            w.info.name
+        );
+        assert!(
+            w.values.iter().zip(mask).all(|(v, m)| *m == 1.0 || *v == 0.0),
+            "{}: pruned entries are 0",
+            w.info.name
+        );
         let g = w.quant.as_ref().unwrap();
         assert_eq!((g.bits, g.qmin, g.qmax), (3, -4, 3));
         let rows = g.scale.len();
@@ -118,17 +129,28 @@ fn explore_returns_the_weights_as_the_setting_leaves_them() {
         for (i, &v) in w.values.iter().enumerate() {
             let (sc, z) = (g.scale[i / per], g.zero_point[i / per] as f32);
             let q = v / sc + z;
-            assert!((q - q.round()).abs() < 1e-3 && (-4.0..=3.0).contains(&q.round()), "{}[{i}] = {v} is off the grid", w.info.name);
+            assert!(
+                (q - q.round()).abs() < 1e-3 && (-4.0..=3.0).contains(&q.round()),
+                "{}[{i}] = {v} is off the grid",
+                w.info.name
+            );
         }
     }
     // Float weights: the trained values where kept, no grid.
-    let plain = pollster::block_on(s.explore_with(&snap, &setting(0.0, Scope::Layer, None), None, &names[..1])).unwrap();
+    let plain =
+        pollster::block_on(s.explore_with(&snap, &setting(0.0, Scope::Layer, None), None, &names[..1]))
+            .unwrap();
     let trained = pollster::block_on(s.weights(&names[0])).unwrap();
     assert_eq!(plain.weights[0].values, trained.values);
     assert!(plain.weights[0].quant.is_none());
-    let err = pollster::block_on(s.explore_with(&snap, &setting(0.0, Scope::Layer, None), None, &["nope".to_string()]))
-        .err()
-        .unwrap();
+    let err = pollster::block_on(s.explore_with(
+        &snap,
+        &setting(0.0, Scope::Layer, None),
+        None,
+        &["nope".to_string()],
+    ))
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("no linear or conv weight named nope"), "{err}");
 }
 
