@@ -3,7 +3,7 @@
 // reduction to a heatmap of |w| and pruned share, plus the colour maps (one set per theme). Tested by
 // tests/js/weights.test.js.
 
-import { isDark } from './theme.js';
+import { isDark, palette } from './theme.js';
 
 /**
  * @typedef {{bits?: number, per_channel?: boolean, axis?: number, scale?: number[] | number,
@@ -230,9 +230,22 @@ const DARK_MAPS = /** @type {ColorMaps} */ ({
   pos: [248, 113, 113],
 });
 
-/** The data colour maps of the theme in force (the light ones without a DOM). */
+/** The palette object the maps were chosen for (theme.js caches one until the theme changes). */
+let mapsFor = /** @type {object | null} */ (null);
+let maps = LIGHT_MAPS;
+
+/**
+ * The data colour maps of the theme in force (the light ones without a DOM). Called per cell:
+ * the theme is looked up again only when theme.js's palette changes (isDark reads storage and
+ * media queries, far too slow for every cell).
+ */
 export function colorMaps() {
-  return isDark() ? DARK_MAPS : LIGHT_MAPS;
+  const p = palette();
+  if (p !== mapsFor) {
+    mapsFor = p;
+    maps = isDark() ? DARK_MAPS : LIGHT_MAPS;
+  }
+  return maps;
 }
 
 /**
