@@ -5,6 +5,7 @@
 // "reopen" then clicks Download model and opens the downloaded file again before the shot).
 // MINNOW_SHOT_EXPLORE='{"sparsity": 0.9, "method": "global", "bits": 4}' then moves the Explore
 // card to that setting (window.minnow.explore) before the shot, so the picture shows the explorer.
+// MINNOW_SHOT_DARK=1 takes it in the dark theme (prefers-color-scheme: dark).
 // Used for README images and for looking at the page before calling UI work done. Needs www/pkg.
 import { chromium } from '@playwright/test';
 import { spawn } from 'node:child_process';
@@ -24,6 +25,7 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: Number(width), height: 1000 }, deviceScaleFactor: Number(width) < 600 ? 2 : 1 });
   page.on('console', (m) => console.log('[page]', m.text()));
+  if (process.env.MINNOW_SHOT_DARK) await page.emulateMedia({ colorScheme: 'dark' });
   const fromFile = preset.endsWith('.json');
   const hash = fromFile ? encodeFragment(JSON.parse(readFileSync(preset, 'utf8'))) : '';
   await page.goto(`http://127.0.0.1:${port}/${hash}`);

@@ -4,7 +4,7 @@
 
 import { THEME, drawYGrid, fitCanvas, linearScale, niceTicks } from './plot.js';
 import { formatCount, formatPercent, formatTick } from './format.js';
-import { FILTER_PRUNED_RGB, cellColor, colorMaps, heatCells, signedColor, unitScale } from './weights.js';
+import { cellColor, colorMaps, heatCells, signedColor, unitScale } from './weights.js';
 import { byteTicks, formatByteTick, logScale } from './compress.js';
 import { palette } from './theme.js';
 
@@ -345,7 +345,7 @@ export function drawUnitImages(canvas, spec) {
   for (let u = 0; u < layout.units; u++) {
     for (let j = 0; j < layout.w * layout.h; j++) {
       const i = u * layout.stride + j;
-      const rgb = mask && mask[i] === 0 ? FILTER_PRUNED_RGB : signedColor(values[i], scale);
+      const rgb = mask && mask[i] === 0 ? colorMaps().pruned : signedColor(values[i], scale);
       image.data.set([rgb[0], rgb[1], rgb[2], 255], j * 4);
     }
     octx.putImageData(image, 0, 0);

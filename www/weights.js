@@ -203,9 +203,10 @@ export const PRUNED_RGB = /** @type {Rgb} */ ([244, 114, 98]);
 export const ACCURACY_STOPS = /** @type {Rgb[]} */ ([[253, 226, 228], [254, 243, 199], [153, 246, 228], [13, 148, 136]]);
 
 /**
- * @typedef {{magnitude: Rgb[], accuracy: Rgb[], neg: Rgb, zero: Rgb, pos: Rgb}} ColorMaps
+ * @typedef {{magnitude: Rgb[], accuracy: Rgb[], neg: Rgb, zero: Rgb, pos: Rgb, pruned: Rgb}} ColorMaps
  *   `magnitude`: |w| from nothing to the most ink; `accuracy`: poor to good (cell backgrounds
- *   under the table's text); `neg`/`zero`/`pos`: the signed map's ends and middle.
+ *   under the table's text); `neg`/`zero`/`pos`: the signed map's ends and middle; `pruned`: a
+ *   pruned weight in the signed map (grey, apart from both signs and from 0).
  */
 
 /** The light theme's maps: zero is page white, more is darker. */
@@ -215,6 +216,7 @@ const LIGHT_MAPS = /** @type {ColorMaps} */ ({
   neg: [33, 102, 172],
   zero: [255, 255, 255],
   pos: [178, 24, 43],
+  pruned: [150, 150, 150],
 });
 
 /**
@@ -228,6 +230,7 @@ const DARK_MAPS = /** @type {ColorMaps} */ ({
   neg: [96, 165, 250],
   zero: [26, 31, 39],
   pos: [248, 113, 113],
+  pruned: [70, 76, 86],
 });
 
 /** The palette object the maps were chosen for (theme.js caches one until the theme changes). */
@@ -274,8 +277,6 @@ export function rgbText([r, g, b]) {
 /** Signed colour map of the filter view (light theme): blue for negative, white at 0, red for positive. */
 export const SIGNED_NEG = LIGHT_MAPS.neg;
 export const SIGNED_POS = LIGHT_MAPS.pos;
-/** Pruned weights in the filter view (grey, apart from both signs and from white 0). */
-export const FILTER_PRUNED_RGB = /** @type {Rgb} */ ([150, 150, 150]);
 
 /**
  * The colour of weight `v` on a symmetric scale ±`scale` (clamped): blue through white to red.
