@@ -45,6 +45,38 @@ pub fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// `message` with every quoted run (between backticks or double quotes) longer than `max` bytes cut
+/// to about `max` bytes and marked `…`, so an error never echoes a huge input back.
+pub fn cap_quoted(message: &str, max: usize) -> String {
+    let mut out = String::with_capacity(message.len().min(4 * max));
+    // The open quote and the bytes kept inside it so far (None once cut).
+    let mut quote: Option<(char, Option<usize>)> = None;
+    for c in message.chars() {
+        match quote {
+            Some((q, _)) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            Some((q, Some(n))) if n + c.len_utf8() <= max => {
+                quote = Some((q, Some(n + c.len_utf8())));
+                out.push(c);
+            }
+            Some((q, Some(_))) => {
+                quote = Some((q, None));
+                out.push('…');
+            }
+            Some((_, None)) => {}
+            None => {
+                if c == '`' || c == '"' {
+                    quote = Some((c, Some(0)));
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 /// Returns early with a formatted [`Error`].
 #[macro_export]
 macro_rules! bail {

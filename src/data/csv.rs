@@ -106,6 +106,16 @@ pub(super) fn integer_label(cell: &str) -> Option<i64> {
     (v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15).then_some(v as i64)
 }
 
+/// The header's column names for a message: the first 8, each as [`shown`], then how many more.
+fn column_list(header: &[String]) -> String {
+    const LISTED: usize = 8;
+    let names: Vec<String> = header.iter().take(LISTED).map(|n| shown(n)).collect();
+    match header.len().saturating_sub(LISTED) {
+        0 => names.join(", "),
+        more => format!("{}, and {more} more", names.join(", ")),
+    }
+}
+
 /// `text` cut to 60 characters (marked `…`), for echoing a cell in a message.
 fn shown(text: &str) -> String {
     clip(text, 60)
@@ -180,7 +190,9 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
         Some(want) => {
             let want = want.trim();
             let by_name = header.and_then(|h| h.iter().position(|c| c == want));
-            match (by_name, want.parse::<usize>()) {
+            let parsed = want.parse::<usize>();
+            let want = shown(want);
+            match (by_name, parsed) {
                 (Some(i), _) => i,
                 (None, Ok(i)) if i < ncols => i,
                 (None, Ok(i)) => bail!(
@@ -192,7 +204,7 @@ pub fn parse_csv(text: &str, spec: &DatasetSpec, seed: u64) -> Result<Dataset> {
                     Some(h) => bail!(
                         "dataset.csv_label_column = {want:?}: no such column in the header on line \
                          {first_no} (columns: {})",
-                        h.join(", ")
+                        column_list(h)
                     ),
                     None => bail!(
                         "dataset.csv_label_column = {want:?}: the CSV has no header row (line \

@@ -64,7 +64,7 @@
 use crate::compress::quant::{
     FakeQuantModel, Granularity, InputFakeQuant, LayerQuant, QParams, Scheme, qrange,
 };
-use crate::core::error::clip;
+use crate::core::error::{cap_quoted, clip};
 use crate::core::tensor::{Tensor, fmt_shape};
 use crate::data::Dataset;
 use crate::nn::{Activation, Layer, Sequential};
@@ -347,7 +347,10 @@ impl ModelFile {
         // Echo at most 40 characters of a value that can be as long as the file.
         let shown = clip(&text, 40);
         let input_shape: Vec<usize> = serde_json::from_str(&text).map_err(|e| {
-            Error(format!("metadata `input_shape` = {shown:?}: not a JSON array of sizes ({e})"))
+            Error(format!(
+                "metadata `input_shape` = {shown:?}: not a JSON array of sizes ({})",
+                cap_quoted(&e.to_string(), 40)
+            ))
         })?;
         let features = input_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         if input_shape.is_empty() || input_shape.len() > 3 || input_shape.contains(&0) {
@@ -369,8 +372,13 @@ impl ModelFile {
             None => Vec::new(),
             Some(text) => {
                 let de = &mut serde_json::Deserializer::from_str(text);
-                serde_path_to_error::deserialize(de)
-                    .map_err(|e| Error(format!("metadata `quantization` at `{}`: {}", e.path(), e.inner())))?
+                serde_path_to_error::deserialize(de).map_err(|e| {
+                    let inner = cap_quoted(&e.inner().to_string(), 40);
+                    Error(format!(
+                        "metadata `quantization` at `{}`: {inner}",
+                        clip(&e.path().to_string(), 80)
+                    ))
+                })?
             }
         };
         if metadata.contains_key("quantization") && quantization.is_empty() {

@@ -2,6 +2,7 @@
 //! backend) that the CLI, the page's URL, the worker and the tests all speak. Parsing reports the
 //! JSON path of a bad field; [`Recipe::validate`] enforces ranges sized for a browser tab.
 
+use crate::core::error::cap_quoted;
 use crate::core::rng::{self, Rng};
 use crate::nn::optim::OptimizerConfig;
 use crate::nn::schedule::LrSchedule;
@@ -603,36 +604,4 @@ fn parse_path(path: &str) -> Option<Vec<Step>> {
         }
     }
     Some(steps)
-}
-
-/// `message` with every quoted run (between backticks or double quotes) longer than `max` bytes cut
-/// to about `max` bytes and marked `…`, so an error never echoes a huge input back.
-pub(crate) fn cap_quoted(message: &str, max: usize) -> String {
-    let mut out = String::with_capacity(message.len().min(4 * max));
-    // The open quote and the bytes kept inside it so far (None once cut).
-    let mut quote: Option<(char, Option<usize>)> = None;
-    for c in message.chars() {
-        match quote {
-            Some((q, _)) if c == q => {
-                quote = None;
-                out.push(c);
-            }
-            Some((q, Some(n))) if n + c.len_utf8() <= max => {
-                quote = Some((q, Some(n + c.len_utf8())));
-                out.push(c);
-            }
-            Some((q, Some(_))) => {
-                quote = Some((q, None));
-                out.push('…');
-            }
-            Some((_, None)) => {}
-            None => {
-                if c == '`' || c == '"' {
-                    quote = Some((c, Some(0)));
-                }
-                out.push(c);
-            }
-        }
-    }
-    out
 }

@@ -3,6 +3,7 @@
 //! substituted into the template's JSON and then parsed and validated as any stage, so every stage
 //! kind can be swept.
 
+use crate::core::error::{cap_quoted, clip};
 use crate::recipe::Stage;
 use crate::recipe::stages::{PlanEnv, PlanState, check_stages};
 use crate::{Error, Result, bail};
@@ -97,7 +98,9 @@ impl SweepStage {
         for ((key, values), &i) in self.grid.iter().zip(at) {
             let path = if key.starts_with("then[") { key.clone() } else { format!("stage.{key}") };
             let v = values.get(i).cloned().unwrap_or(Value::Null);
-            set_path(&mut root, &path, v.clone()).map_err(|e| Error(format!("{p}.grid.{key}: {e}")))?;
+            set_path(&mut root, &path, v.clone()).map_err(|e| {
+                Error(format!("{p}.grid.{}: {}", clip(key, 60), cap_quoted(&e.to_string(), 200)))
+            })?;
             settings.push((key.clone(), v));
         }
         let Value::Object(mut m) = root else { bail!("internal: sweep root") };
@@ -162,7 +165,7 @@ impl SweepStage {
         }
         for (k, v) in &self.grid {
             if v.is_empty() {
-                bail!("{p}.grid.{k}: the list of values is empty");
+                bail!("{p}.grid.{}: the list of values is empty", clip(k, 60));
             }
         }
         let n = self.len();
@@ -176,7 +179,10 @@ impl SweepStage {
             for (j, v) in values.iter().enumerate() {
                 let mut at = vec![0; self.grid.len()];
                 at[k] = j;
-                self.point(p, &at).map_err(|e| Error(format!("{p}.grid.{key}[{j}] = {v}: {e}")))?;
+                self.point(p, &at).map_err(|e| {
+                    let (key, v) = (clip(key, 60), clip(&v.to_string(), 60));
+                    Error(format!("{p}.grid.{key}[{j}] = {v}: {}", cap_quoted(&e.to_string(), 200)))
+                })?;
             }
         }
         self.points(p).map(|_| ())

@@ -269,6 +269,9 @@ fn malformed_files_give_clear_errors() {
     assert_contains(&load_err(&[0xff; 64]), "header too large");
     assert_contains(&load_err(b"PK\x03\x04 this is a zip file, not a model"), "not a valid safetensors file");
 
+    let long_shape = format!("not a JSON array of sizes (invalid type: string \"{}…\"", "x".repeat(40));
+    let long_scheme =
+        format!("metadata `quantization` at `[0].scheme`: unknown variant `{}…`", "x".repeat(40));
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (
             edit_tensor(&good, "1.weight", |_, s, b| {
@@ -363,6 +366,19 @@ fn malformed_files_give_clear_errors() {
             set_meta(&good, "quantization", Some(&quant_record(4, "[0.1]", "[300]", ""))),
             "metadata `quantization`[0].weight.zero_point holds 300, outside [-128, 127]",
         ),
+        // Found by the long fuzz run: serde's messages quote the offending string whole.
+        (set_meta(&good, "input_shape", Some(&format!("[\"{}\"]", "x".repeat(65_000)))), &long_shape),
+        (
+            set_meta(
+                &good,
+                "quantization",
+                Some(
+                    &quant_record(1, "[0.1]", "[0]", "")
+                        .replace("\"symmetric\"", &format!("\"{}\"", "x".repeat(8000))),
+                ),
+            ),
+            &long_scheme,
+        ),
     ];
     let mut failures = Vec::new();
     for (i, (bytes, want)) in cases.iter().enumerate() {
@@ -370,6 +386,10 @@ fn malformed_files_give_clear_errors() {
             Ok(_) => failures.push(format!("case {i}: loaded, expected an error containing {want:?}")),
             Err(e) if !e.to_string().contains(want) => {
                 failures.push(format!("case {i}: {e:?} lacks {want:?}"))
+            }
+            // Messages echo at most a few hundred bytes of what the file holds.
+            Err(e) if e.to_string().len() > 600 => {
+                failures.push(format!("case {i}: a {}-byte message", e.to_string().len()))
             }
             Err(_) => {}
         }
