@@ -98,6 +98,26 @@ fn presets_parse_validate_and_round_trip() {
 
 /// Counts that overflow and floats that parse to infinity (`1e39` as an f32) are refused with the
 /// field's path and range, instead of wrapping into a plan that never ends or training at lr = NaN.
+/// A valid recipe's JSON reads back equal, extreme floats included (serde_json's `float_roundtrip`;
+/// the long fuzz run found 1.0000000000000001e-45 in a stage coming back as 1e-45), in a stage's
+/// own field and inside a sweep's grid of values.
+#[test]
+fn extreme_floats_read_back_equal() {
+    for v in ["1.0000000000000001e-45", "1e-45", "5e-324", "2.2250738585072014e-308", "0.30000000000000004"] {
+        let mut r = base();
+        r.as_object_mut().unwrap().remove("compression");
+        let mut text = r.to_string();
+        text.pop(); // the closing brace: the stages go in as text, so the literal is what is parsed
+        text += &format!(
+            r#","compression": [{{"kind": "sensitivity", "sparsities": [0.5, {v}]}},
+               {{"kind": "sweep", "stage": {{"kind": "magnitude"}}, "grid": {{"amount": [0.5, {v}]}}}}]}}"#
+        );
+        let recipe = Recipe::from_json(&text).unwrap_or_else(|e| panic!("{v}: {e}"));
+        let back = Recipe::from_json(&recipe.to_json()).unwrap();
+        assert_eq!(back, recipe, "{v} does not read back equal");
+    }
+}
+
 #[test]
 fn overflowing_counts_and_non_finite_floats_are_refused_with_their_path() {
     let gradual = |extra: Value| {
