@@ -258,6 +258,10 @@ impl Recipe {
                 path = deeper;
                 inner = strip_position(&inner).to_string();
             }
+            if inner.starts_with("number out of range") {
+                // A float beyond f32 (1e39): serde refuses it before any range check can run.
+                inner = format!("{inner} (a 32-bit float field: at most about 3.4e38)");
+            }
             let message = if path == "." || path.is_empty() {
                 format!("recipe: {inner}")
             } else {

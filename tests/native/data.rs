@@ -199,11 +199,11 @@ fn csv_label_column_by_name_or_index_and_delimiters() {
     let e = csv_err_with(text, &DatasetSpec { csv_label_column: Some("3".into()), ..csv_spec() });
     assert!(e.contains("dataset.csv_label_column") && e.contains("out of range"), "{e}");
     // Found by the long fuzz run: a wide header was listed whole, and a long name echoed whole.
-    let wide: Vec<String> = (0..2000).map(|i| format!("{}{i}", "c".repeat(70))).collect();
-    let text = format!("{}\n{}\n{}\n", wide.join(","), vec!["1"; 2000].join(","), vec!["2"; 2000].join(","));
+    let wide: Vec<String> = (0..1000).map(|i| format!("{}{i}", "c".repeat(70))).collect();
+    let text = format!("{}\n{}\n{}\n", wide.join(","), vec!["1"; 1000].join(","), vec!["2"; 1000].join(","));
     let e = csv_err_with(&text, &DatasetSpec { csv_label_column: Some("x".repeat(10_000)), ..csv_spec() });
     assert!(e.len() < 1200, "a {}-byte message", e.len());
-    assert!(e.contains(&format!("{}…", "c".repeat(60))) && e.ends_with(", and 1992 more)"), "{e}");
+    assert!(e.contains(&format!("{}…", "c".repeat(60))) && e.ends_with(", and 992 more)"), "{e}");
 }
 
 #[test]

@@ -95,7 +95,10 @@ fn drawn_validation_names_the_entry() {
             with(&|v| v["dataset"]["points"][1][0] = json!(3.0)),
             "dataset.points[1][0] = 3: the x coordinate must be in [-2, 2]",
         ),
-        (with(&|v| v["dataset"]["points"][5][1] = json!(-1e39)), "dataset.points[5][1] = -inf"),
+        (
+            with(&|v| v["dataset"]["points"][5][1] = json!(-1e39)),
+            "recipe field `dataset.points[5][1]`: number out of range",
+        ),
         (with(&|v| v["dataset"]["points"][0] = json!([0.1, 0.2])), "dataset.points[0]"),
         (
             with(&|v| {
