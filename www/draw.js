@@ -313,13 +313,16 @@ export class DrawMode {
     }
     const sx = linearScale([bounds[0], bounds[1]], [0, width]);
     const sy = linearScale([bounds[2], bounds[3]], [height, 0]);
-    ctx.strokeStyle = colors.axis;
+    // The axes, faint over the boundary's colours (the theme's text colour at 20 %).
+    ctx.strokeStyle = colors.text;
+    ctx.globalAlpha = 0.2;
     ctx.beginPath();
     ctx.moveTo(sx(0), 0);
     ctx.lineTo(sx(0), height);
     ctx.moveTo(0, sy(0));
     ctx.lineTo(width, sy(0));
     ctx.stroke();
+    ctx.globalAlpha = 1;
     ctx.lineWidth = 1.5;
     ctx.strokeStyle = colors.pointStroke;
     for (const [x, y, c] of this.points) {
