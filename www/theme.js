@@ -98,15 +98,26 @@ export function storedTheme() {
   }
 }
 
-/** Whether the page is dark now (the stored choice, else the system's). */
+/** `isDark()`'s answer until the theme changes (with a DOM only, as `palette()`). @type {boolean | null} */
+let darkCached = null;
+
+/**
+ * Whether the page is dark now (the stored choice, else the system's). Cached until the theme
+ * changes: the data colour maps ask for every cell they colour.
+ */
 export function isDark() {
+  if (darkCached !== null) return darkCached;
   const stored = storedTheme();
-  if (stored) return stored === 'dark';
-  return typeof matchMedia === 'function' && matchMedia('(prefers-color-scheme: dark)').matches;
+  const dark = stored
+    ? stored === 'dark'
+    : typeof matchMedia === 'function' && matchMedia('(prefers-color-scheme: dark)').matches;
+  if (typeof document !== 'undefined') darkCached = dark;
+  return dark;
 }
 
 function changed() {
   cached = null;
+  darkCached = null;
   for (const fn of listeners) fn();
 }
 

@@ -3,7 +3,7 @@
 // reduction to a heatmap of |w| and pruned share, plus the colour maps (one set per theme). Tested by
 // tests/js/weights.test.js.
 
-import { isDark, palette } from './theme.js';
+import { isDark } from './theme.js';
 
 /**
  * @typedef {{bits?: number, per_channel?: boolean, axis?: number, scale?: number[] | number,
@@ -233,22 +233,9 @@ const DARK_MAPS = /** @type {ColorMaps} */ ({
   pruned: [70, 76, 86],
 });
 
-/** The palette object the maps were chosen for (theme.js caches one until the theme changes). */
-let mapsFor = /** @type {object | null} */ (null);
-let maps = LIGHT_MAPS;
-
-/**
- * The data colour maps of the theme in force (the light ones without a DOM). Called per cell:
- * the theme is looked up again only when theme.js's palette changes (isDark reads storage and
- * media queries, far too slow for every cell).
- */
+/** The data colour maps of the theme in force (the light ones without a DOM). */
 export function colorMaps() {
-  const p = palette();
-  if (p !== mapsFor) {
-    mapsFor = p;
-    maps = isDark() ? DARK_MAPS : LIGHT_MAPS;
-  }
-  return maps;
+  return isDark() ? DARK_MAPS : LIGHT_MAPS;
 }
 
 /**
