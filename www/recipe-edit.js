@@ -5,6 +5,8 @@
 // curve (LrSchedule::lr_at in src/nn/schedule.rs, closed forms) and the engine message → control
 // mapping. No DOM: unit-tested by tests/js/recipe-edit.test.js.
 
+import { drawnDataset } from './draw.js';
+
 /** @typedef {import('./state.js').Recipe} Recipe */
 /** @typedef {(string | number)[]} Path  Keys from the recipe's root, e.g. ['model', 'hidden', 0]. */
 
@@ -82,9 +84,8 @@ export function switchDataset(name, old = {}, shown = null) {
   if (f.test_fraction) d.test_fraction = old.test_fraction ?? DATASET_DEFAULTS.test_fraction;
   if (name === 'drawn') {
     const kept = old.name === 'drawn' && Array.isArray(old.points) ? old.points : null;
-    const points = /** @type {number[][]} */ (shown?.length ? shown : kept ?? STARTER_POINTS);
-    d.classes = Math.max(2, ...points.map((p) => p[2] + 1));
-    d.points = points.map((p) => [p[0], p[1], p[2]]);
+    const points = shown?.length ? shown : kept ?? STARTER_POINTS;
+    return drawnDataset(/** @type {[number, number, number][]} */ (points), { ...old, test_fraction: d.test_fraction });
   }
   if (name === 'csv' && old.csv_label_column !== undefined) d.csv_label_column = old.csv_label_column;
   if (old.train_limit !== undefined) d.train_limit = old.train_limit;
