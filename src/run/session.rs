@@ -396,14 +396,17 @@ impl Session {
     ) -> Result<Explored> {
         setting.validate()?;
         let infos = self.layers();
+        let mut picked = Vec::with_capacity(weights.len());
         for name in weights {
-            if !infos.iter().any(|l| &l.name == name) {
-                bail!("the model has no linear or conv weight named {name}");
+            match infos.iter().find(|l| &l.name == name) {
+                Some(info) => picked.push(info),
+                None => bail!("the model has no linear or conv weight named {name}"),
             }
         }
         let (model, quant, sparsity, masks) = self.compressed(snap, setting).await?;
-        let mut views = Vec::with_capacity(weights.len());
-        for (info, name) in weights.iter().filter_map(|n| Some((infos.iter().find(|l| &l.name == n)?, n))) {
+        let mut views = Vec::with_capacity(picked.len());
+        for info in picked {
+            let name = &info.name;
             let t = model.parameters().into_iter().find(|(n, _)| n == name).map(|(_, t)| t);
             let Some(t) = t else { bail!("the model has no parameter {name}") };
             let raw = t.to_vec().await?;
